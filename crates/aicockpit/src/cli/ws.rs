@@ -1,0 +1,274 @@
+//! `aicockpit ws …` and `aicockpit templates`.
+
+use super::{exit, Client, Connection, Failure, Output};
+use base64::Engine as _;
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+#[derive(Subcommand)]
+pub(crate) enum WsCmd {
+    /// Create a workspace (from a template, or any image) and start it.
+    Create {
+        name: String,
+        /// Template name (see `aicockpit templates`); `base` by default.
+        #[arg(long, short, conflicts_with = "image")]
+        template: Option<String>,
+        /// Any image reference instead of a template.
+        #[arg(long)]
+        image: Option<String>,
+        #[arg(long)]
+        cpus: Option<f64>,
+        /// Memory limit in MiB.
+        #[arg(long)]
+        memory: Option<i64>,
+        #[arg(long)]
+        pids_limit: Option<i64>,
+        /// Environment variable KEY=VALUE (repeatable).
+        #[arg(long = "env", short = 'e', value_parser = parse_kv)]
+        env: Vec<(String, String)>,
+        /// Container port to publish on the server's loopback (repeatable).
+        #[arg(long = "port", short = 'p')]
+        ports: Vec<u16>,
+    },
+    /// List workspaces.
+    Ls,
+    /// Show one workspace (by id or name).
+    Show { workspace: String },
+    Start { workspace: String },
+    Stop { workspace: String },
+    Restart { workspace: String },
+    /// Delete a workspace; its /workspace volume is kept unless --purge.
+    Rm {
+        workspace: String,
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Run a command in a workspace; exits with the command's exit code.
+    Exec {
+        workspace: String,
+        #[arg(long)]
+        cwd: Option<String>,
+        #[arg(long = "env", short = 'e', value_parser = parse_kv)]
+        env: Vec<(String, String)>,
+        /// User to run as (default: the workspace's user).
+        #[arg(long, short)]
+        user: Option<String>,
+        /// Seconds before the command is killed.
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+/// Path-segment encoding for ids and names (they are validated server-side,
+/// but a user may type anything here).
+fn seg(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn summary(w: &Value) -> String {
+    let source = w["template"].as_str().unwrap_or_else(|| w["image"].as_str().unwrap_or("?"));
+    format!(
+        "{:<24} {:<9} {:<14} {:>5} {:>7}  {}",
+        w["name"].as_str().unwrap_or("?"),
+        w["state"].as_str().unwrap_or("?"),
+        source,
+        w["limits"]["cpus"].as_f64().map(|c| format!("{c}")).unwrap_or_default(),
+        w["limits"]["memory_mb"].as_i64().map(|m| format!("{m}M")).unwrap_or_default(),
+        w["id"].as_str().unwrap_or("?"),
+    )
+}
+
+fn details(w: &Value) -> String {
+    let mut s = format!(
+        "name:     {}\nid:       {}\nstate:    {}{}\nimage:    {}{}\nlimits:   {} cpus, {} MiB memory, {} processes\nvolume:   {} at /workspace\ncreated:  {}",
+        w["name"].as_str().unwrap_or("?"),
+        w["id"].as_str().unwrap_or("?"),
+        w["state"].as_str().unwrap_or("?"),
+        w["state_reason"].as_str().map(|r| format!(" ({r})")).unwrap_or_default(),
+        w["image"].as_str().unwrap_or("?"),
+        w["template"].as_str().map(|t| format!(" (template {t})")).unwrap_or_default(),
+        w["limits"]["cpus"],
+        w["limits"]["memory_mb"],
+        w["limits"]["pids_limit"],
+        w["volume"].as_str().unwrap_or("?"),
+        w["created_at"].as_str().unwrap_or("?"),
+    );
+    if let Some(ports) = w["published_ports"].as_array().filter(|p| !p.is_empty()) {
+        s.push_str("\nports:   ");
+        for p in ports {
+            s.push_str(&format!(" {}->{}:{}", p["container_port"], p["host_ip"].as_str().unwrap_or(""), p["host_port"]));
+        }
+    }
+    s
+}
+
+fn decode(text: &Value, encoding: &Value) -> Vec<u8> {
+    let t = text.as_str().unwrap_or_default();
+    if encoding.as_str() == Some("base64") {
+        base64::engine::general_purpose::STANDARD.decode(t).unwrap_or_default()
+    } else {
+        t.as_bytes().to_vec()
+    }
+}
+
+pub(crate) async fn run(conn: Connection, cmd: WsCmd, out: Output) -> u8 {
+    let client = match Client::from_connection(&conn) {
+        Ok(c) => c,
+        Err(f) => return f.report(),
+    };
+    match run_inner(&client, cmd, out).await {
+        Ok(code) => code,
+        Err(f) => f.report(),
+    }
+}
+
+async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
+    match cmd {
+        WsCmd::Create {
+            name,
+            template,
+            image,
+            cpus,
+            memory,
+            pids_limit,
+            env,
+            ports,
+        } => {
+            let env: BTreeMap<_, _> = env.into_iter().collect();
+            let mut body = json!({"name": name, "env": env});
+            for (k, v) in [
+                ("template", template.map(Value::from)),
+                ("image", image.map(Value::from)),
+                ("cpus", cpus.map(Value::from)),
+                ("memory_mb", memory.map(Value::from)),
+                ("pids_limit", pids_limit.map(Value::from)),
+                ("ports", (!ports.is_empty()).then(|| Value::from(ports.clone()))),
+            ] {
+                if let Some(v) = v {
+                    body[k] = v;
+                }
+            }
+            let w: Value = c.call(Method::POST, "/api/v1/workspaces", Some(&body)).await?;
+            out.print(&w, &format!("created {} ({})", w["name"].as_str().unwrap_or("?"), w["id"].as_str().unwrap_or("?")));
+        }
+        WsCmd::Ls => {
+            let list: Value = c.call(Method::GET, "/api/v1/workspaces", None).await?;
+            let mut text = format!("{:<24} {:<9} {:<14} {:>5} {:>7}  ID", "NAME", "STATE", "TEMPLATE", "CPUS", "MEMORY");
+            for w in list.as_array().into_iter().flatten() {
+                text.push('\n');
+                text.push_str(&summary(w));
+            }
+            out.print(&list, &text);
+        }
+        WsCmd::Show { workspace } => {
+            let w: Value = c.call(Method::GET, &format!("/api/v1/workspaces/{}", seg(&workspace)), None).await?;
+            out.print(&w, &details(&w));
+        }
+        WsCmd::Start { workspace } => action(c, &workspace, "start", "started", out).await?,
+        WsCmd::Stop { workspace } => action(c, &workspace, "stop", "stopped", out).await?,
+        WsCmd::Restart { workspace } => action(c, &workspace, "restart", "restarted", out).await?,
+        WsCmd::Rm { workspace, purge } => {
+            let v: Value = c
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/workspaces/{}?purge={purge}", seg(&workspace)),
+                    None,
+                )
+                .await?;
+            let text = match v["kept_volume"].as_str() {
+                Some(vol) => format!("deleted {workspace}; its data is kept in volume {vol}"),
+                None => format!("deleted {workspace} and its data"),
+            };
+            out.print(&v, &text);
+        }
+        WsCmd::Exec {
+            workspace,
+            cwd,
+            env,
+            user,
+            timeout,
+            argv,
+        } => {
+            let env: BTreeMap<_, _> = env.into_iter().collect();
+            let body = json!({"argv": argv, "cwd": cwd, "env": env, "user": user, "timeout_secs": timeout});
+            let r: Value = c
+                .call(Method::POST, &format!("/api/v1/workspaces/{}/exec", seg(&workspace)), Some(&body))
+                .await?;
+            if out.json {
+                out.print(&r, "");
+            } else {
+                let mut so = std::io::stdout().lock();
+                let _ = so.write_all(&decode(&r["stdout"], &r["stdout_encoding"]));
+                let _ = so.flush();
+                let mut se = std::io::stderr().lock();
+                let _ = se.write_all(&decode(&r["stderr"], &r["stderr_encoding"]));
+                if r["stdout_truncated"].as_bool() == Some(true) || r["stderr_truncated"].as_bool() == Some(true) {
+                    let _ = writeln!(se, "aicockpit: output truncated");
+                }
+            }
+            if r["timed_out"].as_bool() == Some(true) {
+                eprintln!("aicockpit: the command timed out and was killed");
+                return Ok(exit::TIMEOUT);
+            }
+            // The command's own status, as a shell would report it.
+            return Ok(r["exit_code"].as_i64().map(|c| (c & 0xff) as u8).unwrap_or(exit::FAILURE));
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn action(c: &Client, workspace: &str, verb: &str, done: &str, out: Output) -> Result<(), Failure> {
+    let w: Value = c
+        .call(Method::POST, &format!("/api/v1/workspaces/{}/{verb}", seg(workspace)), None)
+        .await?;
+    out.print(&w, &format!("{done} {} ({})", w["name"].as_str().unwrap_or("?"), w["state"].as_str().unwrap_or("?")));
+    Ok(())
+}
+
+pub(crate) async fn templates(conn: Connection, out: Output) -> u8 {
+    let client = match Client::from_connection(&conn) {
+        Ok(c) => c,
+        Err(f) => return f.report(),
+    };
+    match client.call::<Value>(Method::GET, "/api/v1/templates", None).await {
+        Ok(list) => {
+            let text = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    format!(
+                        "{:<10} {:<40} {}",
+                        t["name"].as_str().unwrap_or("?"),
+                        t["image"].as_str().unwrap_or("?"),
+                        t["description"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.print(&list, &text);
+            exit::OK
+        }
+        Err(f) => f.report(),
+    }
+}

@@ -1,0 +1,79 @@
+//! The `aicockpit` binary: `aicockpit serve` runs the server; every other
+//! command is a client of its API (or, for `users` and `tokens`, works on the
+//! data dir directly so the first admin can be made before anything runs).
+
+mod admin;
+mod cli;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "aicockpit", version, about = "Containerized workspaces where people and AI build software together")]
+struct Args {
+    /// Server configuration file (TOML). Also AICOCKPIT_CONFIG.
+    #[arg(long, global = true, env = "AICOCKPIT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Server URL for client commands (default: the one saved by `login`).
+    #[arg(long, global = true, env = "AICOCKPIT_URL")]
+    server: Option<String>,
+    /// API token for client commands (default: the one saved by `login`).
+    #[arg(long, global = true, env = "AICOCKPIT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Manage users directly in the data dir (no server needed).
+    #[command(subcommand)]
+    Users(admin::UsersCmd),
+    /// Create API tokens directly in the data dir (no server needed).
+    #[command(subcommand)]
+    Tokens(admin::TokensCmd),
+    /// Log in to a server and save the session token.
+    Login(cli::session::LoginArgs),
+    /// Revoke the saved token and forget it.
+    Logout,
+    /// Workspaces: create, list, start, stop, exec…
+    #[command(subcommand, visible_alias = "workspace")]
+    Ws(cli::ws::WsCmd),
+    /// List the server's workspace templates.
+    Templates,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(async move {
+        let out = cli::Output { json: args.json };
+        let conn = cli::Connection {
+            server: args.server,
+            token: args.token,
+        };
+        match args.command {
+            Command::Serve(a) => serve::run(args.config.as_deref(), a).await,
+            Command::Users(c) => admin::users(args.config.as_deref(), c, out).await,
+            Command::Tokens(c) => admin::tokens(args.config.as_deref(), c, out).await,
+            Command::Login(a) => cli::session::login(conn, a, out).await,
+            Command::Logout => cli::session::logout(conn, out).await,
+            Command::Ws(c) => cli::ws::run(conn, c, out).await,
+            Command::Templates => cli::ws::templates(conn, out).await,
+        }
+    });
+    ExitCode::from(code)
+}

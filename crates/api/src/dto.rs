@@ -1,0 +1,268 @@
+//! What goes over the wire. Only these types derive `Serialize`; the
+//! domain's records stay internal.
+
+use aicockpit_core::format_ms;
+use aicockpit_core::templates::Template;
+use aicockpit_core::workspaces::Workspace;
+use aicockpit_runtime::ExecOutput;
+use aicockpit_store::{TokenRecord, UserRecord};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UserDto {
+    pub id: String,
+    pub username: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+impl From<UserRecord> for UserDto {
+    fn from(u: UserRecord) -> Self {
+        UserDto {
+            id: u.id,
+            username: u.username,
+            role: u.role,
+            created_at: format_ms(u.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct LoginResponse {
+    pub token: String,
+    pub expires_at: Option<String>,
+    pub user: UserDto,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateUserRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default = "default_role")]
+    pub role: String,
+}
+
+fn default_role() -> String {
+    "member".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateTokenRequest {
+    pub name: String,
+    pub expires_in_days: Option<i64>,
+}
+
+/// A token's metadata; the secret appears only in [`CreatedToken`].
+#[derive(Serialize)]
+pub(crate) struct TokenDto {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+impl From<TokenRecord> for TokenDto {
+    fn from(t: TokenRecord) -> Self {
+        TokenDto {
+            id: t.id,
+            name: t.name,
+            kind: t.kind,
+            created_at: format_ms(t.created_at),
+            expires_at: t.expires_at.map(format_ms),
+            last_used_at: t.last_used_at.map(format_ms),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct CreatedToken {
+    /// Shown once: store it now.
+    pub token: String,
+    #[serde(flatten)]
+    pub meta: TokenDto,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TemplateDto {
+    pub name: String,
+    pub image: String,
+    pub description: String,
+    pub cpus: Option<f64>,
+    pub memory_mb: Option<i64>,
+    pub ports: Vec<u16>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl From<&Template> for TemplateDto {
+    fn from(t: &Template) -> Self {
+        TemplateDto {
+            name: t.name.clone(),
+            image: t.image.clone(),
+            description: t.description.clone(),
+            cpus: t.cpus,
+            memory_mb: t.memory_mb,
+            ports: t.ports.clone(),
+            env: t.env.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateWorkspaceRequest {
+    pub name: String,
+    pub template: Option<String>,
+    pub image: Option<String>,
+    pub cpus: Option<f64>,
+    pub memory_mb: Option<i64>,
+    pub pids_limit: Option<i64>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub ports: Option<Vec<u16>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct LimitsDto {
+    pub cpus: f64,
+    pub memory_mb: i64,
+    pub pids_limit: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct PublishedPortDto {
+    pub container_port: u16,
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+#[derive(Serialize)]
+pub(crate) struct WorkspaceDto {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    pub template: Option<String>,
+    pub image: String,
+    pub state: &'static str,
+    pub state_reason: Option<String>,
+    pub limits: LimitsDto,
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<u16>,
+    pub published_ports: Vec<PublishedPortDto>,
+    pub user: String,
+    pub container_id: Option<String>,
+    pub volume: String,
+    pub network: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Workspace> for WorkspaceDto {
+    fn from(w: Workspace) -> Self {
+        WorkspaceDto {
+            id: w.id,
+            name: w.name,
+            owner_id: w.owner_id,
+            template: w.template,
+            image: w.image,
+            state: w.state.as_str(),
+            state_reason: w.state_reason,
+            limits: LimitsDto {
+                cpus: w.cpus,
+                memory_mb: w.memory_mb,
+                pids_limit: w.pids_limit,
+            },
+            env: w.env,
+            ports: w.ports,
+            published_ports: w
+                .published_ports
+                .into_iter()
+                .map(|p| PublishedPortDto {
+                    container_port: p.container,
+                    host_ip: p.host_ip,
+                    host_port: p.host_port,
+                })
+                .collect(),
+            user: w.user,
+            container_id: w.container_id,
+            volume: w.volume,
+            network: w.network,
+            created_at: format_ms(w.created_at),
+            updated_at: format_ms(w.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct DeletedDto {
+    pub deleted: bool,
+    /// The data volume left in place (absent with `?purge=true`).
+    pub kept_volume: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExecRequestDto {
+    pub argv: Vec<String>,
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub max_output_bytes: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ExecResponseDto {
+    /// Absent when the command was killed for its timeout.
+    pub exit_code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+    /// `utf-8`, or `base64` when the output is not valid UTF-8.
+    pub stdout_encoding: &'static str,
+    pub stderr_encoding: &'static str,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub timed_out: bool,
+    pub duration_ms: f64,
+}
+
+fn encode_output(bytes: Vec<u8>) -> (String, &'static str) {
+    match String::from_utf8(bytes) {
+        Ok(s) => (s, "utf-8"),
+        Err(e) => (
+            base64::engine::general_purpose::STANDARD.encode(e.into_bytes()),
+            "base64",
+        ),
+    }
+}
+
+impl From<ExecOutput> for ExecResponseDto {
+    fn from(o: ExecOutput) -> Self {
+        let (stdout, stdout_encoding) = encode_output(o.stdout);
+        let (stderr, stderr_encoding) = encode_output(o.stderr);
+        ExecResponseDto {
+            exit_code: o.exit_code,
+            stdout,
+            stderr,
+            stdout_encoding,
+            stderr_encoding,
+            stdout_truncated: o.stdout_truncated,
+            stderr_truncated: o.stderr_truncated,
+            timed_out: o.timed_out,
+            duration_ms: o.duration.as_secs_f64() * 1000.0,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Extractors that fail with [`ApiError`]s: JSON bodies and the caller's
+//! identity from `Authorization: Bearer …`.
+
+use crate::error::ApiError;
+use crate::AppState;
+use aicockpit_core::auth::Principal;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+/// `Json<T>` whose failures use our error shape and statuses.
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(match rej {
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text())
+                }
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.body_text())
+                }
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ),
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+                }
+                other => ApiError::new(other.status(), "invalid_request", other.body_text()),
+            }),
+        }
+    }
+}
+
+/// The authenticated caller. Every route but `/health` and login takes one.
+pub(crate) struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let missing = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "send a token as `Authorization: Bearer <token>`",
+            )
+        };
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
+        let value = value.to_str().map_err(|_| missing())?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(missing)?
+            .trim();
+        let principal = state.auth.authenticate(token).await?;
+        Ok(Auth(principal))
+    }
+}
+
+/// `Query<T>` whose failures use our error shape.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rej) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rej.body_text())),
+        }
+    }
+}

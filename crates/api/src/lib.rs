@@ -1,0 +1,68 @@
+//! AiCockpit's HTTP API.
+//!
+//! [`router`] builds the axum router over an [`AppState`] (tests use it
+//! in-process); [`server::App`] assembles the state from configuration and
+//! serves it on a listener until a shutdown future fires.
+//!
+//! *Invariant:* this is the only crate that knows HTTP; every error reaches
+//! the client through [`error::ApiError`], in one JSON shape.
+
+mod dto;
+pub mod error;
+mod extract;
+mod metrics;
+mod routes;
+pub mod server;
+
+pub use metrics::Metrics;
+
+use aicockpit_core::auth::AuthService;
+use aicockpit_core::workspaces::WorkspaceManager;
+use aicockpit_store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+/// Everything handlers need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub auth: AuthService,
+    pub workspaces: Arc<WorkspaceManager>,
+    pub metrics: Arc<Metrics>,
+    pub max_body_bytes: usize,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    use routes::{auth, health, users, workspaces};
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/tokens", get(auth::list_tokens).post(auth::create_token))
+        .route("/auth/tokens/{id}", delete(auth::revoke_token))
+        .route("/users", get(users::list).post(users::create))
+        .route("/templates", get(workspaces::templates))
+        .route("/workspaces", get(workspaces::list).post(workspaces::create))
+        .route("/workspaces/{id}", get(workspaces::get).delete(workspaces::delete))
+        .route("/workspaces/{id}/start", post(workspaces::start))
+        .route("/workspaces/{id}/stop", post(workspaces::stop))
+        .route("/workspaces/{id}/restart", post(workspaces::restart))
+        .route("/workspaces/{id}/exec", post(workspaces::exec));
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .nest("/api/v1", api)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .with_state(state)
+}

@@ -1,0 +1,120 @@
+//! Prometheus metrics: HTTP requests and latency per route, workspaces by
+//! state. One registry per server (no global recorder), so several servers
+//! in one test process do not mix their numbers.
+
+use crate::AppState;
+use aicockpit_core::workspaces::WorkspaceState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+    workspaces: Family<StateLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms … ~8 s: API calls range from a token check to a container start.
+    Histogram::new(exponential_buckets(0.00025, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let workspaces = Family::<StateLabels, Gauge>::default();
+        registry.register("aicockpit_http_requests", "HTTP requests handled", requests.clone());
+        registry.register(
+            "aicockpit_http_request_duration_seconds",
+            "Time to answer HTTP requests",
+            latency.clone(),
+        );
+        registry.register("aicockpit_workspaces", "Workspaces by state", workspaces.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            workspaces,
+        }
+    }
+
+    /// The Prometheus text exposition, with workspace counts refreshed.
+    pub fn render(&self, by_state: &[(String, i64)]) -> String {
+        for st in WorkspaceState::ALL {
+            let n = by_state
+                .iter()
+                .find(|(s, _)| s == st.as_str())
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            self.workspaces
+                .get_or_create(&StateLabels {
+                    state: st.as_str().into(),
+                })
+                .set(n);
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Middleware recording each routed request.
+pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    let m = &state.metrics;
+    m.requests
+        .get_or_create(&RequestLabels {
+            method: method.clone(),
+            route: route.clone(),
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    m.latency
+        .get_or_create(&RouteLabels { method, route })
+        .observe(start.elapsed().as_secs_f64());
+    resp
+}

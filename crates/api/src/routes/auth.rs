@@ -1,0 +1,55 @@
+//! Login, logout and API tokens.
+
+use crate::dto::{CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, TokenDto, UserDto};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Auth};
+use crate::AppState;
+use aicockpit_core::format_ms;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+
+pub(crate) async fn login(State(s): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
+    let (user, token) = s.auth.login(&req.username, &req.password).await?;
+    Ok(Json(LoginResponse {
+        token: token.secret,
+        expires_at: token.record.expires_at.map(format_ms),
+        user: UserDto::from(user),
+    }))
+}
+
+/// Revokes the token the request was made with.
+pub(crate) async fn logout(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<StatusCode> {
+    s.auth.revoke_token(&p.user_id, &p.token_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn me(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<UserDto>> {
+    let user = s.auth.user_by_name(&p.username).await?;
+    Ok(Json(UserDto::from(user)))
+}
+
+pub(crate) async fn list_tokens(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<TokenDto>>> {
+    let tokens = s.auth.list_tokens(&p.user_id).await?;
+    Ok(Json(tokens.into_iter().map(TokenDto::from).collect()))
+}
+
+pub(crate) async fn create_token(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(req): ApiJson<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let issued = s.auth.create_api_token(&p.user_id, &req.name, req.expires_in_days).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: issued.secret,
+            meta: TokenDto::from(issued.record),
+        }),
+    ))
+}
+
+pub(crate) async fn revoke_token(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    s.auth.revoke_token(&p.user_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,51 @@
+//! `/health`, `/ready` and `/metrics`.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Auth;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The process is up. The only route without authentication.
+pub(crate) async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The database and the engine both answer.
+pub(crate) async fn ready(State(s): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
+    let limit = Duration::from_secs(3);
+    let db = match tokio::time::timeout(limit, s.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("database: {e}")),
+        Err(_) => Err("database: no answer within 3 s".to_owned()),
+    };
+    let runtime = s.workspaces.runtime().clone();
+    let engine = match tokio::time::timeout(limit, runtime.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("engine: {e}")),
+        Err(_) => Err("engine: no answer within 3 s".to_owned()),
+    };
+    let problems: Vec<String> = [db.err(), engine.err()].into_iter().flatten().collect();
+    if !problems.is_empty() {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", problems.join("; ")));
+    }
+    Ok(Json(json!({
+        "status": "ready",
+        "database": format!("{:?}", s.store.backend()).to_lowercase(),
+        "engine": runtime.engine_name(),
+    })))
+}
+
+/// Prometheus text format; admins only (it describes the whole installation).
+pub(crate) async fn metrics(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<impl IntoResponse> {
+    p.require_admin()?;
+    let counts = s.store.count_workspaces_by_state().await.map_err(aicockpit_core::CoreError::from)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        s.metrics.render(&counts),
+    ))
+}

@@ -1,0 +1,21 @@
+//! Request handlers, one module per area of the API.
+
+pub(crate) mod auth;
+pub(crate) mod health;
+pub(crate) mod users;
+pub(crate) mod workspaces;
+
+use crate::error::ApiError;
+use axum::http::StatusCode;
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    )
+}

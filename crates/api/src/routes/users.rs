@@ -1,0 +1,26 @@
+//! User administration (admins only).
+
+use crate::dto::{CreateUserRequest, UserDto};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Auth};
+use crate::AppState;
+use aicockpit_core::auth::Role;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+pub(crate) async fn list(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<UserDto>>> {
+    p.require_admin()?;
+    Ok(Json(s.auth.list_users().await?.into_iter().map(UserDto::from).collect()))
+}
+
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(req): ApiJson<CreateUserRequest>,
+) -> ApiResult<(StatusCode, Json<UserDto>)> {
+    p.require_admin()?;
+    let role = Role::parse(&req.role)?;
+    let user = s.auth.create_user(&req.username, &req.password, role).await?;
+    Ok((StatusCode::CREATED, Json(UserDto::from(user))))
+}

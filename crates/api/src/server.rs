@@ -1,0 +1,134 @@
+//! Assembling a running server from configuration: database, engine,
+//! managers, the reconciler, and the HTTP listener with graceful shutdown.
+
+use crate::{router, AppState, Metrics};
+use aicockpit_core::auth::{new_id, AuthService, Role};
+use aicockpit_core::config::Config;
+use aicockpit_core::templates::Catalog;
+use aicockpit_core::workspaces::{ManagerOptions, WorkspaceManager};
+use aicockpit_runtime::{DockerRuntime, WorkspaceRuntime};
+use aicockpit_store::Store;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] aicockpit_store::StoreError),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A server ready to serve.
+pub struct App {
+    pub state: AppState,
+    pub config: Config,
+}
+
+/// The file the first admin's generated password is written to.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+impl App {
+    /// Opens the database (migrating it), connects the engine lazily, loads
+    /// the catalog, and creates the first admin if there is no user yet.
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        let data_dir = config.data_dir();
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| StartError::Io(format!("cannot create data dir {}: {e}", data_dir.display())))?;
+        let store = Store::connect(&config.database_url()).await?;
+        let instance = store.setting_or_insert("instance_id", &new_id()[..12]).await?;
+        let catalog = match &config.workspaces.templates_file {
+            Some(path) => Catalog::from_file(path),
+            None => Catalog::builtin(),
+        }
+        .map_err(StartError::Config)?;
+        let runtime: Arc<dyn WorkspaceRuntime> = Arc::new(DockerRuntime::new(config.engine_host()));
+        let auth = AuthService::new(store.clone(), config.auth.session_ttl_hours);
+        bootstrap_admin(&store, &auth, &data_dir).await?;
+        let workspaces = Arc::new(WorkspaceManager::new(
+            store.clone(),
+            runtime,
+            catalog,
+            ManagerOptions {
+                instance,
+                limits: config.workspaces.clone(),
+                stop_timeout_secs: config.engine.stop_timeout_secs,
+            },
+        ));
+        let state = AppState {
+            store,
+            auth,
+            workspaces,
+            metrics: Arc::new(Metrics::new()),
+            max_body_bytes: config.server.max_body_bytes,
+        };
+        Ok(App { state, config })
+    }
+
+    /// Reconciles once, then serves on `listener` until `shutdown` resolves;
+    /// in-flight requests are allowed to finish.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let manager = self.state.workspaces.clone();
+        match manager.reconcile().await {
+            Ok(r) => info!(?r, "initial reconciliation done"),
+            Err(e) => warn!(error = %e, "initial reconciliation failed; will retry in the background"),
+        }
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let reconciler = manager.spawn_reconciler(
+            Duration::from_secs(self.config.workspaces.reconcile_interval_secs),
+            stop_rx,
+        );
+        let store = self.state.store.clone();
+        info!(addr = %listener.local_addr()?, engine = %self.config.engine_host(), "serving");
+        let result = axum::serve(listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_tx.send(true);
+        let _ = reconciler.await;
+        store.close().await;
+        info!("server stopped");
+        result
+    }
+}
+
+/// With no users at all, make `admin` with a random password written (0600)
+/// to the data dir, so a fresh install can be logged into and nothing secret
+/// goes to the log.
+async fn bootstrap_admin(store: &Store, auth: &AuthService, data_dir: &Path) -> Result<(), StartError> {
+    if store.count_users().await? > 0 {
+        return Ok(());
+    }
+    let password = aicockpit_core::auth::random_password();
+    match auth.create_user("admin", &password, Role::Admin).await {
+        Ok(_) => {}
+        // Another process won the race: fine.
+        Err(aicockpit_core::CoreError::Conflict { .. }) => return Ok(()),
+        Err(e) => return Err(StartError::Config(format!("cannot create the first admin: {e}"))),
+    }
+    let path = data_dir.join(INITIAL_PASSWORD_FILE);
+    write_private(&path, &format!("{password}\n")).map_err(|e| StartError::Io(format!("{}: {e}", path.display())))?;
+    info!(
+        path = %path.display(),
+        "created the first user `admin`; its password is in this file (change it, then delete the file)"
+    );
+    Ok(())
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())
+}

@@ -1,0 +1,304 @@
+//! Server configuration: built-in defaults, then a TOML file, then
+//! `AICOCKPIT_SECTION__KEY` environment variables (for example
+//! `AICOCKPIT_SERVER__LISTEN=0.0.0.0:8400`). Each field says what it is for.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub engine: EngineConfig,
+    pub workspaces: WorkspacesConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the HTTP server listens on. Loopback by default: exposing
+    /// AiCockpit to a network is a decision to make on purpose (behind TLS).
+    pub listen: String,
+    /// Where AiCockpit keeps its state (the SQLite database, the first
+    /// admin's password). Defaults to `$XDG_DATA_HOME/aicockpit` or
+    /// `~/.local/share/aicockpit`.
+    pub data_dir: Option<PathBuf>,
+    /// Largest request body accepted by JSON endpoints, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8400".into(),
+            data_dir: None,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://user:pass@host/db`. Defaults to an
+    /// SQLite file in the data dir.
+    pub url: Option<String>,
+}
+
+impl fmt::Debug for DatabaseConfig {
+    // The URL may carry a password: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .finish()
+    }
+}
+
+/// Hides the password part of a `scheme://user:password@host` URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &userinfo[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Docker Engine API address (`unix:///run/docker.sock`, `tcp://…`);
+    /// Podman's compatible socket works too. Defaults to `DOCKER_HOST`, then
+    /// `/var/run/docker.sock`.
+    pub host: Option<String>,
+    /// Seconds a stopping workspace gets before it is killed.
+    pub stop_timeout_secs: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            host: None,
+            stop_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkspacesConfig {
+    /// A TOML file with `[[template]]` entries replacing the built-in catalog.
+    pub templates_file: Option<PathBuf>,
+    /// Limits used when neither the request nor the template gives one.
+    pub default_cpus: f64,
+    pub default_memory_mb: i64,
+    pub default_pids_limit: i64,
+    /// Upper bounds a request may ask for.
+    pub max_cpus: f64,
+    pub max_memory_mb: i64,
+    pub max_pids_limit: i64,
+    /// How often the server compares its database with the engine.
+    pub reconcile_interval_secs: u64,
+    /// Default and maximum run time of `exec`.
+    pub exec_default_timeout_secs: u64,
+    pub exec_max_timeout_secs: u64,
+    /// Default and maximum bytes kept of each of stdout and stderr of `exec`.
+    pub exec_default_output_bytes: usize,
+    pub exec_max_output_bytes: usize,
+}
+
+impl Default for WorkspacesConfig {
+    fn default() -> Self {
+        WorkspacesConfig {
+            templates_file: None,
+            default_cpus: 1.0,
+            default_memory_mb: 1024,
+            default_pids_limit: 1024,
+            max_cpus: 16.0,
+            max_memory_mb: 65536,
+            max_pids_limit: 32768,
+            reconcile_interval_secs: 10,
+            exec_default_timeout_secs: 60,
+            exec_max_timeout_secs: 3600,
+            exec_default_output_bytes: 1024 * 1024,
+            exec_max_output_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a login session token stays valid.
+    pub session_ttl_hours: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { session_ttl_hours: 24 * 7 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `aicockpit=debug,info`.
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("server", &self.server)
+            .field("database", &self.database)
+            .field("engine", &self.engine)
+            .field("workspaces", &self.workspaces)
+            .field("auth", &self.auth)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// A configuration that could not be loaded or makes no sense.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Defaults, then `file` (if given; it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        // Only SECTION__KEY variables: the CLI's own AICOCKPIT_URL and
+        // AICOCKPIT_TOKEN live in the same namespace and are not config.
+        fig = fig.merge(Env::prefixed("AICOCKPIT_").filter(|k| k.as_str().contains("__")).split("__"));
+        let cfg: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let w = &self.workspaces;
+        if !(w.default_cpus > 0.0 && w.default_cpus <= w.max_cpus) {
+            return Err(ConfigError("workspaces.default_cpus must be in (0, max_cpus]".into()));
+        }
+        if !(w.default_memory_mb >= 64 && w.default_memory_mb <= w.max_memory_mb) {
+            return Err(ConfigError("workspaces.default_memory_mb must be in [64, max_memory_mb]".into()));
+        }
+        if w.reconcile_interval_secs == 0 {
+            return Err(ConfigError("workspaces.reconcile_interval_secs must be at least 1".into()));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError("log.format must be \"text\" or \"json\"".into()));
+        }
+        if self.auth.session_ttl_hours <= 0 {
+            return Err(ConfigError("auth.session_ttl_hours must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The data directory, resolved.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(d) = &self.server.data_dir {
+            return d.clone();
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+            return PathBuf::from(x).join("aicockpit");
+        }
+        match std::env::var_os("HOME") {
+            Some(h) => PathBuf::from(h).join(".local/share/aicockpit"),
+            None => PathBuf::from("aicockpit-data"),
+        }
+    }
+
+    /// The database URL, resolved (SQLite in the data dir by default).
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("aicockpit.db").display()),
+        }
+    }
+
+    /// The engine address, resolved.
+    pub fn engine_host(&self) -> String {
+        if let Some(h) = &self.engine.host {
+            return h.clone();
+        }
+        match std::env::var("DOCKER_HOST") {
+            Ok(h) if !h.is_empty() => h,
+            _ => "unix:///var/run/docker.sock".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite:///x.db"), "sqlite:///x.db");
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:9\"\n[workspaces]\ndefault_cpus = 2.0\n").expect("write");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("AICOCKPIT_WORKSPACES__DEFAULT_MEMORY_MB", "2048");
+            jail.set_env("AICOCKPIT_TOKEN", "not-config");
+            let c = Config::load(Some(&path)).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.listen, "127.0.0.1:9");
+            assert_eq!(c.workspaces.default_cpus, 2.0);
+            assert_eq!(c.workspaces.default_memory_mb, 2048);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nlisen = \"x\"\n").expect("write");
+        assert!(Config::load(Some(&path)).is_err());
+        std::fs::write(&path, "[log]\nformat = \"xml\"\n").expect("write");
+        assert!(Config::load(Some(&path)).is_err());
+        assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_database_password() {
+        let mut c = Config::default();
+        c.database.url = Some("postgres://u:hunter2@h/db".into());
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

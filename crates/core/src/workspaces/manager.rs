@@ -1,0 +1,585 @@
+//! The workspace lifecycle: create, start, stop, restart, delete, exec.
+//!
+//! Every operation writes its intent to the database before it asks the
+//! engine (`creating`, `starting`, …) and its outcome after, and holds a
+//! per-workspace lock meanwhile. A crash at any point therefore leaves a row
+//! that says what was under way, which the reconciler finishes or corrects;
+//! and nothing is ever created on the engine without a row that owns it.
+
+use super::model::{Workspace, WorkspaceState};
+use super::validate;
+use crate::auth::{new_id, Principal};
+use crate::config::WorkspacesConfig;
+use crate::templates::Catalog;
+use crate::{now_ms, CoreError};
+use aicockpit_runtime::{
+    ContainerSpec, ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE, LABEL_MANAGED,
+    LABEL_WORKSPACE,
+};
+use aicockpit_store::{Store, StoreError, WorkspaceRecord};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Where the persistent volume is mounted in every workspace.
+pub const WORKSPACE_DIR: &str = "/workspace";
+/// The user workspaces run as unless a template says otherwise: uid 1000,
+/// which is `dev` in our images and a non-root user in any image.
+pub const DEFAULT_USER: &str = "1000:1000";
+
+/// Capabilities a workspace keeps after dropping all: enough for a root exec
+/// to fix file ownership and manage its own processes, nothing that reaches
+/// outside the container (no NET_RAW, SYS_ADMIN, MKNOD, …).
+const CAPABILITIES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+];
+
+/// Fixed settings of a manager.
+#[derive(Debug, Clone)]
+pub struct ManagerOptions {
+    /// This installation's id, put on every engine object as a label.
+    pub instance: String,
+    pub limits: WorkspacesConfig,
+    pub stop_timeout_secs: i64,
+}
+
+/// A request to create a workspace. Unset fields come from the template,
+/// then from the configured defaults.
+#[derive(Debug, Clone, Default)]
+pub struct CreateWorkspace {
+    pub name: String,
+    pub template: Option<String>,
+    pub image: Option<String>,
+    pub cpus: Option<f64>,
+    pub memory_mb: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub env: BTreeMap<String, String>,
+    pub ports: Option<Vec<u16>>,
+}
+
+/// A command to run in a workspace.
+#[derive(Debug, Clone, Default)]
+pub struct ExecParams {
+    pub argv: Vec<String>,
+    pub cwd: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub max_output_bytes: Option<usize>,
+}
+
+/// What deleting left behind.
+#[derive(Debug, Clone)]
+pub struct DeleteOutcome {
+    /// The data volume, if it was kept.
+    pub kept_volume: Option<String>,
+}
+
+pub struct WorkspaceManager {
+    pub(super) store: Store,
+    pub(super) runtime: Arc<dyn WorkspaceRuntime>,
+    catalog: Catalog,
+    pub(super) opts: ManagerOptions,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub(super) fn container_name(id: &str) -> String {
+    format!("aicockpit-ws-{id}")
+}
+
+impl WorkspaceManager {
+    pub fn new(store: Store, runtime: Arc<dyn WorkspaceRuntime>, catalog: Catalog, opts: ManagerOptions) -> Self {
+        WorkspaceManager {
+            store,
+            runtime,
+            catalog,
+            opts,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn runtime(&self) -> &Arc<dyn WorkspaceRuntime> {
+        &self.runtime
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.opts.instance
+    }
+
+    pub(super) fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_owned()).or_default().clone()
+    }
+
+    pub(super) fn forget_lock(&self, id: &str) {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(id);
+    }
+
+    pub(super) fn labels(&self, rec: &WorkspaceRecord) -> HashMap<String, String> {
+        HashMap::from([
+            (LABEL_MANAGED.to_owned(), "true".to_owned()),
+            (LABEL_INSTANCE.to_owned(), self.opts.instance.clone()),
+            (LABEL_WORKSPACE.to_owned(), rec.id.clone()),
+            ("io.aicockpit.owner".to_owned(), rec.owner_id.clone()),
+            ("io.aicockpit.name".to_owned(), rec.name.clone()),
+        ])
+    }
+
+    /// Finds a workspace the caller may see, by id or by the caller's own
+    /// workspace name. Others' workspaces are reported as not found, so ids
+    /// cannot be probed.
+    async fn visible(&self, p: &Principal, id_or_name: &str) -> Result<WorkspaceRecord, CoreError> {
+        let not_found = || CoreError::NotFound(format!("no workspace {id_or_name:?}"));
+        let rec = match self.store.workspace(id_or_name).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => match self.store.workspace_by_name(&p.user_id, id_or_name).await {
+                Ok(r) => r,
+                Err(StoreError::NotFound) => return Err(not_found()),
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        if rec.owner_id != p.user_id && !p.is_admin() {
+            return Err(not_found());
+        }
+        Ok(rec)
+    }
+
+    async fn set_state(&self, id: &str, state: WorkspaceState, reason: Option<&str>) -> Result<(), CoreError> {
+        self.store.set_workspace_state(id, state.as_str(), reason, now_ms()).await?;
+        Ok(())
+    }
+
+    pub async fn list(&self, p: &Principal) -> Result<Vec<Workspace>, CoreError> {
+        let owner = (!p.is_admin()).then_some(p.user_id.as_str());
+        Ok(self.store.list_workspaces(owner).await?.into_iter().map(Workspace::from).collect())
+    }
+
+    /// One workspace, with its published ports read from the engine.
+    pub async fn get(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
+        let rec = self.visible(p, id).await?;
+        let mut ws = Workspace::from(rec);
+        if ws.state == WorkspaceState::Running {
+            if let Some(cid) = &ws.container_id {
+                // Live details are a bonus: the record stands on its own if
+                // the engine is slow or down.
+                if let Ok(Some(info)) = self.runtime.inspect_container(cid).await {
+                    ws.published_ports = info.ports;
+                }
+            }
+        }
+        Ok(ws)
+    }
+
+    pub async fn create(&self, p: &Principal, req: CreateWorkspace) -> Result<Workspace, CoreError> {
+        p.require_write()?;
+        let lim = &self.opts.limits;
+        validate::name(&req.name).map_err(|m| CoreError::invalid("invalid_name", m))?;
+        let template = match (&req.template, &req.image) {
+            (Some(_), Some(_)) => {
+                return Err(CoreError::invalid("invalid_request", "give either a template or an image, not both"))
+            }
+            (Some(t), None) => Some(
+                self.catalog
+                    .get(t)
+                    .ok_or_else(|| CoreError::invalid("unknown_template", format!("no template named {t:?}")))?
+                    .clone(),
+            ),
+            (None, Some(_)) => None,
+            (None, None) => Some(
+                self.catalog
+                    .get("base")
+                    .or_else(|| self.catalog.all().first())
+                    .ok_or_else(|| CoreError::invalid("unknown_template", "no template given and the catalog is empty"))?
+                    .clone(),
+            ),
+        };
+        let image = match (&template, &req.image) {
+            (Some(t), _) => t.image.clone(),
+            (None, Some(i)) => i.clone(),
+            (None, None) => unreachable_image()?,
+        };
+        validate::image(&image).map_err(|m| CoreError::invalid("invalid_image", m))?;
+        let cpus = req
+            .cpus
+            .or(template.as_ref().and_then(|t| t.cpus))
+            .unwrap_or(lim.default_cpus);
+        if !(cpus >= 0.1 && cpus <= lim.max_cpus) {
+            return Err(CoreError::invalid(
+                "invalid_limits",
+                format!("cpus must be between 0.1 and {}", lim.max_cpus),
+            ));
+        }
+        let memory_mb = req
+            .memory_mb
+            .or(template.as_ref().and_then(|t| t.memory_mb))
+            .unwrap_or(lim.default_memory_mb);
+        if !(64..=lim.max_memory_mb).contains(&memory_mb) {
+            return Err(CoreError::invalid(
+                "invalid_limits",
+                format!("memory_mb must be between 64 and {}", lim.max_memory_mb),
+            ));
+        }
+        let pids_limit = req.pids_limit.unwrap_or(lim.default_pids_limit);
+        if !(32..=lim.max_pids_limit).contains(&pids_limit) {
+            return Err(CoreError::invalid(
+                "invalid_limits",
+                format!("pids_limit must be between 32 and {}", lim.max_pids_limit),
+            ));
+        }
+        let mut env = template.as_ref().map(|t| t.env.clone()).unwrap_or_default();
+        env.extend(req.env.clone());
+        validate::env(&env).map_err(|m| CoreError::invalid("invalid_env", m))?;
+        let ports = req
+            .ports
+            .clone()
+            .or_else(|| template.as_ref().map(|t| t.ports.clone()))
+            .unwrap_or_default();
+        validate::ports(&ports).map_err(|m| CoreError::invalid("invalid_ports", m))?;
+
+        // The image must be there before anything is recorded, so that a bad
+        // image leaves nothing behind.
+        if !self.runtime.image_exists(&image).await? {
+            info!(%image, "pulling image");
+            let img = image.clone();
+            self.runtime
+                .pull_image(&image, &move |line| info!(image = %img, "pull: {line}"))
+                .await?;
+        }
+
+        let id = new_id();
+        let now = now_ms();
+        let rec = WorkspaceRecord {
+            id: id.clone(),
+            owner_id: p.user_id.clone(),
+            name: req.name.clone(),
+            template: template.as_ref().map(|t| t.name.clone()),
+            image,
+            state: WorkspaceState::Creating.as_str().into(),
+            state_reason: None,
+            cpu_millis: (cpus * 1000.0).round() as i64,
+            memory_mb,
+            pids_limit,
+            env,
+            ports,
+            run_as: template
+                .as_ref()
+                .and_then(|t| t.user.clone())
+                .unwrap_or_else(|| DEFAULT_USER.into()),
+            container_id: None,
+            volume: format!("aicockpit-vol-{id}"),
+            network: format!("aicockpit-net-{id}"),
+            created_at: now,
+            updated_at: now,
+        };
+        // Taken before the row exists, so the reconciler never sees this
+        // workspace half-made while we are still making it.
+        let lock = self.lock_for(&id);
+        let _guard = lock.lock().await;
+        match self.store.insert_workspace(&rec).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                self.forget_lock(&id);
+                return Err(CoreError::conflict(
+                    "name_taken",
+                    format!("you already have a workspace named {:?}", rec.name),
+                ));
+            }
+            Err(e) => {
+                self.forget_lock(&id);
+                return Err(e.into());
+            }
+        }
+        match self.provision(&rec).await {
+            Ok(created_volume) => {
+                if created_volume && template.is_none() {
+                    self.own_workspace_dir(&rec).await;
+                }
+                self.set_state(&id, WorkspaceState::Running, None).await?;
+                info!(workspace = %id, name = %rec.name, "workspace created");
+                Ok(Workspace::from(self.store.workspace(&id).await?))
+            }
+            Err((err, created_volume)) => {
+                warn!(workspace = %id, error = %err, "creating workspace failed; cleaning up");
+                self.teardown(&rec, created_volume).await;
+                if let Err(e) = self.store.delete_workspace(&id).await {
+                    warn!(workspace = %id, error = %e, "could not delete the failed workspace's row");
+                }
+                self.forget_lock(&id);
+                Err(err)
+            }
+        }
+    }
+
+    /// Makes the network, volume and container and starts it. On error says
+    /// whether the volume was created by this call (so cleanup may remove it).
+    async fn provision(&self, rec: &WorkspaceRecord) -> Result<bool, (CoreError, bool)> {
+        let labels = self.labels(rec);
+        self.runtime
+            .ensure_network(&rec.network, &labels)
+            .await
+            .map_err(|e| (e.into(), false))?;
+        let created_volume = self
+            .runtime
+            .ensure_volume(&rec.volume, &labels)
+            .await
+            .map_err(|e| (e.into(), false))?;
+        let fail = |e: CoreError| (e, created_volume);
+        let spec = ContainerSpec {
+            name: container_name(&rec.id),
+            image: rec.image.clone(),
+            hostname: rec.name.clone(),
+            user: rec.run_as.clone(),
+            env: rec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            labels,
+            cpu_millis: rec.cpu_millis,
+            memory_bytes: rec.memory_mb * 1024 * 1024,
+            pids_limit: rec.pids_limit,
+            volume: rec.volume.clone(),
+            volume_target: WORKSPACE_DIR.into(),
+            network: rec.network.clone(),
+            ports: rec.ports.clone(),
+            cap_add: CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let cid = match self.runtime.create_container(&spec).await {
+            Ok(cid) => cid,
+            // A container of that name is a leftover of an interrupted
+            // attempt: it belongs to this workspace, so replace it.
+            Err(RuntimeError::Conflict(_)) => {
+                self.runtime.remove_container(&spec.name).await.map_err(|e| fail(e.into()))?;
+                self.runtime.create_container(&spec).await.map_err(|e| fail(e.into()))?
+            }
+            Err(e) => return Err(fail(e.into())),
+        };
+        self.store
+            .set_workspace_container(&rec.id, Some(&cid), now_ms())
+            .await
+            .map_err(|e| fail(e.into()))?;
+        self.runtime.start_container(&cid).await.map_err(|e| {
+            fail(match e {
+                RuntimeError::Unavailable(m) => CoreError::EngineUnavailable(m),
+                other => CoreError::StartFailed(format!("the workspace container could not start: {other}")),
+            })
+        })?;
+        Ok(created_volume)
+    }
+
+    /// A fresh volume for an arbitrary image has a root-owned /workspace;
+    /// hand it to the workspace user. Best effort: a failure only means the
+    /// user has to use sudo.
+    async fn own_workspace_dir(&self, rec: &WorkspaceRecord) {
+        let req = ExecRequest {
+            argv: vec!["chown".into(), rec.run_as.clone(), WORKSPACE_DIR.into()],
+            cwd: None,
+            env: Vec::new(),
+            user: Some("0".into()),
+            timeout: Duration::from_secs(10),
+            max_output_bytes: 4096,
+        };
+        match self.runtime.exec(&container_name(&rec.id), &req).await {
+            Ok(out) if out.exit_code == Some(0) => {}
+            Ok(out) => warn!(workspace = %rec.id, stderr = %String::from_utf8_lossy(&out.stderr), "chown of /workspace failed"),
+            Err(e) => warn!(workspace = %rec.id, error = %e, "chown of /workspace failed"),
+        }
+    }
+
+    /// Removes the container and network (and the volume if asked).
+    /// Best effort: what fails is logged and left to the reconciler.
+    pub(super) async fn teardown(&self, rec: &WorkspaceRecord, remove_volume: bool) {
+        let name = container_name(&rec.id);
+        if let Err(e) = self.runtime.remove_container(&name).await {
+            warn!(workspace = %rec.id, error = %e, "could not remove container");
+        }
+        if let Err(e) = self.runtime.remove_network(&rec.network).await {
+            warn!(workspace = %rec.id, error = %e, "could not remove network");
+        }
+        if remove_volume {
+            if let Err(e) = self.runtime.remove_volume(&rec.volume).await {
+                warn!(workspace = %rec.id, error = %e, "could not remove volume");
+            }
+        }
+    }
+
+    pub async fn start(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
+        p.require_write()?;
+        let rec = self.visible(p, id).await?;
+        let lock = self.lock_for(&rec.id);
+        let _guard = lock.lock().await;
+        self.start_locked(&rec.id).await
+    }
+
+    async fn start_locked(&self, id: &str) -> Result<Workspace, CoreError> {
+        let rec = self.store.workspace(id).await?;
+        match WorkspaceState::parse(&rec.state) {
+            WorkspaceState::Deleting => {
+                return Err(CoreError::conflict("workspace_deleting", "the workspace is being deleted"))
+            }
+            WorkspaceState::Running => {
+                // Trust but verify: a stale "running" is corrected below.
+                if let Some(cid) = &rec.container_id {
+                    if let Some(info) = self.runtime.inspect_container(cid).await? {
+                        if info.status.is_running() {
+                            return Ok(Workspace::from(rec));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.set_state(id, WorkspaceState::Starting, None).await?;
+        let existing = match &rec.container_id {
+            Some(cid) => self.runtime.inspect_container(cid).await?,
+            None => None,
+        };
+        let result = match existing {
+            Some(info) => self.runtime.start_container(&info.id).await.map_err(|e| match e {
+                RuntimeError::Unavailable(m) => CoreError::EngineUnavailable(m),
+                other => CoreError::StartFailed(format!("the workspace container could not start: {other}")),
+            }),
+            // The container is gone (removed behind our back, or never made):
+            // make a new one on the same volume.
+            None => self.provision(&rec).await.map(|_| ()).map_err(|(e, _)| e),
+        };
+        match result {
+            Ok(()) => {
+                self.set_state(id, WorkspaceState::Running, None).await?;
+                Ok(Workspace::from(self.store.workspace(id).await?))
+            }
+            Err(CoreError::EngineUnavailable(m)) => {
+                // Unknown outcome: leave `starting` for the reconciler.
+                Err(CoreError::EngineUnavailable(m))
+            }
+            Err(e) => {
+                self.set_state(id, WorkspaceState::Error, Some(&e.to_string())).await?;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn stop(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
+        p.require_write()?;
+        let rec = self.visible(p, id).await?;
+        let lock = self.lock_for(&rec.id);
+        let _guard = lock.lock().await;
+        self.stop_locked(&rec.id).await
+    }
+
+    async fn stop_locked(&self, id: &str) -> Result<Workspace, CoreError> {
+        let rec = self.store.workspace(id).await?;
+        match WorkspaceState::parse(&rec.state) {
+            WorkspaceState::Deleting => {
+                return Err(CoreError::conflict("workspace_deleting", "the workspace is being deleted"))
+            }
+            WorkspaceState::Stopped => return Ok(Workspace::from(rec)),
+            _ => {}
+        }
+        if let Some(cid) = &rec.container_id {
+            self.set_state(id, WorkspaceState::Stopping, None).await?;
+            match self.runtime.stop_container(cid, self.opts.stop_timeout_secs).await {
+                Ok(()) | Err(RuntimeError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.set_state(id, WorkspaceState::Stopped, None).await?;
+        Ok(Workspace::from(self.store.workspace(id).await?))
+    }
+
+    pub async fn restart(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
+        p.require_write()?;
+        let rec = self.visible(p, id).await?;
+        let lock = self.lock_for(&rec.id);
+        let _guard = lock.lock().await;
+        self.stop_locked(&rec.id).await?;
+        self.start_locked(&rec.id).await
+    }
+
+    /// Deletes the workspace; its volume survives unless `purge`.
+    pub async fn delete(&self, p: &Principal, id: &str, purge: bool) -> Result<DeleteOutcome, CoreError> {
+        p.require_write()?;
+        let rec = self.visible(p, id).await?;
+        let lock = self.lock_for(&rec.id);
+        let _guard = lock.lock().await;
+        self.set_state(&rec.id, WorkspaceState::Deleting, None).await?;
+        // Any engine failure here leaves the row in `deleting`, which the
+        // reconciler finishes once the engine answers again.
+        self.runtime.remove_container(&container_name(&rec.id)).await?;
+        self.runtime.remove_network(&rec.network).await?;
+        if purge {
+            self.runtime.remove_volume(&rec.volume).await?;
+        }
+        self.store.delete_workspace(&rec.id).await?;
+        self.forget_lock(&rec.id);
+        info!(workspace = %rec.id, purge, "workspace deleted");
+        Ok(DeleteOutcome {
+            kept_volume: (!purge).then_some(rec.volume),
+        })
+    }
+
+    pub async fn exec(&self, p: &Principal, id: &str, params: ExecParams) -> Result<ExecOutput, CoreError> {
+        p.require_write()?;
+        let lim = &self.opts.limits;
+        validate::argv(&params.argv).map_err(|m| CoreError::invalid("invalid_argv", m))?;
+        validate::env(&params.env).map_err(|m| CoreError::invalid("invalid_env", m))?;
+        if let Some(cwd) = &params.cwd {
+            if !cwd.starts_with('/') || cwd.contains('\0') || cwd.len() > 4096 {
+                return Err(CoreError::invalid("invalid_cwd", "cwd must be an absolute path"));
+            }
+        }
+        if let Some(u) = &params.user {
+            if u.is_empty() || u.len() > 64 || !u.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b)) {
+                return Err(CoreError::invalid("invalid_user", "user must be a name or uid[:gid]"));
+            }
+        }
+        let timeout = params.timeout_secs.unwrap_or(lim.exec_default_timeout_secs);
+        if timeout == 0 || timeout > lim.exec_max_timeout_secs {
+            return Err(CoreError::invalid(
+                "invalid_timeout",
+                format!("timeout_secs must be between 1 and {}", lim.exec_max_timeout_secs),
+            ));
+        }
+        let max_output = params.max_output_bytes.unwrap_or(lim.exec_default_output_bytes);
+        if max_output > lim.exec_max_output_bytes {
+            return Err(CoreError::invalid(
+                "invalid_output_limit",
+                format!("max_output_bytes must be at most {}", lim.exec_max_output_bytes),
+            ));
+        }
+        let rec = self.visible(p, id).await?;
+        let not_running = || CoreError::conflict("workspace_not_running", "the workspace is not running; start it first");
+        if WorkspaceState::parse(&rec.state) != WorkspaceState::Running {
+            return Err(not_running());
+        }
+        let cid = rec.container_id.clone().ok_or_else(not_running)?;
+        let req = ExecRequest {
+            argv: params.argv,
+            cwd: params.cwd,
+            env: params.env.into_iter().collect(),
+            user: params.user,
+            timeout: Duration::from_secs(timeout),
+            max_output_bytes: max_output,
+        };
+        match self.runtime.exec(&cid, &req).await {
+            Ok(out) => Ok(out),
+            Err(RuntimeError::Conflict(_)) | Err(RuntimeError::NotFound(_)) => Err(not_running()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn unreachable_image() -> Result<String, CoreError> {
+    Err(CoreError::Internal("neither template nor image".into()))
+}

@@ -1,0 +1,12 @@
+//! Workspaces: their model, input validation, the lifecycle manager and the
+//! reconciler that keeps the database and the engine in agreement.
+
+mod manager;
+mod model;
+pub mod reconcile;
+pub mod validate;
+
+pub use manager::{
+    CreateWorkspace, DeleteOutcome, ExecParams, ManagerOptions, WorkspaceManager, DEFAULT_USER, WORKSPACE_DIR,
+};
+pub use model::{Workspace, WorkspaceState};

@@ -1,0 +1,64 @@
+//! The container engine behind workspaces.
+//!
+//! [`WorkspaceRuntime`] is the one interface the rest of AiCockpit uses to
+//! run workspaces; [`DockerRuntime`] implements it over the Docker Engine API
+//! (Docker and Podman's compatible service). *Invariant:* this is the only
+//! crate that talks to a container engine.
+
+mod docker;
+mod error;
+mod exec;
+mod spec;
+
+pub use docker::DockerRuntime;
+pub use error::RuntimeError;
+pub use spec::{ContainerInfo, ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, PortMapping};
+
+use async_trait::async_trait;
+use std::collections::HashMap;
+
+/// Label put on everything AiCockpit creates, so our objects can be told
+/// apart from the user's own containers on a shared engine.
+pub const LABEL_MANAGED: &str = "io.aicockpit.managed";
+/// Label naming the AiCockpit installation that owns an object. Two servers
+/// (or two test runs) on one engine never touch each other's objects.
+pub const LABEL_INSTANCE: &str = "io.aicockpit.instance";
+/// Label carrying the workspace id a container, network or volume belongs to.
+pub const LABEL_WORKSPACE: &str = "io.aicockpit.workspace";
+
+/// Operations on a container engine that workspaces need.
+///
+/// Every method is idempotent where that makes sense (removing something that
+/// is already gone succeeds), because callers retry after crashes.
+#[async_trait]
+pub trait WorkspaceRuntime: Send + Sync {
+    /// A short name for logs and `/ready` (`docker` or `podman`).
+    fn engine_name(&self) -> String;
+    /// Cheap liveness check of the engine.
+    async fn ping(&self) -> Result<(), RuntimeError>;
+    /// Whether `image` is present locally.
+    async fn image_exists(&self, image: &str) -> Result<bool, RuntimeError>;
+    /// Pulls `image`, reporting progress lines through `progress`.
+    async fn pull_image(&self, image: &str, progress: &(dyn Fn(String) + Send + Sync)) -> Result<(), RuntimeError>;
+    /// Creates the network if absent.
+    async fn ensure_network(&self, name: &str, labels: &HashMap<String, String>) -> Result<(), RuntimeError>;
+    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
+    /// Creates the volume if absent; returns true if it was created now.
+    async fn ensure_volume(&self, name: &str, labels: &HashMap<String, String>) -> Result<bool, RuntimeError>;
+    async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
+    /// Names of networks carrying all of `labels`.
+    async fn list_networks(&self, labels: &HashMap<String, String>) -> Result<Vec<(String, HashMap<String, String>)>, RuntimeError>;
+    /// Creates (does not start) a container; returns its id.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
+    async fn start_container(&self, id: &str) -> Result<(), RuntimeError>;
+    /// Stops gracefully, killing after `timeout_secs`.
+    async fn stop_container(&self, id: &str, timeout_secs: i64) -> Result<(), RuntimeError>;
+    /// Force-removes a container; succeeds if it is already gone.
+    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError>;
+    /// The container's state, or `None` if it does not exist.
+    async fn inspect_container(&self, id: &str) -> Result<Option<ContainerInfo>, RuntimeError>;
+    /// Containers (running or not) carrying all of `labels`.
+    async fn list_containers(&self, labels: &HashMap<String, String>) -> Result<Vec<ContainerInfo>, RuntimeError>;
+    /// Runs a command to completion inside a running container.
+    async fn exec(&self, id: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
+}
