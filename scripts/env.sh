@@ -20,5 +20,8 @@ apt_install() {
     apt-get update -qq >&2
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  echo "setup: installing ${missing[*]} from Debian" >&2
+  mkdir -p "$AICOCKPIT_STATE_DIR"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >"$AICOCKPIT_STATE_DIR/apt.log" 2>&1 \
+    || { tail -30 "$AICOCKPIT_STATE_DIR/apt.log" >&2; return 1; }
 }

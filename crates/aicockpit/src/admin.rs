@@ -55,7 +55,10 @@ async fn open(config_file: Option<&Path>) -> Result<(Store, AuthService), u8> {
         exit::USAGE
     })?;
     if let Err(e) = std::fs::create_dir_all(config.data_dir()) {
-        eprintln!("error: cannot create data dir {}: {e}", config.data_dir().display());
+        eprintln!(
+            "error: cannot create data dir {}: {e}",
+            config.data_dir().display()
+        );
         return Err(exit::FAILURE);
     }
     let store = Store::connect(&config.database_url()).await.map_err(|e| {
@@ -76,7 +79,9 @@ pub(crate) fn read_password(from_stdin: bool, prompt: &str) -> Result<String, u8
         line.trim_end_matches(['\n', '\r']).to_owned()
     } else {
         rpassword::prompt_password(prompt).map_err(|e| {
-            eprintln!("error: cannot read the password (use --password-stdin without a terminal): {e}");
+            eprintln!(
+                "error: cannot read the password (use --password-stdin without a terminal): {e}"
+            );
             exit::USAGE
         })?
     };
@@ -133,7 +138,10 @@ pub(crate) async fn users(config_file: Option<&Path>, cmd: UsersCmd, out: Output
             };
             match auth.set_password(&username, &pw).await {
                 Ok(()) => {
-                    out.print(&json!({"username": username}), &format!("password of {username} changed"));
+                    out.print(
+                        &json!({"username": username}),
+                        &format!("password of {username} changed"),
+                    );
                     exit::OK
                 }
                 Err(e) => fail(e),
@@ -147,7 +155,14 @@ pub(crate) async fn users(config_file: Option<&Path>, cmd: UsersCmd, out: Output
                     .collect();
                 let text = users
                     .iter()
-                    .map(|u| format!("{:<24} {:<8} {}", u.username, u.role, format_ms(u.created_at)))
+                    .map(|u| {
+                        format!(
+                            "{:<24} {:<8} {}",
+                            u.username,
+                            u.role,
+                            format_ms(u.created_at)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n");
                 out.print(&json!(rows), &text);

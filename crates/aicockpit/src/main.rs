@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "aicockpit", version, about = "Containerized workspaces where people and AI build software together")]
+#[command(
+    name = "aicockpit",
+    version,
+    about = "Containerized workspaces where people and AI build software together"
+)]
 struct Args {
     /// Server configuration file (TOML). Also AICOCKPIT_CONFIG.
     #[arg(long, global = true, env = "AICOCKPIT_CONFIG")]
@@ -52,7 +56,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -56,8 +56,11 @@ pub(crate) async fn run(config_file: Option<&Path>, args: ServeArgs) -> u8 {
 }
 
 fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_from_env("AICOCKPIT_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("AICOCKPIT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();
     } else {

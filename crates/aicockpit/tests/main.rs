@@ -1,1 +1,13 @@
+#![allow(unreachable_pub)] // test helpers are shared between modules with `pub`
+//! End-to-end tests of the `aicockpit` server and CLI against a real
+//! container engine (scripts/test starts Docker, PostgreSQL and Podman).
 
+mod common;
+
+mod api_auth;
+mod api_errors;
+mod api_workspaces;
+mod cli;
+mod crash;
+mod engines;
+mod reconcile;

@@ -46,7 +46,9 @@ impl From<CoreError> for ApiError {
             CoreError::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
             CoreError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", m),
             CoreError::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
-            CoreError::StartFailed(m) => ApiError::new(S::UNPROCESSABLE_ENTITY, "container_start_failed", m),
+            CoreError::StartFailed(m) => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "container_start_failed", m)
+            }
             CoreError::EngineUnavailable(m) => {
                 tracing::warn!(error = %m, "container engine unavailable");
                 ApiError::new(
@@ -57,11 +59,19 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Engine(m) => {
                 tracing::error!(error = %m, "container engine error");
-                ApiError::new(S::BAD_GATEWAY, "engine_error", "the container engine failed; see the server log")
+                ApiError::new(
+                    S::BAD_GATEWAY,
+                    "engine_error",
+                    "the container engine failed; see the server log",
+                )
             }
             e @ (CoreError::Store(_) | CoreError::Internal(_)) => {
                 tracing::error!(error = %e, "internal error");
-                ApiError::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+                ApiError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the server log",
+                )
             }
         }
     }
@@ -90,7 +100,12 @@ impl IntoResponse for ApiError {
 /// A handler panicked: answer 500 in our shape (the panic is logged by the
 /// default hook).
 pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log").into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error; see the server log",
+    )
+    .into_response()
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

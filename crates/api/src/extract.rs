@@ -36,7 +36,11 @@ where
                     "send the body as application/json",
                 ),
                 JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the request body is too large",
+                    )
                 }
                 other => ApiError::new(other.status(), "invalid_request", other.body_text()),
             }),
@@ -50,7 +54,10 @@ pub(crate) struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let missing = || {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -58,7 +65,10 @@ impl FromRequestParts<AppState> for Auth {
                 "send a token as `Authorization: Bearer <token>`",
             )
         };
-        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(missing)?;
         let value = value.to_str().map_err(|_| missing())?;
         let token = value
             .strip_prefix("Bearer ")
@@ -83,7 +93,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(rej) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rej.body_text())),
+            Err(rej) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                rej.body_text(),
+            )),
         }
     }
 }

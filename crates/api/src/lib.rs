@@ -43,12 +43,21 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
-        .route("/auth/tokens", get(auth::list_tokens).post(auth::create_token))
+        .route(
+            "/auth/tokens",
+            get(auth::list_tokens).post(auth::create_token),
+        )
         .route("/auth/tokens/{id}", delete(auth::revoke_token))
         .route("/users", get(users::list).post(users::create))
         .route("/templates", get(workspaces::templates))
-        .route("/workspaces", get(workspaces::list).post(workspaces::create))
-        .route("/workspaces/{id}", get(workspaces::get).delete(workspaces::delete))
+        .route(
+            "/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route(
+            "/workspaces/{id}",
+            get(workspaces::get).delete(workspaces::delete),
+        )
         .route("/workspaces/{id}/start", post(workspaces::start))
         .route("/workspaces/{id}/stop", post(workspaces::stop))
         .route("/workspaces/{id}/restart", post(workspaces::restart))
@@ -58,7 +67,10 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

@@ -59,13 +59,21 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let workspaces = Family::<StateLabels, Gauge>::default();
-        registry.register("aicockpit_http_requests", "HTTP requests handled", requests.clone());
+        registry.register(
+            "aicockpit_http_requests",
+            "HTTP requests handled",
+            requests.clone(),
+        );
         registry.register(
             "aicockpit_http_request_duration_seconds",
             "Time to answer HTTP requests",
             latency.clone(),
         );
-        registry.register("aicockpit_workspaces", "Workspaces by state", workspaces.clone());
+        registry.register(
+            "aicockpit_workspaces",
+            "Workspaces by state",
+            workspaces.clone(),
+        );
         Metrics {
             registry,
             requests,

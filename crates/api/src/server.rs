@@ -40,10 +40,16 @@ impl App {
     /// the catalog, and creates the first admin if there is no user yet.
     pub async fn build(config: Config) -> Result<App, StartError> {
         let data_dir = config.data_dir();
-        std::fs::create_dir_all(&data_dir)
-            .map_err(|e| StartError::Io(format!("cannot create data dir {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            StartError::Io(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
         let store = Store::connect(&config.database_url()).await?;
-        let instance = store.setting_or_insert("instance_id", &new_id()[..12]).await?;
+        let instance = store
+            .setting_or_insert("instance_id", &new_id()[..12])
+            .await?;
         let catalog = match &config.workspaces.templates_file {
             Some(path) => Catalog::from_file(path),
             None => Catalog::builtin(),
@@ -74,11 +80,17 @@ impl App {
 
     /// Reconciles once, then serves on `listener` until `shutdown` resolves;
     /// in-flight requests are allowed to finish.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let manager = self.state.workspaces.clone();
         match manager.reconcile().await {
             Ok(r) => info!(?r, "initial reconciliation done"),
-            Err(e) => warn!(error = %e, "initial reconciliation failed; will retry in the background"),
+            Err(e) => {
+                warn!(error = %e, "initial reconciliation failed; will retry in the background")
+            }
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let reconciler = manager.spawn_reconciler(
@@ -101,7 +113,11 @@ impl App {
 /// With no users at all, make `admin` with a random password written (0600)
 /// to the data dir, so a fresh install can be logged into and nothing secret
 /// goes to the log.
-async fn bootstrap_admin(store: &Store, auth: &AuthService, data_dir: &Path) -> Result<(), StartError> {
+async fn bootstrap_admin(
+    store: &Store,
+    auth: &AuthService,
+    data_dir: &Path,
+) -> Result<(), StartError> {
     if store.count_users().await? > 0 {
         return Ok(());
     }
@@ -110,10 +126,15 @@ async fn bootstrap_admin(store: &Store, auth: &AuthService, data_dir: &Path) -> 
         Ok(_) => {}
         // Another process won the race: fine.
         Err(aicockpit_core::CoreError::Conflict { .. }) => return Ok(()),
-        Err(e) => return Err(StartError::Config(format!("cannot create the first admin: {e}"))),
+        Err(e) => {
+            return Err(StartError::Config(format!(
+                "cannot create the first admin: {e}"
+            )))
+        }
     }
     let path = data_dir.join(INITIAL_PASSWORD_FILE);
-    write_private(&path, &format!("{password}\n")).map_err(|e| StartError::Io(format!("{}: {e}", path.display())))?;
+    write_private(&path, &format!("{password}\n"))
+        .map_err(|e| StartError::Io(format!("{}: {e}", path.display())))?;
     info!(
         path = %path.display(),
         "created the first user `admin`; its password is in this file (change it, then delete the file)"

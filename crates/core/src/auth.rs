@@ -7,7 +7,9 @@
 
 use crate::{now_ms, CoreError};
 use aicockpit_store::{Store, StoreError, TokenRecord, UserRecord};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine as _;
 use rand::RngCore;
@@ -36,7 +38,10 @@ impl Role {
             "admin" => Ok(Role::Admin),
             "member" => Ok(Role::Member),
             "viewer" => Ok(Role::Viewer),
-            _ => Err(CoreError::invalid("invalid_role", "role must be admin, member or viewer")),
+            _ => Err(CoreError::invalid(
+                "invalid_role",
+                "role must be admin, member or viewer",
+            )),
         }
     }
 
@@ -66,7 +71,9 @@ impl Principal {
     /// Members and admins change things; viewers only look.
     pub fn require_write(&self) -> Result<(), CoreError> {
         if self.role == Role::Viewer {
-            return Err(CoreError::Forbidden("viewers cannot change workspaces".into()));
+            return Err(CoreError::Forbidden(
+                "viewers cannot change workspaces".into(),
+            ));
         }
         Ok(())
     }
@@ -124,7 +131,9 @@ pub fn hash_password(password: &str) -> Result<String, CoreError> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -140,9 +149,9 @@ pub fn validate_username(name: &str) -> Result<(), CoreError> {
     let ok = !name.is_empty()
         && name.len() <= 32
         && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
     if !ok {
         return Err(CoreError::invalid(
             "invalid_username",
@@ -172,21 +181,34 @@ impl AuthService {
     }
 
     async fn hash_blocking(&self, password: String) -> Result<String, CoreError> {
-        let _permit = self.hashing.acquire().await.map_err(|e| CoreError::Internal(e.to_string()))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?
     }
 
     async fn verify_blocking(&self, password: String, hash: String) -> Result<bool, CoreError> {
-        let _permit = self.hashing.acquire().await.map_err(|e| CoreError::Internal(e.to_string()))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || verify_password(&password, &hash))
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))
     }
 
     /// Creates a user; 409 if the name is taken.
-    pub async fn create_user(&self, username: &str, password: &str, role: Role) -> Result<UserRecord, CoreError> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<UserRecord, CoreError> {
         validate_username(username)?;
         validate_password(password)?;
         let user = UserRecord {
@@ -217,14 +239,20 @@ impl AuthService {
     pub async fn user_by_name(&self, username: &str) -> Result<UserRecord, CoreError> {
         match self.store.user_by_name(username).await {
             Ok(u) => Ok(u),
-            Err(StoreError::NotFound) => Err(CoreError::NotFound(format!("no user named {username:?}"))),
+            Err(StoreError::NotFound) => {
+                Err(CoreError::NotFound(format!("no user named {username:?}")))
+            }
             Err(e) => Err(e.into()),
         }
     }
 
     /// Checks a password and opens a session; the same vague error for an
     /// unknown user and a wrong password.
-    pub async fn login(&self, username: &str, password: &str) -> Result<(UserRecord, IssuedToken), CoreError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(UserRecord, IssuedToken), CoreError> {
         let bad = || CoreError::Unauthenticated("wrong username or password".into());
         if password.len() > 1024 {
             return Err(bad());
@@ -243,7 +271,12 @@ impl AuthService {
             return Err(bad());
         };
         let token = self
-            .issue(&user.id, "login session", "session", Some(now_ms() + self.session_ttl_ms))
+            .issue(
+                &user.id,
+                "login session",
+                "session",
+                Some(now_ms() + self.session_ttl_ms),
+            )
             .await?;
         Ok((user, token))
     }
@@ -256,11 +289,17 @@ impl AuthService {
         expires_in_days: Option<i64>,
     ) -> Result<IssuedToken, CoreError> {
         if name.trim().is_empty() || name.len() > 100 {
-            return Err(CoreError::invalid("invalid_token_name", "token names are 1-100 characters"));
+            return Err(CoreError::invalid(
+                "invalid_token_name",
+                "token names are 1-100 characters",
+            ));
         }
         let expires_at = match expires_in_days {
             Some(d) if !(1..=3650).contains(&d) => {
-                return Err(CoreError::invalid("invalid_expiry", "expires_in_days must be 1-3650"))
+                return Err(CoreError::invalid(
+                    "invalid_expiry",
+                    "expires_in_days must be 1-3650",
+                ))
             }
             Some(d) => Some(now_ms() + d * 86_400_000),
             None => None,
@@ -268,7 +307,13 @@ impl AuthService {
         self.issue(user_id, name, "api", expires_at).await
     }
 
-    async fn issue(&self, user_id: &str, name: &str, kind: &str, expires_at: Option<i64>) -> Result<IssuedToken, CoreError> {
+    async fn issue(
+        &self,
+        user_id: &str,
+        name: &str,
+        kind: &str,
+        expires_at: Option<i64>,
+    ) -> Result<IssuedToken, CoreError> {
         let secret = new_secret();
         let record = TokenRecord {
             id: new_id(),
@@ -329,6 +374,13 @@ impl AuthService {
     }
 }
 
+/// A random password for generated accounts (24 URL-safe characters).
+pub fn random_password() -> String {
+    let mut bytes = [0u8; 18];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,11 +412,4 @@ mod tests {
             assert!(validate_username(bad).is_err(), "{bad:?} accepted");
         }
     }
-}
-
-/// A random password for generated accounts (24 URL-safe characters).
-pub fn random_password() -> String {
-    let mut bytes = [0u8; 18];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -145,7 +145,9 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { session_ttl_hours: 24 * 7 }
+        AuthConfig {
+            session_ttl_hours: 24 * 7,
+        }
     }
 }
 
@@ -191,13 +193,20 @@ impl Config {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             fig = fig.merge(Toml::file(path));
         }
         // Only SECTION__KEY variables: the CLI's own AICOCKPIT_URL and
         // AICOCKPIT_TOKEN live in the same namespace and are not config.
-        fig = fig.merge(Env::prefixed("AICOCKPIT_").filter(|k| k.as_str().contains("__")).split("__"));
+        fig = fig.merge(
+            Env::prefixed("AICOCKPIT_")
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
         let cfg: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
@@ -206,19 +215,29 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let w = &self.workspaces;
         if !(w.default_cpus > 0.0 && w.default_cpus <= w.max_cpus) {
-            return Err(ConfigError("workspaces.default_cpus must be in (0, max_cpus]".into()));
+            return Err(ConfigError(
+                "workspaces.default_cpus must be in (0, max_cpus]".into(),
+            ));
         }
         if !(w.default_memory_mb >= 64 && w.default_memory_mb <= w.max_memory_mb) {
-            return Err(ConfigError("workspaces.default_memory_mb must be in [64, max_memory_mb]".into()));
+            return Err(ConfigError(
+                "workspaces.default_memory_mb must be in [64, max_memory_mb]".into(),
+            ));
         }
         if w.reconcile_interval_secs == 0 {
-            return Err(ConfigError("workspaces.reconcile_interval_secs must be at least 1".into()));
+            return Err(ConfigError(
+                "workspaces.reconcile_interval_secs must be at least 1".into(),
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(ConfigError("log.format must be \"text\" or \"json\"".into()));
+            return Err(ConfigError(
+                "log.format must be \"text\" or \"json\"".into(),
+            ));
         }
         if self.auth.session_ttl_hours <= 0 {
-            return Err(ConfigError("auth.session_ttl_hours must be positive".into()));
+            return Err(ConfigError(
+                "auth.session_ttl_hours must be positive".into(),
+            ));
         }
         Ok(())
     }
@@ -241,7 +260,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database.url {
             Some(u) => u.clone(),
-            None => format!("sqlite://{}", self.data_dir().join("aicockpit.db").display()),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir().join("aicockpit.db").display()
+            ),
         }
     }
 
@@ -263,16 +285,24 @@ mod tests {
 
     #[test]
     fn redacts_passwords_in_urls() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite:///x.db"), "sqlite:///x.db");
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API, not ours
     fn file_then_env_override_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:9\"\n[workspaces]\ndefault_cpus = 2.0\n").expect("write");
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"127.0.0.1:9\"\n[workspaces]\ndefault_cpus = 2.0\n",
+        )
+        .expect("write");
         figment::Jail::expect_with(|jail| {
             jail.set_env("AICOCKPIT_WORKSPACES__DEFAULT_MEMORY_MB", "2048");
             jail.set_env("AICOCKPIT_TOKEN", "not-config");

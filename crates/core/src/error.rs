@@ -61,7 +61,9 @@ impl From<RuntimeError> for CoreError {
             RuntimeError::Unavailable(m) => CoreError::EngineUnavailable(m),
             RuntimeError::ImageUnavailable { image, message } => CoreError::invalid(
                 "image_unavailable",
-                format!("image {image} is not available locally and could not be pulled: {message}"),
+                format!(
+                    "image {image} is not available locally and could not be pulled: {message}"
+                ),
             ),
             RuntimeError::Invalid(m) => CoreError::invalid("engine_rejected", m),
             RuntimeError::NotFound(m) => CoreError::Engine(m),

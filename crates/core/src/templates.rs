@@ -45,7 +45,8 @@ impl Catalog {
     }
 
     pub fn from_file(path: &Path) -> Result<Catalog, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Catalog::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -61,7 +62,9 @@ impl Catalog {
             validate::env(&t.env).map_err(|e| format!("template {:?}: {e}", t.name))?;
             validate::ports(&t.ports).map_err(|e| format!("template {:?}: {e}", t.name))?;
         }
-        Ok(Catalog { templates: file.template })
+        Ok(Catalog {
+            templates: file.template,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&Template> {
@@ -88,7 +91,9 @@ mod tests {
     #[test]
     fn duplicate_and_invalid_templates_are_refused() {
         let dup = "[[template]]\nname=\"a\"\nimage=\"x\"\n[[template]]\nname=\"a\"\nimage=\"y\"\n";
-        assert!(Catalog::parse(dup).unwrap_err().contains("twice"));
+        assert!(Catalog::parse(dup)
+            .expect_err("duplicate refused")
+            .contains("twice"));
         let bad = "[[template]]\nname=\"A B\"\nimage=\"x\"\n";
         assert!(Catalog::parse(bad).is_err());
         let unknown = "[[template]]\nname=\"a\"\nimage=\"x\"\ncolour=1\n";

@@ -4,12 +4,14 @@ use crate::spec::{ContainerInfo, ContainerSpec, ContainerStatus, PortMapping};
 use crate::{ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime};
 use async_trait::async_trait;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig,
-    Mount, MountType, NetworkCreateRequest, PortBinding, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum,
+    ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkCreateRequest, PortBinding,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -48,7 +50,11 @@ impl DockerRuntime {
         let docker = if let Some(path) = self.host.strip_prefix("unix://") {
             Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)?
         } else if self.host.starts_with("tcp://") || self.host.starts_with("http://") {
-            Docker::connect_with_http(&self.host, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)?
+            Docker::connect_with_http(
+                &self.host,
+                REQUEST_TIMEOUT_SECS,
+                bollard::API_DEFAULT_VERSION,
+            )?
         } else {
             return Err(RuntimeError::Unavailable(format!(
                 "unsupported engine address {:?} (use unix:// or tcp://)",
@@ -118,7 +124,11 @@ fn info_from_inspect(c: ContainerInspectResponse) -> ContainerInfo {
     ports.sort_by_key(|p| (p.container, p.host_port));
     ContainerInfo {
         id: c.id.unwrap_or_default(),
-        name: c.name.unwrap_or_default().trim_start_matches('/').to_owned(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned(),
         labels: c.config.and_then(|c| c.labels).unwrap_or_default(),
         status: status_from_inspect(state.status),
         exit_code: state.exit_code,
@@ -131,14 +141,19 @@ fn info_from_inspect(c: ContainerInspectResponse) -> ContainerInfo {
 impl WorkspaceRuntime for DockerRuntime {
     fn engine_name(&self) -> String {
         match self.client.read() {
-            Ok(g) => g.as_ref().map(|(_, n)| n.clone()).unwrap_or_else(|| "docker".into()),
+            Ok(g) => g
+                .as_ref()
+                .map(|(_, n)| n.clone())
+                .unwrap_or_else(|| "docker".into()),
             Err(_) => "docker".into(),
         }
     }
 
     async fn ping(&self) -> Result<(), RuntimeError> {
         let d = self.client().await?;
-        d.ping().await.map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        d.ping()
+            .await
+            .map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
         Ok(())
     }
 
@@ -152,9 +167,15 @@ impl WorkspaceRuntime for DockerRuntime {
         }
     }
 
-    async fn pull_image(&self, image: &str, progress: &(dyn Fn(String) + Send + Sync)) -> Result<(), RuntimeError> {
+    async fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
         let d = self.client().await?;
-        let opts = CreateImageOptionsBuilder::default().from_image(image).build();
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
         let mut stream = d.create_image(Some(opts), None, None);
         while let Some(item) = stream.next().await {
             match item {
@@ -165,9 +186,14 @@ impl WorkspaceRuntime for DockerRuntime {
                             message: detail,
                         });
                     }
-                    let done = info.progress_detail.as_ref().and_then(|p| p.current.zip(p.total));
+                    let done = info
+                        .progress_detail
+                        .as_ref()
+                        .and_then(|p| p.current.zip(p.total));
                     let line = match (info.id, info.status, done) {
-                        (Some(id), Some(s), Some((cur, total))) => format!("{id}: {s} {cur}/{total} bytes"),
+                        (Some(id), Some(s), Some((cur, total))) => {
+                            format!("{id}: {s} {cur}/{total} bytes")
+                        }
                         (Some(id), Some(s), None) => format!("{id}: {s}"),
                         (None, Some(s), _) => s,
                         _ => continue,
@@ -188,7 +214,11 @@ impl WorkspaceRuntime for DockerRuntime {
         Ok(())
     }
 
-    async fn ensure_network(&self, name: &str, labels: &HashMap<String, String>) -> Result<(), RuntimeError> {
+    async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<(), RuntimeError> {
         let d = self.client().await?;
         if d.inspect_network(name, None).await.is_ok() {
             return Ok(());
@@ -219,7 +249,11 @@ impl WorkspaceRuntime for DockerRuntime {
         }
     }
 
-    async fn ensure_volume(&self, name: &str, labels: &HashMap<String, String>) -> Result<bool, RuntimeError> {
+    async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<bool, RuntimeError> {
         let d = self.client().await?;
         if d.inspect_volume(name).await.is_ok() {
             return Ok(false);
@@ -248,7 +282,9 @@ impl WorkspaceRuntime for DockerRuntime {
         &self,
         labels: &HashMap<String, String>,
     ) -> Result<Vec<(String, HashMap<String, String>)>, RuntimeError> {
-        let opts = ListNetworksOptionsBuilder::default().filters(&label_filters(labels)).build();
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&label_filters(labels))
+            .build();
         let nets = self.client().await?.list_networks(Some(opts)).await?;
         Ok(nets
             .into_iter()
@@ -309,13 +345,17 @@ impl WorkspaceRuntime for DockerRuntime {
             host_config: Some(host_config),
             ..Default::default()
         };
-        let opts = CreateContainerOptionsBuilder::default().name(&spec.name).build();
-        let created = d.create_container(Some(opts), body).await.map_err(|e| match RuntimeError::from(e) {
-            RuntimeError::NotFound(m) => RuntimeError::ImageUnavailable {
-                image: spec.image.clone(),
-                message: m,
-            },
-            other => other,
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        let created = d.create_container(Some(opts), body).await.map_err(|e| {
+            match RuntimeError::from(e) {
+                RuntimeError::NotFound(m) => RuntimeError::ImageUnavailable {
+                    image: spec.image.clone(),
+                    message: m,
+                },
+                other => other,
+            }
         })?;
         Ok(created.id)
     }
@@ -332,7 +372,9 @@ impl WorkspaceRuntime for DockerRuntime {
     }
 
     async fn stop_container(&self, id: &str, timeout_secs: i64) -> Result<(), RuntimeError> {
-        let opts = StopContainerOptionsBuilder::default().t(timeout_secs as i32).build();
+        let opts = StopContainerOptionsBuilder::default()
+            .t(timeout_secs as i32)
+            .build();
         match self.client().await?.stop_container(id, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) => match RuntimeError::from(e) {
@@ -344,7 +386,10 @@ impl WorkspaceRuntime for DockerRuntime {
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
-        let opts = RemoveContainerOptionsBuilder::default().force(true).v(false).build();
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(false)
+            .build();
         match self.client().await?.remove_container(id, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) => match RuntimeError::from(e) {
@@ -366,7 +411,10 @@ impl WorkspaceRuntime for DockerRuntime {
         }
     }
 
-    async fn list_containers(&self, labels: &HashMap<String, String>) -> Result<Vec<ContainerInfo>, RuntimeError> {
+    async fn list_containers(
+        &self,
+        labels: &HashMap<String, String>,
+    ) -> Result<Vec<ContainerInfo>, RuntimeError> {
         let opts = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&label_filters(labels))
@@ -397,6 +445,47 @@ impl WorkspaceRuntime for DockerRuntime {
                 ports: Vec::new(),
             })
             .collect())
+    }
+
+    async fn wait_exited(
+        &self,
+        id: &str,
+        within: std::time::Duration,
+    ) -> Result<Option<i64>, RuntimeError> {
+        let d = self.client().await?;
+        let opts = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
+        let mut wait = d.wait_container(id, Some(opts));
+        match tokio::time::timeout(within, wait.next()).await {
+            Err(_) => Ok(None),
+            Ok(Some(Ok(r))) => Ok(Some(r.status_code)),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => {
+                Ok(Some(code))
+            }
+            Ok(Some(Err(e))) => Err(e.into()),
+            Ok(None) => Ok(None),
+        }
+    }
+
+    async fn logs(&self, id: &str, max_bytes: usize) -> Result<String, RuntimeError> {
+        let d = self.client().await?;
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail("50")
+            .build();
+        let mut stream = d.logs(id, Some(opts));
+        let mut out = Vec::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => out.extend_from_slice(&chunk.into_bytes()),
+                Err(_) => break,
+            }
+        }
+        let start = out.len().saturating_sub(max_bytes);
+        Ok(String::from_utf8_lossy(&out[start..]).trim().to_owned())
     }
 
     async fn exec(&self, id: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError> {

@@ -27,20 +27,28 @@ impl From<bollard::errors::Error> for RuntimeError {
     fn from(e: bollard::errors::Error) -> Self {
         use bollard::errors::Error as E;
         match e {
-            E::DockerResponseServerError { status_code, message } => match status_code {
+            E::DockerResponseServerError {
+                status_code,
+                message,
+            } => match status_code {
                 404 => RuntimeError::NotFound(message),
                 409 | 304 => RuntimeError::Conflict(message),
                 400 => RuntimeError::Invalid(message),
                 _ => RuntimeError::Engine(format!("HTTP {status_code}: {message}")),
             },
-            E::SocketNotFoundError(path) => RuntimeError::Unavailable(format!("no socket at {path}")),
+            E::SocketNotFoundError(path) => {
+                RuntimeError::Unavailable(format!("no socket at {path}"))
+            }
             E::RequestTimeoutError => RuntimeError::Unavailable("request timed out".into()),
-            E::HyperResponseError { .. } | E::IOError { .. } => RuntimeError::Unavailable(e.to_string()),
+            E::HyperResponseError { .. } | E::IOError { .. } => {
+                RuntimeError::Unavailable(e.to_string())
+            }
             other => {
                 let msg = other.to_string();
                 // Connection failures surface through several wrapper variants
                 // depending on the transport; their text is the reliable signal.
-                if msg.contains("onnect") || msg.contains("refused") || msg.contains("No such file") {
+                if msg.contains("onnect") || msg.contains("refused") || msg.contains("No such file")
+                {
                     RuntimeError::Unavailable(msg)
                 } else {
                     RuntimeError::Engine(msg)

@@ -67,7 +67,10 @@ impl PidLine {
         let line = String::from_utf8_lossy(&self.pending[..nl]).into_owned();
         let rest = self.pending[nl + 1..].to_vec();
         self.pending.clear();
-        match line.strip_prefix(PID_MARKER).and_then(|p| p.trim().parse().ok()) {
+        match line
+            .strip_prefix(PID_MARKER)
+            .and_then(|p| p.trim().parse().ok())
+        {
             Some(pid) => (Some(pid), rest.into()),
             None => {
                 let mut all = line.into_bytes();
@@ -79,7 +82,11 @@ impl PidLine {
     }
 }
 
-pub(crate) async fn run(d: &Docker, container: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError> {
+pub(crate) async fn run(
+    d: &Docker,
+    container: &str,
+    req: &ExecRequest,
+) -> Result<ExecOutput, RuntimeError> {
     let started = Instant::now();
     let mut cmd = vec![
         "/bin/sh".to_owned(),
@@ -141,7 +148,7 @@ pub(crate) async fn run(d: &Docker, container: &str, req: &ExecRequest) -> Resul
 
     if timed_out {
         if let Some(pid) = pid {
-            kill_group(d, container, pid).await;
+            kill_group(d, container, pid, req.user.clone()).await;
         }
         return Ok(ExecOutput {
             exit_code: None,
@@ -178,14 +185,20 @@ pub(crate) async fn run(d: &Docker, container: &str, req: &ExecRequest) -> Resul
 
 /// Kills the timed-out command and everything it started. Best effort: the
 /// caller reports the timeout whatever happens here.
-async fn kill_group(d: &Docker, container: &str, pid: u32) {
-    let script = format!("kill -KILL -- -{pid} 2>/dev/null || kill -KILL {pid}");
+///
+/// The kill runs as the same user as the command: in a container whose user
+/// is not root, even a root exec has no capabilities (so no CAP_KILL), but
+/// a user may always signal their own processes. Every exec is a session and
+/// process-group leader, so `-pid` reaches its children too. (`kill -9 -N`
+/// is the one spelling dash, bash and busybox all accept.)
+async fn kill_group(d: &Docker, container: &str, pid: u32, user: Option<String>) {
+    let script = format!("kill -9 -{pid} 2>/dev/null || kill -9 {pid}");
     let Ok(exec) = d
         .create_exec(
             container,
             CreateExecOptions {
                 cmd: Some(vec!["/bin/sh".to_owned(), "-c".to_owned(), script]),
-                user: Some("0".into()),
+                user,
                 ..Default::default()
             },
         )

@@ -12,7 +12,9 @@ mod spec;
 
 pub use docker::DockerRuntime;
 pub use error::RuntimeError;
-pub use spec::{ContainerInfo, ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, PortMapping};
+pub use spec::{
+    ContainerInfo, ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, PortMapping,
+};
 
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -39,15 +41,30 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// Whether `image` is present locally.
     async fn image_exists(&self, image: &str) -> Result<bool, RuntimeError>;
     /// Pulls `image`, reporting progress lines through `progress`.
-    async fn pull_image(&self, image: &str, progress: &(dyn Fn(String) + Send + Sync)) -> Result<(), RuntimeError>;
+    async fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<(), RuntimeError>;
     /// Creates the network if absent.
-    async fn ensure_network(&self, name: &str, labels: &HashMap<String, String>) -> Result<(), RuntimeError>;
+    async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<(), RuntimeError>;
     async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
     /// Creates the volume if absent; returns true if it was created now.
-    async fn ensure_volume(&self, name: &str, labels: &HashMap<String, String>) -> Result<bool, RuntimeError>;
+    async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<bool, RuntimeError>;
     async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
     /// Names of networks carrying all of `labels`.
-    async fn list_networks(&self, labels: &HashMap<String, String>) -> Result<Vec<(String, HashMap<String, String>)>, RuntimeError>;
+    async fn list_networks(
+        &self,
+        labels: &HashMap<String, String>,
+    ) -> Result<Vec<(String, HashMap<String, String>)>, RuntimeError>;
     /// Creates (does not start) a container; returns its id.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
     async fn start_container(&self, id: &str) -> Result<(), RuntimeError>;
@@ -58,7 +75,19 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// The container's state, or `None` if it does not exist.
     async fn inspect_container(&self, id: &str) -> Result<Option<ContainerInfo>, RuntimeError>;
     /// Containers (running or not) carrying all of `labels`.
-    async fn list_containers(&self, labels: &HashMap<String, String>) -> Result<Vec<ContainerInfo>, RuntimeError>;
+    async fn list_containers(
+        &self,
+        labels: &HashMap<String, String>,
+    ) -> Result<Vec<ContainerInfo>, RuntimeError>;
+    /// Waits up to `within` for the container to exit; returns its exit code
+    /// if it did. Used to catch containers that die right after starting.
+    async fn wait_exited(
+        &self,
+        id: &str,
+        within: std::time::Duration,
+    ) -> Result<Option<i64>, RuntimeError>;
+    /// The last `max_bytes` of the container's output (for error reports).
+    async fn logs(&self, id: &str, max_bytes: usize) -> Result<String, RuntimeError>;
     /// Runs a command to completion inside a running container.
     async fn exec(&self, id: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
 }

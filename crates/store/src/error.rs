@@ -20,7 +20,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A stored value could not be decoded (corrupt JSON in a TEXT column).
     #[error("corrupt value in column {column}: {message}")]
-    Corrupt { column: &'static str, message: String },
+    Corrupt {
+        column: &'static str,
+        message: String,
+    },
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

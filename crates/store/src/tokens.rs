@@ -62,10 +62,12 @@ impl Store {
     }
 
     pub async fn list_tokens(&self, user_id: &str) -> Result<Vec<TokenRecord>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY created_at")
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY created_at")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Deletes one of `user_id`'s tokens; `NotFound` if it is not theirs.
@@ -83,10 +85,11 @@ impl Store {
 
     /// Removes expired tokens; returns how many.
     pub async fn delete_expired_tokens(&self, now: i64) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        let r =
+            sqlx::query("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
         Ok(r.rows_affected())
     }
 }

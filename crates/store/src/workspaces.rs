@@ -4,7 +4,8 @@ use crate::{NewWorkspace, Store, StoreError, WorkspaceRecord};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-const COLUMNS: &str = "id, owner_id, name, template, image, state, state_reason, cpu_millis, memory_mb, \
+const COLUMNS: &str =
+    "id, owner_id, name, template, image, state, state_reason, cpu_millis, memory_mb, \
      pids_limit, env, ports, run_as, container_id, volume, network, created_at, updated_at";
 
 fn decode(row: &AnyRow) -> Result<WorkspaceRecord, StoreError> {
@@ -81,7 +82,11 @@ impl Store {
         decode(&row)
     }
 
-    pub async fn workspace_by_name(&self, owner_id: &str, name: &str) -> Result<WorkspaceRecord, StoreError> {
+    pub async fn workspace_by_name(
+        &self,
+        owner_id: &str,
+        name: &str,
+    ) -> Result<WorkspaceRecord, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM workspaces WHERE owner_id = $1 AND name = $2"
         ))
@@ -93,7 +98,10 @@ impl Store {
     }
 
     /// Every workspace, or only `owner_id`'s, ordered by creation.
-    pub async fn list_workspaces(&self, owner_id: Option<&str>) -> Result<Vec<WorkspaceRecord>, StoreError> {
+    pub async fn list_workspaces(
+        &self,
+        owner_id: Option<&str>,
+    ) -> Result<Vec<WorkspaceRecord>, StoreError> {
         let rows = match owner_id {
             Some(owner) => {
                 sqlx::query(&format!(
@@ -104,9 +112,11 @@ impl Store {
                 .await?
             }
             None => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces ORDER BY created_at, id"))
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM workspaces ORDER BY created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
             }
         };
         rows.iter().map(decode).collect()
@@ -120,13 +130,15 @@ impl Store {
         reason: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let r = sqlx::query("UPDATE workspaces SET state = $1, state_reason = $2, updated_at = $3 WHERE id = $4")
-            .bind(state)
-            .bind(reason)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE workspaces SET state = $1, state_reason = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(state)
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -134,13 +146,19 @@ impl Store {
     }
 
     /// Records which container backs the workspace (None once it is gone).
-    pub async fn set_workspace_container(&self, id: &str, container_id: Option<&str>, now: i64) -> Result<(), StoreError> {
-        let r = sqlx::query("UPDATE workspaces SET container_id = $1, updated_at = $2 WHERE id = $3")
-            .bind(container_id)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn set_workspace_container(
+        &self,
+        id: &str,
+        container_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let r =
+            sqlx::query("UPDATE workspaces SET container_id = $1, updated_at = $2 WHERE id = $3")
+                .bind(container_id)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -160,8 +178,10 @@ impl Store {
 
     /// How many workspaces are in each state (for metrics).
     pub async fn count_workspaces_by_state(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(sqlx::query_as("SELECT state, COUNT(*) FROM workspaces GROUP BY state ORDER BY state")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT state, COUNT(*) FROM workspaces GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }

@@ -1,1 +1,275 @@
+//! Conformance tests for the store, run against SQLite always and against
+//! PostgreSQL at AICOCKPIT_TEST_POSTGRES_URL (set by scripts/test), each in a
+//! database of its own.
 
+use aicockpit_store::{Backend, Store, StoreError, TokenRecord, UserRecord, WorkspaceRecord};
+use std::collections::BTreeMap;
+
+fn id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    (Store::connect(&url).await.expect("sqlite store"), dir)
+}
+
+/// A fresh PostgreSQL database for one test.
+async fn postgres() -> Store {
+    let base = std::env::var("AICOCKPIT_TEST_POSTGRES_URL").expect(
+        "AICOCKPIT_TEST_POSTGRES_URL must point at a PostgreSQL server (scripts/test starts one)",
+    );
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to postgres");
+    let name = format!("t_{}", id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let url = match base.rfind('/') {
+        Some(i) if base[..i].ends_with(|c: char| c.is_ascii_digit() || c.is_ascii_alphabetic()) => {
+            format!("{}/{name}", &base[..i])
+        }
+        _ => format!("{base}/{name}"),
+    };
+    let store = Store::connect(&url).await.expect("postgres store");
+    assert_eq!(store.backend(), Backend::Postgres);
+    store
+}
+
+fn user(name: &str) -> UserRecord {
+    UserRecord {
+        id: id(),
+        username: name.into(),
+        password_hash: "$argon2id$fake".into(),
+        role: "member".into(),
+        created_at: 1_700_000_000_000,
+    }
+}
+
+fn workspace(owner: &str, name: &str) -> WorkspaceRecord {
+    let mut env = BTreeMap::new();
+    env.insert("A".to_string(), "1 2 \"3\"".to_string());
+    WorkspaceRecord {
+        id: id(),
+        owner_id: owner.into(),
+        name: name.into(),
+        template: Some("base".into()),
+        image: "img".into(),
+        state: "creating".into(),
+        state_reason: None,
+        cpu_millis: 1500,
+        memory_mb: 512,
+        pids_limit: 256,
+        env,
+        ports: vec![8000, 3000],
+        run_as: "1000:1000".into(),
+        container_id: None,
+        volume: "v".into(),
+        network: "n".into(),
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+async fn users_and_tokens(s: Store) {
+    let alice = user("alice");
+    s.insert_user(&alice).await.expect("insert");
+    assert!(matches!(
+        s.insert_user(&user("alice")).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.user_by_name("alice").await.expect("by name").id, alice.id);
+    assert!(matches!(
+        s.user_by_name("bob").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.count_users().await.expect("count"), 1);
+
+    let t = TokenRecord {
+        id: id(),
+        user_id: alice.id.clone(),
+        name: "cli".into(),
+        kind: "api".into(),
+        token_hash: "h1".into(),
+        created_at: 5,
+        expires_at: None,
+        last_used_at: None,
+    };
+    s.insert_token(&t).await.expect("token");
+    let found = s.token_by_hash("h1").await.expect("by hash");
+    assert_eq!(found.user.username, "alice");
+    assert_eq!(found.token.expires_at, None);
+    s.touch_token(&t.id, 99).await.expect("touch");
+    assert_eq!(
+        s.token_by_hash("h1")
+            .await
+            .expect("again")
+            .token
+            .last_used_at,
+        Some(99)
+    );
+    assert!(matches!(
+        s.delete_token("someone-else", &t.id).await,
+        Err(StoreError::NotFound)
+    ));
+    s.delete_token(&alice.id, &t.id).await.expect("delete");
+    assert!(matches!(
+        s.token_by_hash("h1").await,
+        Err(StoreError::NotFound)
+    ));
+
+    let expiring = TokenRecord {
+        id: id(),
+        token_hash: "h2".into(),
+        expires_at: Some(10),
+        ..t
+    };
+    s.insert_token(&expiring).await.expect("token");
+    assert_eq!(s.delete_expired_tokens(11).await.expect("expire"), 1);
+}
+
+async fn workspaces_roundtrip(s: Store) {
+    let alice = user("alice");
+    let bob = user("bob");
+    s.insert_user(&alice).await.expect("alice");
+    s.insert_user(&bob).await.expect("bob");
+    let w = workspace(&alice.id, "dev");
+    s.insert_workspace(&w).await.expect("insert");
+    // Names are unique per owner, not globally.
+    assert!(matches!(
+        s.insert_workspace(&workspace(&alice.id, "dev")).await,
+        Err(StoreError::Conflict)
+    ));
+    s.insert_workspace(&workspace(&bob.id, "dev"))
+        .await
+        .expect("bob's dev");
+
+    let got = s.workspace(&w.id).await.expect("get");
+    assert_eq!(got.env, w.env);
+    assert_eq!(got.ports, vec![8000, 3000]);
+    assert_eq!(got.cpu_millis, 1500);
+    assert_eq!(got.template.as_deref(), Some("base"));
+    assert_eq!(got.container_id, None);
+    assert_eq!(
+        s.workspace_by_name(&alice.id, "dev")
+            .await
+            .expect("by name")
+            .id,
+        w.id
+    );
+
+    s.set_workspace_container(&w.id, Some("c1"), 2)
+        .await
+        .expect("container");
+    s.set_workspace_state(&w.id, "error", Some("why"), 3)
+        .await
+        .expect("state");
+    let got = s.workspace(&w.id).await.expect("get");
+    assert_eq!(got.container_id.as_deref(), Some("c1"));
+    assert_eq!(got.state, "error");
+    assert_eq!(got.state_reason.as_deref(), Some("why"));
+    assert_eq!(got.updated_at, 3);
+
+    assert_eq!(
+        s.list_workspaces(Some(&alice.id))
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert_eq!(s.list_workspaces(None).await.expect("list").len(), 2);
+    let counts = s.count_workspaces_by_state().await.expect("counts");
+    assert_eq!(
+        counts,
+        vec![("creating".to_string(), 1), ("error".to_string(), 1)]
+    );
+
+    s.delete_workspace(&w.id).await.expect("delete");
+    assert!(matches!(
+        s.workspace(&w.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.delete_workspace(&w.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.set_workspace_state(&w.id, "running", None, 4).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn settings_keep_the_first_value(s: Store) {
+    assert_eq!(
+        s.setting_or_insert("instance_id", "a")
+            .await
+            .expect("first"),
+        "a"
+    );
+    assert_eq!(
+        s.setting_or_insert("instance_id", "b")
+            .await
+            .expect("second"),
+        "a"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_users_and_tokens() {
+    let (s, _d) = sqlite().await;
+    users_and_tokens(s).await;
+}
+
+#[tokio::test]
+async fn sqlite_workspaces_roundtrip() {
+    let (s, _d) = sqlite().await;
+    workspaces_roundtrip(s).await;
+}
+
+#[tokio::test]
+async fn sqlite_settings_keep_the_first_value() {
+    let (s, _d) = sqlite().await;
+    settings_keep_the_first_value(s).await;
+}
+
+#[tokio::test]
+async fn sqlite_survives_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let s = Store::connect(&url).await.expect("open");
+    s.insert_user(&user("carol")).await.expect("insert");
+    s.close().await;
+    // Migrations are applied once; a second open finds the data.
+    let s = Store::connect(&url).await.expect("reopen");
+    assert_eq!(
+        s.user_by_name("carol").await.expect("found").username,
+        "carol"
+    );
+}
+
+#[tokio::test]
+async fn postgres_users_and_tokens() {
+    users_and_tokens(postgres().await).await;
+}
+
+#[tokio::test]
+async fn postgres_workspaces_roundtrip() {
+    workspaces_roundtrip(postgres().await).await;
+}
+
+#[tokio::test]
+async fn postgres_settings_keep_the_first_value() {
+    settings_keep_the_first_value(postgres().await).await;
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused() {
+    assert!(matches!(
+        Store::connect("mysql://x").await,
+        Err(StoreError::UnsupportedUrl)
+    ));
+}

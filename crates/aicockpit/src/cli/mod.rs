@@ -75,7 +75,7 @@ fn code_for(status: StatusCode) -> u8 {
         401 | 403 => exit::AUTH,
         404 => exit::NOT_FOUND,
         409 | 412 => exit::CONFLICT,
-        502 | 503 | 504 => exit::UNAVAILABLE,
+        502..=504 => exit::UNAVAILABLE,
         _ => exit::FAILURE,
     }
 }
@@ -104,7 +104,8 @@ impl Client {
             .clone()
             .or_else(|| saved.as_ref().map(|s| s.server.clone()))
             .ok_or_else(|| Failure {
-                message: "no server: run `aicockpit login --server URL` or set AICOCKPIT_URL".into(),
+                message: "no server: run `aicockpit login --server URL` or set AICOCKPIT_URL"
+                    .into(),
                 code: exit::AUTH,
             })?;
         let token = conn.token.clone().or_else(|| saved.map(|s| s.token));
@@ -149,7 +150,11 @@ impl Client {
                 code: code_for(status),
             });
         }
-        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
         serde_json::from_slice(bytes).map_err(|e| Failure {
             message: format!("unexpected answer from the server: {e}"),
             code: exit::FAILURE,

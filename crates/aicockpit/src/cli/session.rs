@@ -54,7 +54,11 @@ fn save(s: &Saved) -> std::io::Result<PathBuf> {
         .truncate(true)
         .mode(0o600)
         .open(&p)?;
-    f.write_all(serde_json::to_string_pretty(s).unwrap_or_default().as_bytes())?;
+    f.write_all(
+        serde_json::to_string_pretty(s)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
     Ok(p)
 }
 
@@ -107,7 +111,10 @@ pub(crate) async fn login(conn: Connection, args: LoginArgs, out: Output) -> u8 
         Ok(p) => {
             out.print(
                 &json!({"server": server, "user": resp["user"], "expires_at": resp["expires_at"]}),
-                &format!("logged in to {server} as {username} (session saved in {})", p.display()),
+                &format!(
+                    "logged in to {server} as {username} (session saved in {})",
+                    p.display()
+                ),
             );
             exit::OK
         }
@@ -124,7 +131,10 @@ pub(crate) async fn logout(conn: Connection, out: Output) -> u8 {
         Ok(c) => c,
         Err(f) => return f.report(),
     };
-    if let Err(f) = client.call::<Value>(Method::POST, "/api/v1/auth/logout", None).await {
+    if let Err(f) = client
+        .call::<Value>(Method::POST, "/api/v1/auth/logout", None)
+        .await
+    {
         // A token that is already invalid is as good as revoked.
         if f.code != exit::AUTH {
             return f.report();

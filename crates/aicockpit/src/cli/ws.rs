@@ -36,10 +36,18 @@ pub(crate) enum WsCmd {
     /// List workspaces.
     Ls,
     /// Show one workspace (by id or name).
-    Show { workspace: String },
-    Start { workspace: String },
-    Stop { workspace: String },
-    Restart { workspace: String },
+    Show {
+        workspace: String,
+    },
+    Start {
+        workspace: String,
+    },
+    Stop {
+        workspace: String,
+    },
+    Restart {
+        workspace: String,
+    },
     /// Delete a workspace; its /workspace volume is kept unless --purge.
     Rm {
         workspace: String,
@@ -86,14 +94,22 @@ fn seg(s: &str) -> String {
 }
 
 fn summary(w: &Value) -> String {
-    let source = w["template"].as_str().unwrap_or_else(|| w["image"].as_str().unwrap_or("?"));
+    let source = w["template"]
+        .as_str()
+        .unwrap_or_else(|| w["image"].as_str().unwrap_or("?"));
     format!(
         "{:<24} {:<9} {:<14} {:>5} {:>7}  {}",
         w["name"].as_str().unwrap_or("?"),
         w["state"].as_str().unwrap_or("?"),
         source,
-        w["limits"]["cpus"].as_f64().map(|c| format!("{c}")).unwrap_or_default(),
-        w["limits"]["memory_mb"].as_i64().map(|m| format!("{m}M")).unwrap_or_default(),
+        w["limits"]["cpus"]
+            .as_f64()
+            .map(|c| format!("{c}"))
+            .unwrap_or_default(),
+        w["limits"]["memory_mb"]
+            .as_i64()
+            .map(|m| format!("{m}M"))
+            .unwrap_or_default(),
         w["id"].as_str().unwrap_or("?"),
     )
 }
@@ -116,7 +132,12 @@ fn details(w: &Value) -> String {
     if let Some(ports) = w["published_ports"].as_array().filter(|p| !p.is_empty()) {
         s.push_str("\nports:   ");
         for p in ports {
-            s.push_str(&format!(" {}->{}:{}", p["container_port"], p["host_ip"].as_str().unwrap_or(""), p["host_port"]));
+            s.push_str(&format!(
+                " {}->{}:{}",
+                p["container_port"],
+                p["host_ip"].as_str().unwrap_or(""),
+                p["host_port"]
+            ));
         }
     }
     s
@@ -125,7 +146,9 @@ fn details(w: &Value) -> String {
 fn decode(text: &Value, encoding: &Value) -> Vec<u8> {
     let t = text.as_str().unwrap_or_default();
     if encoding.as_str() == Some("base64") {
-        base64::engine::general_purpose::STANDARD.decode(t).unwrap_or_default()
+        base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .unwrap_or_default()
     } else {
         t.as_bytes().to_vec()
     }
@@ -162,18 +185,33 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 ("cpus", cpus.map(Value::from)),
                 ("memory_mb", memory.map(Value::from)),
                 ("pids_limit", pids_limit.map(Value::from)),
-                ("ports", (!ports.is_empty()).then(|| Value::from(ports.clone()))),
+                (
+                    "ports",
+                    (!ports.is_empty()).then(|| Value::from(ports.clone())),
+                ),
             ] {
                 if let Some(v) = v {
                     body[k] = v;
                 }
             }
-            let w: Value = c.call(Method::POST, "/api/v1/workspaces", Some(&body)).await?;
-            out.print(&w, &format!("created {} ({})", w["name"].as_str().unwrap_or("?"), w["id"].as_str().unwrap_or("?")));
+            let w: Value = c
+                .call(Method::POST, "/api/v1/workspaces", Some(&body))
+                .await?;
+            out.print(
+                &w,
+                &format!(
+                    "created {} ({})",
+                    w["name"].as_str().unwrap_or("?"),
+                    w["id"].as_str().unwrap_or("?")
+                ),
+            );
         }
         WsCmd::Ls => {
             let list: Value = c.call(Method::GET, "/api/v1/workspaces", None).await?;
-            let mut text = format!("{:<24} {:<9} {:<14} {:>5} {:>7}  ID", "NAME", "STATE", "TEMPLATE", "CPUS", "MEMORY");
+            let mut text = format!(
+                "{:<24} {:<9} {:<14} {:>5} {:>7}  ID",
+                "NAME", "STATE", "TEMPLATE", "CPUS", "MEMORY"
+            );
             for w in list.as_array().into_iter().flatten() {
                 text.push('\n');
                 text.push_str(&summary(w));
@@ -181,7 +219,13 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
             out.print(&list, &text);
         }
         WsCmd::Show { workspace } => {
-            let w: Value = c.call(Method::GET, &format!("/api/v1/workspaces/{}", seg(&workspace)), None).await?;
+            let w: Value = c
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/workspaces/{}", seg(&workspace)),
+                    None,
+                )
+                .await?;
             out.print(&w, &details(&w));
         }
         WsCmd::Start { workspace } => action(c, &workspace, "start", "started", out).await?,
@@ -212,7 +256,11 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
             let env: BTreeMap<_, _> = env.into_iter().collect();
             let body = json!({"argv": argv, "cwd": cwd, "env": env, "user": user, "timeout_secs": timeout});
             let r: Value = c
-                .call(Method::POST, &format!("/api/v1/workspaces/{}/exec", seg(&workspace)), Some(&body))
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/workspaces/{}/exec", seg(&workspace)),
+                    Some(&body),
+                )
                 .await?;
             if out.json {
                 out.print(&r, "");
@@ -222,7 +270,9 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 let _ = so.flush();
                 let mut se = std::io::stderr().lock();
                 let _ = se.write_all(&decode(&r["stderr"], &r["stderr_encoding"]));
-                if r["stdout_truncated"].as_bool() == Some(true) || r["stderr_truncated"].as_bool() == Some(true) {
+                if r["stdout_truncated"].as_bool() == Some(true)
+                    || r["stderr_truncated"].as_bool() == Some(true)
+                {
                     let _ = writeln!(se, "aicockpit: output truncated");
                 }
             }
@@ -231,17 +281,37 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 return Ok(exit::TIMEOUT);
             }
             // The command's own status, as a shell would report it.
-            return Ok(r["exit_code"].as_i64().map(|c| (c & 0xff) as u8).unwrap_or(exit::FAILURE));
+            return Ok(r["exit_code"]
+                .as_i64()
+                .map(|c| (c & 0xff) as u8)
+                .unwrap_or(exit::FAILURE));
         }
     }
     Ok(exit::OK)
 }
 
-async fn action(c: &Client, workspace: &str, verb: &str, done: &str, out: Output) -> Result<(), Failure> {
+async fn action(
+    c: &Client,
+    workspace: &str,
+    verb: &str,
+    done: &str,
+    out: Output,
+) -> Result<(), Failure> {
     let w: Value = c
-        .call(Method::POST, &format!("/api/v1/workspaces/{}/{verb}", seg(workspace)), None)
+        .call(
+            Method::POST,
+            &format!("/api/v1/workspaces/{}/{verb}", seg(workspace)),
+            None,
+        )
         .await?;
-    out.print(&w, &format!("{done} {} ({})", w["name"].as_str().unwrap_or("?"), w["state"].as_str().unwrap_or("?")));
+    out.print(
+        &w,
+        &format!(
+            "{done} {} ({})",
+            w["name"].as_str().unwrap_or("?"),
+            w["state"].as_str().unwrap_or("?")
+        ),
+    );
     Ok(())
 }
 
@@ -250,7 +320,10 @@ pub(crate) async fn templates(conn: Connection, out: Output) -> u8 {
         Ok(c) => c,
         Err(f) => return f.report(),
     };
-    match client.call::<Value>(Method::GET, "/api/v1/templates", None).await {
+    match client
+        .call::<Value>(Method::GET, "/api/v1/templates", None)
+        .await
+    {
         Ok(list) => {
             let text = list
                 .as_array()

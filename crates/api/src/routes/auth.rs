@@ -1,6 +1,8 @@
 //! Login, logout and API tokens.
 
-use crate::dto::{CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, TokenDto, UserDto};
+use crate::dto::{
+    CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, TokenDto, UserDto,
+};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth};
 use crate::AppState;
@@ -9,7 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
-pub(crate) async fn login(State(s): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Json<LoginResponse>> {
+pub(crate) async fn login(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
     let (user, token) = s.auth.login(&req.username, &req.password).await?;
     Ok(Json(LoginResponse {
         token: token.secret,
@@ -29,7 +34,10 @@ pub(crate) async fn me(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Js
     Ok(Json(UserDto::from(user)))
 }
 
-pub(crate) async fn list_tokens(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<TokenDto>>> {
+pub(crate) async fn list_tokens(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<TokenDto>>> {
     let tokens = s.auth.list_tokens(&p.user_id).await?;
     Ok(Json(tokens.into_iter().map(TokenDto::from).collect()))
 }
@@ -39,7 +47,10 @@ pub(crate) async fn create_token(
     Auth(p): Auth,
     ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let issued = s.auth.create_api_token(&p.user_id, &req.name, req.expires_in_days).await?;
+    let issued = s
+        .auth
+        .create_api_token(&p.user_id, &req.name, req.expires_in_days)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -49,7 +60,11 @@ pub(crate) async fn create_token(
     ))
 }
 
-pub(crate) async fn revoke_token(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub(crate) async fn revoke_token(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.auth.revoke_token(&p.user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -31,7 +31,11 @@ pub(crate) async fn ready(State(s): State<AppState>, Auth(_p): Auth) -> ApiResul
     };
     let problems: Vec<String> = [db.err(), engine.err()].into_iter().flatten().collect();
     if !problems.is_empty() {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", problems.join("; ")));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            problems.join("; "),
+        ));
     }
     Ok(Json(json!({
         "status": "ready",
@@ -41,11 +45,21 @@ pub(crate) async fn ready(State(s): State<AppState>, Auth(_p): Auth) -> ApiResul
 }
 
 /// Prometheus text format; admins only (it describes the whole installation).
-pub(crate) async fn metrics(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<impl IntoResponse> {
+pub(crate) async fn metrics(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<impl IntoResponse> {
     p.require_admin()?;
-    let counts = s.store.count_workspaces_by_state().await.map_err(aicockpit_core::CoreError::from)?;
+    let counts = s
+        .store
+        .count_workspaces_by_state()
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
     Ok((
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         s.metrics.render(&counts),
     ))
 }

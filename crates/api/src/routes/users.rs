@@ -9,9 +9,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-pub(crate) async fn list(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<UserDto>>> {
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<UserDto>>> {
     p.require_admin()?;
-    Ok(Json(s.auth.list_users().await?.into_iter().map(UserDto::from).collect()))
+    Ok(Json(
+        s.auth
+            .list_users()
+            .await?
+            .into_iter()
+            .map(UserDto::from)
+            .collect(),
+    ))
 }
 
 pub(crate) async fn create(
@@ -21,6 +31,9 @@ pub(crate) async fn create(
 ) -> ApiResult<(StatusCode, Json<UserDto>)> {
     p.require_admin()?;
     let role = Role::parse(&req.role)?;
-    let user = s.auth.create_user(&req.username, &req.password, role).await?;
+    let user = s
+        .auth
+        .create_user(&req.username, &req.password, role)
+        .await?;
     Ok((StatusCode::CREATED, Json(UserDto::from(user))))
 }

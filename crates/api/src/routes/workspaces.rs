@@ -13,11 +13,28 @@ use axum::Json;
 use serde::Deserialize;
 
 pub(crate) async fn templates(State(s): State<AppState>, Auth(_p): Auth) -> Json<Vec<TemplateDto>> {
-    Json(s.workspaces.catalog().all().iter().map(TemplateDto::from).collect())
+    Json(
+        s.workspaces
+            .catalog()
+            .all()
+            .iter()
+            .map(TemplateDto::from)
+            .collect(),
+    )
 }
 
-pub(crate) async fn list(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<WorkspaceDto>>> {
-    Ok(Json(s.workspaces.list(&p).await?.into_iter().map(WorkspaceDto::from).collect()))
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<WorkspaceDto>>> {
+    Ok(Json(
+        s.workspaces
+            .list(&p)
+            .await?
+            .into_iter()
+            .map(WorkspaceDto::from)
+            .collect(),
+    ))
 }
 
 pub(crate) async fn create(
@@ -44,15 +61,27 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(WorkspaceDto::from(ws))))
 }
 
-pub(crate) async fn get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<WorkspaceDto>> {
+pub(crate) async fn get(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WorkspaceDto>> {
     Ok(Json(s.workspaces.get(&p, &id).await?.into()))
 }
 
-pub(crate) async fn start(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<WorkspaceDto>> {
+pub(crate) async fn start(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WorkspaceDto>> {
     Ok(Json(s.workspaces.start(&p, &id).await?.into()))
 }
 
-pub(crate) async fn stop(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<WorkspaceDto>> {
+pub(crate) async fn stop(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WorkspaceDto>> {
     Ok(Json(s.workspaces.stop(&p, &id).await?.into()))
 }
 

@@ -13,8 +13,8 @@ use crate::config::WorkspacesConfig;
 use crate::templates::Catalog;
 use crate::{now_ms, CoreError};
 use aicockpit_runtime::{
-    ContainerSpec, ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE, LABEL_MANAGED,
-    LABEL_WORKSPACE,
+    ContainerSpec, ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE,
+    LABEL_MANAGED, LABEL_WORKSPACE,
 };
 use aicockpit_store::{Store, StoreError, WorkspaceRecord};
 use std::collections::{BTreeMap, HashMap};
@@ -97,7 +97,12 @@ pub(super) fn container_name(id: &str) -> String {
 }
 
 impl WorkspaceManager {
-    pub fn new(store: Store, runtime: Arc<dyn WorkspaceRuntime>, catalog: Catalog, opts: ManagerOptions) -> Self {
+    pub fn new(
+        store: Store,
+        runtime: Arc<dyn WorkspaceRuntime>,
+        catalog: Catalog,
+        opts: ManagerOptions,
+    ) -> Self {
         WorkspaceManager {
             store,
             runtime,
@@ -146,11 +151,13 @@ impl WorkspaceManager {
         let not_found = || CoreError::NotFound(format!("no workspace {id_or_name:?}"));
         let rec = match self.store.workspace(id_or_name).await {
             Ok(r) => r,
-            Err(StoreError::NotFound) => match self.store.workspace_by_name(&p.user_id, id_or_name).await {
-                Ok(r) => r,
-                Err(StoreError::NotFound) => return Err(not_found()),
-                Err(e) => return Err(e.into()),
-            },
+            Err(StoreError::NotFound) => {
+                match self.store.workspace_by_name(&p.user_id, id_or_name).await {
+                    Ok(r) => r,
+                    Err(StoreError::NotFound) => return Err(not_found()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
             Err(e) => return Err(e.into()),
         };
         if rec.owner_id != p.user_id && !p.is_admin() {
@@ -159,14 +166,27 @@ impl WorkspaceManager {
         Ok(rec)
     }
 
-    async fn set_state(&self, id: &str, state: WorkspaceState, reason: Option<&str>) -> Result<(), CoreError> {
-        self.store.set_workspace_state(id, state.as_str(), reason, now_ms()).await?;
+    async fn set_state(
+        &self,
+        id: &str,
+        state: WorkspaceState,
+        reason: Option<&str>,
+    ) -> Result<(), CoreError> {
+        self.store
+            .set_workspace_state(id, state.as_str(), reason, now_ms())
+            .await?;
         Ok(())
     }
 
     pub async fn list(&self, p: &Principal) -> Result<Vec<Workspace>, CoreError> {
         let owner = (!p.is_admin()).then_some(p.user_id.as_str());
-        Ok(self.store.list_workspaces(owner).await?.into_iter().map(Workspace::from).collect())
+        Ok(self
+            .store
+            .list_workspaces(owner)
+            .await?
+            .into_iter()
+            .map(Workspace::from)
+            .collect())
     }
 
     /// One workspace, with its published ports read from the engine.
@@ -185,18 +205,27 @@ impl WorkspaceManager {
         Ok(ws)
     }
 
-    pub async fn create(&self, p: &Principal, req: CreateWorkspace) -> Result<Workspace, CoreError> {
+    pub async fn create(
+        &self,
+        p: &Principal,
+        req: CreateWorkspace,
+    ) -> Result<Workspace, CoreError> {
         p.require_write()?;
         let lim = &self.opts.limits;
         validate::name(&req.name).map_err(|m| CoreError::invalid("invalid_name", m))?;
         let template = match (&req.template, &req.image) {
             (Some(_), Some(_)) => {
-                return Err(CoreError::invalid("invalid_request", "give either a template or an image, not both"))
+                return Err(CoreError::invalid(
+                    "invalid_request",
+                    "give either a template or an image, not both",
+                ))
             }
             (Some(t), None) => Some(
                 self.catalog
                     .get(t)
-                    .ok_or_else(|| CoreError::invalid("unknown_template", format!("no template named {t:?}")))?
+                    .ok_or_else(|| {
+                        CoreError::invalid("unknown_template", format!("no template named {t:?}"))
+                    })?
                     .clone(),
             ),
             (None, Some(_)) => None,
@@ -204,7 +233,12 @@ impl WorkspaceManager {
                 self.catalog
                     .get("base")
                     .or_else(|| self.catalog.all().first())
-                    .ok_or_else(|| CoreError::invalid("unknown_template", "no template given and the catalog is empty"))?
+                    .ok_or_else(|| {
+                        CoreError::invalid(
+                            "unknown_template",
+                            "no template given and the catalog is empty",
+                        )
+                    })?
                     .clone(),
             ),
         };
@@ -306,7 +340,7 @@ impl WorkspaceManager {
         }
         match self.provision(&rec).await {
             Ok(created_volume) => {
-                if created_volume && template.is_none() {
+                if created_volume && rec.template.is_none() {
                     self.own_workspace_dir(&rec).await;
                 }
                 self.set_state(&id, WorkspaceState::Running, None).await?;
@@ -344,7 +378,11 @@ impl WorkspaceManager {
             image: rec.image.clone(),
             hostname: rec.name.clone(),
             user: rec.run_as.clone(),
-            env: rec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            env: rec
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             labels,
             cpu_millis: rec.cpu_millis,
             memory_bytes: rec.memory_mb * 1024 * 1024,
@@ -360,8 +398,14 @@ impl WorkspaceManager {
             // A container of that name is a leftover of an interrupted
             // attempt: it belongs to this workspace, so replace it.
             Err(RuntimeError::Conflict(_)) => {
-                self.runtime.remove_container(&spec.name).await.map_err(|e| fail(e.into()))?;
-                self.runtime.create_container(&spec).await.map_err(|e| fail(e.into()))?
+                self.runtime
+                    .remove_container(&spec.name)
+                    .await
+                    .map_err(|e| fail(e.into()))?;
+                self.runtime
+                    .create_container(&spec)
+                    .await
+                    .map_err(|e| fail(e.into()))?
             }
             Err(e) => return Err(fail(e.into())),
         };
@@ -372,18 +416,44 @@ impl WorkspaceManager {
         self.runtime.start_container(&cid).await.map_err(|e| {
             fail(match e {
                 RuntimeError::Unavailable(m) => CoreError::EngineUnavailable(m),
-                other => CoreError::StartFailed(format!("the workspace container could not start: {other}")),
+                other => CoreError::StartFailed(format!(
+                    "the workspace container could not start: {other}"
+                )),
             })
         })?;
+        // An arbitrary image may lack what PID 1 needs (`sleep`): the engine
+        // reports a successful start and the init exits a moment later.
+        // Our own template images are known to run, so they skip the wait.
+        if rec.template.is_none() {
+            if let Some(code) = self
+                .runtime
+                .wait_exited(&cid, Duration::from_millis(250))
+                .await
+                .map_err(|e| fail(e.into()))?
+            {
+                let logs = self.runtime.logs(&cid, 2048).await.unwrap_or_default();
+                return Err(fail(CoreError::StartFailed(format!(
+                    "the workspace container exited right after starting (exit code {code}): {logs}"
+                ))));
+            }
+        }
         Ok(created_volume)
     }
 
-    /// A fresh volume for an arbitrary image has a root-owned /workspace;
-    /// hand it to the workspace user. Best effort: a failure only means the
-    /// user has to use sudo.
+    /// A fresh volume for an arbitrary image (one without a /workspace of
+    /// its own) has a root-owned root; make it the workspace user's. A root
+    /// exec in a container whose user is not root has no capabilities on
+    /// Docker, so `chown` may be refused; the owner (uid 0) can still open
+    /// the directory up with `chmod`. Best effort: failure is logged.
     async fn own_workspace_dir(&self, rec: &WorkspaceRecord) {
         let req = ExecRequest {
-            argv: vec!["chown".into(), rec.run_as.clone(), WORKSPACE_DIR.into()],
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                format!("chown \"$1\" {WORKSPACE_DIR} 2>/dev/null || chmod 0777 {WORKSPACE_DIR}"),
+                "sh".into(),
+                rec.run_as.clone(),
+            ],
             cwd: None,
             env: Vec::new(),
             user: Some("0".into()),
@@ -392,7 +462,9 @@ impl WorkspaceManager {
         };
         match self.runtime.exec(&container_name(&rec.id), &req).await {
             Ok(out) if out.exit_code == Some(0) => {}
-            Ok(out) => warn!(workspace = %rec.id, stderr = %String::from_utf8_lossy(&out.stderr), "chown of /workspace failed"),
+            Ok(out) => {
+                warn!(workspace = %rec.id, stderr = %String::from_utf8_lossy(&out.stderr), "chown of /workspace failed")
+            }
             Err(e) => warn!(workspace = %rec.id, error = %e, "chown of /workspace failed"),
         }
     }
@@ -426,7 +498,10 @@ impl WorkspaceManager {
         let rec = self.store.workspace(id).await?;
         match WorkspaceState::parse(&rec.state) {
             WorkspaceState::Deleting => {
-                return Err(CoreError::conflict("workspace_deleting", "the workspace is being deleted"))
+                return Err(CoreError::conflict(
+                    "workspace_deleting",
+                    "the workspace is being deleted",
+                ))
             }
             WorkspaceState::Running => {
                 // Trust but verify: a stale "running" is corrected below.
@@ -446,10 +521,16 @@ impl WorkspaceManager {
             None => None,
         };
         let result = match existing {
-            Some(info) => self.runtime.start_container(&info.id).await.map_err(|e| match e {
-                RuntimeError::Unavailable(m) => CoreError::EngineUnavailable(m),
-                other => CoreError::StartFailed(format!("the workspace container could not start: {other}")),
-            }),
+            Some(info) => self
+                .runtime
+                .start_container(&info.id)
+                .await
+                .map_err(|e| match e {
+                    RuntimeError::Unavailable(m) => CoreError::EngineUnavailable(m),
+                    other => CoreError::StartFailed(format!(
+                        "the workspace container could not start: {other}"
+                    )),
+                }),
             // The container is gone (removed behind our back, or never made):
             // make a new one on the same volume.
             None => self.provision(&rec).await.map(|_| ()).map_err(|(e, _)| e),
@@ -464,7 +545,8 @@ impl WorkspaceManager {
                 Err(CoreError::EngineUnavailable(m))
             }
             Err(e) => {
-                self.set_state(id, WorkspaceState::Error, Some(&e.to_string())).await?;
+                self.set_state(id, WorkspaceState::Error, Some(&e.to_string()))
+                    .await?;
                 Err(e)
             }
         }
@@ -482,14 +564,21 @@ impl WorkspaceManager {
         let rec = self.store.workspace(id).await?;
         match WorkspaceState::parse(&rec.state) {
             WorkspaceState::Deleting => {
-                return Err(CoreError::conflict("workspace_deleting", "the workspace is being deleted"))
+                return Err(CoreError::conflict(
+                    "workspace_deleting",
+                    "the workspace is being deleted",
+                ))
             }
             WorkspaceState::Stopped => return Ok(Workspace::from(rec)),
             _ => {}
         }
         if let Some(cid) = &rec.container_id {
             self.set_state(id, WorkspaceState::Stopping, None).await?;
-            match self.runtime.stop_container(cid, self.opts.stop_timeout_secs).await {
+            match self
+                .runtime
+                .stop_container(cid, self.opts.stop_timeout_secs)
+                .await
+            {
                 Ok(()) | Err(RuntimeError::NotFound(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -508,15 +597,23 @@ impl WorkspaceManager {
     }
 
     /// Deletes the workspace; its volume survives unless `purge`.
-    pub async fn delete(&self, p: &Principal, id: &str, purge: bool) -> Result<DeleteOutcome, CoreError> {
+    pub async fn delete(
+        &self,
+        p: &Principal,
+        id: &str,
+        purge: bool,
+    ) -> Result<DeleteOutcome, CoreError> {
         p.require_write()?;
         let rec = self.visible(p, id).await?;
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
-        self.set_state(&rec.id, WorkspaceState::Deleting, None).await?;
+        self.set_state(&rec.id, WorkspaceState::Deleting, None)
+            .await?;
         // Any engine failure here leaves the row in `deleting`, which the
         // reconciler finishes once the engine answers again.
-        self.runtime.remove_container(&container_name(&rec.id)).await?;
+        self.runtime
+            .remove_container(&container_name(&rec.id))
+            .await?;
         self.runtime.remove_network(&rec.network).await?;
         if purge {
             self.runtime.remove_volume(&rec.volume).await?;
@@ -529,37 +626,66 @@ impl WorkspaceManager {
         })
     }
 
-    pub async fn exec(&self, p: &Principal, id: &str, params: ExecParams) -> Result<ExecOutput, CoreError> {
+    pub async fn exec(
+        &self,
+        p: &Principal,
+        id: &str,
+        params: ExecParams,
+    ) -> Result<ExecOutput, CoreError> {
         p.require_write()?;
         let lim = &self.opts.limits;
         validate::argv(&params.argv).map_err(|m| CoreError::invalid("invalid_argv", m))?;
         validate::env(&params.env).map_err(|m| CoreError::invalid("invalid_env", m))?;
         if let Some(cwd) = &params.cwd {
             if !cwd.starts_with('/') || cwd.contains('\0') || cwd.len() > 4096 {
-                return Err(CoreError::invalid("invalid_cwd", "cwd must be an absolute path"));
+                return Err(CoreError::invalid(
+                    "invalid_cwd",
+                    "cwd must be an absolute path",
+                ));
             }
         }
         if let Some(u) = &params.user {
-            if u.is_empty() || u.len() > 64 || !u.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b)) {
-                return Err(CoreError::invalid("invalid_user", "user must be a name or uid[:gid]"));
+            if u.is_empty()
+                || u.len() > 64
+                || !u
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
+            {
+                return Err(CoreError::invalid(
+                    "invalid_user",
+                    "user must be a name or uid[:gid]",
+                ));
             }
         }
         let timeout = params.timeout_secs.unwrap_or(lim.exec_default_timeout_secs);
         if timeout == 0 || timeout > lim.exec_max_timeout_secs {
             return Err(CoreError::invalid(
                 "invalid_timeout",
-                format!("timeout_secs must be between 1 and {}", lim.exec_max_timeout_secs),
+                format!(
+                    "timeout_secs must be between 1 and {}",
+                    lim.exec_max_timeout_secs
+                ),
             ));
         }
-        let max_output = params.max_output_bytes.unwrap_or(lim.exec_default_output_bytes);
+        let max_output = params
+            .max_output_bytes
+            .unwrap_or(lim.exec_default_output_bytes);
         if max_output > lim.exec_max_output_bytes {
             return Err(CoreError::invalid(
                 "invalid_output_limit",
-                format!("max_output_bytes must be at most {}", lim.exec_max_output_bytes),
+                format!(
+                    "max_output_bytes must be at most {}",
+                    lim.exec_max_output_bytes
+                ),
             ));
         }
         let rec = self.visible(p, id).await?;
-        let not_running = || CoreError::conflict("workspace_not_running", "the workspace is not running; start it first");
+        let not_running = || {
+            CoreError::conflict(
+                "workspace_not_running",
+                "the workspace is not running; start it first",
+            )
+        };
         if WorkspaceState::parse(&rec.state) != WorkspaceState::Running {
             return Err(not_running());
         }

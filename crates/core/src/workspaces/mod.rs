@@ -7,6 +7,7 @@ pub mod reconcile;
 pub mod validate;
 
 pub use manager::{
-    CreateWorkspace, DeleteOutcome, ExecParams, ManagerOptions, WorkspaceManager, DEFAULT_USER, WORKSPACE_DIR,
+    CreateWorkspace, DeleteOutcome, ExecParams, ManagerOptions, WorkspaceManager, DEFAULT_USER,
+    WORKSPACE_DIR,
 };
 pub use model::{Workspace, WorkspaceState};

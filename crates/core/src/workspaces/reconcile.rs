@@ -32,18 +32,29 @@ pub const REASON_CREATE_INTERRUPTED: &str = "creation was interrupted; start fin
 
 /// What should change for a workspace whose row says `state`/`container_id`
 /// while the engine shows `container` (None: no such container).
-pub fn decide(state: WorkspaceState, container_id: Option<&str>, container: Option<&ContainerInfo>) -> Vec<Fix> {
+pub fn decide(
+    state: WorkspaceState,
+    container_id: Option<&str>,
+    container: Option<&ContainerInfo>,
+) -> Vec<Fix> {
     use WorkspaceState as S;
     if state == S::Deleting {
         return vec![Fix::FinishDelete];
     }
     let Some(c) = container else {
         return match state {
-            S::Creating => vec![Fix::SetState(S::Error, Some(REASON_CREATE_INTERRUPTED.into()))],
-            _ if container_id.is_some() || matches!(state, S::Running | S::Starting | S::Stopping) => vec![
-                Fix::SetContainer(None),
-                Fix::SetState(S::Error, Some(REASON_CONTAINER_REMOVED.into())),
-            ],
+            S::Creating => vec![Fix::SetState(
+                S::Error,
+                Some(REASON_CREATE_INTERRUPTED.into()),
+            )],
+            _ if container_id.is_some()
+                || matches!(state, S::Running | S::Starting | S::Stopping) =>
+            {
+                vec![
+                    Fix::SetContainer(None),
+                    Fix::SetState(S::Error, Some(REASON_CONTAINER_REMOVED.into())),
+                ]
+            }
             _ => Vec::new(),
         };
     };
@@ -62,7 +73,9 @@ pub fn decide(state: WorkspaceState, container_id: Option<&str>, container: Opti
             S::Running => fixes.push(Fix::SetState(
                 S::Stopped,
                 Some(match c.exit_code {
-                    Some(code) => format!("the container stopped outside AiCockpit (exit code {code})"),
+                    Some(code) => {
+                        format!("the container stopped outside AiCockpit (exit code {code})")
+                    }
                     None => "the container stopped outside AiCockpit".into(),
                 }),
             )),
@@ -91,7 +104,10 @@ impl WorkspaceManager {
     /// One pass: correct every row, adopt or remove our leftovers.
     pub async fn reconcile(&self) -> Result<ReconcileReport, CoreError> {
         let mut report = ReconcileReport::default();
-        let containers = self.runtime.list_containers(&self.instance_labels()).await?;
+        let containers = self
+            .runtime
+            .list_containers(&self.instance_labels())
+            .await?;
         let rows = self.store.list_workspaces(None).await?;
         let by_ws: HashMap<&str, &ContainerInfo> = containers
             .iter()
@@ -101,7 +117,13 @@ impl WorkspaceManager {
 
         for row in &rows {
             let state = WorkspaceState::parse(&row.state);
-            if decide(state, row.container_id.as_deref(), by_ws.get(row.id.as_str()).copied()).is_empty() {
+            if decide(
+                state,
+                row.container_id.as_deref(),
+                by_ws.get(row.id.as_str()).copied(),
+            )
+            .is_empty()
+            {
                 continue;
             }
             let lock = self.lock_for(&row.id);
@@ -115,8 +137,15 @@ impl WorkspaceManager {
                 Err(StoreError::NotFound) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let info = self.runtime.inspect_container(&container_name(&row.id)).await?;
-            let fixes = decide(WorkspaceState::parse(&row.state), row.container_id.as_deref(), info.as_ref());
+            let info = self
+                .runtime
+                .inspect_container(&container_name(&row.id))
+                .await?;
+            let fixes = decide(
+                WorkspaceState::parse(&row.state),
+                row.container_id.as_deref(),
+                info.as_ref(),
+            );
             if !fixes.is_empty() {
                 info!(workspace = %row.id, name = %row.name, ?fixes, "reconciling workspace");
                 self.apply(&row, fixes).await?;
@@ -125,7 +154,9 @@ impl WorkspaceManager {
         }
 
         for c in &containers {
-            let Some(ws) = c.labels.get(LABEL_WORKSPACE) else { continue };
+            let Some(ws) = c.labels.get(LABEL_WORKSPACE) else {
+                continue;
+            };
             if known.contains(ws.as_str()) {
                 continue;
             }
@@ -148,7 +179,9 @@ impl WorkspaceManager {
         }
 
         for (name, labels) in self.runtime.list_networks(&self.instance_labels()).await? {
-            let Some(ws) = labels.get(LABEL_WORKSPACE) else { continue };
+            let Some(ws) = labels.get(LABEL_WORKSPACE) else {
+                continue;
+            };
             if known.contains(ws.as_str()) {
                 continue;
             }
@@ -171,9 +204,15 @@ impl WorkspaceManager {
                         .set_workspace_state(&row.id, state.as_str(), reason.as_deref(), now_ms())
                         .await?
                 }
-                Fix::SetContainer(cid) => self.store.set_workspace_container(&row.id, cid.as_deref(), now_ms()).await?,
+                Fix::SetContainer(cid) => {
+                    self.store
+                        .set_workspace_container(&row.id, cid.as_deref(), now_ms())
+                        .await?
+                }
                 Fix::FinishDelete => {
-                    self.runtime.remove_container(&container_name(&row.id)).await?;
+                    self.runtime
+                        .remove_container(&container_name(&row.id))
+                        .await?;
                     self.runtime.remove_network(&row.network).await?;
                     match self.store.delete_workspace(&row.id).await {
                         Ok(()) | Err(StoreError::NotFound) => {}
@@ -201,7 +240,10 @@ impl WorkspaceManager {
                     _ = shutdown.changed() => return,
                 }
                 match self.reconcile().await {
-                    Ok(r) if r.fixed + r.orphan_containers_removed + r.orphan_networks_removed > 0 => {
+                    Ok(r)
+                        if r.fixed + r.orphan_containers_removed + r.orphan_networks_removed
+                            > 0 =>
+                    {
                         info!(?r, "reconciled with the engine")
                     }
                     Ok(_) => {}
@@ -268,26 +310,47 @@ mod tests {
         let c = container("c9", ContainerStatus::Running);
         assert_eq!(
             decide(S::Creating, None, Some(&c)),
-            vec![Fix::SetContainer(Some("c9".into())), Fix::SetState(S::Running, None)]
+            vec![
+                Fix::SetContainer(Some("c9".into())),
+                Fix::SetState(S::Running, None)
+            ]
         );
         let c = container("c9", ContainerStatus::Created);
         assert_eq!(
             decide(S::Creating, None, Some(&c)),
-            vec![Fix::SetContainer(Some("c9".into())), Fix::SetState(S::Stopped, None)]
+            vec![
+                Fix::SetContainer(Some("c9".into())),
+                Fix::SetState(S::Stopped, None)
+            ]
         );
         assert_eq!(
             decide(S::Creating, None, None),
-            vec![Fix::SetState(S::Error, Some(REASON_CREATE_INTERRUPTED.into()))]
+            vec![Fix::SetState(
+                S::Error,
+                Some(REASON_CREATE_INTERRUPTED.into())
+            )]
         );
     }
 
     #[test]
     fn interrupted_delete_is_finished_and_transitions_settle() {
-        assert_eq!(decide(S::Deleting, Some("c1"), None), vec![Fix::FinishDelete]);
+        assert_eq!(
+            decide(S::Deleting, Some("c1"), None),
+            vec![Fix::FinishDelete]
+        );
         let c = container("c1", ContainerStatus::Exited);
-        assert_eq!(decide(S::Stopping, Some("c1"), Some(&c)), vec![Fix::SetState(S::Stopped, None)]);
+        assert_eq!(
+            decide(S::Stopping, Some("c1"), Some(&c)),
+            vec![Fix::SetState(S::Stopped, None)]
+        );
         let c = container("c1", ContainerStatus::Running);
-        assert_eq!(decide(S::Starting, Some("c1"), Some(&c)), vec![Fix::SetState(S::Running, None)]);
-        assert_eq!(decide(S::Error, Some("c1"), Some(&c)), vec![Fix::SetState(S::Running, None)]);
+        assert_eq!(
+            decide(S::Starting, Some("c1"), Some(&c)),
+            vec![Fix::SetState(S::Running, None)]
+        );
+        assert_eq!(
+            decide(S::Error, Some("c1"), Some(&c)),
+            vec![Fix::SetState(S::Running, None)]
+        );
     }
 }

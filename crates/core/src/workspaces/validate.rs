@@ -9,7 +9,8 @@ pub fn name(n: &str) -> Result<(), String> {
         && n.len() <= 63
         && n.as_bytes()[0].is_ascii_alphanumeric()
         && !n.ends_with('-')
-        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -24,7 +25,8 @@ pub fn image(i: &str) -> Result<(), String> {
     let ok = !i.is_empty()
         && i.len() <= 255
         && !i.starts_with(['-', '/', '.', ':', '@'])
-        && i.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/:@".contains(&b));
+        && i.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/:@".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -96,14 +98,30 @@ mod tests {
         for good in ["a", "my-ws", "x1", &"a".repeat(63)] {
             assert!(name(good).is_ok(), "{good} refused");
         }
-        for bad in ["", "-a", "a-", "A", "a_b", "a.b", "a b", "ä", &"a".repeat(64), "../x"] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "A",
+            "a_b",
+            "a.b",
+            "a b",
+            "ä",
+            &"a".repeat(64),
+            "../x",
+        ] {
             assert!(name(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn images() {
-        for good in ["debian", "localhost/aicockpit/base:latest", "ghcr.io/x/y@sha256:abc", "a:1.0"] {
+        for good in [
+            "debian",
+            "localhost/aicockpit/base:latest",
+            "ghcr.io/x/y@sha256:abc",
+            "a:1.0",
+        ] {
             assert!(image(good).is_ok(), "{good} refused");
         }
         for bad in ["", "-x", "a b", "x;rm", "/abs", "a\nb"] {

@@ -1,0 +1,251 @@
+//! Authentication and authorization through the HTTP API.
+
+use crate::common::{assert_error, TestServer};
+use aicockpit_core::auth::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn health_is_open_and_everything_else_needs_a_token() {
+    let ts = TestServer::start().await;
+    let anon = ts.anonymous();
+    let (s, v) = anon.get("/health").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["status"], "ok");
+    for path in [
+        "/ready",
+        "/metrics",
+        "/api/v1/workspaces",
+        "/api/v1/templates",
+        "/api/v1/auth/me",
+        "/api/v1/users",
+    ] {
+        let (s, v) = anon.get(path).await;
+        assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthenticated");
+        let (s, v) = ts.api("acp_not-a-real-token").get(path).await;
+        assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthenticated");
+        let (s, v) = ts.api("garbage").get(path).await;
+        assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthenticated");
+    }
+    let (s, v) = anon.post("/api/v1/workspaces", json!({"name": "x"})).await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let (s, v) = anon.post_empty("/api/v1/workspaces/x/start").await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn login_gives_a_session_token_and_logout_revokes_it() {
+    let ts = TestServer::start().await;
+    ts.user("alice", Role::Member).await;
+    let anon = ts.anonymous();
+    let (s, v) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "alice", "password": "password-123"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let token = v["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("acp_"));
+    assert!(v["expires_at"].is_string());
+    assert_eq!(v["user"]["username"], "alice");
+    assert!(v["user"].get("password_hash").is_none());
+
+    let api = ts.api(&token);
+    let (s, me) = api.get("/api/v1/auth/me").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["role"], "member");
+
+    let (s, _) = api.post_empty("/api/v1/auth/logout").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = api.get("/api/v1/auth/me").await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthenticated");
+
+    for (user, pw) in [
+        ("alice", "wrong-password"),
+        ("nobody", "password-123"),
+        ("alice", ""),
+    ] {
+        let (s, v) = anon
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": user, "password": pw}),
+            )
+            .await;
+        assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthenticated");
+        // The same words for an unknown user and a wrong password.
+        assert_eq!(v["error"]["message"], "wrong username or password");
+    }
+}
+
+#[tokio::test]
+async fn api_tokens_are_shown_once_and_stored_only_as_hashes() {
+    let ts = TestServer::start().await;
+    let api = ts.api(&ts.user("bob", Role::Member).await);
+    let (s, created) = api
+        .post(
+            "/api/v1/auth/tokens",
+            json!({"name": "ci", "expires_in_days": 30}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let secret = created["token"].as_str().expect("secret").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let (s, list) = api.get("/api/v1/auth/tokens").await;
+    assert_eq!(s, StatusCode::OK);
+    let text = list.to_string();
+    assert!(text.contains("\"ci\""));
+    assert!(
+        !text.contains(&secret),
+        "a listing must never include a secret"
+    );
+    assert!(!text.contains("hash"), "{text}");
+
+    // What the database holds is not the secret.
+    let stored = ts
+        .state
+        .store
+        .token_by_hash(&aicockpit_core::auth::hash_token(&secret))
+        .await
+        .expect("stored by hash");
+    assert_ne!(stored.token.token_hash, secret);
+
+    let new_api = ts.api(&secret);
+    assert_eq!(new_api.get("/api/v1/auth/me").await.0, StatusCode::OK);
+    let (s, _) = api.delete(&format!("/api/v1/auth/tokens/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        new_api.get("/api/v1/auth/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Someone else's token id is not found, not revoked.
+    let (s, v) = ts
+        .admin_api()
+        .delete(&format!("/api/v1/auth/tokens/{id}"))
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn users_see_only_their_own_workspaces_and_admins_see_all() {
+    let ts = TestServer::start().await;
+    let alice = ts.api(&ts.user("alice", Role::Member).await);
+    let bob = ts.api(&ts.user("bob", Role::Member).await);
+    let viewer = ts.api(&ts.user("vera", Role::Viewer).await);
+    let w = alice.create_ws("mine").await;
+    let id = w["id"].as_str().expect("id");
+
+    let (_, list) = bob.get("/api/v1/workspaces").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0));
+    for (method, path) in [
+        ("GET", format!("/api/v1/workspaces/{id}")),
+        ("POST", format!("/api/v1/workspaces/{id}/stop")),
+        ("POST", format!("/api/v1/workspaces/{id}/exec")),
+        ("DELETE", format!("/api/v1/workspaces/{id}")),
+    ] {
+        let (s, v) = match method {
+            "GET" => bob.get(&path).await,
+            "DELETE" => bob.delete(&path).await,
+            _ => bob.post(&path, json!({"argv": ["true"]})).await,
+        };
+        // Not 403: others' workspaces must not even be confirmed to exist.
+        assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
+    }
+    // Bob may use the same name: names are per user.
+    bob.create_ws("mine").await;
+
+    let (_, all) = ts.admin_api().get("/api/v1/workspaces").await;
+    assert_eq!(all.as_array().map(Vec::len), Some(2));
+    let (s, _) = ts
+        .admin_api()
+        .get(&format!("/api/v1/workspaces/{id}"))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, v) = viewer
+        .post("/api/v1/workspaces", json!({"name": "nope"}))
+        .await;
+    assert_error(s, &v, StatusCode::FORBIDDEN, "forbidden");
+    let (s, v) = alice.get("/api/v1/users").await;
+    assert_error(s, &v, StatusCode::FORBIDDEN, "forbidden");
+    let (s, v) = alice.get("/metrics").await;
+    assert_error(s, &v, StatusCode::FORBIDDEN, "forbidden");
+
+    let (s, u) = ts
+        .admin_api()
+        .post(
+            "/api/v1/users",
+            json!({"username": "carol", "password": "password-456", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    assert!(u.get("password_hash").is_none());
+    let (s, v) = ts
+        .admin_api()
+        .post(
+            "/api/v1/users",
+            json!({"username": "carol", "password": "password-456"}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::CONFLICT, "username_taken");
+    let (s, v) = ts
+        .admin_api()
+        .post(
+            "/api/v1/users",
+            json!({"username": "dave", "password": "short"}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "weak_password");
+}
+
+#[tokio::test]
+async fn ready_and_metrics_report_real_state() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin_api();
+    let (s, v) = admin.get("/ready").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["engine"], "docker");
+    assert_eq!(v["database"], "sqlite");
+    admin.create_ws("metered").await;
+    let (s, text) = admin.get_text("/metrics").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        text.contains("aicockpit_workspaces{state=\"running\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("aicockpit_workspaces{state=\"stopped\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("aicockpit_http_requests_total{method=\"POST\",route=\"/api/v1/workspaces\",status=\"201\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("aicockpit_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn engine_down_is_reported_not_hidden() {
+    let ts =
+        TestServer::start_with(|c| c.engine.host = Some("unix:///nonexistent/engine.sock".into()))
+            .await;
+    let admin = ts.admin_api();
+    let (s, v) = admin.get("/ready").await;
+    assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "not_ready");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("engine"),
+        "{v}"
+    );
+    let (s, v) = admin.post("/api/v1/workspaces", json!({"name": "w"})).await;
+    assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "engine_unavailable");
+    // Nothing half-created: no row was left.
+    let (_, list) = admin.get("/api/v1/workspaces").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0));
+}

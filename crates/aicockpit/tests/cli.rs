@@ -1,0 +1,192 @@
+//! The `aicockpit` CLI as scripts use it: output, JSON, and exit codes.
+
+use crate::common::TestServer;
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+struct Cli<'a> {
+    ts: &'a TestServer,
+    config: std::path::PathBuf,
+}
+
+impl Cli<'_> {
+    fn run(&self, args: &[&str], stdin: Option<&str>, token: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aicockpit"));
+        cmd.args(args)
+            .env("AICOCKPIT_SERVER__DATA_DIR", &self.ts.data_dir)
+            .env("AICOCKPIT_CLI_CONFIG", &self.config)
+            .env_remove("AICOCKPIT_URL")
+            .env_remove("AICOCKPIT_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(t) = token {
+            cmd.env("AICOCKPIT_TOKEN", t);
+        }
+        let mut child = cmd.spawn().expect("spawn cli");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("cli output")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None, None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn code(&self, args: &[&str]) -> i32 {
+        self.run(args, None, None).status.code().unwrap_or(-1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_drives_the_whole_lifecycle_with_trustworthy_exit_codes() {
+    let ts = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = Cli {
+        ts: &ts,
+        config: dir.path().join("cli.json"),
+    };
+
+    // Users and tokens straight in the data dir.
+    let out = cli.run(
+        &[
+            "users",
+            "add",
+            "alice",
+            "--role",
+            "member",
+            "--password-stdin",
+        ],
+        Some("alice-password\n"),
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli.run(
+        &["users", "add", "alice", "--password-stdin"],
+        Some("alice-password\n"),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(5), "duplicate user is a conflict");
+    let out = cli.run(
+        &["users", "add", "bob", "--password-stdin"],
+        Some("short\n"),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "weak password is invalid input");
+    let tok: Value = serde_json::from_str(&cli.ok(&[
+        "tokens", "create", "--user", "alice", "--name", "ci", "--json",
+    ]))
+    .expect("token json");
+    let api_token = tok["token"].as_str().expect("token").to_owned();
+
+    // Login saves a private session.
+    let out = cli.run(
+        &[
+            "login",
+            "--server",
+            &ts.url,
+            "-u",
+            "alice",
+            "--password-stdin",
+        ],
+        Some("alice-password\n"),
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cli.config)
+        .expect("session file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let created: Value = serde_json::from_str(&cli.ok(&[
+        "ws", "create", "clitest", "--memory", "512", "-e", "X=1", "--json",
+    ]))
+    .expect("json");
+    assert_eq!(created["name"], "clitest");
+    assert_eq!(created["limits"]["memory_mb"], 512);
+    let ls = cli.ok(&["ws", "ls"]);
+    assert!(ls.contains("clitest") && ls.contains("running"), "{ls}");
+    let show = cli.ok(&["ws", "show", "clitest"]);
+    assert!(show.contains("512 MiB"), "{show}");
+
+    let out = cli.run(
+        &[
+            "ws",
+            "exec",
+            "clitest",
+            "--",
+            "sh",
+            "-c",
+            "echo hi; echo oops >&2; exit 7",
+        ],
+        None,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(7), "the command's exit code");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    assert_eq!(
+        cli.code(&[
+            "ws",
+            "exec",
+            "clitest",
+            "--timeout",
+            "1",
+            "--",
+            "sleep",
+            "30"
+        ]),
+        124
+    );
+
+    assert_eq!(cli.code(&["ws", "show", "nope"]), 4, "not found");
+    assert_eq!(cli.code(&["ws", "create", "clitest"]), 5, "duplicate");
+    assert_eq!(cli.code(&["ws", "create", "Bad_Name"]), 2, "invalid");
+    assert_eq!(cli.code(&["ws", "frobnicate"]), 2, "usage");
+    let out = cli.run(&["ws", "ls"], None, Some("acp_wrong"));
+    assert_eq!(out.status.code(), Some(3), "bad token");
+    let out = cli.run(&["ws", "ls", "--json"], None, Some(&api_token));
+    assert_eq!(out.status.code(), Some(0));
+    let list: Value = serde_json::from_slice(&out.stdout).expect("json list");
+    assert_eq!(list[0]["name"], "clitest");
+
+    cli.ok(&["ws", "stop", "clitest"]);
+    assert_eq!(
+        cli.code(&["ws", "exec", "clitest", "--", "true"]),
+        5,
+        "not running"
+    );
+    cli.ok(&["ws", "restart", "clitest"]);
+    cli.ok(&["ws", "rm", "clitest", "--purge"]);
+    assert_eq!(cli.code(&["ws", "show", "clitest"]), 4);
+    cli.ok(&["logout"]);
+    assert!(!cli.config.exists());
+    assert_eq!(cli.code(&["ws", "ls"]), 3, "logged out");
+}
