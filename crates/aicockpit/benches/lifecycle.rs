@@ -1,1 +1,183 @@
-fn main() {}
+//! Workspace lifecycle benchmark: the real server (in-process, on a real
+//! socket) over the real engine, against the engine's own floor measured in
+//! the same run. Prints medians and p95s; asserts nothing.
+//!
+//!     scripts/bench            # or: cargo bench -p aicockpit --bench lifecycle
+//!     AICOCKPIT_BENCH_N=50 scripts/bench
+
+use aicockpit_api::server::App;
+use aicockpit_core::config::Config;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+struct Stats(Vec<Duration>);
+
+impl Stats {
+    fn pct(&self, p: f64) -> f64 {
+        let mut v: Vec<f64> = self.0.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((v.len() - 1) as f64 * p).round() as usize;
+        v[idx]
+    }
+
+    fn line(&self, what: &str) {
+        println!(
+            "{what:<44} median {:>8.1} ms   p95 {:>8.1} ms   (n={})",
+            self.pct(0.5),
+            self.pct(0.95),
+            self.0.len()
+        );
+    }
+}
+
+async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
+    let r = c.post(url).bearer_auth(token).json(&body).send().await.expect("request");
+    let status = r.status();
+    let v: Value = r.json().await.expect("json");
+    assert!(status.is_success(), "{status}: {v}");
+    v
+}
+
+/// create + start + first `exec true` straight on the engine API: the floor.
+async fn engine_floor(host: &str, image: &str, n: usize) -> Stats {
+    let path = host.strip_prefix("unix://").expect("unix engine");
+    let d = bollard::Docker::connect_with_unix(path, 60, bollard::API_DEFAULT_VERSION)
+        .expect("connect")
+        .negotiate_version()
+        .await
+        .expect("negotiate");
+    let mut out = Vec::new();
+    for i in 0..n {
+        let name = format!("aicockpit-bench-floor-{}-{i}", std::process::id());
+        let t = Instant::now();
+        let body = ContainerCreateBody {
+            image: Some(image.into()),
+            cmd: Some(vec!["sleep".into(), "infinity".into()]),
+            host_config: Some(HostConfig {
+                init: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = d
+            .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), body)
+            .await
+            .expect("create")
+            .id;
+        d.start_container(&id, None).await.expect("start");
+        let exec = d
+            .create_exec(
+                &id,
+                bollard::exec::CreateExecOptions::<String> {
+                    cmd: Some(vec!["true".into()]),
+                    attach_stdout: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("exec");
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+            d.start_exec(&exec.id, None).await.expect("start exec")
+        {
+            while output.next().await.is_some() {}
+        }
+        out.push(t.elapsed());
+        d.remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+            .await
+            .expect("remove");
+    }
+    Stats(out)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let n: usize = std::env::var("AICOCKPIT_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let host = std::env::var("DOCKER_HOST").expect("DOCKER_HOST (scripts/bench sets it)");
+    let image = "localhost/aicockpit/base:latest";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::default();
+    config.server.data_dir = Some(dir.path().to_path_buf());
+    config.engine.host = Some(host.clone());
+    config.log.level = "error".into();
+    let app = App::build(config).await.expect("app");
+    let state = app.state.clone();
+    let admin = state.auth.user_by_name("admin").await.expect("admin");
+    let token = state
+        .auth
+        .create_api_token(&admin.id, "bench", None)
+        .await
+        .expect("token")
+        .secret;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}/api/v1/workspaces", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async {
+        let _ = rx.await;
+    }));
+    let c = reqwest::Client::new();
+
+    println!("AiCockpit lifecycle benchmark: {n} workspaces, image {image}, engine {host}");
+    // Warm-up: first create pays for image layers being read from disk.
+    let w = post(&c, base.clone(), &token, json!({"name": "warmup"})).await;
+    let _ = c
+        .delete(format!("{base}/{}?purge=true", w["id"].as_str().unwrap_or_default()))
+        .bearer_auth(&token)
+        .send()
+        .await;
+
+    let floor = engine_floor(&host, image, n).await;
+    let (mut create, mut create_exec, mut exec, mut stop, mut start, mut delete) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..n {
+        let t = Instant::now();
+        let w = post(&c, base.clone(), &token, json!({"name": format!("bench-{i}")})).await;
+        create.push(t.elapsed());
+        let id = w["id"].as_str().expect("id").to_owned();
+        post(&c, format!("{base}/{id}/exec"), &token, json!({"argv": ["true"]})).await;
+        create_exec.push(t.elapsed());
+        let t = Instant::now();
+        post(&c, format!("{base}/{id}/exec"), &token, json!({"argv": ["true"]})).await;
+        exec.push(t.elapsed());
+        let t = Instant::now();
+        post(&c, format!("{base}/{id}/stop"), &token, json!({})).await;
+        stop.push(t.elapsed());
+        let t = Instant::now();
+        post(&c, format!("{base}/{id}/start"), &token, json!({})).await;
+        start.push(t.elapsed());
+        let t = Instant::now();
+        let r = c
+            .delete(format!("{base}/{id}?purge=true"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("delete");
+        assert!(r.status().is_success());
+        delete.push(t.elapsed());
+    }
+    println!();
+    floor.line("engine floor: create+start+exec (raw API)");
+    Stats(create_exec).line("create -> first exec done (API)");
+    Stats(create).line("create (API, until running)");
+    Stats(exec).line("exec `true` in a running workspace");
+    Stats(start).line("start a stopped workspace");
+    Stats(stop).line("stop a running workspace");
+    Stats(delete).line("delete (purge)");
+    let _ = tx.send(());
+    let _ = server.await;
+}

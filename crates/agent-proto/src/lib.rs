@@ -1,0 +1,27 @@
+//! The protocol spoken between the server and `aicockpit-agent` over one
+//! byte stream (the stdio of an engine exec, bridged to the agent daemon's
+//! socket inside the container).
+//!
+//! The stream is a sequence of frames:
+//!
+//! ```text
+//! u32 BE  length of what follows (kind + channel + payload)
+//! u8      kind: 0 = JSON message, 1 = data, 2 = end of data
+//! u32 BE  channel
+//! ...     payload
+//! ```
+//!
+//! JSON messages ([`Message`]) carry requests, responses and events on
+//! channel 0. Bulk bytes (terminal input and output, file contents,
+//! archives) travel as data frames on a channel the requester picked, so a
+//! large download never holds up a keystroke.
+
+mod frame;
+mod messages;
+
+pub use frame::{Frame, FrameDecoder, FrameKind, MAX_FRAME};
+pub use messages::*;
+
+/// Bumped whenever a message changes incompatibly. The server replaces an
+/// agent that answers the hello with another protocol or build.
+pub const PROTOCOL_VERSION: u32 = 1;

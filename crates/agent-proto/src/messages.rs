@@ -1,0 +1,240 @@
+//! The JSON messages. Requests name their operation in `op`; every request
+//! gets exactly one response with the same id.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything sent as a JSON frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    /// First message from the agent on every connection.
+    Hello { protocol: u32, version: String },
+    Request { id: u64, req: Request },
+    Response { id: u64, result: Result<serde_json::Value, AgentError> },
+    Event { event: Event },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    // --- terminals -------------------------------------------------------
+    /// Starts a shell on a new PTY. Answer: [`TermInfo`].
+    TermOpen {
+        shell: Option<String>,
+        cols: u16,
+        rows: u16,
+        cwd: Option<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
+    /// Answer: `Vec<TermInfo>`.
+    TermList,
+    /// Subscribes `channel` to the terminal: the kept output is replayed,
+    /// then live output follows as data frames; data frames the server
+    /// sends on `channel` are typed into the terminal. Answer: [`TermInfo`].
+    TermAttach { id: String, channel: u32 },
+    TermDetach { channel: u32 },
+    TermResize { id: String, cols: u16, rows: u16 },
+    /// Ends the terminal (SIGHUP, then SIGKILL).
+    TermKill { id: String },
+
+    // --- files (paths relative to the workspace root) ---------------------
+    /// Answer: `Vec<DirEntry>`.
+    List { path: String },
+    /// Answer: [`FileMeta`].
+    Stat { path: String },
+    /// Answer: [`FileMeta`], then the contents as data on `channel`, then EOF.
+    Read { path: String, channel: u32 },
+    /// The contents arrive as data on `channel` until EOF; the file is
+    /// replaced atomically. Answer (after EOF): [`FileMeta`] of the new file.
+    /// `if_match`: the ETag the writer last saw; `"*"` = must exist,
+    /// `create_only` = must not exist.
+    Write {
+        path: String,
+        channel: u32,
+        if_match: Option<String>,
+        #[serde(default)]
+        create_only: bool,
+        max_bytes: u64,
+    },
+    /// Answer: [`FileMeta`].
+    Mkdir { path: String, parents: bool },
+    /// Answer: [`FileMeta`] of the destination.
+    Rename { from: String, to: String, overwrite: bool },
+    /// Answer: null.
+    Delete { path: String, recursive: bool },
+    /// Answer: null, then a `.tar.gz` of the path as data on `channel`, then EOF.
+    ArchiveOut { path: String, channel: u32 },
+    /// A `.tar` or `.tar.gz` arrives on `channel` until EOF and is unpacked
+    /// under `path`. Answer (after EOF): [`ArchiveStats`].
+    ArchiveIn {
+        path: String,
+        channel: u32,
+        max_bytes: u64,
+        max_entries: u64,
+    },
+
+    // --- search and watch -------------------------------------------------
+    /// Answer: [`SearchResult`].
+    Search(SearchQuery),
+    /// File names containing all of `query`'s characters in order (the
+    /// quick-open box). Answer: `Vec<String>`, best first.
+    FindFiles { query: String, max_results: usize },
+    /// Changes under `path` arrive as [`Event::Fs`] with this channel.
+    Watch { path: String, channel: u32 },
+    Unwatch { channel: u32 },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchQuery {
+    pub query: String,
+    /// Treat `query` as a regular expression (else a literal).
+    #[serde(default)]
+    pub regex: bool,
+    /// None: smart case (insensitive unless the query has capitals).
+    pub case_sensitive: Option<bool>,
+    /// Include (`*.rs`) or exclude (`!target/**`) globs.
+    #[serde(default)]
+    pub globs: Vec<String>,
+    /// Search under this path (default: the whole workspace).
+    #[serde(default)]
+    pub path: String,
+    pub max_results: usize,
+    /// Also search hidden and git-ignored files.
+    #[serde(default)]
+    pub include_ignored: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirEntry {
+    pub name: String,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileMeta {
+    /// Relative to the workspace root.
+    pub path: String,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub mode: u32,
+    /// Changes whenever the content may have changed.
+    pub etag: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TermInfo {
+    pub id: String,
+    pub shell: String,
+    pub cols: u16,
+    pub rows: u16,
+    pub cwd: String,
+    pub created_ms: i64,
+    /// Set once the shell has exited.
+    pub exit_code: Option<i32>,
+    pub viewers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchMatch {
+    pub path: String,
+    pub line: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub matches: Vec<SearchMatch>,
+    pub truncated: bool,
+    pub files_searched: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArchiveStats {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Created,
+    Modified,
+    Removed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FsChange {
+    pub kind: ChangeKind,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A terminal's shell ended.
+    TermExit { id: String, exit_code: i32 },
+    /// Changes seen by a watch.
+    Fs { channel: u32, changes: Vec<FsChange> },
+}
+
+/// Why the agent refused or failed a request. `code` is stable.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AgentError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The path does not exist.
+    NotFound,
+    /// Something is already there.
+    Exists,
+    /// The path leaves the workspace (`..`, absolute, symlink out, NUL).
+    OutsideWorkspace,
+    NotADirectory,
+    IsADirectory,
+    DirectoryNotEmpty,
+    /// `if_match` did not match: someone changed the file meanwhile.
+    PreconditionFailed,
+    /// A size or count limit was exceeded.
+    TooLarge,
+    /// Malformed request (bad regex, unknown terminal…).
+    Invalid,
+    PermissionDenied,
+    /// Anything else.
+    Io,
+}
+
+impl AgentError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AgentError {
+        AgentError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for AgentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AgentError {}
