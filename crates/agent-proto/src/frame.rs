@@ -46,6 +46,20 @@ impl Frame {
         }
     }
 
+    /// The end of a channel's data because the sender gave up: whatever was
+    /// being written must be discarded, not committed.
+    pub fn abort(channel: u32) -> Frame {
+        Frame {
+            kind: FrameKind::Eof,
+            channel,
+            payload: Bytes::from_static(b"abort"),
+        }
+    }
+
+    pub fn is_abort(&self) -> bool {
+        self.kind == FrameKind::Eof && !self.payload.is_empty()
+    }
+
     /// Appends the encoded frame to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
         out.reserve(9 + self.payload.len());

@@ -9,10 +9,21 @@ use std::collections::BTreeMap;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Message {
     /// First message from the agent on every connection.
-    Hello { protocol: u32, version: String },
-    Request { id: u64, req: Request },
-    Response { id: u64, result: Result<serde_json::Value, AgentError> },
-    Event { event: Event },
+    Hello {
+        protocol: u32,
+        version: String,
+    },
+    Request {
+        id: u64,
+        req: Request,
+    },
+    Response {
+        id: u64,
+        result: Result<serde_json::Value, AgentError>,
+    },
+    Event {
+        event: Event,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,19 +44,37 @@ pub enum Request {
     /// Subscribes `channel` to the terminal: the kept output is replayed,
     /// then live output follows as data frames; data frames the server
     /// sends on `channel` are typed into the terminal. Answer: [`TermInfo`].
-    TermAttach { id: String, channel: u32 },
-    TermDetach { channel: u32 },
-    TermResize { id: String, cols: u16, rows: u16 },
+    TermAttach {
+        id: String,
+        channel: u32,
+    },
+    TermDetach {
+        channel: u32,
+    },
+    TermResize {
+        id: String,
+        cols: u16,
+        rows: u16,
+    },
     /// Ends the terminal (SIGHUP, then SIGKILL).
-    TermKill { id: String },
+    TermKill {
+        id: String,
+    },
 
     // --- files (paths relative to the workspace root) ---------------------
     /// Answer: `Vec<DirEntry>`.
-    List { path: String },
+    List {
+        path: String,
+    },
     /// Answer: [`FileMeta`].
-    Stat { path: String },
+    Stat {
+        path: String,
+    },
     /// Answer: [`FileMeta`], then the contents as data on `channel`, then EOF.
-    Read { path: String, channel: u32 },
+    Read {
+        path: String,
+        channel: u32,
+    },
     /// The contents arrive as data on `channel` until EOF; the file is
     /// replaced atomically. Answer (after EOF): [`FileMeta`] of the new file.
     /// `if_match`: the ETag the writer last saw; `"*"` = must exist,
@@ -59,13 +88,26 @@ pub enum Request {
         max_bytes: u64,
     },
     /// Answer: [`FileMeta`].
-    Mkdir { path: String, parents: bool },
+    Mkdir {
+        path: String,
+        parents: bool,
+    },
     /// Answer: [`FileMeta`] of the destination.
-    Rename { from: String, to: String, overwrite: bool },
+    Rename {
+        from: String,
+        to: String,
+        overwrite: bool,
+    },
     /// Answer: null.
-    Delete { path: String, recursive: bool },
+    Delete {
+        path: String,
+        recursive: bool,
+    },
     /// Answer: null, then a `.tar.gz` of the path as data on `channel`, then EOF.
-    ArchiveOut { path: String, channel: u32 },
+    ArchiveOut {
+        path: String,
+        channel: u32,
+    },
     /// A `.tar` or `.tar.gz` arrives on `channel` until EOF and is unpacked
     /// under `path`. Answer (after EOF): [`ArchiveStats`].
     ArchiveIn {
@@ -80,10 +122,18 @@ pub enum Request {
     Search(SearchQuery),
     /// File names containing all of `query`'s characters in order (the
     /// quick-open box). Answer: `Vec<String>`, best first.
-    FindFiles { query: String, max_results: usize },
+    FindFiles {
+        query: String,
+        max_results: usize,
+    },
     /// Changes under `path` arrive as [`Event::Fs`] with this channel.
-    Watch { path: String, channel: u32 },
-    Unwatch { channel: u32 },
+    Watch {
+        path: String,
+        channel: u32,
+    },
+    Unwatch {
+        channel: u32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,7 +239,10 @@ pub enum Event {
     /// A terminal's shell ended.
     TermExit { id: String, exit_code: i32 },
     /// Changes seen by a watch.
-    Fs { channel: u32, changes: Vec<FsChange> },
+    Fs {
+        channel: u32,
+        changes: Vec<FsChange>,
+    },
 }
 
 /// Why the agent refused or failed a request. `code` is stable.

@@ -48,7 +48,13 @@ fn mtime_ms(m: &std::fs::Metadata) -> i64 {
 /// modification time to the nanosecond, and the inode (atomic replacement
 /// makes a new one).
 pub(crate) fn etag(m: &std::fs::Metadata) -> String {
-    format!("\"{:x}-{:x}.{:x}-{:x}\"", m.size(), m.mtime(), m.mtime_nsec(), m.ino())
+    format!(
+        "\"{:x}-{:x}.{:x}-{:x}\"",
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ino()
+    )
 }
 
 pub(crate) fn meta(root: &Root, path: &Path, m: &std::fs::Metadata) -> FileMeta {
@@ -68,7 +74,9 @@ pub(crate) fn list(root: &Root, rel: &str) -> Result<Vec<DirEntry>, AgentError> 
     let mut out = Vec::new();
     for entry in rd {
         let entry = entry.map_err(|e| io_error(e, rel))?;
-        let Ok(m) = entry.path().symlink_metadata() else { continue };
+        let Ok(m) = entry.path().symlink_metadata() else {
+            continue;
+        };
         out.push(DirEntry {
             name: entry.file_name().to_string_lossy().into_owned(),
             kind: kind_of(m.file_type()),
@@ -78,7 +86,9 @@ pub(crate) fn list(root: &Root, rel: &str) -> Result<Vec<DirEntry>, AgentError> 
         });
     }
     // Directories first, then by name: what a file tree shows.
-    out.sort_by(|a, b| (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name)));
+    out.sort_by(|a, b| {
+        (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name))
+    });
     Ok(out)
 }
 
@@ -99,18 +109,32 @@ pub(crate) fn mkdir(root: &Root, rel: &str, parents: bool) -> Result<FileMeta, A
     stat(root, rel)
 }
 
-pub(crate) fn rename(root: &Root, from: &str, to: &str, overwrite: bool) -> Result<FileMeta, AgentError> {
+pub(crate) fn rename(
+    root: &Root,
+    from: &str,
+    to: &str,
+    overwrite: bool,
+) -> Result<FileMeta, AgentError> {
     let src = root.resolve_entry(from)?;
     let dst = root.resolve_entry(to)?;
     if src == root.path() || dst == root.path() {
-        return Err(AgentError::new(ErrorCode::Invalid, "the workspace root cannot be moved"));
+        return Err(AgentError::new(
+            ErrorCode::Invalid,
+            "the workspace root cannot be moved",
+        ));
     }
     src.symlink_metadata().map_err(|e| io_error(e, from))?;
     if !overwrite && dst.symlink_metadata().is_ok() {
-        return Err(AgentError::new(ErrorCode::Exists, format!("{to}: already exists")));
+        return Err(AgentError::new(
+            ErrorCode::Exists,
+            format!("{to}: already exists"),
+        ));
     }
     if dst.starts_with(&src) && dst != src {
-        return Err(AgentError::new(ErrorCode::Invalid, "cannot move a directory into itself"));
+        return Err(AgentError::new(
+            ErrorCode::Invalid,
+            "cannot move a directory into itself",
+        ));
     }
     if let Some(parent) = dst.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_error(e, to))?;
@@ -123,7 +147,10 @@ pub(crate) fn rename(root: &Root, from: &str, to: &str, overwrite: bool) -> Resu
 pub(crate) fn delete(root: &Root, rel: &str, recursive: bool) -> Result<(), AgentError> {
     let p = root.resolve_entry(rel)?;
     if p == root.path() {
-        return Err(AgentError::new(ErrorCode::Invalid, "the workspace root cannot be deleted"));
+        return Err(AgentError::new(
+            ErrorCode::Invalid,
+            "the workspace root cannot be deleted",
+        ));
     }
     let m = p.symlink_metadata().map_err(|e| io_error(e, rel))?;
     let r = if m.is_dir() {
@@ -148,11 +175,17 @@ pub(crate) fn check_precondition(
     let current = std::fs::metadata(target).ok();
     if let Some(m) = &current {
         if m.is_dir() {
-            return Err(AgentError::new(ErrorCode::IsADirectory, format!("{rel}: is a directory")));
+            return Err(AgentError::new(
+                ErrorCode::IsADirectory,
+                format!("{rel}: is a directory"),
+            ));
         }
     }
     if create_only && current.is_some() {
-        return Err(AgentError::new(ErrorCode::Exists, format!("{rel}: already exists")));
+        return Err(AgentError::new(
+            ErrorCode::Exists,
+            format!("{rel}: already exists"),
+        ));
     }
     match (if_match, &current) {
         (None, _) => Ok(()),
@@ -176,10 +209,18 @@ pub(crate) struct AtomicWrite {
 
 impl AtomicWrite {
     pub(crate) fn begin(target: &Path, rel: &str) -> Result<AtomicWrite, AgentError> {
-        let parent = target.parent().ok_or_else(|| AgentError::new(ErrorCode::Invalid, "no parent"))?;
+        let parent = target
+            .parent()
+            .ok_or_else(|| AgentError::new(ErrorCode::Invalid, "no parent"))?;
         std::fs::create_dir_all(parent).map_err(|e| io_error(e, rel))?;
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = parent.join(format!(".{name}.aicockpit-{}", std::process::id() as u64 ^ nanos()));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = parent.join(format!(
+            ".{name}.aicockpit-{}",
+            std::process::id() as u64 ^ nanos()
+        ));
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -201,7 +242,10 @@ impl AtomicWrite {
         use std::io::Write;
         self.written += data.len() as u64;
         if self.written > max {
-            return Err(AgentError::new(ErrorCode::TooLarge, format!("{rel}: larger than {max} bytes")));
+            return Err(AgentError::new(
+                ErrorCode::TooLarge,
+                format!("{rel}: larger than {max} bytes"),
+            ));
         }
         match &mut self.file {
             Some(f) => f.write_all(data).map_err(|e| io_error(e, rel)),

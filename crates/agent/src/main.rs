@@ -1,1 +1,78 @@
-fn main() {}
+//! `aicockpit-agent`: a small static binary the server copies into every
+//! workspace container. `bridge` is what the server runs through the
+//! engine's exec; it starts (or finds) the long-lived `daemon`, which owns
+//! the terminals and serves files, search and watches.
+
+mod archive;
+mod bridge;
+mod conn;
+mod daemon;
+mod files;
+mod paths;
+mod search;
+mod stream;
+mod term;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: aicockpit-agent (bridge|daemon) [--root DIR] [--socket PATH] | version";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(cmd) = args.next() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let mut root = PathBuf::from("/workspace");
+    let mut socket = PathBuf::from(format!(
+        "/tmp/.aicockpit-agent-{}.sock",
+        env!("CARGO_PKG_VERSION")
+    ));
+    while let Some(a) = args.next() {
+        match (a.as_str(), args.next()) {
+            ("--root", Some(v)) => root = PathBuf::from(v),
+            ("--socket", Some(v)) => socket = PathBuf::from(v),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if cmd == "version" {
+        println!(
+            "{} protocol {}",
+            env!("CARGO_PKG_VERSION"),
+            aicockpit_agent_proto::PROTOCOL_VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aicockpit-agent: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cmd.as_str() {
+        "bridge" => rt.block_on(bridge::run(&root, &socket)),
+        "daemon" => rt.block_on(daemon::run(&root, &socket)),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aicockpit-agent {cmd}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

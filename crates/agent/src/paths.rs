@@ -16,7 +16,10 @@ pub(crate) struct Root {
 }
 
 fn outside(p: &str) -> AgentError {
-    AgentError::new(ErrorCode::OutsideWorkspace, format!("{p:?} is outside the workspace"))
+    AgentError::new(
+        ErrorCode::OutsideWorkspace,
+        format!("{p:?} is outside the workspace"),
+    )
 }
 
 impl Root {
@@ -143,7 +146,8 @@ mod tests {
         std::fs::write(dir.path().join("src/a.txt"), "a").expect("write");
         std::fs::write(outside_dir.path().join("secret"), "s").expect("write");
         std::os::unix::fs::symlink(outside_dir.path(), dir.path().join("out")).expect("link");
-        std::os::unix::fs::symlink(outside_dir.path().join("secret"), dir.path().join("s")).expect("link");
+        std::os::unix::fs::symlink(outside_dir.path().join("secret"), dir.path().join("s"))
+            .expect("link");
         std::os::unix::fs::symlink("src/a.txt", dir.path().join("inside-link")).expect("link");
         let root = Root::new(dir.path()).expect("root");
         (dir, root, outside_dir)
@@ -152,14 +156,29 @@ mod tests {
     #[test]
     fn plain_paths_resolve_inside() {
         let (_d, root, _o) = setup();
-        assert!(root.resolve("src/a.txt").expect("ok").ends_with("src/a.txt"));
-        assert!(root.resolve("/src/a.txt").expect("ok").ends_with("src/a.txt"));
-        assert!(root.resolve("./src//a.txt").expect("ok").ends_with("src/a.txt"));
+        assert!(root
+            .resolve("src/a.txt")
+            .expect("ok")
+            .ends_with("src/a.txt"));
+        assert!(root
+            .resolve("/src/a.txt")
+            .expect("ok")
+            .ends_with("src/a.txt"));
+        assert!(root
+            .resolve("./src//a.txt")
+            .expect("ok")
+            .ends_with("src/a.txt"));
         let abs = format!("{}/src/a.txt", root.path().display());
         assert!(root.resolve(&abs).expect("ok").ends_with("src/a.txt"));
-        assert!(root.resolve("new/deeper/file").is_ok(), "not-yet-existing paths inside are fine");
+        assert!(
+            root.resolve("new/deeper/file").is_ok(),
+            "not-yet-existing paths inside are fine"
+        );
         assert_eq!(root.resolve("").expect("root"), root.path());
-        assert!(root.resolve("inside-link").expect("ok").ends_with("src/a.txt"));
+        assert!(root
+            .resolve("inside-link")
+            .expect("ok")
+            .ends_with("src/a.txt"));
     }
 
     #[test]

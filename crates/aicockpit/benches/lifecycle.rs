@@ -37,7 +37,13 @@ impl Stats {
 }
 
 async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
-    let r = c.post(url).bearer_auth(token).json(&body).send().await.expect("request");
+    let r = c
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
     let status = r.status();
     let v: Value = r.json().await.expect("json");
     assert!(status.is_success(), "{status}: {v}");
@@ -66,7 +72,10 @@ async fn engine_floor(host: &str, image: &str, n: usize) -> Stats {
             ..Default::default()
         };
         let id = d
-            .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), body)
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
             .await
             .expect("create")
             .id;
@@ -88,9 +97,12 @@ async fn engine_floor(host: &str, image: &str, n: usize) -> Stats {
             while output.next().await.is_some() {}
         }
         out.push(t.elapsed());
-        d.remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
-            .await
-            .expect("remove");
+        d.remove_container(
+            &id,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await
+        .expect("remove");
     }
     Stats(out)
 }
@@ -124,8 +136,13 @@ async fn run() {
         .await
         .expect("token")
         .secret;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}/api/v1/workspaces", listener.local_addr().expect("addr"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!(
+        "http://{}/api/v1/workspaces",
+        listener.local_addr().expect("addr")
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(listener, async {
         let _ = rx.await;
@@ -136,7 +153,10 @@ async fn run() {
     // Warm-up: first create pays for image layers being read from disk.
     let w = post(&c, base.clone(), &token, json!({"name": "warmup"})).await;
     let _ = c
-        .delete(format!("{base}/{}?purge=true", w["id"].as_str().unwrap_or_default()))
+        .delete(format!(
+            "{base}/{}?purge=true",
+            w["id"].as_str().unwrap_or_default()
+        ))
         .bearer_auth(&token)
         .send()
         .await;
@@ -146,13 +166,31 @@ async fn run() {
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..n {
         let t = Instant::now();
-        let w = post(&c, base.clone(), &token, json!({"name": format!("bench-{i}")})).await;
+        let w = post(
+            &c,
+            base.clone(),
+            &token,
+            json!({"name": format!("bench-{i}")}),
+        )
+        .await;
         create.push(t.elapsed());
         let id = w["id"].as_str().expect("id").to_owned();
-        post(&c, format!("{base}/{id}/exec"), &token, json!({"argv": ["true"]})).await;
+        post(
+            &c,
+            format!("{base}/{id}/exec"),
+            &token,
+            json!({"argv": ["true"]}),
+        )
+        .await;
         create_exec.push(t.elapsed());
         let t = Instant::now();
-        post(&c, format!("{base}/{id}/exec"), &token, json!({"argv": ["true"]})).await;
+        post(
+            &c,
+            format!("{base}/{id}/exec"),
+            &token,
+            json!({"argv": ["true"]}),
+        )
+        .await;
         exec.push(t.elapsed());
         let t = Instant::now();
         post(&c, format!("{base}/{id}/stop"), &token, json!({})).await;

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agent;
 mod api_auth;
 mod api_errors;
 mod api_workspaces;

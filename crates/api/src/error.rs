@@ -46,6 +46,14 @@ impl From<CoreError> for ApiError {
             CoreError::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
             CoreError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", m),
             CoreError::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
+            CoreError::PreconditionFailed(m) => {
+                ApiError::new(S::PRECONDITION_FAILED, "precondition_failed", m)
+            }
+            CoreError::TooLarge(m) => ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", m),
+            CoreError::AgentUnavailable(m) => {
+                tracing::warn!(error = %m, "workspace agent unavailable");
+                ApiError::new(S::SERVICE_UNAVAILABLE, "agent_unavailable", m)
+            }
             CoreError::StartFailed(m) => {
                 ApiError::new(S::UNPROCESSABLE_ENTITY, "container_start_failed", m)
             }

@@ -101,3 +101,39 @@ where
         }
     }
 }
+
+/// Authentication for WebSockets: browsers cannot set headers on them, so
+/// besides `Authorization: Bearer` a single-use `?ticket=` from
+/// `POST /api/v1/auth/ticket` is accepted (short-lived, so a URL that ends
+/// up in a log is worthless).
+pub(crate) struct WsAuth(pub Principal);
+
+impl FromRequestParts<AppState> for WsAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return Auth::from_request_parts(parts, state)
+                .await
+                .map(|a| WsAuth(a.0));
+        }
+        let ticket = parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("ticket="))
+            .unwrap_or("");
+        match state.tickets.redeem(ticket) {
+            Some(p) => Ok(WsAuth(p)),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "send a token as `Authorization: Bearer <token>` or a fresh `?ticket=`",
+            )),
+        }
+    }
+}

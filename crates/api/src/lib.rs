@@ -13,6 +13,9 @@ mod extract;
 mod metrics;
 mod routes;
 pub mod server;
+mod tickets;
+
+pub use tickets::Tickets;
 
 pub use metrics::Metrics;
 
@@ -34,11 +37,13 @@ pub struct AppState {
     pub workspaces: Arc<WorkspaceManager>,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
+    pub limits: aicockpit_core::config::AgentConfig,
+    pub tickets: Arc<Tickets>,
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    use routes::{auth, health, users, workspaces};
+    use routes::{auth, files, health, terminals, users, workspaces};
     let api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -61,7 +66,30 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/{id}/start", post(workspaces::start))
         .route("/workspaces/{id}/stop", post(workspaces::stop))
         .route("/workspaces/{id}/restart", post(workspaces::restart))
-        .route("/workspaces/{id}/exec", post(workspaces::exec));
+        .route("/workspaces/{id}/exec", post(workspaces::exec))
+        .route("/auth/ticket", post(auth::ticket))
+        .route(
+            "/workspaces/{id}/terminals",
+            get(terminals::list).post(terminals::create),
+        )
+        .route("/workspaces/{id}/terminals/{tid}", delete(terminals::kill))
+        .route("/workspaces/{id}/terminals/{tid}/ws", get(terminals::ws))
+        .route(
+            "/workspaces/{id}/files",
+            get(files::list).delete(files::delete),
+        )
+        .route("/workspaces/{id}/files/stat", get(files::stat))
+        .route(
+            "/workspaces/{id}/files/content",
+            get(files::read).put(files::write),
+        )
+        .route("/workspaces/{id}/files/mkdir", post(files::mkdir))
+        .route("/workspaces/{id}/files/rename", post(files::rename))
+        .route("/workspaces/{id}/files/upload", post(files::upload))
+        .route("/workspaces/{id}/files/archive", get(files::archive))
+        .route("/workspaces/{id}/files/watch", get(files::watch))
+        .route("/workspaces/{id}/search", get(files::search))
+        .route("/workspaces/{id}/search/files", get(files::find_files));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

@@ -2,10 +2,11 @@
 //! managers, the reconciler, and the HTTP listener with graceful shutdown.
 
 use crate::{router, AppState, Metrics};
+use aicockpit_core::agent::{AgentBinary, AgentHub};
 use aicockpit_core::auth::{new_id, AuthService, Role};
 use aicockpit_core::config::Config;
 use aicockpit_core::templates::Catalog;
-use aicockpit_core::workspaces::{ManagerOptions, WorkspaceManager};
+use aicockpit_core::workspaces::{ManagerOptions, WorkspaceManager, WORKSPACE_DIR};
 use aicockpit_runtime::{DockerRuntime, WorkspaceRuntime};
 use aicockpit_store::Store;
 use std::future::Future;
@@ -58,6 +59,20 @@ impl App {
         let runtime: Arc<dyn WorkspaceRuntime> = Arc::new(DockerRuntime::new(config.engine_host()));
         let auth = AuthService::new(store.clone(), config.auth.session_ttl_hours);
         bootstrap_admin(&store, &auth, &data_dir).await?;
+        let agent_binary = match &config.agent.binary {
+            Some(path) => Some(AgentBinary::load(path).map_err(StartError::Config)?),
+            None => AgentBinary::default_locations()
+                .iter()
+                .find(|p| p.is_file())
+                .and_then(|p| AgentBinary::load(p).ok()),
+        };
+        match &agent_binary {
+            Some(b) => info!(version = %b.hash, "workspace agent available"),
+            None => warn!(
+                "no workspace agent binary found: terminals, files and search are unavailable"
+            ),
+        }
+        let agents = Arc::new(AgentHub::new(runtime.clone(), agent_binary, WORKSPACE_DIR));
         let workspaces = Arc::new(WorkspaceManager::new(
             store.clone(),
             runtime,
@@ -67,6 +82,7 @@ impl App {
                 limits: config.workspaces.clone(),
                 stop_timeout_secs: config.engine.stop_timeout_secs,
             },
+            agents,
         ));
         let state = AppState {
             store,
@@ -74,6 +90,8 @@ impl App {
             workspaces,
             metrics: Arc::new(Metrics::new()),
             max_body_bytes: config.server.max_body_bytes,
+            limits: config.agent.clone(),
+            tickets: Arc::new(crate::Tickets::default()),
         };
         Ok(App { state, config })
     }

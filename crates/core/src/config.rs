@@ -16,7 +16,32 @@ pub struct Config {
     pub engine: EngineConfig,
     pub workspaces: WorkspacesConfig,
     pub auth: AuthConfig,
+    pub agent: AgentConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The static `aicockpit-agent` binary copied into workspaces. Defaults
+    /// to one beside the server's executable or in the build tree.
+    pub binary: Option<PathBuf>,
+    /// Largest file accepted by a write or upload, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest total an uploaded archive may unpack to, and its entry count.
+    pub max_archive_bytes: u64,
+    pub max_archive_entries: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            binary: None,
+            max_file_bytes: 256 * 1024 * 1024,
+            max_archive_bytes: 1024 * 1024 * 1024,
+            max_archive_entries: 100_000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -177,6 +202,7 @@ impl fmt::Debug for Config {
             .field("engine", &self.engine)
             .field("workspaces", &self.workspaces)
             .field("auth", &self.auth)
+            .field("agent", &self.agent)
             .field("log", &self.log)
             .finish()
     }

@@ -31,6 +31,15 @@ pub enum CoreError {
     /// The engine failed in a way the client cannot fix.
     #[error("container engine error: {0}")]
     Engine(String),
+    /// A conditional write found newer content (HTTP 412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A body, file or archive exceeds its limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The in-workspace agent cannot be reached or started.
+    #[error("workspace agent unavailable: {0}")]
+    AgentUnavailable(String),
     /// The database failed.
     #[error("database error: {0}")]
     Store(#[from] StoreError),

@@ -9,9 +9,10 @@ use bollard::models::{
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -486,6 +487,103 @@ impl WorkspaceRuntime for DockerRuntime {
         }
         let start = out.len().saturating_sub(max_bytes);
         Ok(String::from_utf8_lossy(&out[start..]).trim().to_owned())
+    }
+
+    async fn file_exists(&self, id: &str, path: &str) -> Result<bool, RuntimeError> {
+        let opts = ContainerArchiveInfoOptionsBuilder::default()
+            .path(path)
+            .build();
+        match self
+            .client()
+            .await?
+            .get_container_archive_info(id, Some(opts))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match RuntimeError::from(e) {
+                RuntimeError::NotFound(m) if !m.to_lowercase().contains("no such container") => {
+                    Ok(false)
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn put_file(
+        &self,
+        id: &str,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+    ) -> Result<(), RuntimeError> {
+        let rel = path.trim_start_matches('/');
+        let mut builder = tar::Builder::new(Vec::new());
+        // Parent directories first, so the engine creates them world-readable.
+        let parts: Vec<&str> = rel.split('/').collect();
+        for i in 1..parts.len() {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+            builder
+                .append_data(
+                    &mut h,
+                    format!("{}/", parts[..i].join("/")),
+                    std::io::empty(),
+                )
+                .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(mode);
+        h.set_size(content.len() as u64);
+        builder
+            .append_data(&mut h, rel, content)
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let tar = builder
+            .into_inner()
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.client()
+            .await?
+            .upload_to_container(id, Some(opts), bollard::body_full(bytes::Bytes::from(tar)))
+            .await?;
+        Ok(())
+    }
+
+    async fn attach(&self, id: &str, argv: &[String]) -> Result<crate::Attached, RuntimeError> {
+        let d = self.client().await?;
+        let exec = d
+            .create_exec(
+                id,
+                bollard::exec::CreateExecOptions::<String> {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(argv.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let bollard::exec::StartExecResults::Attached { output, input } =
+            d.start_exec(&exec.id, None).await?
+        else {
+            return Err(RuntimeError::Engine("exec started detached".into()));
+        };
+        let output = output.filter_map(|item| async move {
+            match item {
+                Ok(bollard::container::LogOutput::StdOut { message }) => Some(Ok(message)),
+                Ok(bollard::container::LogOutput::StdErr { message }) => {
+                    tracing::debug!(stderr = %String::from_utf8_lossy(&message), "attached process");
+                    None
+                }
+                Ok(_) => None,
+                Err(e) => Some(Err(RuntimeError::from(e))),
+            }
+        });
+        Ok(crate::Attached {
+            output: Box::pin(output),
+            input,
+        })
     }
 
     async fn exec(&self, id: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError> {

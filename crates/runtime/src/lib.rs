@@ -13,7 +13,7 @@ mod spec;
 pub use docker::DockerRuntime;
 pub use error::RuntimeError;
 pub use spec::{
-    ContainerInfo, ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, PortMapping,
+    Attached, ContainerInfo, ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, PortMapping,
 };
 
 use async_trait::async_trait;
@@ -88,6 +88,21 @@ pub trait WorkspaceRuntime: Send + Sync {
     ) -> Result<Option<i64>, RuntimeError>;
     /// The last `max_bytes` of the container's output (for error reports).
     async fn logs(&self, id: &str, max_bytes: usize) -> Result<String, RuntimeError>;
+    /// Whether `path` exists in the container's filesystem.
+    async fn file_exists(&self, id: &str, path: &str) -> Result<bool, RuntimeError>;
+    /// Writes one file (and its missing parent directories) into the
+    /// container's filesystem; the engine does it, so the container needs
+    /// no privileges for it.
+    async fn put_file(
+        &self,
+        id: &str,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+    ) -> Result<(), RuntimeError>;
+    /// Starts `argv` with its stdin and stdout attached: a byte stream both
+    /// ways (stderr goes to the server log).
+    async fn attach(&self, id: &str, argv: &[String]) -> Result<Attached, RuntimeError>;
     /// Runs a command to completion inside a running container.
     async fn exec(&self, id: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
 }

@@ -90,3 +90,11 @@ pub struct ExecOutput {
     pub timed_out: bool,
     pub duration: Duration,
 }
+
+/// A process inside a container with its stdio attached.
+pub struct Attached {
+    /// What the process writes on stdout, chunk by chunk.
+    pub output: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, crate::RuntimeError>>,
+    /// The process's stdin.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}

@@ -68,3 +68,9 @@ pub(crate) async fn revoke_token(
     s.auth.revoke_token(&p.user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A single-use ticket, valid for 30 s, to open a WebSocket with.
+pub(crate) async fn ticket(State(s): State<AppState>, Auth(p): Auth) -> Json<serde_json::Value> {
+    let t = s.tickets.issue(p);
+    Json(serde_json::json!({ "ticket": t, "expires_in": crate::tickets::TTL.as_secs() }))
+}

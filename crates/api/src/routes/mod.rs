@@ -1,7 +1,9 @@
 //! Request handlers, one module per area of the API.
 
 pub(crate) mod auth;
+pub(crate) mod files;
 pub(crate) mod health;
+pub(crate) mod terminals;
 pub(crate) mod users;
 pub(crate) mod workspaces;
 

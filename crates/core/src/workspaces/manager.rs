@@ -8,6 +8,7 @@
 
 use super::model::{Workspace, WorkspaceState};
 use super::validate;
+use crate::agent::{AgentConn, AgentHub};
 use crate::auth::{new_id, Principal};
 use crate::config::WorkspacesConfig;
 use crate::templates::Catalog;
@@ -90,6 +91,16 @@ pub struct WorkspaceManager {
     catalog: Catalog,
     pub(super) opts: ManagerOptions,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    agents: Arc<AgentHub>,
+}
+
+/// What an agent operation needs of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Listing, reading, searching, watching: viewers may.
+    Read,
+    /// Anything that changes files or runs things.
+    Write,
 }
 
 pub(super) fn container_name(id: &str) -> String {
@@ -102,6 +113,7 @@ impl WorkspaceManager {
         runtime: Arc<dyn WorkspaceRuntime>,
         catalog: Catalog,
         opts: ManagerOptions,
+        agents: Arc<AgentHub>,
     ) -> Self {
         WorkspaceManager {
             store,
@@ -109,6 +121,51 @@ impl WorkspaceManager {
             catalog,
             opts,
             locks: Mutex::new(HashMap::new()),
+            agents,
+        }
+    }
+
+    pub fn agents(&self) -> &Arc<AgentHub> {
+        &self.agents
+    }
+
+    /// The agent of a running workspace the caller may use.
+    pub async fn agent(
+        &self,
+        p: &Principal,
+        id: &str,
+        access: Access,
+    ) -> Result<Arc<AgentConn>, CoreError> {
+        if access == Access::Write {
+            p.require_write()?;
+        }
+        let rec = self.visible(p, id).await?;
+        let not_running = || {
+            CoreError::conflict(
+                "workspace_not_running",
+                "the workspace is not running; start it first",
+            )
+        };
+        if WorkspaceState::parse(&rec.state) != WorkspaceState::Running {
+            return Err(not_running());
+        }
+        let cid = rec.container_id.ok_or_else(not_running)?;
+        match self.agents.connect(&cid).await {
+            Err(CoreError::Conflict { .. }) | Err(CoreError::Engine(_)) => Err(not_running()),
+            other => other,
+        }
+    }
+
+    /// Starts the agent in the background, so the first terminal or file
+    /// request does not pay for placing it.
+    fn warm_agent(&self, container: Option<String>) {
+        if let (Some(cid), Some(_)) = (container, self.agents.binary()) {
+            let hub = self.agents.clone();
+            tokio::spawn(async move {
+                if let Err(e) = hub.connect(&cid).await {
+                    warn!(container = %cid, error = %e, "could not start the workspace agent");
+                }
+            });
         }
     }
 
@@ -345,7 +402,9 @@ impl WorkspaceManager {
                 }
                 self.set_state(&id, WorkspaceState::Running, None).await?;
                 info!(workspace = %id, name = %rec.name, "workspace created");
-                Ok(Workspace::from(self.store.workspace(&id).await?))
+                let ws = Workspace::from(self.store.workspace(&id).await?);
+                self.warm_agent(ws.container_id.clone());
+                Ok(ws)
             }
             Err((err, created_volume)) => {
                 warn!(workspace = %id, error = %err, "creating workspace failed; cleaning up");
@@ -538,7 +597,9 @@ impl WorkspaceManager {
         match result {
             Ok(()) => {
                 self.set_state(id, WorkspaceState::Running, None).await?;
-                Ok(Workspace::from(self.store.workspace(id).await?))
+                let ws = Workspace::from(self.store.workspace(id).await?);
+                self.warm_agent(ws.container_id.clone());
+                Ok(ws)
             }
             Err(CoreError::EngineUnavailable(m)) => {
                 // Unknown outcome: leave `starting` for the reconciler.
@@ -573,6 +634,7 @@ impl WorkspaceManager {
             _ => {}
         }
         if let Some(cid) = &rec.container_id {
+            self.agents.forget(cid);
             self.set_state(id, WorkspaceState::Stopping, None).await?;
             match self
                 .runtime

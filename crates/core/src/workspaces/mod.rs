@@ -7,7 +7,7 @@ pub mod reconcile;
 pub mod validate;
 
 pub use manager::{
-    CreateWorkspace, DeleteOutcome, ExecParams, ManagerOptions, WorkspaceManager, DEFAULT_USER,
-    WORKSPACE_DIR,
+    Access, CreateWorkspace, DeleteOutcome, ExecParams, ManagerOptions, WorkspaceManager,
+    DEFAULT_USER, WORKSPACE_DIR,
 };
 pub use model::{Workspace, WorkspaceState};

@@ -1,0 +1,331 @@
+//! One server connection: frames in, requests dispatched, frames out.
+//!
+//! Requests run concurrently (a slow search never delays a keystroke).
+//! Requests that consume a data channel (writes, uploads, terminal input)
+//! register that channel before the next frame is read, so no data frame can
+//! arrive before its consumer exists.
+
+use crate::daemon::State;
+use crate::{archive, files, search, watch};
+use aicockpit_agent_proto::{
+    AgentError, ErrorCode, Frame, FrameDecoder, FrameKind, Message, Request, PROTOCOL_VERSION,
+};
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// Where a connection's outgoing frames are queued.
+#[derive(Clone)]
+pub(crate) struct Outbox(mpsc::Sender<Frame>);
+
+impl Outbox {
+    /// Queues without waiting; false if the queue is full or closed.
+    pub(crate) fn try_send(&self, f: Frame) -> bool {
+        self.0.try_send(f).is_ok()
+    }
+
+    pub(crate) fn send(&self, f: Frame) {
+        let _ = self.0.try_send(f);
+    }
+
+    pub(crate) async fn send_wait(&self, f: Frame) -> bool {
+        self.0.send(f).await.is_ok()
+    }
+
+    async fn respond<T: Serialize>(&self, id: u64, r: Result<T, AgentError>) {
+        let result = r.map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null));
+        self.send_wait(Frame::json(&Message::Response { id, result }))
+            .await;
+    }
+}
+
+/// What a data channel feeds.
+enum Sink {
+    Terminal(Arc<crate::term::Terminal>),
+    /// `Err` = the sender aborted: discard, do not commit.
+    Upload(mpsc::Sender<Result<Bytes, ()>>),
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AgentError> + Send + 'static,
+) -> Result<T, AgentError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(AgentError::new(ErrorCode::Io, e.to_string())))
+}
+
+pub(crate) async fn serve<R, W>(mut rd: R, mut wr: W, st: Arc<State>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = st.next_conn();
+    let (tx, mut rx) = mpsc::channel::<Frame>(8192);
+    let out = Outbox(tx);
+
+    // Writer: batch whatever is queued into one write.
+    let writer = tokio::spawn(async move {
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        while let Some(f) = rx.recv().await {
+            f.encode(&mut buf);
+            while buf.len() < 256 * 1024 {
+                match rx.try_recv() {
+                    Ok(f) => f.encode(&mut buf),
+                    Err(_) => break,
+                }
+            }
+            if wr.write_all(&buf).await.is_err() || wr.flush().await.is_err() {
+                break;
+            }
+            buf.clear();
+        }
+    });
+
+    out.send_wait(Frame::json(&Message::Hello {
+        protocol: PROTOCOL_VERSION,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }))
+    .await;
+
+    // Events for every connection (terminal exits).
+    let mut events = st.events.subscribe();
+    let ev_out = out.clone();
+    let ev_task = tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            if !ev_out
+                .send_wait(Frame::json(&Message::Event { event }))
+                .await
+            {
+                break;
+            }
+        }
+    });
+
+    let mut sinks: HashMap<u32, Sink> = HashMap::new();
+    let mut watches: HashMap<u32, watch::Watch> = HashMap::new();
+    let mut decoder = FrameDecoder::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    'read: loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        decoder.push(&buf[..n]);
+        loop {
+            let frame = match decoder.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(_) => break 'read,
+            };
+            match frame.kind {
+                FrameKind::Data => match sinks.get(&frame.channel) {
+                    Some(Sink::Terminal(t)) => t.type_bytes(frame.payload).await,
+                    Some(Sink::Upload(tx)) => {
+                        // A consumer that gave up (an error) just drops data.
+                        let _ = tx.send(Ok(frame.payload)).await;
+                    }
+                    None => {}
+                },
+                FrameKind::Eof => {
+                    if let Some(Sink::Upload(tx)) = sinks.remove(&frame.channel) {
+                        if frame.is_abort() {
+                            let _ = tx.send(Err(())).await;
+                        }
+                    }
+                }
+                FrameKind::Json => {
+                    let Ok(Message::Request { id, req }) =
+                        serde_json::from_slice::<Message>(&frame.payload)
+                    else {
+                        continue;
+                    };
+                    dispatch(id, req, &st, conn, &out, &mut sinks, &mut watches).await;
+                }
+            }
+        }
+    }
+
+    for t in st.terminals() {
+        t.detach_conn(conn);
+    }
+    drop(watches);
+    ev_task.abort();
+    drop(out);
+    let _ = writer.await;
+}
+
+async fn dispatch(
+    id: u64,
+    req: Request,
+    st: &Arc<State>,
+    conn: u64,
+    out: &Outbox,
+    sinks: &mut HashMap<u32, Sink>,
+    watches: &mut HashMap<u32, watch::Watch>,
+) {
+    let root = st.root.clone();
+    let out2 = out.clone();
+    match req {
+        Request::TermOpen {
+            shell,
+            cols,
+            rows,
+            cwd,
+            env,
+        } => {
+            let r = st.open_terminal(shell, cols, rows, cwd, env);
+            out.respond(id, r).await;
+        }
+        Request::TermList => out.respond(id, Ok(st.terminal_infos())).await,
+        Request::TermAttach { id: tid, channel } => match st.terminal(&tid) {
+            Some(t) => {
+                sinks.insert(channel, Sink::Terminal(t.clone()));
+                // The response goes first so the server knows the attach
+                // worked before replayed output arrives.
+                let info = t.info();
+                out.respond(id, Ok(info)).await;
+                t.attach(conn, channel, out.clone());
+            }
+            None => out.respond::<()>(id, Err(no_terminal(&tid))).await,
+        },
+        Request::TermDetach { channel } => {
+            if let Some(Sink::Terminal(t)) = sinks.remove(&channel) {
+                t.detach(conn, channel);
+            }
+            out.respond(id, Ok(())).await;
+        }
+        Request::TermResize {
+            id: tid,
+            cols,
+            rows,
+        } => match st.terminal(&tid) {
+            Some(t) => {
+                t.resize(cols, rows).await;
+                out.respond(id, Ok(t.info())).await;
+            }
+            None => out.respond::<()>(id, Err(no_terminal(&tid))).await,
+        },
+        Request::TermKill { id: tid } => match st.terminal(&tid) {
+            Some(t) => {
+                t.kill();
+                st.forget_terminal_later(&tid);
+                out.respond(id, Ok(())).await;
+            }
+            None => out.respond::<()>(id, Err(no_terminal(&tid))).await,
+        },
+        Request::List { path } => {
+            tokio::spawn(async move {
+                out2.respond(id, blocking(move || files::list(&root, &path)).await)
+                    .await
+            });
+        }
+        Request::Stat { path } => {
+            tokio::spawn(async move {
+                out2.respond(id, blocking(move || files::stat(&root, &path)).await)
+                    .await
+            });
+        }
+        Request::Mkdir { path, parents } => {
+            tokio::spawn(async move {
+                out2.respond(
+                    id,
+                    blocking(move || files::mkdir(&root, &path, parents)).await,
+                )
+                .await
+            });
+        }
+        Request::Rename {
+            from,
+            to,
+            overwrite,
+        } => {
+            tokio::spawn(async move {
+                out2.respond(
+                    id,
+                    blocking(move || files::rename(&root, &from, &to, overwrite)).await,
+                )
+                .await
+            });
+        }
+        Request::Delete { path, recursive } => {
+            tokio::spawn(async move {
+                out2.respond(
+                    id,
+                    blocking(move || files::delete(&root, &path, recursive)).await,
+                )
+                .await
+            });
+        }
+        Request::Read { path, channel } => {
+            tokio::spawn(
+                async move { crate::stream::read_file(root, path, id, channel, out2).await },
+            );
+        }
+        Request::Write {
+            path,
+            channel,
+            if_match,
+            create_only,
+            max_bytes,
+        } => {
+            let (tx, rx) = mpsc::channel::<Result<Bytes, ()>>(64);
+            sinks.insert(channel, Sink::Upload(tx));
+            tokio::spawn(async move {
+                let r = crate::stream::write_file(root, path, if_match, create_only, max_bytes, rx)
+                    .await;
+                out2.respond(id, r).await;
+            });
+        }
+        Request::ArchiveOut { path, channel } => {
+            tokio::spawn(async move { archive::send(root, path, id, channel, out2).await });
+        }
+        Request::ArchiveIn {
+            path,
+            channel,
+            max_bytes,
+            max_entries,
+        } => {
+            let (tx, rx) = mpsc::channel::<Result<Bytes, ()>>(64);
+            sinks.insert(channel, Sink::Upload(tx));
+            tokio::spawn(async move {
+                let r = archive::receive(root, path, max_bytes, max_entries, rx).await;
+                out2.respond(id, r).await;
+            });
+        }
+        Request::Search(q) => {
+            tokio::spawn(async move {
+                out2.respond(id, blocking(move || search::search(&root, &q)).await)
+                    .await
+            });
+        }
+        Request::FindFiles { query, max_results } => {
+            tokio::spawn(async move {
+                out2.respond(
+                    id,
+                    blocking(move || search::find_files(&root, &query, max_results)).await,
+                )
+                .await
+            });
+        }
+        Request::Watch { path, channel } => {
+            match watch::Watch::start(&root, &path, channel, out.clone()) {
+                Ok(w) => {
+                    watches.insert(channel, w);
+                    out.respond(id, Ok(())).await;
+                }
+                Err(e) => out.respond::<()>(id, Err(e)).await,
+            }
+        }
+        Request::Unwatch { channel } => {
+            watches.remove(&channel);
+            out.respond(id, Ok(())).await;
+        }
+    }
+}
+
+fn no_terminal(id: &str) -> AgentError {
+    AgentError::new(ErrorCode::NotFound, format!("no terminal {id:?}"))
+}

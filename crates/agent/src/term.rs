@@ -1,0 +1,246 @@
+//! Terminals: shells on real PTYs that outlive any one viewer.
+//!
+//! Each terminal keeps the last [`SCROLLBACK`] bytes of its output. A viewer
+//! attaching (or re-attaching after its browser went away) first gets that
+//! kept output, then the live stream; several viewers may watch and type at
+//! once. The output pump appends to the scrollback and fans out under one
+//! lock, so a new viewer sees no gap and no duplicate.
+
+use crate::conn::Outbox;
+use aicockpit_agent_proto::{AgentError, ErrorCode, Event, Frame, TermInfo};
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{broadcast, mpsc};
+
+/// Output kept per terminal for replay.
+pub(crate) const SCROLLBACK: usize = 256 * 1024;
+
+struct Shared {
+    info: TermInfo,
+    scrollback: VecDeque<u8>,
+    /// (connection id, channel) → where that viewer's frames go.
+    viewers: HashMap<(u64, u32), Outbox>,
+}
+
+pub(crate) struct Terminal {
+    shared: Mutex<Shared>,
+    input: mpsc::Sender<Input>,
+    pgid: Option<rustix::process::Pid>,
+}
+
+enum Input {
+    Bytes(Bytes),
+    Resize(u16, u16),
+}
+
+fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn default_shell() -> String {
+    if let Ok(s) = std::env::var("SHELL") {
+        if !s.is_empty() && std::path::Path::new(&s).exists() {
+            return s;
+        }
+    }
+    for s in ["/bin/bash", "/bin/sh"] {
+        if std::path::Path::new(s).exists() {
+            return s.to_owned();
+        }
+    }
+    "/bin/sh".to_owned()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn open(
+    id: String,
+    shell: Option<String>,
+    cols: u16,
+    rows: u16,
+    cwd: std::path::PathBuf,
+    cwd_display: String,
+    env: BTreeMap<String, String>,
+    events: broadcast::Sender<Event>,
+) -> Result<Arc<Terminal>, AgentError> {
+    let shell = shell.unwrap_or_else(default_shell);
+    if shell.contains('\0') || !shell.starts_with('/') {
+        return Err(AgentError::new(
+            ErrorCode::Invalid,
+            "shell must be an absolute path",
+        ));
+    }
+    let fail = |e: pty_process::Error| {
+        AgentError::new(ErrorCode::Io, format!("cannot open a terminal: {e}"))
+    };
+    let (pty, pts) = pty_process::open().map_err(fail)?;
+    pty.resize(pty_process::Size::new(rows.max(1), cols.max(1)))
+        .map_err(fail)?;
+    let mut cmd = pty_process::Command::new(&shell)
+        .current_dir(&cwd)
+        .env("TERM", "xterm-256color")
+        .env("COLORTERM", "truecolor");
+    for (k, v) in &env {
+        cmd = cmd.env(k, v);
+    }
+    let mut child = cmd.spawn(pts).map_err(|e| match e {
+        pty_process::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            AgentError::new(ErrorCode::Invalid, format!("no shell at {shell}"))
+        }
+        other => fail(other),
+    })?;
+    let pgid = child
+        .id()
+        .and_then(|p| rustix::process::Pid::from_raw(p as i32));
+    let (mut reader, mut writer) = pty.into_split();
+    let (input_tx, mut input_rx) = mpsc::channel::<Input>(256);
+    let term = Arc::new(Terminal {
+        shared: Mutex::new(Shared {
+            info: TermInfo {
+                id: id.clone(),
+                shell,
+                cols,
+                rows,
+                cwd: cwd_display,
+                created_ms: now_ms(),
+                exit_code: None,
+                viewers: 0,
+            },
+            scrollback: VecDeque::with_capacity(4096),
+            viewers: HashMap::new(),
+        }),
+        input: input_tx,
+        pgid,
+    });
+
+    // Input: keystrokes and resizes, in order.
+    tokio::spawn(async move {
+        while let Some(msg) = input_rx.recv().await {
+            match msg {
+                Input::Bytes(b) => {
+                    if writer.write_all(&b).await.is_err() {
+                        break;
+                    }
+                }
+                Input::Resize(cols, rows) => {
+                    let _ = writer.resize(pty_process::Size::new(rows.max(1), cols.max(1)));
+                }
+            }
+        }
+    });
+
+    // Output: read the PTY until the shell is gone, then report its exit.
+    let pump = term.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => pump.output(Bytes::copy_from_slice(&buf[..n])),
+            }
+        }
+        let code = match child.wait().await {
+            Ok(st) => st.code().unwrap_or_else(|| {
+                128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)
+            }),
+            Err(_) => -1,
+        };
+        let viewers = {
+            let mut s = lock(&pump.shared);
+            s.info.exit_code = Some(code);
+            std::mem::take(&mut s.viewers)
+        };
+        for ((_, channel), out) in viewers {
+            out.send(Frame::eof(channel));
+        }
+        let _ = events.send(Event::TermExit {
+            id,
+            exit_code: code,
+        });
+    });
+    Ok(term)
+}
+
+impl Terminal {
+    fn output(&self, data: Bytes) {
+        let mut s = lock(&self.shared);
+        s.scrollback.extend(data.iter());
+        let excess = s.scrollback.len().saturating_sub(SCROLLBACK);
+        s.scrollback.drain(..excess);
+        // A viewer whose connection cannot keep up is dropped; it re-attaches
+        // and gets the scrollback, which is better than stalling the shell.
+        s.viewers
+            .retain(|(_, channel), out| out.try_send(Frame::data(*channel, data.clone())));
+        s.info.viewers = s.viewers.len();
+    }
+
+    pub(crate) fn info(&self) -> TermInfo {
+        lock(&self.shared).info.clone()
+    }
+
+    /// Replays the scrollback to a new viewer and subscribes it.
+    pub(crate) fn attach(&self, conn: u64, channel: u32, out: Outbox) -> TermInfo {
+        let mut s = lock(&self.shared);
+        let (a, b) = s.scrollback.as_slices();
+        let mut kept = Vec::with_capacity(a.len() + b.len());
+        kept.extend_from_slice(a);
+        kept.extend_from_slice(b);
+        for chunk in kept.chunks(64 * 1024) {
+            out.send(Frame::data(channel, Bytes::copy_from_slice(chunk)));
+        }
+        if s.info.exit_code.is_some() {
+            out.send(Frame::eof(channel));
+        } else {
+            s.viewers.insert((conn, channel), out);
+        }
+        s.info.viewers = s.viewers.len();
+        s.info.clone()
+    }
+
+    pub(crate) fn detach(&self, conn: u64, channel: u32) {
+        let mut s = lock(&self.shared);
+        s.viewers.remove(&(conn, channel));
+        s.info.viewers = s.viewers.len();
+    }
+
+    /// Drops every subscription of a connection that went away.
+    pub(crate) fn detach_conn(&self, conn: u64) {
+        let mut s = lock(&self.shared);
+        s.viewers.retain(|(c, _), _| *c != conn);
+        s.info.viewers = s.viewers.len();
+    }
+
+    pub(crate) async fn type_bytes(&self, data: Bytes) {
+        let _ = self.input.send(Input::Bytes(data)).await;
+    }
+
+    pub(crate) async fn resize(&self, cols: u16, rows: u16) {
+        {
+            let mut s = lock(&self.shared);
+            s.info.cols = cols;
+            s.info.rows = rows;
+        }
+        let _ = self.input.send(Input::Resize(cols, rows)).await;
+    }
+
+    /// Hangs up the shell's session; kills it if it lingers.
+    pub(crate) fn kill(self: &Arc<Self>) {
+        let Some(pgid) = self.pgid else { return };
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::HUP);
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            if me.info().exit_code.is_none() {
+                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+            }
+        });
+    }
+}

@@ -1,0 +1,624 @@
+//! Files, search and watching in a workspace, served by its agent.
+//! Paths travel in the query string (`?path=src/main.rs`), relative to
+//! /workspace; the agent refuses anything that leaves it.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::AppState;
+use aicockpit_agent_proto::{
+    ArchiveStats, DirEntry, Event, FileMeta, Request, SearchQuery, SearchResult,
+};
+use aicockpit_core::agent::{AgentConn, ChannelMsg};
+use aicockpit_core::workspaces::Access;
+use aicockpit_core::CoreError;
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path, Request as HttpRequest, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const CALL: Duration = Duration::from_secs(30);
+/// Uploads and archives may take a while to unpack.
+const LONG_CALL: Duration = Duration::from_secs(600);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PathQuery {
+    #[serde(default)]
+    path: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteQuery {
+    path: String,
+    #[serde(default)]
+    recursive: bool,
+}
+
+/// The data of a channel as a body stream; ends when the agent sends EOF.
+fn channel_body(rx: mpsc::Receiver<ChannelMsg>) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await? {
+                ChannelMsg::Data(b) => return Some((Ok(b), rx)),
+                ChannelMsg::Event(_) => continue,
+            }
+        }
+    })
+}
+
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PathQuery>,
+) -> ApiResult<Json<Vec<DirEntry>>> {
+    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
+    Ok(Json(
+        conn.call_as(Request::List { path: q.path }, CALL).await?,
+    ))
+}
+
+pub(crate) async fn stat(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PathQuery>,
+) -> ApiResult<Response> {
+    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
+    let meta: FileMeta = conn.call_as(Request::Stat { path: q.path }, CALL).await?;
+    let etag = meta.etag.clone();
+    Ok(with_etag(&etag, Json(meta)))
+}
+
+fn with_etag(etag: &str, body: impl IntoResponse) -> Response {
+    let mut r = body.into_response();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+pub(crate) async fn read(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<PathQuery>,
+) -> ApiResult<Response> {
+    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        let meta: FileMeta = conn
+            .call_as(
+                Request::Stat {
+                    path: q.path.clone(),
+                },
+                CALL,
+            )
+            .await?;
+        if inm == meta.etag {
+            return Ok(with_etag(&meta.etag, StatusCode::NOT_MODIFIED));
+        }
+    }
+    let (ch, rx) = conn.open_channel();
+    let meta: FileMeta = match conn
+        .call_as(
+            Request::Read {
+                path: q.path,
+                channel: ch,
+            },
+            CALL,
+        )
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            conn.close_channel(ch);
+            return Err(e.into());
+        }
+    };
+    let mut r = Response::new(Body::from_stream(channel_body(rx)));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&meta.etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&meta.mtime_ms.to_string()) {
+        h.insert("x-aicockpit-mtime-ms", v);
+    }
+    Ok(r)
+}
+
+/// Discards a half-sent write if the request dies before finishing (client
+/// gone, body error): the agent must not commit a truncated file.
+struct AbortOnDrop {
+    conn: Arc<AgentConn>,
+    channel: u32,
+    armed: bool,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.abort_channel(self.channel);
+        }
+    }
+}
+
+/// Streams `body` into a file; the agent replaces it atomically at the end.
+async fn stream_write(
+    conn: &Arc<AgentConn>,
+    path: String,
+    if_match: Option<String>,
+    create_only: bool,
+    max: u64,
+    body: impl Stream<Item = Result<Bytes, ApiError>> + Unpin,
+) -> Result<FileMeta, ApiError> {
+    let (ch, _unused) = conn.open_channel();
+    conn.close_channel(ch);
+    let waiting = conn
+        .send_request(Request::Write {
+            path,
+            channel: ch,
+            if_match,
+            create_only,
+            max_bytes: max,
+        })
+        .await?;
+    let mut guard = AbortOnDrop {
+        conn: conn.clone(),
+        channel: ch,
+        armed: true,
+    };
+    let mut body = body;
+    let mut total = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        total += chunk.len() as u64;
+        if total > max {
+            return Err(CoreError::TooLarge(format!("files may be at most {max} bytes")).into());
+        }
+        conn.send_data(ch, chunk).await?;
+    }
+    guard.armed = false;
+    conn.send_eof(ch).await?;
+    let v = conn.answer(waiting, LONG_CALL).await?;
+    serde_json::from_value(v).map_err(|e| CoreError::Internal(e.to_string()).into())
+}
+
+fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, ApiError>> + Unpin {
+    body.into_data_stream().map(|r| {
+        r.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "body_error",
+                format!("reading the body failed: {e}"),
+            )
+        })
+    })
+}
+
+pub(crate) async fn write(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<PathQuery>,
+    body: Body,
+) -> ApiResult<Response> {
+    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let create_only = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some("*");
+    let meta = stream_write(
+        &conn,
+        q.path,
+        if_match,
+        create_only,
+        s.limits.max_file_bytes,
+        body_stream(body),
+    )
+    .await?;
+    let etag = meta.etag.clone();
+    Ok(with_etag(&etag, Json(meta)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MkdirBody {
+    path: String,
+    #[serde(default = "yes")]
+    parents: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub(crate) async fn mkdir(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<MkdirBody>,
+) -> ApiResult<(StatusCode, Json<FileMeta>)> {
+    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    let meta = conn
+        .call_as(
+            Request::Mkdir {
+                path: b.path,
+                parents: b.parents,
+            },
+            CALL,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(meta)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RenameBody {
+    from: String,
+    to: String,
+    #[serde(default)]
+    overwrite: bool,
+}
+
+pub(crate) async fn rename(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RenameBody>,
+) -> ApiResult<Json<FileMeta>> {
+    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    Ok(Json(
+        conn.call_as(
+            Request::Rename {
+                from: b.from,
+                to: b.to,
+                overwrite: b.overwrite,
+            },
+            CALL,
+        )
+        .await?,
+    ))
+}
+
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
+) -> ApiResult<StatusCode> {
+    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    conn.call(
+        Request::Delete {
+            path: q.path,
+            recursive: q.recursive,
+        },
+        LONG_CALL,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Several files (`multipart/form-data`, each part's file name a path under
+/// `path`) or one archive (`application/x-tar`, `application/gzip`) unpacked
+/// under `path`.
+pub(crate) async fn upload(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PathQuery>,
+    req: HttpRequest,
+) -> ApiResult<Response> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    if ct.starts_with("multipart/form-data") {
+        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
+        })?;
+        let mut written = Vec::new();
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_multipart",
+                        e.body_text(),
+                    ))
+                }
+            };
+            let Some(name) = field.file_name().map(str::to_owned) else {
+                continue;
+            };
+            let path = if q.path.is_empty() {
+                name
+            } else {
+                format!("{}/{name}", q.path.trim_end_matches('/'))
+            };
+            let stream = field.map(|r| {
+                r.map_err(|e| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
+                })
+            });
+            let meta = stream_write(
+                &conn,
+                path,
+                None,
+                false,
+                s.limits.max_file_bytes,
+                Box::pin(stream),
+            )
+            .await?;
+            written.push(meta);
+        }
+        return Ok((StatusCode::CREATED, Json(json!({ "files": written }))).into_response());
+    }
+    let is_archive = [
+        "application/x-tar",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-gtar",
+        "application/tar",
+    ]
+    .iter()
+    .any(|t| ct.starts_with(t));
+    if !is_archive {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "upload multipart/form-data files or an application/x-tar or application/gzip archive",
+        ));
+    }
+    let (ch, _unused) = conn.open_channel();
+    conn.close_channel(ch);
+    let waiting = conn
+        .send_request(Request::ArchiveIn {
+            path: q.path,
+            channel: ch,
+            max_bytes: s.limits.max_archive_bytes,
+            max_entries: s.limits.max_archive_entries,
+        })
+        .await?;
+    let mut guard = AbortOnDrop {
+        conn: conn.clone(),
+        channel: ch,
+        armed: true,
+    };
+    let mut body = body_stream(req.into_body());
+    let mut total = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        total += chunk.len() as u64;
+        if total > s.limits.max_archive_bytes {
+            return Err(CoreError::TooLarge("the archive is too large".into()).into());
+        }
+        conn.send_data(ch, chunk).await?;
+    }
+    guard.armed = false;
+    conn.send_eof(ch).await?;
+    let stats: ArchiveStats = serde_json::from_value(conn.answer(waiting, LONG_CALL).await?)
+        .map_err(|e| ApiError::from(CoreError::Internal(e.to_string())))?;
+    Ok((StatusCode::CREATED, Json(stats)).into_response())
+}
+
+pub(crate) async fn archive(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PathQuery>,
+) -> ApiResult<Response> {
+    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
+    let name = q
+        .path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("workspace")
+        .replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-' && c != '_',
+            "_",
+        );
+    let (ch, rx) = conn.open_channel();
+    if let Err(e) = conn
+        .call(
+            Request::ArchiveOut {
+                path: q.path,
+                channel: ch,
+            },
+            CALL,
+        )
+        .await
+    {
+        conn.close_channel(ch);
+        return Err(e.into());
+    }
+    let mut r = Response::new(Body::from_stream(channel_body(rx)));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/gzip"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.tar.gz\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+/// Stops the agent's watch when the event stream is dropped.
+struct Unwatch {
+    conn: Arc<AgentConn>,
+    channel: u32,
+}
+
+impl Drop for Unwatch {
+    fn drop(&mut self) {
+        let conn = self.conn.clone();
+        let channel = self.channel;
+        conn.close_channel(channel);
+        tokio::spawn(async move {
+            let _ = conn.call(Request::Unwatch { channel }, CALL).await;
+        });
+    }
+}
+
+/// Server-sent events: `event: changes` with `{"changes": [{kind, path}]}`.
+pub(crate) async fn watch(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PathQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
+    let (ch, rx) = conn.open_channel();
+    if let Err(e) = conn
+        .call(
+            Request::Watch {
+                path: q.path,
+                channel: ch,
+            },
+            CALL,
+        )
+        .await
+    {
+        conn.close_channel(ch);
+        return Err(e.into());
+    }
+    let guard = Unwatch { conn, channel: ch };
+    let stream = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+        loop {
+            match rx.recv().await? {
+                ChannelMsg::Event(Event::Fs { changes, .. }) => {
+                    let ev = SseEvent::default()
+                        .event("changes")
+                        .json_data(json!({ "changes": changes }))
+                        .unwrap_or_default();
+                    return Some((Ok::<_, Infallible>(ev), (rx, guard)));
+                }
+                _ => continue,
+            }
+        }
+    });
+    // Proxies must not hold events back.
+    Ok((
+        [("x-accel-buffering", "no"), ("cache-control", "no-cache")],
+        Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchParams {
+    q: String,
+    #[serde(default)]
+    regex: bool,
+    /// `smart` (default), `sensitive` or `insensitive`.
+    case: Option<String>,
+    /// Comma-separated globs; `!` excludes.
+    globs: Option<String>,
+    #[serde(default)]
+    path: String,
+    max: Option<usize>,
+    #[serde(default)]
+    include_ignored: bool,
+}
+
+pub(crate) async fn search(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SearchParams>,
+) -> ApiResult<Json<SearchResult>> {
+    let case_sensitive = match q.case.as_deref() {
+        None | Some("smart") => None,
+        Some("sensitive") => Some(true),
+        Some("insensitive") => Some(false),
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "case must be smart, sensitive or insensitive",
+            ))
+        }
+    };
+    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
+    let query = SearchQuery {
+        query: q.q,
+        regex: q.regex,
+        case_sensitive,
+        globs: q
+            .globs
+            .map(|g| {
+                g.split(',')
+                    .map(str::trim)
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        path: q.path,
+        max_results: q.max.unwrap_or(1000),
+        include_ignored: q.include_ignored,
+    };
+    Ok(Json(conn.call_as(Request::Search(query), LONG_CALL).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FindParams {
+    q: String,
+    max: Option<usize>,
+}
+
+pub(crate) async fn find_files(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<FindParams>,
+) -> ApiResult<Json<Vec<String>>> {
+    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
+    Ok(Json(
+        conn.call_as(
+            Request::FindFiles {
+                query: q.q,
+                max_results: q.max.unwrap_or(50),
+            },
+            LONG_CALL,
+        )
+        .await?,
+    ))
+}

@@ -1,0 +1,196 @@
+//! Terminals: create, list, end, and the WebSocket that carries them.
+//!
+//! On the WebSocket, binary frames are raw terminal bytes both ways; text
+//! frames are JSON control: the client sends `{"type":"resize","cols","rows"}`
+//! (or `{"type":"input","data"}`); the server sends `{"type":"attached",…}`
+//! first and `{"type":"exit","code":N}` when the shell ends.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Auth, WsAuth};
+use crate::AppState;
+use aicockpit_agent_proto::{Request, TermInfo};
+use aicockpit_core::agent::{AgentConn, ChannelMsg};
+use aicockpit_core::workspaces::Access;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const CALL: Duration = Duration::from_secs(30);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OpenTerminal {
+    shell: Option<String>,
+    #[serde(default = "default_cols")]
+    cols: u16,
+    #[serde(default = "default_rows")]
+    rows: u16,
+    cwd: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+fn default_cols() -> u16 {
+    80
+}
+
+fn default_rows() -> u16 {
+    24
+}
+
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<OpenTerminal>,
+) -> ApiResult<(StatusCode, Json<TermInfo>)> {
+    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    let info = conn
+        .call_as(
+            Request::TermOpen {
+                shell: b.shell,
+                cols: b.cols,
+                rows: b.rows,
+                cwd: b.cwd,
+                env: b.env,
+            },
+            CALL,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<TermInfo>>> {
+    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
+    Ok(Json(conn.call_as(Request::TermList, CALL).await?))
+}
+
+pub(crate) async fn kill(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((id, tid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    conn.call(Request::TermKill { id: tid }, CALL).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn ws(
+    State(s): State<AppState>,
+    WsAuth(p): WsAuth,
+    Path((id, tid)): Path<(String, String)>,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    // Attach before upgrading, so an unknown terminal is a plain 404.
+    let (ch, rx) = conn.open_channel();
+    let info: TermInfo = match conn
+        .call_as(
+            Request::TermAttach {
+                id: tid.clone(),
+                channel: ch,
+            },
+            CALL,
+        )
+        .await
+    {
+        Ok(i) => i,
+        Err(e) => {
+            conn.close_channel(ch);
+            return Err(ApiError::from(e));
+        }
+    };
+    Ok(upgrade
+        .max_message_size(1024 * 1024)
+        .on_upgrade(move |socket| pump(socket, conn, ch, rx, info)))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Control {
+    Resize { cols: u16, rows: u16 },
+    Input { data: String },
+}
+
+async fn pump(
+    socket: WebSocket,
+    conn: Arc<AgentConn>,
+    ch: u32,
+    mut rx: mpsc::Receiver<ChannelMsg>,
+    info: TermInfo,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let tid = info.id.clone();
+    let hello = json!({"type": "attached", "terminal": info}).to_string();
+    if sink.send(WsMessage::Text(hello.into())).await.is_err() {
+        return detach(&conn, ch).await;
+    }
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(ChannelMsg::Data(b)) => {
+                    if sink.send(WsMessage::Binary(b)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(ChannelMsg::Event(_)) => {}
+                None => {
+                    // The terminal ended (or the agent went away).
+                    let code = exit_code(&conn, &tid).await;
+                    let _ = sink.send(WsMessage::Text(json!({"type": "exit", "code": code}).to_string().into())).await;
+                    let _ = sink.close().await;
+                    return;
+                }
+            },
+            incoming = stream.next() => match incoming {
+                Some(Ok(WsMessage::Binary(b))) => {
+                    if conn.send_data(ch, b).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(WsMessage::Text(t))) => match serde_json::from_str::<Control>(&t) {
+                    Ok(Control::Resize { cols, rows }) if cols > 0 && rows > 0 && cols <= 1000 && rows <= 1000 => {
+                        let _ = conn.call(Request::TermResize { id: tid.clone(), cols, rows }, CALL).await;
+                    }
+                    Ok(Control::Input { data }) => {
+                        if conn.send_data(ch, data.into_bytes().into()).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ => {
+                        let err = json!({"type": "error", "message": "unknown control message"}).to_string();
+                        let _ = sink.send(WsMessage::Text(err.into())).await;
+                    }
+                },
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+    detach(&conn, ch).await;
+}
+
+async fn detach(conn: &Arc<AgentConn>, ch: u32) {
+    conn.close_channel(ch);
+    let _ = conn.call(Request::TermDetach { channel: ch }, CALL).await;
+}
+
+async fn exit_code(conn: &Arc<AgentConn>, tid: &str) -> Option<i32> {
+    let list: Vec<TermInfo> = conn.call_as(Request::TermList, CALL).await.ok()?;
+    list.into_iter()
+        .find(|t| t.id == tid)
+        .and_then(|t| t.exit_code)
+}

@@ -1,0 +1,345 @@
+//! One connection to an agent: requests with responses, data channels, events.
+
+use crate::CoreError;
+use aicockpit_agent_proto::{
+    AgentError, ErrorCode, Event, Frame, FrameDecoder, FrameKind, Message, Request,
+};
+use aicockpit_runtime::Attached;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// How long the agent may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What arrives on a data channel.
+#[derive(Debug)]
+pub enum ChannelMsg {
+    Data(Bytes),
+    /// A watch's changes.
+    Event(Event),
+}
+
+type Pending = oneshot::Sender<Result<serde_json::Value, AgentError>>;
+
+/// A request sent whose answer has not been read yet.
+pub struct Waiting {
+    id: u64,
+    rx: oneshot::Receiver<Result<serde_json::Value, AgentError>>,
+}
+
+pub struct AgentConn {
+    out: mpsc::Sender<Frame>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    channels: Mutex<HashMap<u32, mpsc::Sender<ChannelMsg>>>,
+    events: broadcast::Sender<Event>,
+    next_id: AtomicU64,
+    next_channel: AtomicU32,
+    alive: AtomicBool,
+    pub protocol: u32,
+    pub version: String,
+}
+
+fn gone() -> CoreError {
+    CoreError::AgentUnavailable("the connection to the workspace agent was lost".into())
+}
+
+impl AgentConn {
+    /// Takes over an attached bridge process and waits for the hello.
+    pub(crate) async fn start(attached: Attached) -> Result<Arc<AgentConn>, CoreError> {
+        let Attached {
+            mut output,
+            mut input,
+        } = attached;
+        let mut decoder = FrameDecoder::default();
+        // The hello comes first; read until it is there.
+        let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
+            loop {
+                if let Some(f) = decoder
+                    .next_frame()
+                    .map_err(|e| CoreError::AgentUnavailable(e.to_string()))?
+                {
+                    return match serde_json::from_slice::<Message>(&f.payload) {
+                        Ok(Message::Hello { protocol, version }) if f.kind == FrameKind::Json => {
+                            Ok((protocol, version))
+                        }
+                        _ => Err(CoreError::AgentUnavailable(
+                            "the agent did not say hello".into(),
+                        )),
+                    };
+                }
+                match output.next().await {
+                    Some(Ok(chunk)) => decoder.push(&chunk),
+                    Some(Err(e)) => return Err(CoreError::from(e)),
+                    None => {
+                        return Err(CoreError::AgentUnavailable(
+                            "the agent exited before saying hello (is /tmp writable?)".into(),
+                        ))
+                    }
+                }
+            }
+        })
+        .await
+        .map_err(|_| CoreError::AgentUnavailable("the agent did not answer in time".into()))??;
+
+        let (tx, mut rx) = mpsc::channel::<Frame>(4096);
+        let (events, _) = broadcast::channel(256);
+        let conn = Arc::new(AgentConn {
+            out: tx,
+            pending: Mutex::new(HashMap::new()),
+            channels: Mutex::new(HashMap::new()),
+            events,
+            next_id: AtomicU64::new(1),
+            next_channel: AtomicU32::new(1),
+            alive: AtomicBool::new(true),
+            protocol: hello.0,
+            version: hello.1,
+        });
+
+        // Writer: batch queued frames into single writes.
+        let writer_conn = Arc::downgrade(&conn);
+        tokio::spawn(async move {
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            while let Some(f) = rx.recv().await {
+                f.encode(&mut buf);
+                while buf.len() < 256 * 1024 {
+                    match rx.try_recv() {
+                        Ok(f) => f.encode(&mut buf),
+                        Err(_) => break,
+                    }
+                }
+                if input.write_all(&buf).await.is_err() || input.flush().await.is_err() {
+                    break;
+                }
+                buf.clear();
+            }
+            if let Some(c) = writer_conn.upgrade() {
+                c.shut();
+            }
+        });
+
+        // Reader: route responses, data and events.
+        let reader_conn = Arc::downgrade(&conn);
+        tokio::spawn(async move {
+            'outer: loop {
+                loop {
+                    let frame = match decoder.next_frame() {
+                        Ok(Some(f)) => f,
+                        Ok(None) => break,
+                        Err(_) => break 'outer,
+                    };
+                    let Some(c) = reader_conn.upgrade() else {
+                        break 'outer;
+                    };
+                    c.route(frame).await;
+                }
+                match output.next().await {
+                    Some(Ok(chunk)) => decoder.push(&chunk),
+                    _ => break,
+                }
+            }
+            if let Some(c) = reader_conn.upgrade() {
+                c.shut();
+            }
+        });
+        Ok(conn)
+    }
+
+    async fn route(&self, frame: Frame) {
+        match frame.kind {
+            FrameKind::Json => match serde_json::from_slice::<Message>(&frame.payload) {
+                Ok(Message::Response { id, result }) => {
+                    let waiter = self
+                        .pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    if let Some(w) = waiter {
+                        let _ = w.send(result);
+                    }
+                }
+                Ok(Message::Event { event }) => match &event {
+                    Event::Fs { channel, .. } => {
+                        if let Some(tx) = self.channel(*channel) {
+                            let _ = tx.send(ChannelMsg::Event(event)).await;
+                        }
+                    }
+                    Event::TermExit { .. } => {
+                        let _ = self.events.send(event);
+                    }
+                },
+                _ => {}
+            },
+            FrameKind::Data => {
+                if let Some(tx) = self.channel(frame.channel) {
+                    if tx.send(ChannelMsg::Data(frame.payload)).await.is_err() {
+                        self.close_channel(frame.channel);
+                    }
+                }
+            }
+            FrameKind::Eof => {
+                // Dropping the sender ends the receiver's stream.
+                self.close_channel(frame.channel);
+            }
+        }
+    }
+
+    fn channel(&self, ch: u32) -> Option<mpsc::Sender<ChannelMsg>> {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ch)
+            .cloned()
+    }
+
+    fn shut(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+        // Waiters see their sender dropped: "connection lost".
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Terminal exits, for everyone interested.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Reserves a data channel; what the agent sends on it arrives here.
+    pub fn open_channel(&self) -> (u32, mpsc::Receiver<ChannelMsg>) {
+        let ch = self.next_channel.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(64);
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ch, tx);
+        (ch, rx)
+    }
+
+    pub fn close_channel(&self, ch: u32) {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ch);
+    }
+
+    /// Sends bytes on a channel (terminal input, upload data).
+    pub async fn send_data(&self, ch: u32, data: Bytes) -> Result<(), CoreError> {
+        self.out
+            .send(Frame::data(ch, data))
+            .await
+            .map_err(|_| gone())
+    }
+
+    pub async fn send_eof(&self, ch: u32) -> Result<(), CoreError> {
+        self.out.send(Frame::eof(ch)).await.map_err(|_| gone())
+    }
+
+    /// Ends a channel's data as aborted (the agent discards the write).
+    /// Synchronous so that it can run from `Drop`.
+    pub fn abort_channel(&self, ch: u32) {
+        let _ = self.out.try_send(Frame::abort(ch));
+    }
+
+    /// Sends a request and waits for its answer.
+    pub async fn call(
+        &self,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, CoreError> {
+        let waiting = self.send_request(req).await?;
+        self.answer(waiting, timeout).await
+    }
+
+    /// Queues a request; data for its channel may be sent right after, and
+    /// [`answer`](Self::answer) waits for the response.
+    pub async fn send_request(&self, req: Request) -> Result<Waiting, CoreError> {
+        if !self.is_alive() {
+            return Err(gone());
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, tx);
+        if self
+            .out
+            .send(Frame::json(&Message::Request { id, req }))
+            .await
+            .is_err()
+        {
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            return Err(gone());
+        }
+        Ok(Waiting { id, rx })
+    }
+
+    pub async fn answer(
+        &self,
+        waiting: Waiting,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, CoreError> {
+        let Waiting { id, rx } = waiting;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(agent_error(e)),
+            Ok(Err(_)) => Err(gone()),
+            Err(_) => {
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+                Err(CoreError::AgentUnavailable(
+                    "the workspace agent did not answer in time".into(),
+                ))
+            }
+        }
+    }
+
+    /// [`call`](Self::call) with the answer decoded.
+    pub async fn call_as<T: DeserializeOwned>(
+        &self,
+        req: Request,
+        timeout: Duration,
+    ) -> Result<T, CoreError> {
+        let v = self.call(req, timeout).await?;
+        serde_json::from_value(v)
+            .map_err(|e| CoreError::Internal(format!("unexpected agent answer: {e}")))
+    }
+}
+
+/// The agent's refusal, as the domain's error.
+pub(crate) fn agent_error(e: AgentError) -> CoreError {
+    match e.code {
+        ErrorCode::NotFound => CoreError::NotFound(e.message),
+        ErrorCode::Exists => CoreError::conflict("already_exists", e.message),
+        ErrorCode::OutsideWorkspace => CoreError::invalid("path_outside_workspace", e.message),
+        ErrorCode::NotADirectory => CoreError::invalid("not_a_directory", e.message),
+        ErrorCode::IsADirectory => CoreError::invalid("is_a_directory", e.message),
+        ErrorCode::DirectoryNotEmpty => CoreError::conflict("directory_not_empty", e.message),
+        ErrorCode::PreconditionFailed => CoreError::PreconditionFailed(e.message),
+        ErrorCode::TooLarge => CoreError::TooLarge(e.message),
+        ErrorCode::Invalid => CoreError::invalid("invalid_request", e.message),
+        ErrorCode::PermissionDenied => CoreError::Forbidden(e.message),
+        ErrorCode::Io => CoreError::Internal(format!("workspace agent: {}", e.message)),
+    }
+}

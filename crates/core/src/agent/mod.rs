@@ -1,0 +1,184 @@
+//! Talking to the in-workspace agent.
+//!
+//! [`AgentHub`] keeps one [`AgentConn`] per workspace container: on first
+//! use it copies the agent binary into the container (at a path named by the
+//! binary's hash, so a newer server brings its newer agent), starts the
+//! bridge through the engine's exec, and checks the agent's hello.
+//! *Invariant:* the agent runs as the workspace's default user; the server
+//! never starts it as root.
+
+mod client;
+
+pub use client::{AgentConn, ChannelMsg, Waiting};
+
+use crate::CoreError;
+use aicockpit_agent_proto::PROTOCOL_VERSION;
+use aicockpit_runtime::WorkspaceRuntime;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tracing::{info, warn};
+
+/// The agent binary the server hands out.
+#[derive(Clone)]
+pub struct AgentBinary {
+    pub bytes: Arc<Vec<u8>>,
+    /// First 16 hex digits of its SHA-256: its identity in containers.
+    pub hash: String,
+}
+
+impl AgentBinary {
+    pub fn load(path: &Path) -> Result<AgentBinary, String> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read the agent binary {}: {e}", path.display()))?;
+        let digest = Sha256::digest(&bytes);
+        let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Ok(AgentBinary {
+            bytes: Arc::new(bytes),
+            hash,
+        })
+    }
+
+    /// Where the agent binary is looked for when not configured: beside the
+    /// server's executable, then in the build tree's musl output.
+    pub fn default_locations() -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        if let Ok(exe) = std::env::current_exe() {
+            if let Some(dir) = exe.parent() {
+                v.push(dir.join("aicockpit-agent"));
+                for up in [dir.parent(), dir.parent().and_then(Path::parent)]
+                    .into_iter()
+                    .flatten()
+                {
+                    for profile in ["release", "debug"] {
+                        v.push(
+                            up.join("x86_64-unknown-linux-musl")
+                                .join(profile)
+                                .join("aicockpit-agent"),
+                        );
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    fn container_path(&self) -> String {
+        format!("/.aicockpit/agent-{}", self.hash)
+    }
+
+    fn socket_path(&self) -> String {
+        format!("/tmp/.aicockpit-agent-{}.sock", self.hash)
+    }
+}
+
+/// Agent connections by container id.
+pub struct AgentHub {
+    runtime: Arc<dyn WorkspaceRuntime>,
+    binary: Option<AgentBinary>,
+    root: String,
+    conns: Mutex<HashMap<String, Arc<AgentConn>>>,
+    /// Serialises connecting per container, so concurrent first requests
+    /// start one bridge, not several.
+    connecting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl AgentHub {
+    pub fn new(
+        runtime: Arc<dyn WorkspaceRuntime>,
+        binary: Option<AgentBinary>,
+        root: &str,
+    ) -> AgentHub {
+        AgentHub {
+            runtime,
+            binary,
+            root: root.to_owned(),
+            conns: Mutex::new(HashMap::new()),
+            connecting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn binary(&self) -> Option<&AgentBinary> {
+        self.binary.as_ref()
+    }
+
+    fn live(&self, container: &str) -> Option<Arc<AgentConn>> {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        match conns.get(container) {
+            Some(c) if c.is_alive() => Some(c.clone()),
+            Some(_) => {
+                conns.remove(container);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The connection to the agent in `container`, made if needed.
+    pub async fn connect(&self, container: &str) -> Result<Arc<AgentConn>, CoreError> {
+        if let Some(c) = self.live(container) {
+            return Ok(c);
+        }
+        let gate = {
+            let mut m = self.connecting.lock().unwrap_or_else(|p| p.into_inner());
+            m.entry(container.to_owned()).or_default().clone()
+        };
+        let _g = gate.lock().await;
+        if let Some(c) = self.live(container) {
+            return Ok(c);
+        }
+        let bin = self.binary.as_ref().ok_or_else(|| {
+            CoreError::AgentUnavailable(
+                "no agent binary is configured (agent.binary, or build it with scripts/agent.sh)"
+                    .into(),
+            )
+        })?;
+        let path = bin.container_path();
+        if !self.runtime.file_exists(container, &path).await? {
+            info!(container, version = %bin.hash, "placing the agent in the workspace");
+            self.runtime
+                .put_file(container, &path, &bin.bytes, 0o755)
+                .await?;
+        }
+        let argv = vec![
+            path,
+            "bridge".to_owned(),
+            "--root".to_owned(),
+            self.root.clone(),
+            "--socket".to_owned(),
+            bin.socket_path(),
+        ];
+        let attached = self.runtime.attach(container, &argv).await?;
+        let conn = AgentConn::start(attached).await?;
+        if conn.protocol != PROTOCOL_VERSION {
+            warn!(
+                container,
+                theirs = conn.protocol,
+                ours = PROTOCOL_VERSION,
+                "agent speaks another protocol"
+            );
+            return Err(CoreError::AgentUnavailable(format!(
+                "the workspace agent speaks protocol {} and the server {PROTOCOL_VERSION}",
+                conn.protocol
+            )));
+        }
+        self.conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(container.to_owned(), conn.clone());
+        Ok(conn)
+    }
+
+    /// Forgets connections to containers that are gone.
+    pub fn forget(&self, container: &str) {
+        self.conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(container);
+        self.connecting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(container);
+    }
+}
