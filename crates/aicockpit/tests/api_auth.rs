@@ -5,7 +5,7 @@ use aicockpit_core::auth::Role;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_open_and_everything_else_needs_a_token() {
     let ts = TestServer::start().await;
     let anon = ts.anonymous();
@@ -33,7 +33,7 @@ async fn health_is_open_and_everything_else_needs_a_token() {
     assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_gives_a_session_token_and_logout_revokes_it() {
     let ts = TestServer::start().await;
     ts.user("alice", Role::Member).await;
@@ -78,7 +78,7 @@ async fn login_gives_a_session_token_and_logout_revokes_it() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_tokens_are_shown_once_and_stored_only_as_hashes() {
     let ts = TestServer::start().await;
     let api = ts.api(&ts.user("bob", Role::Member).await);
@@ -127,7 +127,7 @@ async fn api_tokens_are_shown_once_and_stored_only_as_hashes() {
     assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_see_only_their_own_workspaces_and_admins_see_all() {
     let ts = TestServer::start().await;
     let alice = ts.api(&ts.user("alice", Role::Member).await);
@@ -199,7 +199,7 @@ async fn users_see_only_their_own_workspaces_and_admins_see_all() {
     assert_error(s, &v, StatusCode::BAD_REQUEST, "weak_password");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_and_metrics_report_real_state() {
     let ts = TestServer::start().await;
     let admin = ts.admin_api();
@@ -228,7 +228,7 @@ async fn ready_and_metrics_report_real_state() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_down_is_reported_not_hidden() {
     let ts =
         TestServer::start_with(|c| c.engine.host = Some("unix:///nonexistent/engine.sock".into()))

@@ -42,7 +42,7 @@ async fn leftovers(ts: &TestServer) -> (usize, usize, usize) {
     (c, n, v)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_workspace_requests_are_refused_clearly_and_leave_nothing() {
     let ts = TestServer::start().await;
     let api = ts.admin_api();
@@ -192,7 +192,7 @@ async fn invalid_workspace_requests_are_refused_clearly_and_leave_nothing() {
     assert_eq!(leftovers(&ts).await, (1, 1, 1));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_that_cannot_start_leaves_nothing_behind() {
     // An image with no `sleep` (and no shell): the container cannot start.
     let dir = tempfile::tempdir().expect("tempdir");

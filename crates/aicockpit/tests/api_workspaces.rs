@@ -4,7 +4,7 @@ use crate::common::{assert_error, docker, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspace_is_a_real_isolated_container_with_its_limits() {
     let ts = TestServer::start().await;
     let api = ts.admin_api();
@@ -115,7 +115,7 @@ async fn a_workspace_is_a_real_isolated_container_with_its_limits() {
     assert!(published["host_port"].as_u64().is_some_and(|p| p > 0));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workspace_volume_survives_stop_start_restart_and_recreation() {
     let ts = TestServer::start().await;
     let api = ts.admin_api();
@@ -226,7 +226,7 @@ async fn the_workspace_volume_survives_stop_start_restart_and_recreation() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_reports_exit_codes_streams_caps_and_timeouts() {
     let ts = TestServer::start().await;
     let api = ts.admin_api();

@@ -19,7 +19,7 @@ async fn fresh_postgres_url() -> String {
     format!("{head}/{name}")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_runs_on_postgresql_and_keeps_state_across_restarts() {
     let url = fresh_postgres_url().await;
     let ts = TestServer::start_with(|c| c.database.url = Some(url.clone())).await;
@@ -52,7 +52,7 @@ async fn the_server_runs_on_postgresql_and_keeps_state_across_restarts() {
     assert_eq!(api2.sh("on-pg", "cat /workspace/x").await.1, "pg\n");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn podman_smoke_test() {
     let host = std::env::var("AICOCKPIT_TEST_PODMAN_HOST").expect(
         "AICOCKPIT_TEST_PODMAN_HOST must name Podman's API socket (scripts/test starts it)",

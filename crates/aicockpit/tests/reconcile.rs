@@ -39,7 +39,7 @@ async fn make_container(name: &str, labels: HashMap<String, String>) -> String {
     id
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_changed_behind_our_back_is_corrected() {
     let ts = TestServer::start().await;
     let api = ts.admin_api();
@@ -74,7 +74,7 @@ async fn state_changed_behind_our_back_is_corrected() {
     assert_eq!(report.fixed, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leftovers_are_adopted_or_removed_and_foreign_objects_left_alone() {
     let ts = TestServer::start().await;
     let store = &ts.state.store;
