@@ -18,4 +18,6 @@ bash "$HERE/images.sh" ${AICOCKPIT_IMAGES:-}
 if [ $want_test -eq 1 ]; then
   bash "$HERE/postgres.sh"
   bash "$HERE/podman.sh"
+  # Debian's Chromium for the browser tests (Playwright cannot download one).
+  apt_install chromium
 fi

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
     pub limits: aicockpit_core::config::AgentConfig,
+    /// Serve the web app from this directory instead of the embedded copy.
+    pub web_dir: Option<std::path::PathBuf>,
     pub tickets: Arc<Tickets>,
 }
 
@@ -67,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/{id}/stop", post(workspaces::stop))
         .route("/workspaces/{id}/restart", post(workspaces::restart))
         .route("/workspaces/{id}/exec", post(workspaces::exec))
+        .route("/workspaces/{id}/usage", get(workspaces::usage))
         .route("/auth/ticket", post(auth::ticket))
         .route(
             "/workspaces/{id}/terminals",
@@ -99,7 +102,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .fallback(routes::not_found)
+        .fallback(routes::spa::serve)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(TraceLayer::new_for_http())

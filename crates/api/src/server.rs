@@ -91,6 +91,7 @@ impl App {
             metrics: Arc::new(Metrics::new()),
             max_body_bytes: config.server.max_body_bytes,
             limits: config.agent.clone(),
+            web_dir: config.server.web_dir.clone(),
             tickets: Arc::new(crate::Tickets::default()),
         };
         Ok(App { state, config })
@@ -117,6 +118,13 @@ impl App {
         );
         let store = self.state.store.clone();
         info!(addr = %listener.local_addr()?, engine = %self.config.engine_host(), "serving");
+        // No Nagle: a response's headers and its first body chunk go out as
+        // separate writes, and Nagle would hold the second back until the
+        // client's delayed ACK (40 ms) for every streamed file read.
+        let listener =
+            axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+                let _ = tcp.set_nodelay(true);
+            });
         let result = axum::serve(listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;

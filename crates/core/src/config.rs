@@ -56,6 +56,9 @@ pub struct ServerConfig {
     pub data_dir: Option<PathBuf>,
     /// Largest request body accepted by JSON endpoints, in bytes.
     pub max_body_bytes: usize,
+    /// Serve the web app from this directory (e.g. `web/dist` while
+    /// developing) instead of the copy built into the binary.
+    pub web_dir: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +67,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8400".into(),
             data_dir: None,
             max_body_bytes: 1024 * 1024,
+            web_dir: None,
         }
     }
 }

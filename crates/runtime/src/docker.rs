@@ -11,8 +11,8 @@ use bollard::models::{
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StatsOptionsBuilder,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -487,6 +487,49 @@ impl WorkspaceRuntime for DockerRuntime {
         }
         let start = out.len().saturating_sub(max_bytes);
         Ok(String::from_utf8_lossy(&out[start..]).trim().to_owned())
+    }
+
+    async fn sample(&self, id: &str) -> Result<Option<crate::ResourceSample>, RuntimeError> {
+        let d = self.client().await?;
+        // one-shot: no second reading a second later; rates are computed by
+        // the caller from consecutive samples.
+        let opts = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stream = d.stats(id, Some(opts));
+        let Some(item) = stream.next().await else {
+            return Ok(None);
+        };
+        let st = match item {
+            Ok(st) => st,
+            Err(e) => {
+                return match RuntimeError::from(e) {
+                    RuntimeError::NotFound(_) | RuntimeError::Conflict(_) => Ok(None),
+                    other => Err(other),
+                }
+            }
+        };
+        let mem = st.memory_stats.unwrap_or_default();
+        let cache = mem
+            .stats
+            .as_ref()
+            .and_then(|s| {
+                s.get("total_inactive_file")
+                    .or_else(|| s.get("inactive_file"))
+                    .copied()
+            })
+            .unwrap_or(0);
+        Ok(Some(crate::ResourceSample {
+            cpu_total_ns: st
+                .cpu_stats
+                .and_then(|c| c.cpu_usage)
+                .and_then(|u| u.total_usage)
+                .unwrap_or(0),
+            memory_bytes: mem.usage.unwrap_or(0).saturating_sub(cache),
+            memory_limit_bytes: mem.limit.unwrap_or(0),
+            pids: st.pids_stats.and_then(|p| p.current).unwrap_or(0),
+        }))
     }
 
     async fn file_exists(&self, id: &str, path: &str) -> Result<bool, RuntimeError> {

@@ -14,6 +14,7 @@ pub use docker::DockerRuntime;
 pub use error::RuntimeError;
 pub use spec::{
     Attached, ContainerInfo, ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, PortMapping,
+    ResourceSample,
 };
 
 use async_trait::async_trait;
@@ -88,6 +89,8 @@ pub trait WorkspaceRuntime: Send + Sync {
     ) -> Result<Option<i64>, RuntimeError>;
     /// The last `max_bytes` of the container's output (for error reports).
     async fn logs(&self, id: &str, max_bytes: usize) -> Result<String, RuntimeError>;
+    /// Current resource use of a running container (None if not running).
+    async fn sample(&self, id: &str) -> Result<Option<ResourceSample>, RuntimeError>;
     /// Whether `path` exists in the container's filesystem.
     async fn file_exists(&self, id: &str, path: &str) -> Result<bool, RuntimeError>;
     /// Writes one file (and its missing parent directories) into the

@@ -98,3 +98,14 @@ pub struct Attached {
     /// The process's stdin.
     pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
+
+/// A point-in-time reading of a container's resource use.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceSample {
+    /// Cumulative CPU time used, in nanoseconds (rates come from two samples).
+    pub cpu_total_ns: u64,
+    /// Memory in use, excluding the page cache the kernel can drop.
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: u64,
+    pub pids: u64,
+}

@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 pub(crate) mod files;
 pub(crate) mod health;
+pub(crate) mod spa;
 pub(crate) mod terminals;
 pub(crate) mod users;
 pub(crate) mod workspaces;
@@ -10,6 +11,7 @@ pub(crate) mod workspaces;
 use crate::error::ApiError;
 use axum::http::StatusCode;
 
+#[allow(dead_code)]
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }

@@ -136,3 +136,21 @@ pub(crate) async fn exec(
         .await?;
     Ok(Json(out.into()))
 }
+
+/// Resource use: `{"running": bool, "cpu_percent", "memory_bytes", "memory_limit_bytes", "pids"}`.
+pub(crate) async fn usage(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(match s.workspaces.usage(&p, &id).await? {
+        Some(u) => serde_json::json!({
+            "running": true,
+            "cpu_percent": u.cpu_percent,
+            "memory_bytes": u.memory_bytes,
+            "memory_limit_bytes": u.memory_limit_bytes,
+            "pids": u.pids,
+        }),
+        None => serde_json::json!({ "running": false }),
+    }))
+}

@@ -92,6 +92,18 @@ pub struct WorkspaceManager {
     pub(super) opts: ManagerOptions,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     agents: Arc<AgentHub>,
+    /// Last CPU reading per container, to turn cumulative time into a rate.
+    cpu_samples: Mutex<HashMap<String, (u64, std::time::Instant)>>,
+}
+
+/// A workspace's resource use now.
+#[derive(Debug, Clone)]
+pub struct Usage {
+    /// Percent of one CPU since the previous reading (None on the first).
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: u64,
+    pub pids: u64,
 }
 
 /// What an agent operation needs of the caller.
@@ -122,7 +134,38 @@ impl WorkspaceManager {
             opts,
             locks: Mutex::new(HashMap::new()),
             agents,
+            cpu_samples: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Resource use of a running workspace; None when it is not running.
+    pub async fn usage(&self, p: &Principal, id: &str) -> Result<Option<Usage>, CoreError> {
+        let rec = self.visible(p, id).await?;
+        let Some(cid) = rec.container_id else {
+            return Ok(None);
+        };
+        if WorkspaceState::parse(&rec.state) != WorkspaceState::Running {
+            return Ok(None);
+        }
+        let Some(s) = self.runtime.sample(&cid).await? else {
+            return Ok(None);
+        };
+        let now = std::time::Instant::now();
+        let prev = {
+            let mut m = self.cpu_samples.lock().unwrap_or_else(|e| e.into_inner());
+            m.insert(cid, (s.cpu_total_ns, now))
+        };
+        let cpu_percent = prev.and_then(|(ns, at)| {
+            let wall = now.duration_since(at).as_nanos() as f64;
+            (wall > 0.0 && s.cpu_total_ns >= ns)
+                .then(|| (s.cpu_total_ns - ns) as f64 / wall * 100.0)
+        });
+        Ok(Some(Usage {
+            cpu_percent,
+            memory_bytes: s.memory_bytes,
+            memory_limit_bytes: s.memory_limit_bytes,
+            pids: s.pids,
+        }))
     }
 
     pub fn agents(&self) -> &Arc<AgentHub> {

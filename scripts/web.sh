@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the web app (web/ → web/dist), which the server embeds. Skips the
+# work when nothing under web/ changed since the last build.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$HERE")"
+cd "$ROOT/web"
+hash="$( (find src e2e -type f -print0 | sort -z | xargs -0 sha256sum; sha256sum package.json package-lock.json index.html vite.config.ts tsconfig.json) | sha256sum | cut -c1-16)"
+if [ -f dist/.build-hash ] && [ "$(cat dist/.build-hash)" = "$hash" ] && [ -d node_modules ]; then
+  exit 0
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "web: installing packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+echo "web: building" >&2
+npm run --silent build >"${TMPDIR:-/tmp}/aicockpit-web-build.log" 2>&1 || { cat "${TMPDIR:-/tmp}/aicockpit-web-build.log" >&2; exit 1; }
+grep -E 'index-.*\.js|ide-.*\.js|monaco-.*\.js' "${TMPDIR:-/tmp}/aicockpit-web-build.log" >&2 || true
+echo "$hash" > dist/.build-hash

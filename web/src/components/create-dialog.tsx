@@ -1,0 +1,106 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, get, post, Template, Workspace } from '../api';
+import { Modal } from './modal';
+
+export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (w: Workspace) => void }) {
+  const [templates, setTemplates] = useState<Template[]>([]);
+  const [template, setTemplate] = useState('base');
+  const [name, setName] = useState('');
+  const [cpus, setCpus] = useState('');
+  const [memory, setMemory] = useState('');
+  const [env, setEnv] = useState('');
+  const [ports, setPorts] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    get<Template[]>('/api/v1/templates').then(setTemplates).catch((e) => setError(String(e.message || e)));
+  }, []);
+  const t = templates.find((x) => x.name === template);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    const envMap: Record<string, string> = {};
+    for (const line of env.split('\n').map((l) => l.trim()).filter(Boolean)) {
+      const i = line.indexOf('=');
+      if (i <= 0) return setError(`Environment lines are KEY=VALUE: "${line}"`);
+      envMap[line.slice(0, i)] = line.slice(i + 1);
+    }
+    const portList = ports
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map(Number);
+    if (portList.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) return setError('Ports are numbers from 1 to 65535.');
+    const body: Record<string, unknown> = { name, template, env: envMap };
+    if (cpus) body.cpus = Number(cpus);
+    if (memory) body.memory_mb = Number(memory);
+    if (portList.length) body.ports = portList;
+    setBusy(true);
+    try {
+      onCreated(await post<Workspace>('/api/v1/workspaces', body));
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal title="New workspace" onClose={busy ? () => {} : onClose}>
+      <form class="form" onSubmit={submit}>
+        <label>
+          Template
+          <select name="template" value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
+            {templates.map((x) => (
+              <option value={x.name}>
+                {x.name} — {x.description}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Name
+          <input name="name" required pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?" placeholder="my-project" value={name} autoFocus onInput={(e) => setName(e.currentTarget.value)} />
+          <span class="muted small">Lowercase letters, digits and dashes.</span>
+        </label>
+        <div class="row">
+          <label>
+            CPUs
+            <input name="cpus" type="number" step="0.1" min="0.1" placeholder={String(t?.cpus ?? 1)} value={cpus} onInput={(e) => setCpus(e.currentTarget.value)} />
+          </label>
+          <label>
+            Memory (MiB)
+            <input name="memory" type="number" step="64" min="64" placeholder={String(t?.memory_mb ?? 1024)} value={memory} onInput={(e) => setMemory(e.currentTarget.value)} />
+          </label>
+        </div>
+        <label>
+          Environment
+          <textarea name="env" rows={3} placeholder="KEY=value, one per line" value={env} onInput={(e) => setEnv(e.currentTarget.value)} />
+        </label>
+        <label>
+          Ports
+          <input name="ports" placeholder={t?.ports.join(', ') || 'e.g. 8000, 3000'} value={ports} onInput={(e) => setPorts(e.currentTarget.value)} />
+        </label>
+        {error && (
+          <div class="error" role="alert">
+            {error}
+          </div>
+        )}
+        <div class="row end">
+          <button type="button" onClick={onClose} disabled={busy}>
+            Cancel
+          </button>
+          <button class="primary" type="submit" disabled={busy || !name}>
+            {busy ? (
+              <>
+                <span class="spinner" /> Creating…
+              </>
+            ) : (
+              'Create'
+            )}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

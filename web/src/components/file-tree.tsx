@@ -1,0 +1,181 @@
+// The file tree: lazy directories, create/rename/delete, upload by drag and
+// drop, download, and live updates from the agent's watch stream.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, DirEntry, get, post, request, sse, token, ws, q, del } from '../api';
+
+type Dirs = Record<string, DirEntry[] | undefined>;
+
+const join = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
+const parent = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+
+export function FileTree({ id, onOpen, onError, activePath }: { id: string; onOpen: (p: string) => void; onError: (m: string) => void; activePath: string | null }) {
+  const [dirs, setDirs] = useState<Dirs>({});
+  const [open, setOpen] = useState<Set<string>>(new Set(['']));
+  const [selected, setSelected] = useState<string>('');
+  const [dropDir, setDropDir] = useState<string | null>(null);
+  const openRef = useRef(open);
+  openRef.current = open;
+
+  const load = async (dir: string) => {
+    try {
+      const list = await get<DirEntry[]>(`${ws(id)}/files${q({ path: dir })}`);
+      setDirs((d) => ({ ...d, [dir]: list }));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) setDirs((d) => ({ ...d, [dir]: undefined }));
+      else onError(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+
+  useEffect(() => {
+    load('');
+    // Live updates: reload the open directories that changed.
+    const ctrl = new AbortController();
+    let retry: ReturnType<typeof setTimeout>;
+    const watch = () =>
+      sse(`${ws(id)}/files/watch${q({ path: '' })}`, ctrl.signal, (_name, data) => {
+        const changes: { path: string }[] = JSON.parse(data).changes;
+        const touched = new Set(changes.map((c) => parent(c.path)));
+        touched.forEach((d) => openRef.current.has(d) && load(d));
+      })
+        .catch(() => {})
+        .finally(() => {
+          if (!ctrl.signal.aborted) retry = setTimeout(watch, 2000);
+        });
+    if (token()) watch();
+    return () => {
+      ctrl.abort();
+      clearTimeout(retry);
+    };
+  }, [id]);
+
+  const toggle = (dir: string) => {
+    const next = new Set(open);
+    if (next.has(dir)) next.delete(dir);
+    else {
+      next.add(dir);
+      load(dir);
+    }
+    setOpen(next);
+  };
+
+  const targetDir = () => {
+    const entry = selected && dirs[parent(selected)]?.find((e) => join(parent(selected), e.name) === selected);
+    return entry && entry.kind === 'dir' ? selected : parent(selected);
+  };
+
+  const act = async (fn: () => Promise<unknown>, reloadDirs: string[]) => {
+    try {
+      await fn();
+      reloadDirs.forEach(load);
+    } catch (e) {
+      onError(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+
+  const newFile = () => {
+    const dir = targetDir();
+    const name = prompt(`New file in /${dir}`);
+    if (!name) return;
+    const path = join(dir, name);
+    act(() => request('PUT', `${ws(id)}/files/content${q({ path })}`, '', { 'If-None-Match': '*' }), [dir]).then(() => onOpen(path));
+  };
+  const newFolder = () => {
+    const dir = targetDir();
+    const name = prompt(`New folder in /${dir}`);
+    if (name) act(() => post(`${ws(id)}/files/mkdir`, { path: join(dir, name) }), [dir]);
+  };
+  const rename = () => {
+    if (!selected) return;
+    const to = prompt('Rename to', selected);
+    if (to && to !== selected) act(() => post(`${ws(id)}/files/rename`, { from: selected, to }), [parent(selected), parent(to)]);
+  };
+  const remove = () => {
+    if (!selected || !confirm(`Delete ${selected}?`)) return;
+    act(() => del(`${ws(id)}/files${q({ path: selected, recursive: true })}`), [parent(selected)]);
+    setSelected('');
+  };
+  const download = async () => {
+    const path = selected;
+    const entry = dirs[parent(path)]?.find((e) => join(parent(path), e.name) === path);
+    const url = entry?.kind === 'file' ? `${ws(id)}/files/content${q({ path })}` : `${ws(id)}/files/archive${q({ path })}`;
+    try {
+      const blob = await (await request('GET', url)).blob();
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = entry?.kind === 'file' ? path.split('/').pop() || 'file' : `${path.split('/').pop() || 'workspace'}.tar.gz`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    } catch (e) {
+      onError(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+
+  const onDrop = async (e: DragEvent, dir: string) => {
+    e.preventDefault();
+    e.stopPropagation();
+    setDropDir(null);
+    const files = Array.from(e.dataTransfer?.files || []);
+    if (!files.length) return;
+    const form = new FormData();
+    files.forEach((f) => form.append('file', f, f.name));
+    act(() => request('POST', `${ws(id)}/files/upload${q({ path: dir })}`, form), [dir]);
+  };
+
+  const render = (dir: string, depth: number): preact.JSX.Element[] =>
+    (dirs[dir] || []).flatMap((e) => {
+      const path = join(dir, e.name);
+      const isDir = e.kind === 'dir';
+      const row = (
+        <div
+          class={`tree-row ${selected === path ? 'selected' : ''} ${activePath === path ? 'active' : ''} ${dropDir === path ? 'drop' : ''}`}
+          style={{ paddingLeft: `${8 + depth * 14}px` }}
+          data-path={path}
+          title={path}
+          onClick={() => {
+            setSelected(path);
+            isDir ? toggle(path) : onOpen(path);
+          }}
+          onDragOver={isDir ? (ev) => (ev.preventDefault(), setDropDir(path)) : undefined}
+          onDragLeave={isDir ? () => setDropDir(null) : undefined}
+          onDrop={isDir ? (ev) => onDrop(ev, path) : undefined}
+        >
+          <span class="twisty">{isDir ? (open.has(path) ? '▾' : '▸') : ''}</span>
+          <span class={isDir ? 'dir' : 'file'}>{e.name}</span>
+        </div>
+      );
+      return isDir && open.has(path) ? [row, ...render(path, depth + 1)] : [row];
+    });
+
+  return (
+    <div
+      class={`tree ${dropDir === '' ? 'drop' : ''}`}
+      onDragOver={(e) => (e.preventDefault(), setDropDir(''))}
+      onDrop={(e) => onDrop(e, '')}
+    >
+      <div class="tree-toolbar">
+        <span class="muted small">FILES</span>
+        <span class="spacer" />
+        <button class="icon" title="New file" onClick={newFile} aria-label="New file">
+          +
+        </button>
+        <button class="icon" title="New folder" onClick={newFolder} aria-label="New folder">
+          ▣
+        </button>
+        <button class="icon" title="Rename" onClick={rename} disabled={!selected} aria-label="Rename">
+          ✎
+        </button>
+        <button class="icon" title="Delete" onClick={remove} disabled={!selected} aria-label="Delete">
+          ✕
+        </button>
+        <button class="icon" title="Download" onClick={download} aria-label="Download">
+          ⤓
+        </button>
+        <button class="icon" title="Refresh" onClick={() => [...open].forEach(load)} aria-label="Refresh">
+          ↻
+        </button>
+      </div>
+      <div class="tree-body">{render('', 0)}</div>
+      <div class="muted small tree-hint">Drop files here to upload</div>
+    </div>
+  );
+}

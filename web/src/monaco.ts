@@ -1,0 +1,21 @@
+// Monaco, loaded on demand (the dashboard never pays for it): the core
+// editor plus Monarch syntax highlighting for every basic language.
+import * as monaco from 'monaco-editor/esm/vs/editor/editor.api';
+import 'monaco-editor/esm/vs/basic-languages/monaco.contribution';
+import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker?worker';
+
+(self as unknown as { MonacoEnvironment: unknown }).MonacoEnvironment = {
+  getWorker: () => new EditorWorker(),
+};
+
+export function languageFor(path: string): string {
+  const name = path.split('/').pop() || '';
+  const ext = name.includes('.') ? '.' + name.split('.').pop()!.toLowerCase() : '';
+  for (const l of monaco.languages.getLanguages()) {
+    if (l.filenames?.includes(name) || (ext && l.extensions?.includes(ext))) return l.id;
+  }
+  if (name === 'Dockerfile') return 'dockerfile';
+  return 'plaintext';
+}
+
+export { monaco };

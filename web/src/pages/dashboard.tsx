@@ -1,0 +1,202 @@
+// The dashboard: every workspace with live state and resource use, create,
+// start/stop/restart/delete, recent workspaces.
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, del, formatBytes, get, post, Usage, User, Workspace, ws } from '../api';
+import { navigate, recentWorkspaces } from '../router';
+import { CreateDialog } from '../components/create-dialog';
+import { Confirm } from '../components/confirm';
+
+export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: () => void; onSwitch: () => void }) {
+  const [list, setList] = useState<Workspace[] | null>(null);
+  const [usage, setUsage] = useState<Record<string, Usage>>({});
+  const [error, setError] = useState('');
+  const [creating, setCreating] = useState(false);
+  const [busy, setBusy] = useState<Record<string, string>>({});
+  const [deleting, setDeleting] = useState<Workspace | null>(null);
+
+  const refresh = async () => {
+    try {
+      const l = await get<Workspace[]>('/api/v1/workspaces');
+      setList(l);
+      setError('');
+      const running = l.filter((w) => w.state === 'running');
+      const entries = await Promise.all(
+        running.map(async (w) => [w.id, await get<Usage>(`${ws(w.id)}/usage`).catch(() => ({ running: false }))] as const),
+      );
+      setUsage(Object.fromEntries(entries));
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+
+  useEffect(() => {
+    refresh();
+    const t = setInterval(refresh, 3000);
+    return () => clearInterval(t);
+  }, []);
+
+  const act = async (w: Workspace, verb: 'start' | 'stop' | 'restart') => {
+    setBusy((b) => ({ ...b, [w.id]: verb }));
+    try {
+      await post(`${ws(w.id)}/${verb}`);
+      await refresh();
+    } catch (e) {
+      setError(`${w.name}: ${e instanceof ApiError ? e.message : e}`);
+    } finally {
+      setBusy((b) => {
+        const { [w.id]: _, ...rest } = b;
+        return rest;
+      });
+    }
+  };
+
+  const remove = async (w: Workspace, purge: boolean) => {
+    setDeleting(null);
+    setBusy((b) => ({ ...b, [w.id]: 'delete' }));
+    try {
+      await del(`${ws(w.id)}?purge=${purge}`);
+      await refresh();
+    } catch (e) {
+      setError(`${w.name}: ${e instanceof ApiError ? e.message : e}`);
+    }
+  };
+
+  const recent = recentWorkspaces()
+    .map((id) => list?.find((w) => w.id === id))
+    .filter((w): w is Workspace => !!w);
+
+  return (
+    <div class="page">
+      <header class="topbar">
+        <span class="brand">
+          <span class="logo">▲</span> AiCockpit
+        </span>
+        <span class="spacer" />
+        <button class="ghost" onClick={onSwitch} title="Switch workspace (Ctrl+Shift+K)">
+          Switch… <kbd>Ctrl+Shift+K</kbd>
+        </button>
+        <span class="muted">{user.username}</span>
+        <button class="ghost" onClick={onLogout}>
+          Log out
+        </button>
+      </header>
+      <main class="content">
+        <div class="row">
+          <h2>Workspaces</h2>
+          <span class="spacer" />
+          <button class="primary" onClick={() => setCreating(true)} disabled={user.role === 'viewer'}>
+            New workspace
+          </button>
+        </div>
+        {error && (
+          <div class="error" role="alert">
+            {error}
+          </div>
+        )}
+        {recent.length > 0 && (
+          <div class="recent">
+            <span class="muted">Recent:</span>
+            {recent.map((w) => (
+              <a href={`/w/${w.id}`} onClick={(e) => (e.preventDefault(), navigate(`/w/${w.id}`))}>
+                {w.name}
+              </a>
+            ))}
+          </div>
+        )}
+        {list === null ? (
+          <p class="muted">Loading…</p>
+        ) : list.length === 0 ? (
+          <div class="empty card">
+            <p>No workspaces yet.</p>
+            <button class="primary" onClick={() => setCreating(true)}>
+              Create your first workspace
+            </button>
+          </div>
+        ) : (
+          <table class="ws-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>State</th>
+                <th>Template</th>
+                <th>CPU</th>
+                <th>Memory</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((w) => {
+                const u = usage[w.id];
+                const b = busy[w.id];
+                return (
+                  <tr key={w.id} data-workspace={w.name}>
+                    <td>
+                      <a class="ws-name" href={`/w/${w.id}`} onClick={(e) => (e.preventDefault(), navigate(`/w/${w.id}`))}>
+                        {w.name}
+                      </a>
+                    </td>
+                    <td>
+                      <span class={`state state-${w.state}`} title={w.state_reason || ''}>
+                        {b ? `${b}…` : w.state}
+                      </span>
+                      {w.state_reason && <div class="muted small">{w.state_reason}</div>}
+                    </td>
+                    <td>{w.template || w.image}</td>
+                    <td class="num">
+                      {u?.running && u.cpu_percent != null ? `${u.cpu_percent.toFixed(1)} %` : '–'}
+                      <div class="muted small">of {w.limits.cpus} CPU</div>
+                    </td>
+                    <td class="num">
+                      {u?.running && u.memory_bytes != null ? formatBytes(u.memory_bytes) : '–'}
+                      <div class="muted small">of {w.limits.memory_mb} MiB</div>
+                    </td>
+                    <td class="actions">
+                      <button onClick={() => navigate(`/w/${w.id}`)} disabled={w.state !== 'running'}>
+                        Open
+                      </button>
+                      {w.state === 'running' ? (
+                        <button onClick={() => act(w, 'stop')} disabled={!!b}>
+                          Stop
+                        </button>
+                      ) : (
+                        <button onClick={() => act(w, 'start')} disabled={!!b}>
+                          Start
+                        </button>
+                      )}
+                      <button onClick={() => act(w, 'restart')} disabled={!!b}>
+                        Restart
+                      </button>
+                      <button class="danger" onClick={() => setDeleting(w)} disabled={!!b}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )}
+      </main>
+      {creating && (
+        <CreateDialog
+          onClose={() => setCreating(false)}
+          onCreated={(w) => {
+            setCreating(false);
+            refresh();
+            navigate(`/w/${w.id}`);
+          }}
+        />
+      )}
+      {deleting && (
+        <Confirm
+          title={`Delete ${deleting.name}?`}
+          body="The container is removed. Its /workspace data is kept unless you also remove it."
+          option="Also delete the /workspace data (cannot be undone)"
+          confirm="Delete"
+          onCancel={() => setDeleting(null)}
+          onConfirm={(purge) => remove(deleting, purge)}
+        />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,201 @@
+// The workspace IDE: file tree, tabbed editor, terminals, AI panel, status.
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get, request, User, Workspace, ws, q, FileMeta } from '../api';
+import { navigate, rememberWorkspace } from '../router';
+import { FileTree } from '../components/file-tree';
+import { EditorArea, OpenFile } from '../components/editor';
+import { Terminals } from '../components/terminals';
+
+export function Ide({ id, file, onSwitch }: { id: string; file: string | null; user: User; onSwitch: () => void }) {
+  const [w, setW] = useState<Workspace | null>(null);
+  const [error, setError] = useState('');
+  const [online, setOnline] = useState(true);
+  const [files, setFiles] = useState<OpenFile[]>([]);
+  const [active, setActive] = useState<string | null>(null);
+  const [panelHeight, setPanelHeight] = useState(260);
+  const [aiOpen, setAiOpen] = useState(true);
+  const filesRef = useRef(files);
+  filesRef.current = files;
+
+  // The workspace's state, and whether the server answers at all.
+  useEffect(() => {
+    let stop = false;
+    const poll = async () => {
+      try {
+        const x = await get<Workspace>(ws(id));
+        if (stop) return;
+        setW(x);
+        setOnline(true);
+        rememberWorkspace(x.id);
+      } catch (e) {
+        if (stop) return;
+        if (e instanceof ApiError && e.status === 0) setOnline(false);
+        else if (e instanceof ApiError) setError(e.message);
+      }
+    };
+    poll();
+    const t = setInterval(poll, 3000);
+    return () => {
+      stop = true;
+      clearInterval(t);
+    };
+  }, [id]);
+
+  const openFile = useCallback(
+    async (path: string) => {
+      const existing = filesRef.current.find((f) => f.path === path);
+      if (existing) {
+        setActive(path);
+        return;
+      }
+      try {
+        const resp = await request('GET', `${ws(id)}/files/content${q({ path })}`);
+        const text = await resp.text();
+        const etag = resp.headers.get('etag') || '';
+        setFiles((fs) => [...fs, { path, content: text, saved: text, etag, conflict: false }]);
+        setActive(path);
+      } catch (e) {
+        setError(e instanceof ApiError ? e.message : String(e));
+      }
+    },
+    [id],
+  );
+
+  // Deep link: /w/<id>?file=<path> opens that file.
+  useEffect(() => {
+    if (file) openFile(file);
+  }, [file, openFile]);
+  useEffect(() => {
+    const url = `/w/${encodeURIComponent(id)}${active ? q({ file: active }) : ''}`;
+    if (location.pathname + location.search !== url) navigate(url, true);
+  }, [active, id]);
+
+  const save = async (path: string, force = false) => {
+    const f = filesRef.current.find((x) => x.path === path);
+    if (!f) return;
+    try {
+      const headers: Record<string, string> = {};
+      if (f.etag && !force) headers['If-Match'] = f.etag;
+      const resp = await request('PUT', `${ws(id)}/files/content${q({ path })}`, f.content, headers);
+      const meta: FileMeta = await resp.json();
+      setFiles((fs) => fs.map((x) => (x.path === path ? { ...x, saved: f.content, etag: meta.etag, conflict: false } : x)));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 412) {
+        setFiles((fs) => fs.map((x) => (x.path === path ? { ...x, conflict: true } : x)));
+      } else {
+        setError(e instanceof ApiError ? e.message : String(e));
+      }
+    }
+  };
+
+  const reload = async (path: string) => {
+    const resp = await request('GET', `${ws(id)}/files/content${q({ path })}`);
+    const text = await resp.text();
+    const etag = resp.headers.get('etag') || '';
+    setFiles((fs) => fs.map((x) => (x.path === path ? { ...x, content: text, saved: text, etag, conflict: false, version: (x.version || 0) + 1 } : x)));
+  };
+
+  const close = (path: string) => {
+    const f = filesRef.current.find((x) => x.path === path);
+    if (f && f.content !== f.saved && !confirm(`${path} has unsaved changes. Close anyway?`)) return;
+    const rest = filesRef.current.filter((x) => x.path !== path);
+    setFiles(rest);
+    if (active === path) setActive(rest.length ? rest[rest.length - 1].path : null);
+  };
+
+  const startDrag = (e: MouseEvent) => {
+    e.preventDefault();
+    const startY = e.clientY;
+    const startH = panelHeight;
+    const move = (m: MouseEvent) => setPanelHeight(Math.max(80, Math.min(window.innerHeight - 160, startH - (m.clientY - startY))));
+    const up = () => {
+      window.removeEventListener('mousemove', move);
+      window.removeEventListener('mouseup', up);
+    };
+    window.addEventListener('mousemove', move);
+    window.addEventListener('mouseup', up);
+  };
+
+  const running = w?.state === 'running';
+  return (
+    <div class="ide">
+      <header class="topbar">
+        <a class="brand" href="/" onClick={(e) => (e.preventDefault(), navigate('/'))}>
+          <span class="logo">▲</span> AiCockpit
+        </a>
+        <span class="crumb">/</span>
+        <button class="ghost ws-switch" onClick={onSwitch} title="Switch workspace (Ctrl+Shift+K)">
+          {w?.name || id}
+        </button>
+        <span class="spacer" />
+        <button class="ghost" onClick={() => setAiOpen((o) => !o)}>
+          {aiOpen ? 'Hide AI' : 'AI'}
+        </button>
+      </header>
+      {error && (
+        <div class="error banner" role="alert" onClick={() => setError('')}>
+          {error} <span class="muted">(click to dismiss)</span>
+        </div>
+      )}
+      {w && !running ? (
+        <div class="center">
+          <p>
+            This workspace is <b>{w.state}</b>. {w.state_reason}
+          </p>
+          <button class="primary" onClick={() => request('POST', `${ws(id)}/start`).catch((e) => setError(e.message))}>
+            Start it
+          </button>
+        </div>
+      ) : (
+        <div class="ide-body">
+          <aside class="sidebar">
+            {running && <FileTree id={id} onOpen={openFile} onError={setError} activePath={active} />}
+          </aside>
+          <section class="main-col">
+            <div class="editor-wrap">
+              <EditorArea
+                files={files}
+                active={active}
+                onActivate={setActive}
+                onChange={(path, content) => setFiles((fs) => fs.map((x) => (x.path === path ? { ...x, content } : x)))}
+                onSave={save}
+                onClose={close}
+                onReload={reload}
+              />
+            </div>
+            <div class="splitter" onMouseDown={startDrag} title="Drag to resize" />
+            <div class="panel" style={{ height: `${panelHeight}px` }}>
+              {running && <Terminals id={id} onError={setError} />}
+            </div>
+          </section>
+          {aiOpen && (
+            <aside class="ai-panel">
+              <h4>AI assistant</h4>
+              <p class="muted">
+                Chat, inline completions and the agent arrive with the AI features. Configure AI services in settings once they
+                land.
+              </p>
+            </aside>
+          )}
+        </div>
+      )}
+      <footer class="statusbar">
+        <span class={`dot ${online ? 'ok' : 'bad'}`} /> {online ? 'Connected' : 'Reconnecting…'}
+        <span class="sep" />
+        <span data-testid="ws-state">{w ? w.state : '…'}</span>
+        {w && (
+          <>
+            <span class="sep" />
+            <span>
+              {w.limits.cpus} CPU · {w.limits.memory_mb} MiB
+            </span>
+            <span class="sep" />
+            <span>{w.template || w.image}</span>
+          </>
+        )}
+        <span class="spacer" />
+        {active && <span>{active}</span>}
+      </footer>
+    </div>
+  );
+}
