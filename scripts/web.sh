@@ -11,7 +11,9 @@ if [ -f dist/.build-hash ] && [ "$(cat dist/.build-hash)" = "$hash" ] && [ -d no
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "web: installing packages" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # `npm install`, not `npm ci`: with this registry set-up the lock file
+  # records platform packages without versions, which `npm ci` refuses.
+  npm install --no-audit --no-fund --loglevel=error >&2
 fi
 echo "web: building" >&2
 npm run --silent build >"${TMPDIR:-/tmp}/aicockpit-web-build.log" 2>&1 || { cat "${TMPDIR:-/tmp}/aicockpit-web-build.log" >&2; exit 1; }
