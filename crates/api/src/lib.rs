@@ -41,11 +41,13 @@ pub struct AppState {
     /// Serve the web app from this directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
     pub tickets: Arc<Tickets>,
+    pub ai: Arc<aicockpit_ai::gateway::Gateway>,
+    pub ai_max_request_bytes: usize,
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    use routes::{auth, files, health, terminals, users, workspaces};
+    use routes::{ai, auth, files, gateway, health, terminals, users, workspaces};
     let api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -92,19 +94,35 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/{id}/files/archive", get(files::archive))
         .route("/workspaces/{id}/files/watch", get(files::watch))
         .route("/workspaces/{id}/search", get(files::search))
-        .route("/workspaces/{id}/search/files", get(files::find_files));
+        .route("/workspaces/{id}/search/files", get(files::find_files))
+        .route("/ai/services", get(ai::list).post(ai::create))
+        .route("/ai/services/{id}", axum::routing::patch(ai::update).delete(ai::delete))
+        .route("/ai/services/{id}/test", post(ai::test))
+        .route("/ai/services/{id}/activate", post(ai::activate))
+        .route("/ai/aliases", get(ai::aliases))
+        .route("/ai/aliases/{model}", axum::routing::put(ai::set_alias).delete(ai::delete_alias))
+        .route("/ai/usage", get(ai::usage));
+    // The gateway takes larger bodies (long contexts) and answers in
+    // OpenAI's error format, so it is a router of its own.
+    let v1 = Router::new()
+        .route("/chat/completions", post(gateway::chat))
+        .route("/completions", post(gateway::completions))
+        .route("/embeddings", post(gateway::embeddings))
+        .route("/models", get(gateway::models))
+        .fallback(gateway::not_found)
+        .layer(DefaultBodyLimit::max(state.ai_max_request_bytes));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
-        .nest("/api/v1", api)
+        .nest("/api/v1", api.layer(DefaultBodyLimit::max(state.max_body_bytes)))
+        .nest("/v1", v1)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
         .fallback(routes::spa::serve)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)

@@ -35,11 +35,50 @@ struct StateLabels {
 
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AiLabels {
+    service: String,
+    model: String,
+    endpoint: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AiServiceLabels {
+    service: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AiErrorLabels {
+    service: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AiTokenLabels {
+    service: String,
+    model: String,
+    kind: String,
+}
+
+type AiHistogram = Family<AiServiceLabels, Histogram, fn() -> Histogram>;
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
     workspaces: Family<StateLabels, Gauge>,
+    ai_requests: Family<AiLabels, Counter>,
+    ai_errors: Family<AiErrorLabels, Counter>,
+    ai_latency: AiHistogram,
+    ai_ttft: AiHistogram,
+    ai_overhead: AiHistogram,
+    ai_tokens: Family<AiTokenLabels, Counter>,
+}
+
+fn overhead_histogram() -> Histogram {
+    // 10 µs … ~80 ms: the gateway's own work per request.
+    Histogram::new(exponential_buckets(0.00001, 2.0, 14))
 }
 
 fn latency_histogram() -> Histogram {
@@ -69,16 +108,69 @@ impl Metrics {
             "Time to answer HTTP requests",
             latency.clone(),
         );
-        registry.register(
-            "aicockpit_workspaces",
-            "Workspaces by state",
-            workspaces.clone(),
-        );
+        registry.register("aicockpit_workspaces", "Workspaces by state", workspaces.clone());
+        let ai_requests = Family::<AiLabels, Counter>::default();
+        let ai_errors = Family::<AiErrorLabels, Counter>::default();
+        let ai_latency: AiHistogram = Family::new_with_constructor(latency_histogram);
+        let ai_ttft: AiHistogram = Family::new_with_constructor(latency_histogram);
+        let ai_overhead: AiHistogram = Family::new_with_constructor(overhead_histogram);
+        let ai_tokens = Family::<AiTokenLabels, Counter>::default();
+        registry.register("aicockpit_ai_requests", "Gateway requests by service, model and status", ai_requests.clone());
+        registry.register("aicockpit_ai_errors", "Gateway failures by service and kind", ai_errors.clone());
+        registry.register("aicockpit_ai_request_duration_seconds", "Gateway request duration", ai_latency.clone());
+        registry.register("aicockpit_ai_time_to_first_token_seconds", "Time to the first streamed token", ai_ttft.clone());
+        registry.register("aicockpit_ai_overhead_seconds", "Time the gateway itself adds per request", ai_overhead.clone());
+        registry.register("aicockpit_ai_tokens", "Tokens by service, model and kind", ai_tokens.clone());
         Metrics {
             registry,
             requests,
             latency,
             workspaces,
+            ai_requests,
+            ai_errors,
+            ai_latency,
+            ai_ttft,
+            ai_overhead,
+            ai_tokens,
+        }
+    }
+
+    /// Records one gateway request.
+    pub fn record_ai(&self, o: &aicockpit_ai::gateway::Outcome) {
+        let svc = AiServiceLabels {
+            service: o.service.clone(),
+        };
+        self.ai_requests
+            .get_or_create(&AiLabels {
+                service: o.service.clone(),
+                model: o.model.clone(),
+                endpoint: o.endpoint.to_owned(),
+                status: o.status,
+            })
+            .inc();
+        for kind in o.error_kind.into_iter().chain(o.client_cancelled.then_some("client_cancelled")) {
+            self.ai_errors
+                .get_or_create(&AiErrorLabels {
+                    service: o.service.clone(),
+                    kind: kind.to_owned(),
+                })
+                .inc();
+        }
+        self.ai_latency.get_or_create(&svc).observe(o.duration.as_secs_f64());
+        self.ai_overhead.get_or_create(&svc).observe(o.overhead.as_secs_f64());
+        if let Some(t) = o.time_to_first_token {
+            self.ai_ttft.get_or_create(&svc).observe(t.as_secs_f64());
+        }
+        if let Some(u) = o.usage {
+            for (kind, n) in [("prompt", u.prompt_tokens), ("completion", u.completion_tokens)] {
+                self.ai_tokens
+                    .get_or_create(&AiTokenLabels {
+                        service: o.service.clone(),
+                        model: o.model.clone(),
+                        kind: kind.into(),
+                    })
+                    .inc_by(n);
+            }
         }
     }
 

@@ -84,11 +84,32 @@ impl App {
             },
             agents,
         ));
+        let secrets = match &config.ai.secret_key {
+            Some(k) => aicockpit_ai::crypto::SecretBox::from_key_b64(k),
+            None => aicockpit_ai::crypto::SecretBox::load_or_create(&data_dir.join("secret.key")),
+        }
+        .map_err(|e| StartError::Config(e.to_string()))?;
+        let metrics = Arc::new(Metrics::new());
+        let observer_metrics = metrics.clone();
+        let ai = Arc::new(aicockpit_ai::gateway::Gateway::new(
+            Arc::new(aicockpit_ai::registry::Registry::new(store.clone(), secrets)),
+            store.clone(),
+            aicockpit_ai::gateway::GatewayConfig {
+                rpm: config.ai.requests_per_minute,
+                tpm: config.ai.tokens_per_minute,
+                max_retries: config.ai.max_retries,
+                max_retry_wait: std::time::Duration::from_secs(config.ai.max_retry_wait_secs),
+                ..Default::default()
+            },
+            Arc::new(move |o: &aicockpit_ai::gateway::Outcome| observer_metrics.record_ai(o)),
+        ));
         let state = AppState {
             store,
             auth,
             workspaces,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
+            ai,
+            ai_max_request_bytes: config.ai.max_request_bytes,
             max_body_bytes: config.server.max_body_bytes,
             limits: config.agent.clone(),
             web_dir: config.server.web_dir.clone(),

@@ -17,7 +17,50 @@ pub struct Config {
     pub workspaces: WorkspacesConfig,
     pub auth: AuthConfig,
     pub agent: AgentConfig,
+    pub ai: AiConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AiConfig {
+    /// Key that seals AI service secrets at rest: base64 of 32 bytes. When
+    /// absent, `secret.key` in the data dir is used (created on first run).
+    pub secret_key: Option<String>,
+    /// Per-user limits on the gateway: requests and tokens per minute (0 = none).
+    pub requests_per_minute: u64,
+    pub tokens_per_minute: u64,
+    /// Retries per service before falling back to its fallback service.
+    pub max_retries: u32,
+    /// A 429's Retry-After up to this many seconds is waited out.
+    pub max_retry_wait_secs: u64,
+    /// Largest request body the gateway accepts, in bytes.
+    pub max_request_bytes: usize,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        AiConfig {
+            secret_key: None,
+            requests_per_minute: 600,
+            tokens_per_minute: 2_000_000,
+            max_retries: 2,
+            max_retry_wait_secs: 5,
+            max_request_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AiConfig")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("tokens_per_minute", &self.tokens_per_minute)
+            .field("max_retries", &self.max_retries)
+            .field("max_retry_wait_secs", &self.max_retry_wait_secs)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -207,6 +250,7 @@ impl fmt::Debug for Config {
             .field("workspaces", &self.workspaces)
             .field("auth", &self.auth)
             .field("agent", &self.agent)
+            .field("ai", &self.ai)
             .field("log", &self.log)
             .finish()
     }

@@ -6,6 +6,7 @@
 //! `TEXT`, `BIGINT` (times are Unix milliseconds) and JSON kept as `TEXT`.
 //! Migrations live per backend in `migrations/{sqlite,postgres}`.
 
+mod ai;
 mod error;
 mod records;
 mod settings;
@@ -13,6 +14,7 @@ mod tokens;
 mod users;
 mod workspaces;
 
+pub use ai::{AiAliasRecord, AiServiceRecord, AiUsageRecord, AiUsageTotal};
 pub use error::StoreError;
 pub use records::{NewWorkspace, TokenRecord, TokenWithUser, UserRecord, WorkspaceRecord};
 

@@ -1,7 +1,9 @@
 //! Request handlers, one module per area of the API.
 
+pub(crate) mod ai;
 pub(crate) mod auth;
 pub(crate) mod files;
+pub(crate) mod gateway;
 pub(crate) mod health;
 pub(crate) mod spa;
 pub(crate) mod terminals;
@@ -10,11 +12,6 @@ pub(crate) mod workspaces;
 
 use crate::error::ApiError;
 use axum::http::StatusCode;
-
-#[allow(dead_code)]
-pub(crate) async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-}
 
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(

@@ -1,0 +1,118 @@
+//! "Test connection": one real, minimal call (the models list) and an exact
+//! account of what went wrong if it failed.
+
+use crate::gateway::Gateway;
+use crate::kinds::{self, Endpoint};
+use crate::registry::Service;
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Debug, Serialize)]
+pub struct ProbeResult {
+    pub ok: bool,
+    pub latency_ms: f64,
+    pub models: Vec<String>,
+    /// Whether the default model is among them (None: no default, or the
+    /// service does not list models).
+    pub default_model_found: Option<bool>,
+    /// `dns`, `refused`, `tls`, `timeout`, `connect`, `unauthorized`,
+    /// `not_found`, `http_error`, `invalid_response`.
+    pub error_kind: Option<&'static str>,
+    pub error: Option<String>,
+    pub status: Option<u16>,
+}
+
+/// Classifies a transport error by walking its causes.
+pub fn classify(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        return "timeout";
+    }
+    let mut text = e.to_string().to_lowercase();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        text.push_str(" / ");
+        text.push_str(&s.to_string().to_lowercase());
+        src = s.source();
+    }
+    if text.contains("dns") || text.contains("failed to lookup") || text.contains("name or service not known") {
+        "dns"
+    } else if text.contains("refused") {
+        "refused"
+    } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") || text.contains("ssl") {
+        "tls"
+    } else if text.contains("timed out") {
+        "timeout"
+    } else {
+        "connect"
+    }
+}
+
+pub async fn probe(gw: &Gateway, svc: &Service) -> ProbeResult {
+    let url = kinds::url(
+        svc.kind,
+        &svc.base_url,
+        Endpoint::Models,
+        svc.azure_deployment.as_deref(),
+        svc.azure_api_version.as_deref(),
+        "",
+    );
+    let started = Instant::now();
+    let mut r = ProbeResult {
+        ok: false,
+        latency_ms: 0.0,
+        models: Vec::new(),
+        default_model_found: None,
+        error_kind: None,
+        error: None,
+        status: None,
+    };
+    let resp = match gw.request(svc, reqwest::Method::GET, &url).timeout(svc.first_byte_timeout).send().await {
+        Ok(resp) => resp,
+        Err(e) => {
+            r.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            r.error_kind = Some(classify(&e));
+            r.error = Some(format!("{}: {e}", r.error_kind.unwrap_or("connect")));
+            return r;
+        }
+    };
+    let status = resp.status();
+    let body = resp.bytes().await.unwrap_or_default();
+    r.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    r.status = Some(status.as_u16());
+    if !status.is_success() {
+        r.error_kind = Some(match status.as_u16() {
+            401 | 403 => "unauthorized",
+            404 => "not_found",
+            _ => "http_error",
+        });
+        let detail = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
+        r.error = Some(format!("HTTP {status}: {detail}"));
+        return r;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(v) => {
+            r.models = v["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                .collect();
+            r.ok = true;
+            if let Some(dm) = &svc.default_model {
+                r.default_model_found = Some(r.models.iter().any(|m| m == dm));
+                if r.default_model_found == Some(false) && !r.models.is_empty() {
+                    r.error_kind = Some("not_found");
+                    r.error = Some(format!("the service answers, but has no model {dm:?}"));
+                }
+            }
+        }
+        Err(e) => {
+            r.error_kind = Some("invalid_response");
+            r.error = Some(format!("the answer is not JSON: {e}"));
+        }
+    }
+    r
+}

@@ -1,0 +1,418 @@
+//! The service registry: services with their sealed secrets, model aliases
+//! and the active service, cached in memory and written through to the store.
+
+use crate::crypto::SecretBox;
+use crate::kinds::Kind;
+use crate::AiError;
+use aicockpit_store::{AiAliasRecord, AiServiceRecord, Store, StoreError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+const ACTIVE_KEY: &str = "ai.active_service";
+
+/// A service ready to call: secrets in clear, in memory only.
+#[derive(Clone)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub kind: Kind,
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub header_names: Vec<String>,
+    pub default_model: Option<String>,
+    pub azure_deployment: Option<String>,
+    pub azure_api_version: Option<String>,
+    pub connect_timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub fallback_id: Option<String>,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for Service {
+    // Never print the key or header values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("has_api_key", &self.api_key.is_some())
+            .field("header_names", &self.header_names)
+            .finish()
+    }
+}
+
+/// What a caller may set when adding or editing a service. In an edit,
+/// `None` keeps the current value; an empty `api_key` removes the key.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceInput {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub default_model: Option<String>,
+    pub azure_deployment: Option<String>,
+    pub azure_api_version: Option<String>,
+    pub connect_timeout_ms: Option<i64>,
+    pub first_byte_timeout_ms: Option<i64>,
+    pub idle_timeout_ms: Option<i64>,
+    pub fallback: Option<String>,
+}
+
+#[derive(Clone, Default)]
+struct Snapshot {
+    services: Vec<Arc<Service>>,
+    aliases: HashMap<String, (String, Option<String>)>,
+    active: Option<String>,
+}
+
+pub struct Registry {
+    store: Store,
+    secrets: SecretBox,
+    cache: RwLock<Option<Snapshot>>,
+}
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+}
+
+fn valid_header_name(n: &str) -> bool {
+    !n.is_empty() && n.len() <= 128 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Registry {
+    pub fn new(store: Store, secrets: SecretBox) -> Registry {
+        Registry {
+            store,
+            secrets,
+            cache: RwLock::new(None),
+        }
+    }
+
+    fn invalidate(&self) {
+        *self.cache.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, AiError> {
+        if let Some(s) = self.cache.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(s.clone());
+        }
+        let mut services = Vec::new();
+        for r in self.store.ai_services().await? {
+            services.push(Arc::new(self.open(r)?));
+        }
+        let aliases = self
+            .store
+            .ai_aliases()
+            .await?
+            .into_iter()
+            .map(|a| (a.model, (a.service_id, a.target_model)))
+            .collect();
+        let active = self.store.setting(ACTIVE_KEY).await?;
+        let snap = Snapshot {
+            services,
+            aliases,
+            active,
+        };
+        *self.cache.write().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
+        Ok(snap)
+    }
+
+    fn open(&self, r: AiServiceRecord) -> Result<Service, AiError> {
+        let api_key = r.api_key_enc.as_deref().map(|s| self.secrets.open(s)).transpose()?;
+        let headers: BTreeMap<String, String> = match r.headers_enc.as_deref() {
+            Some(s) => serde_json::from_str(&self.secrets.open(s)?).map_err(|e| AiError::Crypto(e.to_string()))?,
+            None => BTreeMap::new(),
+        };
+        Ok(Service {
+            id: r.id,
+            name: r.name,
+            kind: Kind::parse(&r.kind)?,
+            base_url: r.base_url,
+            api_key,
+            headers: headers.into_iter().collect(),
+            header_names: r.header_names,
+            default_model: r.default_model,
+            azure_deployment: r.azure_deployment,
+            azure_api_version: r.azure_api_version,
+            connect_timeout: Duration::from_millis(r.timeout_connect_ms as u64),
+            first_byte_timeout: Duration::from_millis(r.timeout_first_byte_ms as u64),
+            idle_timeout: Duration::from_millis(r.timeout_idle_ms as u64),
+            fallback_id: r.fallback_id,
+            updated_at: r.updated_at,
+        })
+    }
+
+    pub async fn list(&self) -> Result<(Vec<Arc<Service>>, Option<String>), AiError> {
+        let s = self.snapshot().await?;
+        Ok((s.services, s.active))
+    }
+
+    pub async fn aliases(&self) -> Result<Vec<AiAliasRecord>, AiError> {
+        Ok(self.store.ai_aliases().await?)
+    }
+
+    /// A service by id or name.
+    pub async fn get(&self, id_or_name: &str) -> Result<Arc<Service>, AiError> {
+        self.snapshot()
+            .await?
+            .services
+            .into_iter()
+            .find(|s| s.id == id_or_name || s.name == id_or_name)
+            .ok_or_else(|| AiError::NotFound(format!("no AI service {id_or_name:?}")))
+    }
+
+    /// Adds (`existing` None) or edits a service.
+    pub async fn save(&self, existing: Option<&str>, input: ServiceInput) -> Result<Arc<Service>, AiError> {
+        let current = match existing {
+            Some(id) => Some(
+                self.store
+                    .ai_services()
+                    .await?
+                    .into_iter()
+                    .find(|s| s.id == id || s.name == id)
+                    .ok_or_else(|| AiError::NotFound(format!("no AI service {id:?}")))?,
+            ),
+            None => None,
+        };
+        let name = input
+            .name
+            .or_else(|| current.as_ref().map(|c| c.name.clone()))
+            .ok_or_else(|| AiError::invalid("invalid_name", "a service needs a name"))?;
+        if !valid_name(&name) {
+            return Err(AiError::invalid(
+                "invalid_name",
+                "service names are 1-64 lowercase letters, digits, '-', '_' or '.'",
+            ));
+        }
+        let kind = match input.kind.as_deref() {
+            Some(k) => Kind::parse(k)?,
+            None => match &current {
+                Some(c) => Kind::parse(&c.kind)?,
+                None => return Err(AiError::invalid("invalid_kind", "a service needs a kind")),
+            },
+        };
+        let base_url = input
+            .base_url
+            .or_else(|| current.as_ref().map(|c| c.base_url.clone()))
+            .or_else(|| kind.default_base_url().map(str::to_owned))
+            .ok_or_else(|| AiError::invalid("invalid_base_url", "this kind of service needs a base_url"))?;
+        let parsed = reqwest::Url::parse(&base_url)
+            .map_err(|e| AiError::invalid("invalid_base_url", format!("base_url is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(AiError::invalid("invalid_base_url", "base_url must be an http(s) URL with a host"));
+        }
+        if kind == Kind::AzureOpenAi {
+            let has_dep = input.azure_deployment.as_ref().or(current.as_ref().and_then(|c| c.azure_deployment.as_ref()));
+            let has_ver = input.azure_api_version.as_ref().or(current.as_ref().and_then(|c| c.azure_api_version.as_ref()));
+            if has_ver.is_some_and(|v| !v.is_empty()) && has_dep.is_none_or(|d| d.is_empty()) {
+                return Err(AiError::invalid(
+                    "invalid_azure",
+                    "classic Azure URLs (with azure_api_version) need azure_deployment; leave both out for the /openai/v1 API",
+                ));
+            }
+        }
+        let api_key_enc = match input.api_key {
+            Some(k) if k.is_empty() => None,
+            Some(k) => {
+                if k.len() > 4096 || k.contains(['\n', '\r', '\0']) {
+                    return Err(AiError::invalid("invalid_api_key", "the API key has invalid characters"));
+                }
+                Some(self.secrets.seal(&k)?)
+            }
+            None => current.as_ref().and_then(|c| c.api_key_enc.clone()),
+        };
+        let (headers_enc, header_names) = match input.headers {
+            Some(h) => {
+                for (k, v) in &h {
+                    if !valid_header_name(k) || v.contains(['\n', '\r', '\0']) || v.len() > 8192 {
+                        return Err(AiError::invalid("invalid_headers", format!("header {k:?} is not valid")));
+                    }
+                }
+                let names = h.keys().cloned().collect();
+                let sealed = if h.is_empty() {
+                    None
+                } else {
+                    Some(self.secrets.seal(&serde_json::to_string(&h).unwrap_or_default())?)
+                };
+                (sealed, names)
+            }
+            None => current
+                .as_ref()
+                .map(|c| (c.headers_enc.clone(), c.header_names.clone()))
+                .unwrap_or((None, Vec::new())),
+        };
+        let t = |v: Option<i64>, cur: Option<i64>, def: i64, what: &str| -> Result<i64, AiError> {
+            let x = v.or(cur).unwrap_or(def);
+            if !(100..=3_600_000).contains(&x) {
+                return Err(AiError::invalid("invalid_timeout", format!("{what} must be 100-3600000 ms")));
+            }
+            Ok(x)
+        };
+        let fallback_id = match input.fallback {
+            Some(f) if f.is_empty() => None,
+            Some(f) => {
+                let target = self.get(&f).await?;
+                if Some(&target.id) == current.as_ref().map(|c| &c.id) {
+                    return Err(AiError::invalid("invalid_fallback", "a service cannot fall back to itself"));
+                }
+                Some(target.id.clone())
+            }
+            None => current.as_ref().and_then(|c| c.fallback_id.clone()),
+        };
+        let opt = |v: Option<String>, cur: Option<String>| match v {
+            Some(s) if s.is_empty() => None,
+            Some(s) => Some(s),
+            None => cur,
+        };
+        let now = now_ms();
+        let rec = AiServiceRecord {
+            id: current
+                .as_ref()
+                .map(|c| c.id.clone())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+            name: name.clone(),
+            kind: kind.as_str().into(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key_enc,
+            headers_enc,
+            header_names,
+            default_model: opt(input.default_model, current.as_ref().and_then(|c| c.default_model.clone())),
+            azure_deployment: opt(input.azure_deployment, current.as_ref().and_then(|c| c.azure_deployment.clone())),
+            azure_api_version: opt(input.azure_api_version, current.as_ref().and_then(|c| c.azure_api_version.clone())),
+            timeout_connect_ms: t(input.connect_timeout_ms, current.as_ref().map(|c| c.timeout_connect_ms), 5_000, "connect timeout")?,
+            timeout_first_byte_ms: t(
+                input.first_byte_timeout_ms,
+                current.as_ref().map(|c| c.timeout_first_byte_ms),
+                60_000,
+                "first-byte timeout",
+            )?,
+            timeout_idle_ms: t(input.idle_timeout_ms, current.as_ref().map(|c| c.timeout_idle_ms), 60_000, "idle timeout")?,
+            fallback_id,
+            created_at: current.as_ref().map(|c| c.created_at).unwrap_or(now),
+            updated_at: now,
+        };
+        match self.store.upsert_ai_service(&rec).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(AiError::Conflict(format!("an AI service named {name:?} already exists")))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // The first service becomes the active one.
+        if self.store.setting(ACTIVE_KEY).await?.is_none() {
+            self.store.set_setting(ACTIVE_KEY, &rec.id).await?;
+        }
+        self.invalidate();
+        self.get(&rec.id).await
+    }
+
+    pub async fn delete(&self, id_or_name: &str) -> Result<(), AiError> {
+        let s = self.get(id_or_name).await?;
+        self.store.delete_ai_service(&s.id).await?;
+        if self.store.setting(ACTIVE_KEY).await?.as_deref() == Some(s.id.as_str()) {
+            let next = self.store.ai_services().await?.into_iter().next().map(|r| r.id).unwrap_or_default();
+            self.store.set_setting(ACTIVE_KEY, &next).await?;
+        }
+        self.invalidate();
+        Ok(())
+    }
+
+    pub async fn activate(&self, id_or_name: &str) -> Result<Arc<Service>, AiError> {
+        let s = self.get(id_or_name).await?;
+        self.store.set_setting(ACTIVE_KEY, &s.id).await?;
+        self.invalidate();
+        Ok(s)
+    }
+
+    pub async fn set_alias(&self, model: &str, service: &str, target: Option<String>) -> Result<(), AiError> {
+        if model.is_empty() || model.len() > 256 {
+            return Err(AiError::invalid("invalid_model", "model names are 1-256 characters"));
+        }
+        let s = self.get(service).await?;
+        self.store
+            .set_ai_alias(&AiAliasRecord {
+                model: model.to_owned(),
+                service_id: s.id.clone(),
+                target_model: target.filter(|t| !t.is_empty()),
+            })
+            .await?;
+        self.invalidate();
+        Ok(())
+    }
+
+    pub async fn delete_alias(&self, model: &str) -> Result<(), AiError> {
+        match self.store.delete_ai_alias(model).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(AiError::NotFound(format!("no alias {model:?}"))),
+            Err(e) => return Err(e.into()),
+        }
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Which service serves `model`, and under which name: an alias, then
+    /// `service-name/model`, then the active service.
+    pub async fn resolve(&self, model: &str) -> Result<(Arc<Service>, String), AiError> {
+        let snap = self.snapshot().await?;
+        let by_id = |id: &str| snap.services.iter().find(|s| s.id == id).cloned();
+        if let Some((sid, target)) = snap.aliases.get(model) {
+            if let Some(s) = by_id(sid) {
+                return Ok((s, target.clone().unwrap_or_else(|| model.to_owned())));
+            }
+        }
+        if let Some((prefix, rest)) = model.split_once('/') {
+            if let Some(s) = snap.services.iter().find(|s| s.name == prefix) {
+                return Ok((s.clone(), rest.to_owned()));
+            }
+        }
+        let active = snap
+            .active
+            .as_deref()
+            .and_then(by_id)
+            .or_else(|| snap.services.first().cloned())
+            .ok_or_else(|| AiError::NoService("no AI service is configured; an admin can add one".into()))?;
+        let model = if model.is_empty() || model == "default" {
+            active
+                .default_model
+                .clone()
+                .ok_or_else(|| AiError::invalid("model_required", "no model given and the service has no default model"))?
+        } else {
+            model.to_owned()
+        };
+        Ok((active, model))
+    }
+
+    /// The fallback chain after `s` (without cycles).
+    pub async fn fallbacks(&self, s: &Service) -> Result<Vec<Arc<Service>>, AiError> {
+        let snap = self.snapshot().await?;
+        let mut out: Vec<Arc<Service>> = Vec::new();
+        let mut next = s.fallback_id.clone();
+        while let Some(id) = next {
+            if id == s.id || out.iter().any(|x| x.id == id) || out.len() >= 3 {
+                break;
+            }
+            match snap.services.iter().find(|x| x.id == id) {
+                Some(f) => {
+                    next = f.fallback_id.clone();
+                    out.push(f.clone());
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+}

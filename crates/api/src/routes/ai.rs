@@ -1,0 +1,253 @@
+//! The AI service registry: `/api/v1/ai/...`. Admins manage services;
+//! everyone signed in can list them and see their own usage.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::AppState;
+use aicockpit_ai::registry::{Service, ServiceInput};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Serialize)]
+pub(crate) struct TimeoutsDto {
+    connect_ms: u128,
+    first_byte_ms: u128,
+    idle_ms: u128,
+}
+
+/// A service as shown: never its key or header values.
+#[derive(Serialize)]
+pub(crate) struct ServiceDto {
+    id: String,
+    name: String,
+    kind: &'static str,
+    base_url: String,
+    default_model: Option<String>,
+    has_api_key: bool,
+    header_names: Vec<String>,
+    azure_deployment: Option<String>,
+    azure_api_version: Option<String>,
+    timeouts: TimeoutsDto,
+    fallback: Option<String>,
+    active: bool,
+}
+
+fn dto(s: &Service, active: Option<&str>) -> ServiceDto {
+    ServiceDto {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        kind: s.kind.as_str(),
+        base_url: s.base_url.clone(),
+        default_model: s.default_model.clone(),
+        has_api_key: s.api_key.is_some(),
+        header_names: s.header_names.clone(),
+        azure_deployment: s.azure_deployment.clone(),
+        azure_api_version: s.azure_api_version.clone(),
+        timeouts: TimeoutsDto {
+            connect_ms: s.connect_timeout.as_millis(),
+            first_byte_ms: s.first_byte_timeout.as_millis(),
+            idle_ms: s.idle_timeout.as_millis(),
+        },
+        fallback: s.fallback_id.clone(),
+        active: active == Some(s.id.as_str()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceBody {
+    name: Option<String>,
+    kind: Option<String>,
+    base_url: Option<String>,
+    api_key: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+    default_model: Option<String>,
+    azure_deployment: Option<String>,
+    azure_api_version: Option<String>,
+    connect_timeout_ms: Option<i64>,
+    first_byte_timeout_ms: Option<i64>,
+    idle_timeout_ms: Option<i64>,
+    fallback: Option<String>,
+}
+
+impl From<ServiceBody> for ServiceInput {
+    fn from(b: ServiceBody) -> Self {
+        ServiceInput {
+            name: b.name,
+            kind: b.kind,
+            base_url: b.base_url,
+            api_key: b.api_key,
+            headers: b.headers,
+            default_model: b.default_model,
+            azure_deployment: b.azure_deployment,
+            azure_api_version: b.azure_api_version,
+            connect_timeout_ms: b.connect_timeout_ms,
+            first_byte_timeout_ms: b.first_byte_timeout_ms,
+            idle_timeout_ms: b.idle_timeout_ms,
+            fallback: b.fallback,
+        }
+    }
+}
+
+pub(crate) async fn list(State(s): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Vec<ServiceDto>>> {
+    let (services, active) = s.ai.registry().list().await?;
+    Ok(Json(services.iter().map(|x| dto(x, active.as_deref())).collect()))
+}
+
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(b): ApiJson<ServiceBody>,
+) -> ApiResult<(StatusCode, Json<ServiceDto>)> {
+    p.require_admin()?;
+    let svc = s.ai.registry().save(None, b.into()).await?;
+    s.ai.invalidate_models();
+    let (_, active) = s.ai.registry().list().await?;
+    Ok((StatusCode::CREATED, Json(dto(&svc, active.as_deref()))))
+}
+
+pub(crate) async fn update(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ServiceBody>,
+) -> ApiResult<Json<ServiceDto>> {
+    p.require_admin()?;
+    let svc = s.ai.registry().save(Some(&id), b.into()).await?;
+    s.ai.invalidate_models();
+    let (_, active) = s.ai.registry().list().await?;
+    Ok(Json(dto(&svc, active.as_deref())))
+}
+
+pub(crate) async fn delete(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    p.require_admin()?;
+    s.ai.registry().delete(&id).await?;
+    s.ai.invalidate_models();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn activate(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<ServiceDto>> {
+    p.require_admin()?;
+    let svc = s.ai.registry().activate(&id).await?;
+    Ok(Json(dto(&svc, Some(&svc.id))))
+}
+
+pub(crate) async fn test(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<aicockpit_ai::probe::ProbeResult>> {
+    p.require_admin()?;
+    let svc = s.ai.registry().get(&id).await?;
+    Ok(Json(aicockpit_ai::probe::probe(&s.ai, &svc).await))
+}
+
+#[derive(Serialize)]
+pub(crate) struct AliasDto {
+    model: String,
+    service: String,
+    target_model: Option<String>,
+}
+
+pub(crate) async fn aliases(State(s): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Vec<AliasDto>>> {
+    let (services, _) = s.ai.registry().list().await?;
+    let name = |id: &str| services.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_default();
+    Ok(Json(
+        s.ai.registry()
+            .aliases()
+            .await?
+            .into_iter()
+            .map(|a| AliasDto {
+                service: name(&a.service_id),
+                model: a.model,
+                target_model: a.target_model,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AliasBody {
+    service: String,
+    target_model: Option<String>,
+}
+
+pub(crate) async fn set_alias(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(model): Path<String>,
+    ApiJson(b): ApiJson<AliasBody>,
+) -> ApiResult<StatusCode> {
+    p.require_admin()?;
+    s.ai.registry().set_alias(&model, &b.service, b.target_model).await?;
+    s.ai.invalidate_models();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn delete_alias(State(s): State<AppState>, Auth(p): Auth, Path(model): Path<String>) -> ApiResult<StatusCode> {
+    p.require_admin()?;
+    s.ai.registry().delete_alias(&model).await?;
+    s.ai.invalidate_models();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UsageQuery {
+    /// Only since this many hours ago (default 24 * 30).
+    hours: Option<i64>,
+    /// Admins: everyone's usage.
+    #[serde(default)]
+    all: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UsageDto {
+    user_id: String,
+    service: String,
+    model: String,
+    requests: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    total_tokens: i64,
+}
+
+pub(crate) async fn usage(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> ApiResult<Json<Vec<UsageDto>>> {
+    if q.all {
+        p.require_admin()?;
+    }
+    let hours = q.hours.unwrap_or(24 * 30);
+    if !(1..=24 * 3650).contains(&hours) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "hours must be 1-87600"));
+    }
+    let since = aicockpit_core::now_ms() - hours * 3_600_000;
+    let user = (!q.all).then_some(p.user_id.as_str());
+    let totals = s.store.ai_usage_totals(user, since).await.map_err(aicockpit_core::CoreError::from)?;
+    let (services, _) = s.ai.registry().list().await?;
+    Ok(Json(
+        totals
+            .into_iter()
+            .map(|t| UsageDto {
+                service: services
+                    .iter()
+                    .find(|x| x.id == t.service_id)
+                    .map(|x| x.name.clone())
+                    .unwrap_or(t.service_id),
+                user_id: t.user_id,
+                model: t.model,
+                requests: t.requests,
+                prompt_tokens: t.prompt_tokens,
+                completion_tokens: t.completion_tokens,
+                total_tokens: t.prompt_tokens + t.completion_tokens,
+            })
+            .collect(),
+    ))
+}
