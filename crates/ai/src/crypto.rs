@@ -28,7 +28,9 @@ impl SecretBox {
             .decode(b64.trim())
             .map_err(|e| AiError::Crypto(format!("the secret key is not base64: {e}")))?;
         if key.len() != 32 {
-            return Err(AiError::Crypto("the secret key must be 32 bytes (base64)".into()));
+            return Err(AiError::Crypto(
+                "the secret key must be 32 bytes (base64)".into(),
+            ));
         }
         Ok(SecretBox {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
@@ -49,12 +51,18 @@ impl SecretBox {
                     .create_new(true)
                     .mode(0o600)
                     .open(path)
-                    .map_err(|e| AiError::Crypto(format!("cannot create {}: {e}", path.display())))?;
-                f.write_all(format!("{b64}\n").as_bytes())
-                    .map_err(|e| AiError::Crypto(format!("cannot write {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        AiError::Crypto(format!("cannot create {}: {e}", path.display()))
+                    })?;
+                f.write_all(format!("{b64}\n").as_bytes()).map_err(|e| {
+                    AiError::Crypto(format!("cannot write {}: {e}", path.display()))
+                })?;
                 SecretBox::from_key_b64(&b64)
             }
-            Err(e) => Err(AiError::Crypto(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(AiError::Crypto(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
         }
     }
 
@@ -79,7 +87,9 @@ impl SecretBox {
         let pt = self
             .cipher
             .decrypt(Nonce::from_slice(nonce), ct)
-            .map_err(|_| AiError::Crypto("a stored secret does not decrypt (wrong ai.secret_key?)".into()))?;
+            .map_err(|_| {
+                AiError::Crypto("a stored secret does not decrypt (wrong ai.secret_key?)".into())
+            })?;
         String::from_utf8(pt).map_err(|_| AiError::Crypto("a stored secret is not text".into()))
     }
 }
@@ -101,7 +111,10 @@ mod tests {
         let again = SecretBox::load_or_create(&path).expect("load");
         assert_eq!(again.open(&sealed).expect("open"), "sk-secret");
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+            0o600
+        );
         // Tampering is detected; another key cannot open it.
         let mut bytes = sealed.clone().into_bytes();
         let last = bytes.len() - 2;

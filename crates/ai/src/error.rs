@@ -18,13 +18,24 @@ pub enum AiError {
     NoService(String),
     /// The service answered with an error; its status and body are passed on.
     #[error("the AI service answered {status}")]
-    Upstream { status: u16, body: Bytes, service: String },
+    Upstream {
+        status: u16,
+        body: Bytes,
+        service: String,
+    },
     /// The service could not be reached or did not answer in time.
     #[error("{message}")]
-    Unavailable { kind: &'static str, message: String, service: String },
+    Unavailable {
+        kind: &'static str,
+        message: String,
+        service: String,
+    },
     /// Too many requests: ours (per-user limits) or the service's.
     #[error("{message}")]
-    RateLimited { retry_after_secs: u64, message: String },
+    RateLimited {
+        retry_after_secs: u64,
+        message: String,
+    },
     #[error("a request is too large: {0}")]
     TooLarge(String),
     #[error("cannot use stored secrets: {0}")]

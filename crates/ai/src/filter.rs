@@ -23,7 +23,10 @@ impl Usage {
         }
         Some(Usage {
             prompt_tokens: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-            completion_tokens: u.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+            completion_tokens: u
+                .get("completion_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
         })
     }
 
@@ -80,9 +83,14 @@ pub fn judge(data: &str, client_wants_usage: bool) -> (Verdict, Seen) {
         Some(c) => {
             let first = &c[0];
             let delta = first.get("delta");
-            let text = first.get("text").and_then(Value::as_str).is_some_and(|t| !t.is_empty());
+            let text = first
+                .get("text")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty());
             let delta_content = delta.is_some_and(|d| {
-                d.get("content").and_then(Value::as_str).is_some_and(|t| !t.is_empty())
+                d.get("content")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !t.is_empty())
                     || d.get("tool_calls").is_some_and(|t| !t.is_null())
                     || d.get("function_call").is_some_and(|t| !t.is_null())
             });
@@ -105,7 +113,10 @@ mod tests {
     #[test]
     fn azure_and_usage_quirks() {
         // Azure's prompt-filter chunk.
-        let (v, _) = judge(r#"{"id":"","choices":[],"prompt_filter_results":[{}]}"#, false);
+        let (v, _) = judge(
+            r#"{"id":"","choices":[],"prompt_filter_results":[{}]}"#,
+            false,
+        );
         assert_eq!(v, Verdict::Drop("empty_choices"));
         // A content-filter-only chunk.
         let (v, _) = judge(
@@ -127,7 +138,10 @@ mod tests {
         assert_eq!(judge(usage, true).0, Verdict::Forward);
         assert_eq!(judge("[DONE]", false).0, Verdict::Done);
         assert_eq!(judge("{not json", false).0, Verdict::Drop("malformed"));
-        let (_, s) = judge(r#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#, false);
+        let (_, s) = judge(
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#,
+            false,
+        );
         assert!(s.content);
         assert!(judge(r#"{"error":{"message":"x"}}"#, false).1.error);
     }

@@ -96,7 +96,12 @@ fn now_ms() -> i64 {
 /// Seconds from a Retry-After header (delta-seconds form; dates count as 1).
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<u64> {
     let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    Some(v.trim().parse::<f64>().map(|s| s.ceil() as u64).unwrap_or(1))
+    Some(
+        v.trim()
+            .parse::<f64>()
+            .map(|s| s.ceil() as u64)
+            .unwrap_or(1),
+    )
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -141,7 +146,12 @@ impl Recorder {
 }
 
 impl Gateway {
-    pub fn new(registry: Arc<Registry>, store: Store, cfg: GatewayConfig, observer: Observer) -> Gateway {
+    pub fn new(
+        registry: Arc<Registry>,
+        store: Store,
+        cfg: GatewayConfig,
+        observer: Observer,
+    ) -> Gateway {
         Gateway {
             registry,
             store,
@@ -175,7 +185,12 @@ impl Gateway {
     }
 
     /// A request to `svc` with its authentication and extra headers.
-    pub fn request(&self, svc: &Service, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        svc: &Service,
+        method: reqwest::Method,
+        url: &str,
+    ) -> reqwest::RequestBuilder {
         let mut r = self.client(svc).request(method, url);
         if let Some(k) = &svc.api_key {
             let (name, value) = kinds::auth_header(svc.kind, k);
@@ -188,19 +203,33 @@ impl Gateway {
     }
 
     /// Handles one `/v1/...` request. `arrived` is when it reached the server.
-    pub async fn handle(&self, user_id: &str, ep: Endpoint, body: &[u8], arrived: Instant) -> Result<Reply, AiError> {
+    pub async fn handle(
+        &self,
+        user_id: &str,
+        ep: Endpoint,
+        body: &[u8],
+        arrived: Instant,
+    ) -> Result<Reply, AiError> {
         if let Err(wait) = self.limiter.admit(user_id, self.cfg.rpm, self.cfg.tpm) {
             return Err(AiError::RateLimited {
                 retry_after_secs: wait,
                 message: format!("rate limit reached for your account; retry in {wait} s"),
             });
         }
-        let mut req: Value = serde_json::from_slice(body)
-            .map_err(|e| AiError::invalid("invalid_json", format!("the body is not valid JSON: {e}")))?;
+        let mut req: Value = serde_json::from_slice(body).map_err(|e| {
+            AiError::invalid("invalid_json", format!("the body is not valid JSON: {e}"))
+        })?;
         let Some(obj) = req.as_object_mut() else {
-            return Err(AiError::invalid("invalid_request", "the body must be a JSON object"));
+            return Err(AiError::invalid(
+                "invalid_request",
+                "the body must be a JSON object",
+            ));
         };
-        let asked_model = obj.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
+        let asked_model = obj
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let stream = ep.can_stream() && obj.get("stream").and_then(Value::as_bool) == Some(true);
         let wants_usage = obj
             .get("stream_options")
@@ -284,7 +313,10 @@ impl Gateway {
                         ("x-aicockpit-attempts", attempts.to_string()),
                     ];
                     if ci > 0 {
-                        headers.push(("x-aicockpit-fallback", format!("{} (after {})", svc.name, primary.name)));
+                        headers.push((
+                            "x-aicockpit-fallback",
+                            format!("{} (after {})", svc.name, primary.name),
+                        ));
                     }
                     if waited_429 {
                         headers.push(("x-aicockpit-retried-after", "429".into()));
@@ -322,9 +354,14 @@ impl Gateway {
                     let wait = ra.unwrap_or(1);
                     last_err = Some(AiError::RateLimited {
                         retry_after_secs: wait,
-                        message: format!("the AI service {} is rate limiting (Retry-After: {wait} s)", svc.name),
+                        message: format!(
+                            "the AI service {} is rate limiting (Retry-After: {wait} s)",
+                            svc.name
+                        ),
                     });
-                    if attempt < self.cfg.max_retries && Duration::from_secs(wait) <= self.cfg.max_retry_wait {
+                    if attempt < self.cfg.max_retries
+                        && Duration::from_secs(wait) <= self.cfg.max_retry_wait
+                    {
                         waited_429 = true;
                         tokio::time::sleep(Duration::from_secs(wait)).await;
                         continue;
@@ -354,13 +391,23 @@ impl Gateway {
                 return Err(err);
             }
         }
-        let err = last_err.unwrap_or_else(|| AiError::NoService("no AI service could take the request".into()));
+        let err = last_err
+            .unwrap_or_else(|| AiError::NoService("no AI service could take the request".into()));
         self.report_failure(&primary, &model, ep, stream, arrived, pre, &err);
         Err(err)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn report_failure(&self, svc: &Service, model: &str, ep: Endpoint, stream: bool, arrived: Instant, pre: Duration, err: &AiError) {
+    fn report_failure(
+        &self,
+        svc: &Service,
+        model: &str,
+        ep: Endpoint,
+        stream: bool,
+        arrived: Instant,
+        pre: Duration,
+        err: &AiError,
+    ) {
         let (status, kind) = match err {
             AiError::Upstream { status, .. } => (*status, "upstream_error"),
             AiError::Unavailable { kind, .. } => (502, *kind),
@@ -405,7 +452,9 @@ impl Gateway {
                 Ok(Some(Ok(chunk))) => {
                     body.extend_from_slice(&chunk);
                     if body.len() > self.cfg.max_response_bytes {
-                        return Err(AiError::TooLarge("the AI service's answer exceeds the size limit".into()));
+                        return Err(AiError::TooLarge(
+                            "the AI service's answer exceeds the size limit".into(),
+                        ));
                     }
                 }
                 Ok(None) => break,
@@ -427,12 +476,17 @@ impl Gateway {
         }
         let read_at = Instant::now();
         let body = Bytes::from(body);
-        rec.outcome.usage = serde_json::from_slice::<Value>(&body).ok().and_then(|v| Usage::from_json(&v));
+        rec.outcome.usage = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| Usage::from_json(&v));
         // Our own work: before the upstream request, and after its answer
         // was read (reading it is the upstream's time, not ours).
         let overhead = pre + read_at.elapsed();
         rec.outcome.overhead = overhead;
-        headers.push(("x-aicockpit-overhead-ms", format!("{:.3}", overhead.as_secs_f64() * 1000.0)));
+        headers.push((
+            "x-aicockpit-overhead-ms",
+            format!("{:.3}", overhead.as_secs_f64() * 1000.0),
+        ));
         rec.finish();
         Ok(Reply {
             status,
@@ -451,7 +505,10 @@ impl Gateway {
         mut rec: Recorder,
     ) -> Reply {
         rec.outcome.overhead = pre;
-        headers.push(("x-aicockpit-overhead-ms", format!("{:.3}", pre.as_secs_f64() * 1000.0)));
+        headers.push((
+            "x-aicockpit-overhead-ms",
+            format!("{:.3}", pre.as_secs_f64() * 1000.0),
+        ));
         let state = StreamState {
             upstream: resp.bytes_stream().boxed(),
             parser: SseParser::default(),
@@ -484,7 +541,12 @@ impl Gateway {
 
     /// The merged model list of every service (cached for 30 s).
     pub async fn models(&self) -> Result<Value, AiError> {
-        if let Some((at, v)) = self.models_cache.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some((at, v)) = self
+            .models_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             if at.elapsed() < Duration::from_secs(30) {
                 return Ok(v.clone());
             }
@@ -533,7 +595,8 @@ impl Gateway {
             }
         }
         let v = json!({"object": "list", "data": data});
-        *self.models_cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), v.clone()));
+        *self.models_cache.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), v.clone()));
         Ok(v)
     }
 
@@ -562,19 +625,28 @@ fn error_event(code: &'static str, message: &str) -> Bytes {
 impl StreamState {
     async fn pull(&mut self) {
         match tokio::time::timeout(self.idle, self.upstream.next()).await {
-            Err(_) => self.fail("idle_timeout", "the AI service stopped sending (idle timeout)"),
+            Err(_) => self.fail(
+                "idle_timeout",
+                "the AI service stopped sending (idle timeout)",
+            ),
             Ok(None) => {
                 if let Some(ev) = self.parser.finish() {
                     self.take(ev);
                 }
                 if !self.saw_done {
-                    self.fail("upstream_disconnected", "the AI service ended the stream early");
+                    self.fail(
+                        "upstream_disconnected",
+                        "the AI service ended the stream early",
+                    );
                 }
                 self.finished = true;
             }
             Ok(Some(Err(e))) => {
                 warn!(error = %e, "AI stream broke off");
-                self.fail("upstream_disconnected", "the AI service broke off the stream");
+                self.fail(
+                    "upstream_disconnected",
+                    "the AI service broke off the stream",
+                );
             }
             Ok(Some(Ok(chunk))) => {
                 self.parser.push(&chunk);
@@ -585,7 +657,10 @@ impl StreamState {
                     }
                 }
                 if self.parser.overflowed() {
-                    self.fail("invalid_stream", "the AI service sent an event too large to be valid");
+                    self.fail(
+                        "invalid_stream",
+                        "the AI service sent an event too large to be valid",
+                    );
                 }
             }
         }

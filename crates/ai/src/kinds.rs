@@ -80,17 +80,31 @@ impl Kind {
 /// Builds the upstream URL. Azure has two schemes: the classic one with a
 /// deployment in the path and `api-version` in the query, and the newer
 /// `/openai/v1/` API that looks like OpenAI's (used when no API version is set).
-pub fn url(kind: Kind, base: &str, ep: Endpoint, deployment: Option<&str>, api_version: Option<&str>, model: &str) -> String {
+pub fn url(
+    kind: Kind,
+    base: &str,
+    ep: Endpoint,
+    deployment: Option<&str>,
+    api_version: Option<&str>,
+    model: &str,
+) -> String {
     let base = base.trim_end_matches('/');
     match kind {
         Kind::AzureOpenAi => {
             // Accept either the resource endpoint or one that already ends in /openai.
-            let root = base.trim_end_matches("/openai/v1").trim_end_matches("/openai");
+            let root = base
+                .trim_end_matches("/openai/v1")
+                .trim_end_matches("/openai");
             match api_version {
-                Some(v) if ep == Endpoint::Models => format!("{root}/openai/models?api-version={v}"),
+                Some(v) if ep == Endpoint::Models => {
+                    format!("{root}/openai/models?api-version={v}")
+                }
                 Some(v) => {
                     let dep = deployment.filter(|d| !d.is_empty()).unwrap_or(model);
-                    format!("{root}/openai/deployments/{dep}/{}?api-version={v}", ep.path())
+                    format!(
+                        "{root}/openai/deployments/{dep}/{}?api-version={v}",
+                        ep.path()
+                    )
                 }
                 None => format!("{root}/openai/v1/{}", ep.path()),
             }
@@ -114,7 +128,14 @@ mod tests {
     #[test]
     fn urls_per_kind() {
         assert_eq!(
-            url(Kind::Ollama, "http://h:11434/v1/", Endpoint::Chat, None, None, "m"),
+            url(
+                Kind::Ollama,
+                "http://h:11434/v1/",
+                Endpoint::Chat,
+                None,
+                None,
+                "m"
+            ),
             "http://h:11434/v1/chat/completions"
         );
         assert_eq!(
@@ -122,11 +143,25 @@ mod tests {
             "https://r.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"
         );
         assert_eq!(
-            url(Kind::AzureOpenAi, "https://r.openai.azure.com/openai/v1", Endpoint::Embeddings, None, None, "m"),
+            url(
+                Kind::AzureOpenAi,
+                "https://r.openai.azure.com/openai/v1",
+                Endpoint::Embeddings,
+                None,
+                None,
+                "m"
+            ),
             "https://r.openai.azure.com/openai/v1/embeddings"
         );
         assert_eq!(
-            url(Kind::AzureOpenAi, "https://r.openai.azure.com", Endpoint::Completions, None, Some("v"), "dep"),
+            url(
+                Kind::AzureOpenAi,
+                "https://r.openai.azure.com",
+                Endpoint::Completions,
+                None,
+                Some("v"),
+                "dep"
+            ),
             "https://r.openai.azure.com/openai/deployments/dep/completions?api-version=v"
         );
         assert_eq!(auth_header(Kind::AzureOpenAi, "k").0, "api-key");

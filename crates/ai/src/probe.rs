@@ -34,11 +34,18 @@ pub fn classify(e: &reqwest::Error) -> &'static str {
         text.push_str(&s.to_string().to_lowercase());
         src = s.source();
     }
-    if text.contains("dns") || text.contains("failed to lookup") || text.contains("name or service not known") {
+    if text.contains("dns")
+        || text.contains("failed to lookup")
+        || text.contains("name or service not known")
+    {
         "dns"
     } else if text.contains("refused") {
         "refused"
-    } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") || text.contains("ssl") {
+    } else if text.contains("certificate")
+        || text.contains("tls")
+        || text.contains("handshake")
+        || text.contains("ssl")
+    {
         "tls"
     } else if text.contains("timed out") {
         "timeout"
@@ -66,7 +73,12 @@ pub async fn probe(gw: &Gateway, svc: &Service) -> ProbeResult {
         error: None,
         status: None,
     };
-    let resp = match gw.request(svc, reqwest::Method::GET, &url).timeout(svc.first_byte_timeout).send().await {
+    let resp = match gw
+        .request(svc, reqwest::Method::GET, &url)
+        .timeout(svc.first_byte_timeout)
+        .send()
+        .await
+    {
         Ok(resp) => resp,
         Err(e) => {
             r.latency_ms = started.elapsed().as_secs_f64() * 1000.0;

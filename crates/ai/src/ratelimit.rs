@@ -18,7 +18,10 @@ impl RateLimiter {
         let now = Instant::now();
         let mut m = self.users.lock().unwrap_or_else(|p| p.into_inner());
         let q = m.entry(user.to_owned()).or_default();
-        while q.front().is_some_and(|(t, _)| now.duration_since(*t) >= WINDOW) {
+        while q
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= WINDOW)
+        {
             q.pop_front();
         }
         let tokens: u64 = q.iter().map(|(_, n)| n).sum();

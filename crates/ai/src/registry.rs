@@ -79,7 +79,8 @@ pub struct Registry {
 fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 64
-        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
 }
 
 fn valid_header_name(n: &str) -> bool {
@@ -107,7 +108,12 @@ impl Registry {
     }
 
     async fn snapshot(&self) -> Result<Snapshot, AiError> {
-        if let Some(s) = self.cache.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(s) = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             return Ok(s.clone());
         }
         let mut services = Vec::new();
@@ -132,9 +138,14 @@ impl Registry {
     }
 
     fn open(&self, r: AiServiceRecord) -> Result<Service, AiError> {
-        let api_key = r.api_key_enc.as_deref().map(|s| self.secrets.open(s)).transpose()?;
+        let api_key = r
+            .api_key_enc
+            .as_deref()
+            .map(|s| self.secrets.open(s))
+            .transpose()?;
         let headers: BTreeMap<String, String> = match r.headers_enc.as_deref() {
-            Some(s) => serde_json::from_str(&self.secrets.open(s)?).map_err(|e| AiError::Crypto(e.to_string()))?,
+            Some(s) => serde_json::from_str(&self.secrets.open(s)?)
+                .map_err(|e| AiError::Crypto(e.to_string()))?,
             None => BTreeMap::new(),
         };
         Ok(Service {
@@ -176,7 +187,11 @@ impl Registry {
     }
 
     /// Adds (`existing` None) or edits a service.
-    pub async fn save(&self, existing: Option<&str>, input: ServiceInput) -> Result<Arc<Service>, AiError> {
+    pub async fn save(
+        &self,
+        existing: Option<&str>,
+        input: ServiceInput,
+    ) -> Result<Arc<Service>, AiError> {
         let current = match existing {
             Some(id) => Some(
                 self.store
@@ -209,15 +224,27 @@ impl Registry {
             .base_url
             .or_else(|| current.as_ref().map(|c| c.base_url.clone()))
             .or_else(|| kind.default_base_url().map(str::to_owned))
-            .ok_or_else(|| AiError::invalid("invalid_base_url", "this kind of service needs a base_url"))?;
-        let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|e| AiError::invalid("invalid_base_url", format!("base_url is not a URL: {e}")))?;
+            .ok_or_else(|| {
+                AiError::invalid("invalid_base_url", "this kind of service needs a base_url")
+            })?;
+        let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
+            AiError::invalid("invalid_base_url", format!("base_url is not a URL: {e}"))
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(AiError::invalid("invalid_base_url", "base_url must be an http(s) URL with a host"));
+            return Err(AiError::invalid(
+                "invalid_base_url",
+                "base_url must be an http(s) URL with a host",
+            ));
         }
         if kind == Kind::AzureOpenAi {
-            let has_dep = input.azure_deployment.as_ref().or(current.as_ref().and_then(|c| c.azure_deployment.as_ref()));
-            let has_ver = input.azure_api_version.as_ref().or(current.as_ref().and_then(|c| c.azure_api_version.as_ref()));
+            let has_dep = input
+                .azure_deployment
+                .as_ref()
+                .or(current.as_ref().and_then(|c| c.azure_deployment.as_ref()));
+            let has_ver = input
+                .azure_api_version
+                .as_ref()
+                .or(current.as_ref().and_then(|c| c.azure_api_version.as_ref()));
             if has_ver.is_some_and(|v| !v.is_empty()) && has_dep.is_none_or(|d| d.is_empty()) {
                 return Err(AiError::invalid(
                     "invalid_azure",
@@ -229,7 +256,10 @@ impl Registry {
             Some(k) if k.is_empty() => None,
             Some(k) => {
                 if k.len() > 4096 || k.contains(['\n', '\r', '\0']) {
-                    return Err(AiError::invalid("invalid_api_key", "the API key has invalid characters"));
+                    return Err(AiError::invalid(
+                        "invalid_api_key",
+                        "the API key has invalid characters",
+                    ));
                 }
                 Some(self.secrets.seal(&k)?)
             }
@@ -239,14 +269,20 @@ impl Registry {
             Some(h) => {
                 for (k, v) in &h {
                     if !valid_header_name(k) || v.contains(['\n', '\r', '\0']) || v.len() > 8192 {
-                        return Err(AiError::invalid("invalid_headers", format!("header {k:?} is not valid")));
+                        return Err(AiError::invalid(
+                            "invalid_headers",
+                            format!("header {k:?} is not valid"),
+                        ));
                     }
                 }
                 let names = h.keys().cloned().collect();
                 let sealed = if h.is_empty() {
                     None
                 } else {
-                    Some(self.secrets.seal(&serde_json::to_string(&h).unwrap_or_default())?)
+                    Some(
+                        self.secrets
+                            .seal(&serde_json::to_string(&h).unwrap_or_default())?,
+                    )
                 };
                 (sealed, names)
             }
@@ -258,7 +294,10 @@ impl Registry {
         let t = |v: Option<i64>, cur: Option<i64>, def: i64, what: &str| -> Result<i64, AiError> {
             let x = v.or(cur).unwrap_or(def);
             if !(100..=3_600_000).contains(&x) {
-                return Err(AiError::invalid("invalid_timeout", format!("{what} must be 100-3600000 ms")));
+                return Err(AiError::invalid(
+                    "invalid_timeout",
+                    format!("{what} must be 100-3600000 ms"),
+                ));
             }
             Ok(x)
         };
@@ -267,7 +306,10 @@ impl Registry {
             Some(f) => {
                 let target = self.get(&f).await?;
                 if Some(&target.id) == current.as_ref().map(|c| &c.id) {
-                    return Err(AiError::invalid("invalid_fallback", "a service cannot fall back to itself"));
+                    return Err(AiError::invalid(
+                        "invalid_fallback",
+                        "a service cannot fall back to itself",
+                    ));
                 }
                 Some(target.id.clone())
             }
@@ -290,17 +332,36 @@ impl Registry {
             api_key_enc,
             headers_enc,
             header_names,
-            default_model: opt(input.default_model, current.as_ref().and_then(|c| c.default_model.clone())),
-            azure_deployment: opt(input.azure_deployment, current.as_ref().and_then(|c| c.azure_deployment.clone())),
-            azure_api_version: opt(input.azure_api_version, current.as_ref().and_then(|c| c.azure_api_version.clone())),
-            timeout_connect_ms: t(input.connect_timeout_ms, current.as_ref().map(|c| c.timeout_connect_ms), 5_000, "connect timeout")?,
+            default_model: opt(
+                input.default_model,
+                current.as_ref().and_then(|c| c.default_model.clone()),
+            ),
+            azure_deployment: opt(
+                input.azure_deployment,
+                current.as_ref().and_then(|c| c.azure_deployment.clone()),
+            ),
+            azure_api_version: opt(
+                input.azure_api_version,
+                current.as_ref().and_then(|c| c.azure_api_version.clone()),
+            ),
+            timeout_connect_ms: t(
+                input.connect_timeout_ms,
+                current.as_ref().map(|c| c.timeout_connect_ms),
+                5_000,
+                "connect timeout",
+            )?,
             timeout_first_byte_ms: t(
                 input.first_byte_timeout_ms,
                 current.as_ref().map(|c| c.timeout_first_byte_ms),
                 60_000,
                 "first-byte timeout",
             )?,
-            timeout_idle_ms: t(input.idle_timeout_ms, current.as_ref().map(|c| c.timeout_idle_ms), 60_000, "idle timeout")?,
+            timeout_idle_ms: t(
+                input.idle_timeout_ms,
+                current.as_ref().map(|c| c.timeout_idle_ms),
+                60_000,
+                "idle timeout",
+            )?,
             fallback_id,
             created_at: current.as_ref().map(|c| c.created_at).unwrap_or(now),
             updated_at: now,
@@ -308,7 +369,9 @@ impl Registry {
         match self.store.upsert_ai_service(&rec).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
-                return Err(AiError::Conflict(format!("an AI service named {name:?} already exists")))
+                return Err(AiError::Conflict(format!(
+                    "an AI service named {name:?} already exists"
+                )))
             }
             Err(e) => return Err(e.into()),
         }
@@ -324,7 +387,14 @@ impl Registry {
         let s = self.get(id_or_name).await?;
         self.store.delete_ai_service(&s.id).await?;
         if self.store.setting(ACTIVE_KEY).await?.as_deref() == Some(s.id.as_str()) {
-            let next = self.store.ai_services().await?.into_iter().next().map(|r| r.id).unwrap_or_default();
+            let next = self
+                .store
+                .ai_services()
+                .await?
+                .into_iter()
+                .next()
+                .map(|r| r.id)
+                .unwrap_or_default();
             self.store.set_setting(ACTIVE_KEY, &next).await?;
         }
         self.invalidate();
@@ -338,9 +408,17 @@ impl Registry {
         Ok(s)
     }
 
-    pub async fn set_alias(&self, model: &str, service: &str, target: Option<String>) -> Result<(), AiError> {
+    pub async fn set_alias(
+        &self,
+        model: &str,
+        service: &str,
+        target: Option<String>,
+    ) -> Result<(), AiError> {
         if model.is_empty() || model.len() > 256 {
-            return Err(AiError::invalid("invalid_model", "model names are 1-256 characters"));
+            return Err(AiError::invalid(
+                "invalid_model",
+                "model names are 1-256 characters",
+            ));
         }
         let s = self.get(service).await?;
         self.store
@@ -357,7 +435,9 @@ impl Registry {
     pub async fn delete_alias(&self, model: &str) -> Result<(), AiError> {
         match self.store.delete_ai_alias(model).await {
             Ok(()) => {}
-            Err(StoreError::NotFound) => return Err(AiError::NotFound(format!("no alias {model:?}"))),
+            Err(StoreError::NotFound) => {
+                return Err(AiError::NotFound(format!("no alias {model:?}")))
+            }
             Err(e) => return Err(e.into()),
         }
         self.invalidate();
@@ -384,12 +464,16 @@ impl Registry {
             .as_deref()
             .and_then(by_id)
             .or_else(|| snap.services.first().cloned())
-            .ok_or_else(|| AiError::NoService("no AI service is configured; an admin can add one".into()))?;
+            .ok_or_else(|| {
+                AiError::NoService("no AI service is configured; an admin can add one".into())
+            })?;
         let model = if model.is_empty() || model == "default" {
-            active
-                .default_model
-                .clone()
-                .ok_or_else(|| AiError::invalid("model_required", "no model given and the service has no default model"))?
+            active.default_model.clone().ok_or_else(|| {
+                AiError::invalid(
+                    "model_required",
+                    "no model given and the service has no default model",
+                )
+            })?
         } else {
             model.to_owned()
         };

@@ -61,7 +61,10 @@ impl SseParser {
                     continue;
                 }
                 let (field, value) = match line.find(':') {
-                    Some(i) => (&line[..i], line[i + 1..].strip_prefix(' ').unwrap_or(&line[i + 1..])),
+                    Some(i) => (
+                        &line[..i],
+                        line[i + 1..].strip_prefix(' ').unwrap_or(&line[i + 1..]),
+                    ),
                     None => (line, ""),
                 };
                 match field {
@@ -137,6 +140,13 @@ mod tests {
         p.push(b"data: last");
         assert_eq!(p.next_event(), None);
         assert_eq!(p.finish().map(|e| e.data), Some("last".into()));
-        assert_eq!(SseEvent { event: None, data: "a\nb".into() }.encode(), "data: a\ndata: b\n\n");
+        assert_eq!(
+            SseEvent {
+                event: None,
+                data: "a\nb".into()
+            }
+            .encode(),
+            "data: a\ndata: b\n\n"
+        );
     }
 }

@@ -52,6 +52,9 @@ enum Command {
     Ws(cli::ws::WsCmd),
     /// List the server's workspace templates.
     Templates,
+    /// AI services and chat.
+    #[command(subcommand)]
+    Ai(cli::ai::AiCmd),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
             Command::Logout => cli::session::logout(conn, out).await,
             Command::Ws(c) => cli::ws::run(conn, c, out).await,
             Command::Templates => cli::ws::templates(conn, out).await,
+            Command::Ai(c) => cli::ai::run(conn, c, out).await,
         }
     });
     ExitCode::from(code)

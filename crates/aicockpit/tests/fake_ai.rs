@@ -52,9 +52,15 @@ impl Drop for DropFlag {
 }
 
 async fn handle(State(seen): State<Arc<Seen>>, req: Request) -> Response {
-    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let headers = req.headers().clone();
-    let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let model = body["model"].as_str().unwrap_or("").to_owned();
     let n = {
@@ -76,28 +82,34 @@ async fn handle(State(seen): State<Arc<Seen>>, req: Request) -> Response {
             .into_response()
     };
     let sse = |parts: Vec<(u64, String)>, seen: Arc<Seen>, gated: bool, end: bool| {
-        let s = futures_util::stream::unfold((parts.into_iter(), DropFlag(seen, false), gated), move |(mut it, mut flag, gated)| async move {
-            match it.next() {
-                Some((delay, text)) => {
-                    if delay == u64::MAX && gated {
-                        flag.0.gate.notified().await;
-                    } else if delay > 0 {
-                        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let s = futures_util::stream::unfold(
+            (parts.into_iter(), DropFlag(seen, false), gated),
+            move |(mut it, mut flag, gated)| async move {
+                match it.next() {
+                    Some((delay, text)) => {
+                        if delay == u64::MAX && gated {
+                            flag.0.gate.notified().await;
+                        } else if delay > 0 {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                        }
+                        Some((
+                            Ok::<_, std::io::Error>(Bytes::from(text)),
+                            (it, flag, gated),
+                        ))
                     }
-                    Some((Ok::<_, std::io::Error>(Bytes::from(text)), (it, flag, gated)))
-                }
-                None => {
-                    if end {
-                        flag.1 = true;
-                    } else {
-                        // Hang: keep the connection open without sending.
-                        tokio::time::sleep(Duration::from_secs(600)).await;
+                    None => {
+                        if end {
+                            flag.1 = true;
+                        } else {
+                            // Hang: keep the connection open without sending.
+                            tokio::time::sleep(Duration::from_secs(600)).await;
+                        }
+                        drop(flag);
+                        None
                     }
-                    drop(flag);
-                    None
                 }
-            }
-        });
+            },
+        );
         Response::builder()
             .header("content-type", "text/event-stream")
             .body(Body::from_stream(s))
@@ -167,7 +179,8 @@ async fn handle(State(seen): State<Arc<Seen>>, req: Request) -> Response {
 }
 
 async fn models(State(seen): State<Arc<Seen>>, headers: HeaderMap) -> Response {
-    *seen.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(("/models".into(), headers, Value::Null));
+    *seen.last.lock().unwrap_or_else(|p| p.into_inner()) =
+        Some(("/models".into(), headers, Value::Null));
     axum::Json(json!({"object":"list","data":[{"id":"fake-small","object":"model"},{"id":"fake-large","object":"model"}]}))
         .into_response()
 }
@@ -182,7 +195,9 @@ pub async fn start() -> FakeAi {
         .route("/openai/v1/chat/completions", post(handle))
         .route("/openai/deployments/{dep}/chat/completions", post(handle))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

@@ -5,9 +5,9 @@
 mod common;
 
 mod agent;
+mod ai;
 mod api_auth;
 mod api_errors;
-mod ai;
 mod api_workspaces;
 mod cli;
 mod crash;

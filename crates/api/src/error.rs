@@ -120,7 +120,9 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// How an AI-layer error is answered: status, stable code, message, and a
 /// Retry-After for rate limits. Shared by both renderings below.
-pub(crate) fn ai_parts(e: &aicockpit_ai::AiError) -> (StatusCode, &'static str, String, Option<u64>) {
+pub(crate) fn ai_parts(
+    e: &aicockpit_ai::AiError,
+) -> (StatusCode, &'static str, String, Option<u64>) {
     use aicockpit_ai::AiError as E;
     use StatusCode as S;
     match e {
@@ -128,7 +130,11 @@ pub(crate) fn ai_parts(e: &aicockpit_ai::AiError) -> (StatusCode, &'static str, 
         E::NotFound(m) => (S::NOT_FOUND, "not_found", m.clone(), None),
         E::Conflict(m) => (S::CONFLICT, "conflict", m.clone(), None),
         E::NoService(m) => (S::SERVICE_UNAVAILABLE, "no_ai_service", m.clone(), None),
-        E::Upstream { status, service, body } => {
+        E::Upstream {
+            status,
+            service,
+            body,
+        } => {
             let detail = serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
                 .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
@@ -138,23 +144,48 @@ pub(crate) fn ai_parts(e: &aicockpit_ai::AiError) -> (StatusCode, &'static str, 
             } else {
                 S::from_u16(*status).unwrap_or(S::BAD_GATEWAY)
             };
-            (st, "upstream_error", format!("{service} answered {status}: {detail}"), None)
+            (
+                st,
+                "upstream_error",
+                format!("{service} answered {status}: {detail}"),
+                None,
+            )
         }
         E::Unavailable { kind, message, .. } => {
-            let st = if *kind == "timeout" { S::GATEWAY_TIMEOUT } else { S::BAD_GATEWAY };
+            let st = if *kind == "timeout" {
+                S::GATEWAY_TIMEOUT
+            } else {
+                S::BAD_GATEWAY
+            };
             (st, "upstream_unavailable", message.clone(), None)
         }
-        E::RateLimited { retry_after_secs, message } => {
-            (S::TOO_MANY_REQUESTS, "rate_limited", message.clone(), Some(*retry_after_secs))
-        }
+        E::RateLimited {
+            retry_after_secs,
+            message,
+        } => (
+            S::TOO_MANY_REQUESTS,
+            "rate_limited",
+            message.clone(),
+            Some(*retry_after_secs),
+        ),
         E::TooLarge(m) => (S::PAYLOAD_TOO_LARGE, "payload_too_large", m.clone(), None),
         E::Crypto(m) => {
             tracing::error!(error = %m, "AI secrets");
-            (S::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log".into(), None)
+            (
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the server log".into(),
+                None,
+            )
         }
         E::Store(err) => {
             tracing::error!(error = %err, "AI store");
-            (S::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log".into(), None)
+            (
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the server log".into(),
+                None,
+            )
         }
     }
 }
@@ -180,10 +211,12 @@ pub(crate) struct OpenAiError {
 impl From<aicockpit_ai::AiError> for OpenAiError {
     fn from(e: aicockpit_ai::AiError) -> Self {
         let raw = match &e {
-            aicockpit_ai::AiError::Upstream { status, body, .. } if *status < 500 => serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .filter(|v| v["error"].is_object())
-                .map(|_| body.clone()),
+            aicockpit_ai::AiError::Upstream { status, body, .. } if *status < 500 => {
+                serde_json::from_slice::<serde_json::Value>(body)
+                    .ok()
+                    .filter(|v| v["error"].is_object())
+                    .map(|_| body.clone())
+            }
             _ => None,
         };
         let (status, code, message, retry_after) = ai_parts(&e);
@@ -226,7 +259,12 @@ impl IntoResponse for OpenAiError {
                     .to_string(),
             ),
         };
-        let mut resp = (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        let mut resp = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);

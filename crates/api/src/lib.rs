@@ -96,11 +96,17 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/{id}/search", get(files::search))
         .route("/workspaces/{id}/search/files", get(files::find_files))
         .route("/ai/services", get(ai::list).post(ai::create))
-        .route("/ai/services/{id}", axum::routing::patch(ai::update).delete(ai::delete))
+        .route(
+            "/ai/services/{id}",
+            axum::routing::patch(ai::update).delete(ai::delete),
+        )
         .route("/ai/services/{id}/test", post(ai::test))
         .route("/ai/services/{id}/activate", post(ai::activate))
         .route("/ai/aliases", get(ai::aliases))
-        .route("/ai/aliases/{model}", axum::routing::put(ai::set_alias).delete(ai::delete_alias))
+        .route(
+            "/ai/aliases/{model}",
+            axum::routing::put(ai::set_alias).delete(ai::delete_alias),
+        )
         .route("/ai/usage", get(ai::usage));
     // The gateway takes larger bodies (long contexts) and answers in
     // OpenAI's error format, so it is a router of its own.
@@ -115,7 +121,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
-        .nest("/api/v1", api.layer(DefaultBodyLimit::max(state.max_body_bytes)))
+        .nest(
+            "/api/v1",
+            api.layer(DefaultBodyLimit::max(state.max_body_bytes)),
+        )
         .nest("/v1", v1)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -108,19 +108,47 @@ impl Metrics {
             "Time to answer HTTP requests",
             latency.clone(),
         );
-        registry.register("aicockpit_workspaces", "Workspaces by state", workspaces.clone());
+        registry.register(
+            "aicockpit_workspaces",
+            "Workspaces by state",
+            workspaces.clone(),
+        );
         let ai_requests = Family::<AiLabels, Counter>::default();
         let ai_errors = Family::<AiErrorLabels, Counter>::default();
         let ai_latency: AiHistogram = Family::new_with_constructor(latency_histogram);
         let ai_ttft: AiHistogram = Family::new_with_constructor(latency_histogram);
         let ai_overhead: AiHistogram = Family::new_with_constructor(overhead_histogram);
         let ai_tokens = Family::<AiTokenLabels, Counter>::default();
-        registry.register("aicockpit_ai_requests", "Gateway requests by service, model and status", ai_requests.clone());
-        registry.register("aicockpit_ai_errors", "Gateway failures by service and kind", ai_errors.clone());
-        registry.register("aicockpit_ai_request_duration_seconds", "Gateway request duration", ai_latency.clone());
-        registry.register("aicockpit_ai_time_to_first_token_seconds", "Time to the first streamed token", ai_ttft.clone());
-        registry.register("aicockpit_ai_overhead_seconds", "Time the gateway itself adds per request", ai_overhead.clone());
-        registry.register("aicockpit_ai_tokens", "Tokens by service, model and kind", ai_tokens.clone());
+        registry.register(
+            "aicockpit_ai_requests",
+            "Gateway requests by service, model and status",
+            ai_requests.clone(),
+        );
+        registry.register(
+            "aicockpit_ai_errors",
+            "Gateway failures by service and kind",
+            ai_errors.clone(),
+        );
+        registry.register(
+            "aicockpit_ai_request_duration_seconds",
+            "Gateway request duration",
+            ai_latency.clone(),
+        );
+        registry.register(
+            "aicockpit_ai_time_to_first_token_seconds",
+            "Time to the first streamed token",
+            ai_ttft.clone(),
+        );
+        registry.register(
+            "aicockpit_ai_overhead_seconds",
+            "Time the gateway itself adds per request",
+            ai_overhead.clone(),
+        );
+        registry.register(
+            "aicockpit_ai_tokens",
+            "Tokens by service, model and kind",
+            ai_tokens.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -148,7 +176,11 @@ impl Metrics {
                 status: o.status,
             })
             .inc();
-        for kind in o.error_kind.into_iter().chain(o.client_cancelled.then_some("client_cancelled")) {
+        for kind in o
+            .error_kind
+            .into_iter()
+            .chain(o.client_cancelled.then_some("client_cancelled"))
+        {
             self.ai_errors
                 .get_or_create(&AiErrorLabels {
                     service: o.service.clone(),
@@ -156,13 +188,20 @@ impl Metrics {
                 })
                 .inc();
         }
-        self.ai_latency.get_or_create(&svc).observe(o.duration.as_secs_f64());
-        self.ai_overhead.get_or_create(&svc).observe(o.overhead.as_secs_f64());
+        self.ai_latency
+            .get_or_create(&svc)
+            .observe(o.duration.as_secs_f64());
+        self.ai_overhead
+            .get_or_create(&svc)
+            .observe(o.overhead.as_secs_f64());
         if let Some(t) = o.time_to_first_token {
             self.ai_ttft.get_or_create(&svc).observe(t.as_secs_f64());
         }
         if let Some(u) = o.usage {
-            for (kind, n) in [("prompt", u.prompt_tokens), ("completion", u.completion_tokens)] {
+            for (kind, n) in [
+                ("prompt", u.prompt_tokens),
+                ("completion", u.completion_tokens),
+            ] {
                 self.ai_tokens
                     .get_or_create(&AiTokenLabels {
                         service: o.service.clone(),

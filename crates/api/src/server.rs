@@ -92,7 +92,10 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let observer_metrics = metrics.clone();
         let ai = Arc::new(aicockpit_ai::gateway::Gateway::new(
-            Arc::new(aicockpit_ai::registry::Registry::new(store.clone(), secrets)),
+            Arc::new(aicockpit_ai::registry::Registry::new(
+                store.clone(),
+                secrets,
+            )),
             store.clone(),
             aicockpit_ai::gateway::GatewayConfig {
                 rpm: config.ai.requests_per_minute,

@@ -140,9 +140,10 @@ impl Store {
     }
 
     pub async fn ai_aliases(&self) -> Result<Vec<AiAliasRecord>, StoreError> {
-        let rows = sqlx::query("SELECT model, service_id, target_model FROM ai_aliases ORDER BY model")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT model, service_id, target_model FROM ai_aliases ORDER BY model")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(AiAliasRecord {
@@ -197,7 +198,11 @@ impl Store {
     }
 
     /// Totals since `since` (ms), for one user or everyone.
-    pub async fn ai_usage_totals(&self, user_id: Option<&str>, since: i64) -> Result<Vec<AiUsageTotal>, StoreError> {
+    pub async fn ai_usage_totals(
+        &self,
+        user_id: Option<&str>,
+        since: i64,
+    ) -> Result<Vec<AiUsageTotal>, StoreError> {
         let sql = "SELECT user_id, service_id, model, COUNT(*) AS requests, \
                    CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
                    CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
@@ -216,7 +221,9 @@ impl Store {
                     model: r.try_get("model")?,
                     requests: r.try_get("requests")?,
                     prompt_tokens: r.try_get::<Option<i64>, _>("prompt_tokens")?.unwrap_or(0),
-                    completion_tokens: r.try_get::<Option<i64>, _>("completion_tokens")?.unwrap_or(0),
+                    completion_tokens: r
+                        .try_get::<Option<i64>, _>("completion_tokens")?
+                        .unwrap_or(0),
                 })
             })
             .collect()

@@ -1,6 +1,7 @@
 //! The API client behind the CLI's commands: connection settings, the saved
 //! session, output in text or JSON, and exit codes scripts can rely on.
 
+pub(crate) mod ai;
 pub(crate) mod session;
 pub(crate) mod ws;
 
@@ -110,6 +111,40 @@ impl Client {
             })?;
         let token = conn.token.clone().or_else(|| saved.map(|s| s.token));
         Client::new(&server, token)
+    }
+
+    /// Sends a JSON request and returns the successful response itself (for
+    /// streams); errors are read as in [`call`](Self::call).
+    pub(crate) async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<reqwest::Response, Failure> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .json(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| Failure {
+            message: format!("cannot reach {}: {e}", self.base),
+            code: exit::UNAVAILABLE,
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        let message = v["error"]["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        Err(Failure {
+            message,
+            code: code_for(status),
+        })
     }
 
     /// Sends a request and decodes the JSON answer, or turns the server's

@@ -92,9 +92,14 @@ impl From<ServiceBody> for ServiceInput {
     }
 }
 
-pub(crate) async fn list(State(s): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Vec<ServiceDto>>> {
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(_p): Auth,
+) -> ApiResult<Json<Vec<ServiceDto>>> {
     let (services, active) = s.ai.registry().list().await?;
-    Ok(Json(services.iter().map(|x| dto(x, active.as_deref())).collect()))
+    Ok(Json(
+        services.iter().map(|x| dto(x, active.as_deref())).collect(),
+    ))
 }
 
 pub(crate) async fn create(
@@ -122,14 +127,22 @@ pub(crate) async fn update(
     Ok(Json(dto(&svc, active.as_deref())))
 }
 
-pub(crate) async fn delete(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     p.require_admin()?;
     s.ai.registry().delete(&id).await?;
     s.ai.invalidate_models();
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(crate) async fn activate(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<ServiceDto>> {
+pub(crate) async fn activate(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ServiceDto>> {
     p.require_admin()?;
     let svc = s.ai.registry().activate(&id).await?;
     Ok(Json(dto(&svc, Some(&svc.id))))
@@ -152,9 +165,18 @@ pub(crate) struct AliasDto {
     target_model: Option<String>,
 }
 
-pub(crate) async fn aliases(State(s): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Vec<AliasDto>>> {
+pub(crate) async fn aliases(
+    State(s): State<AppState>,
+    Auth(_p): Auth,
+) -> ApiResult<Json<Vec<AliasDto>>> {
     let (services, _) = s.ai.registry().list().await?;
-    let name = |id: &str| services.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_default();
+    let name = |id: &str| {
+        services
+            .iter()
+            .find(|x| x.id == id)
+            .map(|x| x.name.clone())
+            .unwrap_or_default()
+    };
     Ok(Json(
         s.ai.registry()
             .aliases()
@@ -183,12 +205,18 @@ pub(crate) async fn set_alias(
     ApiJson(b): ApiJson<AliasBody>,
 ) -> ApiResult<StatusCode> {
     p.require_admin()?;
-    s.ai.registry().set_alias(&model, &b.service, b.target_model).await?;
+    s.ai.registry()
+        .set_alias(&model, &b.service, b.target_model)
+        .await?;
     s.ai.invalidate_models();
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(crate) async fn delete_alias(State(s): State<AppState>, Auth(p): Auth, Path(model): Path<String>) -> ApiResult<StatusCode> {
+pub(crate) async fn delete_alias(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(model): Path<String>,
+) -> ApiResult<StatusCode> {
     p.require_admin()?;
     s.ai.registry().delete_alias(&model).await?;
     s.ai.invalidate_models();
@@ -226,11 +254,19 @@ pub(crate) async fn usage(
     }
     let hours = q.hours.unwrap_or(24 * 30);
     if !(1..=24 * 3650).contains(&hours) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "hours must be 1-87600"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "hours must be 1-87600",
+        ));
     }
     let since = aicockpit_core::now_ms() - hours * 3_600_000;
     let user = (!q.all).then_some(p.user_id.as_str());
-    let totals = s.store.ai_usage_totals(user, since).await.map_err(aicockpit_core::CoreError::from)?;
+    let totals = s
+        .store
+        .ai_usage_totals(user, since)
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
     let (services, _) = s.ai.registry().list().await?;
     Ok(Json(
         totals

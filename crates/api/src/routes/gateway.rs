@@ -14,13 +14,22 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::time::Instant;
 
-async fn forward(s: AppState, auth: Result<Auth, crate::error::ApiError>, ep: Endpoint, body: Result<Bytes, BytesRejection>) -> Response {
+async fn forward(
+    s: AppState,
+    auth: Result<Auth, crate::error::ApiError>,
+    ep: Endpoint,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let arrived = Instant::now();
     let result: Result<Response, OpenAiError> = async {
         let Auth(p) = auth?;
         let body = body.map_err(|e| OpenAiError {
             status: e.status(),
-            code: if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "invalid_body" },
+            code: if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "payload_too_large"
+            } else {
+                "invalid_body"
+            },
             message: e.body_text(),
             retry_after: None,
             raw: None,
@@ -29,16 +38,25 @@ async fn forward(s: AppState, auth: Result<Auth, crate::error::ApiError>, ep: En
         let mut resp = match reply.body {
             ReplyBody::Full(b) => {
                 let mut r = Response::new(Body::from(b));
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
                 r
             }
             ReplyBody::Stream(st) => {
                 let mut r = Response::new(Body::from_stream(st));
                 let h = r.headers_mut();
-                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                );
                 h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
                 // Reverse proxies (nginx) must pass events on as they come.
-                h.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
+                h.insert(
+                    HeaderName::from_static("x-accel-buffering"),
+                    HeaderValue::from_static("no"),
+                );
                 r
             }
         };
@@ -78,7 +96,10 @@ pub(crate) async fn embeddings(
     forward(s, auth, Endpoint::Embeddings, body).await
 }
 
-pub(crate) async fn models(State(s): State<AppState>, auth: Result<Auth, crate::error::ApiError>) -> Response {
+pub(crate) async fn models(
+    State(s): State<AppState>,
+    auth: Result<Auth, crate::error::ApiError>,
+) -> Response {
     let r: Result<Response, OpenAiError> = async {
         auth?;
         Ok(Json(s.ai.models().await?).into_response())
