@@ -630,3 +630,80 @@ async fn watching_and_searching() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(files[0], "src/lib.rs", "{files}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_server_replaces_the_agent_and_checks_its_version() {
+    // Server A with the agent as built.
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    api.create_ws("upgrade").await;
+    let tid = open_terminal(&api, "upgrade").await;
+    let hash_a = ts
+        .state
+        .workspaces
+        .agents()
+        .binary()
+        .expect("agent binary")
+        .hash
+        .clone();
+    let (_, ls, _) = api.sh("upgrade", "ls /.aicockpit").await;
+    assert_eq!(ls.trim(), format!("agent-{hash_a}"));
+    // The agent runs as the workspace user, never root.
+    let (_, users, _) = api
+        .sh(
+            "upgrade",
+            "ps -eo user:20,args | grep '[a]icockpit/agent' | cut -d' ' -f1 | sort -u",
+        )
+        .await;
+    assert_eq!(users.trim(), "dev", "{users}");
+    let data_dir = ts.data_dir.clone();
+    let admin = ts.admin.clone();
+    let original = ts
+        .state
+        .workspaces
+        .agents()
+        .binary()
+        .expect("bin")
+        .bytes
+        .clone();
+    let _kept = ts.stop_keeping_containers().await;
+
+    // Server B on the same data, with a different agent build (same code,
+    // different bytes, so a different identity).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let newer = dir.path().join("aicockpit-agent");
+    let mut bytes = original.to_vec();
+    bytes.extend_from_slice(b"\0newer-build");
+    std::fs::write(&newer, &bytes).expect("write");
+    let ts2 = TestServer::start_with(|c| {
+        c.server.data_dir = Some(data_dir.clone());
+        c.agent.binary = Some(newer.clone());
+    })
+    .await;
+    let api2 = ts2.api(&admin);
+    let hash_b = ts2
+        .state
+        .workspaces
+        .agents()
+        .binary()
+        .expect("bin")
+        .hash
+        .clone();
+    assert_ne!(hash_a, hash_b);
+    // The first agent request places the new agent beside the old one...
+    let (s, _) = api2.get("/api/v1/workspaces/upgrade/files?path=").await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, ls, _) = api2.sh("upgrade", "ls /.aicockpit | sort").await;
+    let mut want = vec![format!("agent-{hash_a}"), format!("agent-{hash_b}")];
+    want.sort();
+    assert_eq!(ls.lines().map(str::to_owned).collect::<Vec<_>>(), want);
+    // ...and it is a fresh daemon: the old one's terminals are not its own.
+    let (_, list) = api2.get("/api/v1/workspaces/upgrade/terminals").await;
+    assert!(
+        !list.to_string().contains(&format!("\"{tid}\""))
+            || list.as_array().is_some_and(|l| l.is_empty()),
+        "{list}"
+    );
+    let t2 = open_terminal(&api2, "upgrade").await;
+    assert!(!t2.is_empty());
+}

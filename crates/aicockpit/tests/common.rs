@@ -44,7 +44,7 @@ pub struct TestServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     keep_engine_objects: bool,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -106,7 +106,7 @@ impl TestServer {
             shutdown: Some(tx),
             task: Some(task),
             keep_engine_objects: false,
-            _dir: dir,
+            dir: Some(dir),
         }
     }
 
@@ -148,14 +148,17 @@ impl TestServer {
 
     /// Stops serving and leaves the containers running, as a server
     /// restart would; a later server on the same database cleans up.
-    pub async fn stop_keeping_containers(mut self) {
+    /// Returns the data dir, which then outlives this server.
+    pub async fn stop_keeping_containers(mut self) -> Option<tempfile::TempDir> {
         self.keep_engine_objects = true;
+        let dir = self.dir.take();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(t) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(30), t).await;
         }
+        dir
     }
 }
 

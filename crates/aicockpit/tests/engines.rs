@@ -35,7 +35,7 @@ async fn the_server_runs_on_postgresql_and_keeps_state_across_restarts() {
         "pg\n"
     );
     let admin_token = ts.admin.clone();
-    ts.stop_keeping_containers().await;
+    let _kept = ts.stop_keeping_containers().await;
 
     // A second server on the same database sees everything and adopts the
     // running container.
