@@ -218,7 +218,9 @@ impl Lexer<'_> {
                 }
             }
         }
-        flush!();
+        if in_word {
+            toks.push(Tok::Word { text: word, dynamic });
+        }
         Ok(toks)
     }
 }
