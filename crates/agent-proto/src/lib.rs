@@ -25,3 +25,6 @@ pub use messages::*;
 /// Bumped whenever a message changes incompatibly. The server replaces an
 /// agent that answers the hello with another protocol or build.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Re-exported so users of the protocol use the same `Bytes`.
+pub use bytes::Bytes;

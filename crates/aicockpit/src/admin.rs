@@ -202,3 +202,44 @@ pub(crate) async fn tokens(config_file: Option<&Path>, cmd: TokensCmd, out: Outp
     store.close().await;
     code
 }
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCmd {
+    /// Check the audit log's hash chain: exit 0 if intact, 1 with the first
+    /// broken row otherwise.
+    Verify,
+}
+
+pub(crate) async fn audit(config_file: Option<&Path>, cmd: AuditCmd, out: Output) -> u8 {
+    let (store, _) = match open(config_file).await {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let AuditCmd::Verify = cmd;
+    let report = aicockpit_assistant::audit::Audit::new(store.clone())
+        .verify()
+        .await;
+    store.close().await;
+    match report {
+        Ok(r) => match r.broken {
+            None => {
+                out.print(
+                    &json!({"ok": true, "rows": r.rows}),
+                    &format!("audit log intact: {} rows", r.rows),
+                );
+                exit::OK
+            }
+            Some((seq, why)) => {
+                out.print(
+                    &json!({"ok": false, "rows": r.rows, "broken_at": seq, "reason": why}),
+                    &format!("audit log TAMPERED at row {seq}: {why}"),
+                );
+                exit::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILURE
+        }
+    }
+}

@@ -43,6 +43,9 @@ enum Command {
     /// Create API tokens directly in the data dir (no server needed).
     #[command(subcommand)]
     Tokens(admin::TokensCmd),
+    /// The audit log, checked directly in the data dir.
+    #[command(subcommand)]
+    Audit(admin::AuditCmd),
     /// Log in to a server and save the session token.
     Login(cli::session::LoginArgs),
     /// Revoke the saved token and forget it.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
             Command::Serve(a) => serve::run(args.config.as_deref(), a).await,
             Command::Users(c) => admin::users(args.config.as_deref(), c, out).await,
             Command::Tokens(c) => admin::tokens(args.config.as_deref(), c, out).await,
+            Command::Audit(c) => admin::audit(args.config.as_deref(), c, out).await,
             Command::Login(a) => cli::session::login(conn, a, out).await,
             Command::Logout => cli::session::logout(conn, out).await,
             Command::Ws(c) => cli::ws::run(conn, c, out).await,

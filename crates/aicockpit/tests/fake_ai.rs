@@ -27,6 +27,12 @@ pub struct Seen {
     pub stream_dropped: AtomicBool,
     /// Released by the test to let the "gated" stream continue.
     pub gate: Notify,
+    /// Answers (assistant messages) for model "script", in order.
+    pub script: Mutex<std::collections::VecDeque<Value>>,
+    /// Answered when the script has run out (None: a plain "done").
+    pub script_repeat: Mutex<Option<Value>>,
+    /// Every request body the "script" model received.
+    pub script_requests: Mutex<Vec<Value>>,
 }
 
 pub struct FakeAi {
@@ -119,6 +125,38 @@ async fn handle(State(seen): State<Arc<Seen>>, req: Request) -> Response {
         "data: {}\n\n",
         json!({"id":"c1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2,"total_tokens":6}})
     );
+    if model == "script" {
+        seen.script_requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(body.clone());
+        let next = seen
+            .script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        let msg = next
+            .or_else(|| {
+                seen.script_repeat
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+            })
+            .unwrap_or_else(|| json!({"role": "assistant", "content": "done"}));
+        let finish = if msg.get("tool_calls").is_some() {
+            "tool_calls"
+        } else {
+            "stop"
+        };
+        return (
+            [("content-type", "application/json")],
+            json!({"id": "s", "object": "chat.completion", "model": "script",
+                   "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
+                   "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+            .to_string(),
+        )
+            .into_response();
+    }
     match model.as_str() {
         "echo" => (
             [("content-type", "application/json")],

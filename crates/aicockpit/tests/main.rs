@@ -9,6 +9,7 @@ mod ai;
 mod api_auth;
 mod api_errors;
 mod api_workspaces;
+mod assistant;
 mod cli;
 mod crash;
 mod engines;

@@ -42,12 +42,13 @@ pub struct AppState {
     pub web_dir: Option<std::path::PathBuf>,
     pub tickets: Arc<Tickets>,
     pub ai: Arc<aicockpit_ai::gateway::Gateway>,
+    pub agents: Arc<aicockpit_assistant::agent::Agents>,
     pub ai_max_request_bytes: usize,
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    use routes::{ai, auth, files, gateway, health, terminals, users, workspaces};
+    use routes::{agent, ai, auth, files, gateway, health, terminals, users, workspaces};
     let api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -107,7 +108,16 @@ pub fn router(state: AppState) -> Router {
             "/ai/aliases/{model}",
             axum::routing::put(ai::set_alias).delete(ai::delete_alias),
         )
-        .route("/ai/usage", get(ai::usage));
+        .route("/ai/usage", get(ai::usage))
+        .route(
+            "/workspaces/{id}/policy",
+            get(agent::get_policy).put(agent::put_policy),
+        )
+        .route("/workspaces/{id}/agent", post(agent::start))
+        .route("/agent/{run}/events", get(agent::events))
+        .route("/agent/{run}/approvals/{call}", post(agent::approve))
+        .route("/agent/{run}/stop", post(agent::stop))
+        .route("/audit", get(agent::audit));
     // The gateway takes larger bodies (long contexts) and answers in
     // OpenAI's error format, so it is a router of its own.
     let v1 = Router::new()

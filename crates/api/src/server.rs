@@ -106,12 +106,20 @@ impl App {
             },
             Arc::new(move |o: &aicockpit_ai::gateway::Outcome| observer_metrics.record_ai(o)),
         ));
+        let audit = Arc::new(aicockpit_assistant::audit::Audit::new(store.clone()));
+        let agents = Arc::new(aicockpit_assistant::agent::Agents::new(
+            ai.clone(),
+            workspaces.clone(),
+            audit,
+            store.clone(),
+        ));
         let state = AppState {
             store,
             auth,
             workspaces,
             metrics,
             ai,
+            agents,
             ai_max_request_bytes: config.ai.max_request_bytes,
             max_body_bytes: config.server.max_body_bytes,
             limits: config.agent.clone(),

@@ -302,6 +302,26 @@ impl Policy {
         worst
     }
 
+    /// A file tool on a path: a matching path rule decides, else the tool's
+    /// default; a tool that is denied stays denied.
+    pub fn file(&self, tool: &str, path: &str, write: bool) -> Verdict {
+        let default = self.tool(tool);
+        if default == Decision::Deny {
+            return Verdict {
+                decision: Decision::Deny,
+                reason: format!("the tool {tool} is denied"),
+            };
+        }
+        let v = self.path(path, write);
+        if v.reason == "no path rule" {
+            return Verdict {
+                decision: default,
+                reason: format!("the default for {tool}"),
+            };
+        }
+        v
+    }
+
     /// "Always allow this exact command" as a stored rule.
     pub fn remember_command(&mut self, line: &str) {
         let pattern = line.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -219,7 +219,10 @@ impl Lexer<'_> {
             }
         }
         if in_word {
-            toks.push(Tok::Word { text: word, dynamic });
+            toks.push(Tok::Word {
+                text: word,
+                dynamic,
+            });
         }
         Ok(toks)
     }

@@ -7,6 +7,7 @@
 //! Migrations live per backend in `migrations/{sqlite,postgres}`.
 
 mod ai;
+mod audit;
 mod error;
 mod records;
 mod settings;
@@ -15,6 +16,7 @@ mod users;
 mod workspaces;
 
 pub use ai::{AiAliasRecord, AiServiceRecord, AiUsageRecord, AiUsageTotal};
+pub use audit::AuditRecord;
 pub use error::StoreError;
 pub use records::{NewWorkspace, TokenRecord, TokenWithUser, UserRecord, WorkspaceRecord};
 

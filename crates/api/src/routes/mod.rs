@@ -1,5 +1,6 @@
 //! Request handlers, one module per area of the API.
 
+pub(crate) mod agent;
 pub(crate) mod ai;
 pub(crate) mod auth;
 pub(crate) mod files;

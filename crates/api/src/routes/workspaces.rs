@@ -58,6 +58,14 @@ pub(crate) async fn create(
             },
         )
         .await?;
+    audit(
+        &s,
+        &p,
+        &ws.id,
+        "workspace.create",
+        serde_json::json!({"name": ws.name, "image": ws.image}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(WorkspaceDto::from(ws))))
 }
 
@@ -74,7 +82,9 @@ pub(crate) async fn start(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
-    Ok(Json(s.workspaces.start(&p, &id).await?.into()))
+    let w = s.workspaces.start(&p, &id).await?;
+    audit(&s, &p, &w.id, "workspace.start", serde_json::Value::Null).await;
+    Ok(Json(w.into()))
 }
 
 pub(crate) async fn stop(
@@ -82,7 +92,9 @@ pub(crate) async fn stop(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
-    Ok(Json(s.workspaces.stop(&p, &id).await?.into()))
+    let w = s.workspaces.stop(&p, &id).await?;
+    audit(&s, &p, &w.id, "workspace.stop", serde_json::Value::Null).await;
+    Ok(Json(w.into()))
 }
 
 pub(crate) async fn restart(
@@ -90,7 +102,9 @@ pub(crate) async fn restart(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
-    Ok(Json(s.workspaces.restart(&p, &id).await?.into()))
+    let w = s.workspaces.restart(&p, &id).await?;
+    audit(&s, &p, &w.id, "workspace.restart", serde_json::Value::Null).await;
+    Ok(Json(w.into()))
 }
 
 #[derive(Deserialize)]
@@ -106,7 +120,16 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult<Json<DeletedDto>> {
+    let ws_id = s.workspaces.get(&p, &id).await?.id;
     let out = s.workspaces.delete(&p, &id, q.purge).await?;
+    audit(
+        &s,
+        &p,
+        &ws_id,
+        "workspace.delete",
+        serde_json::json!({"purge": q.purge}),
+    )
+    .await;
     Ok(Json(DeletedDto {
         deleted: true,
         kept_volume: out.kept_volume,
@@ -119,6 +142,7 @@ pub(crate) async fn exec(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ExecRequestDto>,
 ) -> ApiResult<Json<ExecResponseDto>> {
+    let argv_for_audit = serde_json::json!({"argv": req.argv});
     let out = s
         .workspaces
         .exec(
@@ -134,6 +158,9 @@ pub(crate) async fn exec(
             },
         )
         .await?;
+    if let Ok(w) = s.workspaces.get(&p, &id).await {
+        audit(&s, &p, &w.id, "workspace.exec", argv_for_audit).await;
+    }
     Ok(Json(out.into()))
 }
 
@@ -153,4 +180,27 @@ pub(crate) async fn usage(
         }),
         None => serde_json::json!({ "running": false }),
     }))
+}
+
+/// Appends a user's workspace action to the audit log. A failure to audit
+/// is logged, not fatal: the action already happened.
+async fn audit(
+    s: &AppState,
+    p: &aicockpit_core::auth::Principal,
+    ws: &str,
+    action: &str,
+    detail: serde_json::Value,
+) {
+    let e = aicockpit_assistant::audit::Entry {
+        actor: p.user_id.clone(),
+        workspace_id: Some(ws.to_owned()),
+        action: action.to_owned(),
+        detail,
+        decision: None,
+        approved_by: None,
+        result: Some("ok".into()),
+    };
+    if let Err(err) = s.agents.audit().record(e).await {
+        tracing::error!(error = %err, action, "could not append to the audit log");
+    }
 }

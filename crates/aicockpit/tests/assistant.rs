@@ -1,0 +1,408 @@
+//! The agent under the permission controller, with a scripted fake model
+//! that issues exact tool calls, against a real workspace.
+
+use crate::common::TestServer;
+use crate::fake_ai;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn call(id: &str, tool: &str, args: Value) -> Value {
+    json!({"id": id, "type": "function", "function": {"name": tool, "arguments": args.to_string()}})
+}
+
+fn tool_calls(calls: Vec<Value>) -> Value {
+    json!({"role": "assistant", "content": null, "tool_calls": calls})
+}
+
+/// Reads a run's events until `until` matches one; returns all seen.
+struct Events {
+    stream: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+    seen: Vec<Value>,
+}
+
+impl Events {
+    async fn open(ts: &TestServer, run: &str) -> Events {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/api/v1/agent/{run}/events", ts.url))
+            .bearer_auth(&ts.admin)
+            .send()
+            .await
+            .expect("events");
+        assert_eq!(resp.status(), StatusCode::OK);
+        Events {
+            stream: resp.bytes_stream().boxed(),
+            buf: String::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            while let Some(i) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..i + 2).collect();
+                for line in block.lines() {
+                    if let Some(d) = line
+                        .strip_prefix("data: ")
+                        .or_else(|| line.strip_prefix("data:"))
+                    {
+                        if let Ok(v) = serde_json::from_str::<Value>(d) {
+                            self.seen.push(v.clone());
+                            if pred(&v) {
+                                return v;
+                            }
+                        }
+                    }
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; saw {:#?}", self.seen))
+                .unwrap_or_else(|| panic!("events ended waiting for {what}; saw {:#?}", self.seen))
+                .expect("chunk");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+async fn setup(ts: &TestServer, fake: &fake_ai::FakeAi, ws: &str) {
+    let (s, v) = ts
+        .admin_api()
+        .post("/api/v1/ai/services", json!({"name": "fake", "kind": "custom", "base_url": format!("{}/v1", fake.url), "default_model": "script"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let api = ts.admin_api();
+    api.create_ws(ws).await;
+    let (code, _, err) = api
+        .sh(ws, "cd /workspace && mkdir -p src .git && echo hello > README.md && echo keep > x && echo cfg > .git/config")
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let policy = json!({
+        "tools": {"list_files": "allow", "read_file": "allow", "search": "allow", "write_file": "ask",
+                  "edit_file": "ask", "delete_file": "ask", "run_command": "ask"},
+        "commands": [{"pattern": "ls", "decision": "allow"}, {"pattern": "cat", "decision": "allow"},
+                     {"pattern": "sleep", "decision": "allow"}, {"pattern": "rm", "decision": "deny"}],
+        "paths": [{"glob": "src/**", "write": "allow"}, {"glob": ".git/**", "write": "deny"}]
+    });
+    let r = reqwest::Client::new()
+        .put(format!("{}/api/v1/workspaces/{ws}/policy", ts.url))
+        .bearer_auth(&ts.admin)
+        .json(&policy)
+        .send()
+        .await
+        .expect("policy");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn start(ts: &TestServer, ws: &str, max_steps: u32) -> String {
+    let (s, v) = ts
+        .admin_api()
+        .post(
+            &format!("/api/v1/workspaces/{ws}/agent"),
+            json!({"task": "tidy up", "max_steps": max_steps}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["run_id"].as_str().expect("run").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_actions_run_asked_ones_wait_denied_ones_never_reach_the_container() {
+    let fake = fake_ai::start().await;
+    let ts = TestServer::start().await;
+    setup(&ts, &fake, "agentws").await;
+    {
+        let mut script = fake.seen.script.lock().expect("lock");
+        script.push_back(tool_calls(vec![
+            call("c1", "read_file", json!({"path": "README.md"})),
+            call("c2", "run_command", json!({"command": "ls src"})),
+        ]));
+        script.push_back(tool_calls(vec![
+            call(
+                "c3",
+                "write_file",
+                json!({"path": "src/new.rs", "content": "fn main() {}\n"}),
+            ),
+            call(
+                "c4",
+                "write_file",
+                json!({"path": "notes.txt", "content": "approved\n"}),
+            ),
+        ]));
+        script.push_back(tool_calls(vec![
+            call(
+                "c5",
+                "run_command",
+                json!({"command": "cat README.md; rm -rf /workspace/x"}),
+            ),
+            call("c6", "delete_file", json!({"path": ".git/config"})),
+            call(
+                "c7",
+                "write_file",
+                json!({"path": "../../etc/evil", "content": "x"}),
+            ),
+            call(
+                "c8",
+                "run_command",
+                json!({"command": "echo $(whoami) > out.txt"}),
+            ),
+        ]));
+        script.push_back(json!({"role": "assistant", "content": "All done."}));
+    }
+    let run = start(&ts, "agentws", 10).await;
+    let mut ev = Events::open(&ts, &run).await;
+
+    let r1 = ev
+        .until("c1 result", |v| {
+            v["type"] == "tool_result" && v["id"] == "c1"
+        })
+        .await;
+    assert_eq!(r1["output"], "hello\n");
+    let r2 = ev
+        .until("c2 result", |v| {
+            v["type"] == "tool_result" && v["id"] == "c2"
+        })
+        .await;
+    assert!(
+        r2["output"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("exit code: 0"),
+        "{r2}"
+    );
+    ev.until("c3 result", |v| {
+        v["type"] == "tool_result" && v["id"] == "c3"
+    })
+    .await;
+    let ask = ev
+        .until("c4 approval", |v| {
+            v["type"] == "approval_needed" && v["id"] == "c4"
+        })
+        .await;
+    assert_eq!(ask["args"]["path"], "notes.txt");
+    // Nothing in "ask" runs before the approval.
+    let (_, out, _) = ts
+        .admin_api()
+        .sh(
+            "agentws",
+            "ls /workspace/notes.txt 2>&1 | grep -c 'No such'",
+        )
+        .await;
+    assert_eq!(out.trim(), "1");
+    let (s, _) = ts
+        .admin_api()
+        .post(
+            &format!("/api/v1/agent/{run}/approvals/c4"),
+            json!({"approve": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    ev.until("c4 result", |v| {
+        v["type"] == "tool_result" && v["id"] == "c4" && v["ok"] == true
+    })
+    .await;
+    let c5 = ev
+        .until("c5 result", |v| {
+            v["type"] == "tool_result" && v["id"] == "c5"
+        })
+        .await;
+    assert!(
+        c5["output"].as_str().unwrap_or("").contains("denied"),
+        "{c5}"
+    );
+    let c6 = ev
+        .until("c6 result", |v| {
+            v["type"] == "tool_result" && v["id"] == "c6"
+        })
+        .await;
+    assert!(
+        c6["output"].as_str().unwrap_or("").contains("denied"),
+        "{c6}"
+    );
+    let c7 = ev
+        .until("c7 result", |v| {
+            v["type"] == "tool_result" && v["id"] == "c7"
+        })
+        .await;
+    assert!(
+        c7["output"].as_str().unwrap_or("").contains("outside"),
+        "{c7}"
+    );
+    ev.until("c8 approval", |v| {
+        v["type"] == "approval_needed" && v["id"] == "c8"
+    })
+    .await;
+    ts.admin_api()
+        .post(
+            &format!("/api/v1/agent/{run}/approvals/c8"),
+            json!({"approve": false}),
+        )
+        .await;
+    let c8 = ev
+        .until("c8 result", |v| {
+            v["type"] == "tool_result" && v["id"] == "c8"
+        })
+        .await;
+    assert_eq!(c8["output"], "the user rejected this action");
+    let end = ev.until("end", |v| v["type"] == "end").await;
+    assert_eq!(end["reason"], "done");
+
+    // What the container holds proves what ran and what did not.
+    let (_, out, _) = ts
+        .admin_api()
+        .sh("agentws", "cd /workspace; cat src/new.rs notes.txt x .git/config; ls out.txt 2>&1 | grep -c 'No such'")
+        .await;
+    assert_eq!(out, "fn main() {}\napproved\nkeep\ncfg\n1\n");
+    // The model was told every result.
+    let reqs = fake.seen.script_requests.lock().expect("lock").clone();
+    let last = reqs.last().expect("requests");
+    let tool_msgs: Vec<&Value> = last["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .collect();
+    assert_eq!(tool_msgs.len(), 8);
+
+    // Every action is in the audit log, with its decision and approver.
+    let (s, log) = ts.admin_api().get("/api/v1/audit?workspace=agentws").await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    let rows = log.as_array().expect("rows");
+    let decision = |action: &str, path_or_cmd: &str| {
+        rows.iter()
+            .find(|r| r["action"] == action && r["detail"].to_string().contains(path_or_cmd))
+            .map(|r| {
+                (
+                    r["decision"].as_str().unwrap_or("").to_owned(),
+                    r["approved_by"].as_str().map(str::to_owned),
+                )
+            })
+    };
+    assert_eq!(
+        decision("agent.tool.read_file", "README.md"),
+        Some(("allow".into(), None))
+    );
+    assert_eq!(
+        decision("agent.tool.write_file", "notes.txt"),
+        Some(("approved".into(), Some("admin".into())))
+    );
+    assert_eq!(
+        decision("agent.tool.run_command", "rm -rf"),
+        Some(("deny".into(), None))
+    );
+    assert_eq!(
+        decision("agent.tool.run_command", "whoami"),
+        Some(("rejected".into(), Some("admin".into())))
+    );
+    assert!(
+        rows.iter().any(|r| r["action"] == "workspace.create"),
+        "user actions are audited too"
+    );
+    assert!(rows.iter().any(|r| r["action"] == "agent.end"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_stops_at_its_step_limit_and_on_request() {
+    let fake = fake_ai::start().await;
+    let ts = TestServer::start().await;
+    setup(&ts, &fake, "loops").await;
+    *fake.seen.script_repeat.lock().expect("lock") = Some(tool_calls(vec![call(
+        "again",
+        "list_files",
+        json!({"path": ""}),
+    )]));
+    let run = start(&ts, "loops", 3).await;
+    let mut ev = Events::open(&ts, &run).await;
+    let end = ev.until("end", |v| v["type"] == "end").await;
+    assert_eq!(end["reason"], "step_limit");
+    assert_eq!(
+        ev.seen.iter().filter(|v| v["type"] == "assistant").count(),
+        3
+    );
+
+    // Stop in the middle of a long command.
+    *fake.seen.script_repeat.lock().expect("lock") = None;
+    fake.seen
+        .script
+        .lock()
+        .expect("lock")
+        .push_back(tool_calls(vec![call(
+            "slow",
+            "run_command",
+            json!({"command": "sleep 30"}),
+        )]));
+    let run = start(&ts, "loops", 5).await;
+    let mut ev = Events::open(&ts, &run).await;
+    ev.until("the sleep", |v| {
+        v["type"] == "tool_call" && v["id"] == "slow"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (s, _) = ts
+        .admin_api()
+        .post_empty(&format!("/api/v1/agent/{run}/stop"))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let end = ev.until("end", |v| v["type"] == "end").await;
+    assert_eq!(end["reason"], "stopped");
+    // Unknown runs and other users' runs are not found.
+    let (s, _) = ts
+        .admin_api()
+        .post_empty("/api/v1/agent/run_nope/stop")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampering_with_the_audit_log_is_detected() {
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    api.create_ws("audited").await;
+    api.post_empty("/api/v1/workspaces/audited/stop").await;
+    api.post_empty("/api/v1/workspaces/audited/start").await;
+    let verify = |dir: std::path::PathBuf| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aicockpit"))
+            .args(["audit", "verify"])
+            .env("AICOCKPIT_SERVER__DATA_DIR", dir)
+            .output()
+            .await
+            .expect("verify");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = verify(ts.data_dir.clone()).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("intact: 3 rows"), "{out}");
+    // The database refuses edits and deletes…
+    assert!(ts
+        .state
+        .store
+        .execute_raw("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+        .await
+        .is_err());
+    assert!(ts
+        .state
+        .store
+        .execute_raw("DELETE FROM audit_log WHERE seq = 2")
+        .await
+        .is_err());
+    // …and someone who gets around that is caught by the chain.
+    ts.state
+        .store
+        .execute_raw("DROP TRIGGER audit_log_no_update")
+        .await
+        .expect("drop trigger");
+    ts.state
+        .store
+        .execute_raw("UPDATE audit_log SET detail = '{\"purge\":false}' WHERE seq = 2")
+        .await
+        .expect("tamper");
+    let (code, out) = verify(ts.data_dir.clone()).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("TAMPERED at row 2"), "{out}");
+}

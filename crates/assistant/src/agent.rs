@@ -1,0 +1,696 @@
+//! The agent: a task given in words runs as a loop of OpenAI tool calls
+//! against the workspace — list, read, search, write, edit, delete files and
+//! run commands — until the model answers without tools, the step limit is
+//! reached, or the user stops it. Every call is judged by the workspace's
+//! policy first: allowed calls run, "ask" calls wait for the user's
+//! approval, denied calls never reach the container. Everything is audited.
+
+use crate::audit::{Audit, Entry};
+use crate::policy::{Decision, Policy, Verdict};
+use aicockpit_agent_proto::Request as AgentRequest;
+use aicockpit_ai::gateway::{Gateway, ReplyBody};
+use aicockpit_ai::kinds::Endpoint;
+use aicockpit_core::agent::{AgentConn, ChannelMsg};
+use aicockpit_core::auth::Principal;
+use aicockpit_core::workspaces::{Access, ExecParams, WorkspaceManager};
+use aicockpit_core::CoreError;
+use aicockpit_store::Store;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, oneshot, watch};
+
+/// Most output a tool returns to the model.
+const MAX_TOOL_OUTPUT: usize = 16 * 1024;
+const CALL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error(transparent)]
+    Store(#[from] aicockpit_store::StoreError),
+}
+
+/// The user's answer to an "ask".
+#[derive(Debug, Clone, Deserialize)]
+pub struct Approval {
+    pub approve: bool,
+    /// Also allow this exact command from now on (stored in the policy).
+    #[serde(default)]
+    pub remember: bool,
+}
+
+/// One agent run.
+pub struct Run {
+    pub id: String,
+    pub workspace_id: String,
+    pub user: Principal,
+    events: Mutex<Vec<Value>>,
+    live: broadcast::Sender<Value>,
+    pending: Mutex<HashMap<String, oneshot::Sender<(Approval, String)>>>,
+    stop: watch::Sender<bool>,
+    finished: Mutex<bool>,
+}
+
+impl Run {
+    fn emit(&self, mut ev: Value) {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(o) = ev.as_object_mut() {
+            o.insert("seq".into(), json!(events.len()));
+        }
+        events.push(ev.clone());
+        let _ = self.live.send(ev);
+    }
+
+    /// Everything so far, and a receiver for what follows (no gap).
+    pub fn subscribe(&self) -> (Vec<Value>, broadcast::Receiver<Value>, bool) {
+        let events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            events.clone(),
+            self.live.subscribe(),
+            *self.finished.lock().unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+}
+
+pub struct Agents {
+    runs: Mutex<HashMap<String, Arc<Run>>>,
+    gateway: Arc<Gateway>,
+    workspaces: Arc<WorkspaceManager>,
+    audit: Arc<Audit>,
+    store: Store,
+}
+
+fn tools() -> Value {
+    let f = |name: &str, desc: &str, props: Value, required: &[&str]| {
+        json!({"type": "function", "function": {"name": name, "description": desc,
+            "parameters": {"type": "object", "properties": props, "required": required}}})
+    };
+    json!([
+        f(
+            "list_files",
+            "List a directory of the workspace.",
+            json!({"path": {"type": "string"}}),
+            &["path"]
+        ),
+        f(
+            "read_file",
+            "Read a text file.",
+            json!({"path": {"type": "string"}}),
+            &["path"]
+        ),
+        f(
+            "search",
+            "Search the workspace's files for text.",
+            json!({"query": {"type": "string"}}),
+            &["query"]
+        ),
+        f(
+            "write_file",
+            "Create or replace a file.",
+            json!({"path": {"type": "string"}, "content": {"type": "string"}}),
+            &["path", "content"]
+        ),
+        f(
+            "edit_file",
+            "Replace one exact occurrence of old_text with new_text in a file.",
+            json!({"path": {"type": "string"}, "old_text": {"type": "string"}, "new_text": {"type": "string"}}),
+            &["path", "old_text", "new_text"]
+        ),
+        f(
+            "delete_file",
+            "Delete a file.",
+            json!({"path": {"type": "string"}}),
+            &["path"]
+        ),
+        f(
+            "run_command",
+            "Run a shell command in /workspace and return its exit code and output.",
+            json!({"command": {"type": "string"}, "timeout_secs": {"type": "integer"}}),
+            &["command"]
+        ),
+    ])
+}
+
+const SYSTEM: &str = "You are AiCockpit's coding agent working inside a containerized workspace at /workspace. \
+Use the tools to inspect and change files and run commands. Keep changes minimal and explain what you did.";
+
+fn policy_key(ws: &str) -> String {
+    format!("policy.{ws}")
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() <= MAX_TOOL_OUTPUT {
+        return s.to_owned();
+    }
+    let mut cut = MAX_TOOL_OUTPUT;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}\n[… {} more bytes]", &s[..cut], s.len() - cut)
+}
+
+impl Agents {
+    pub fn new(
+        gateway: Arc<Gateway>,
+        workspaces: Arc<WorkspaceManager>,
+        audit: Arc<Audit>,
+        store: Store,
+    ) -> Agents {
+        Agents {
+            runs: Mutex::new(HashMap::new()),
+            gateway,
+            workspaces,
+            audit,
+            store,
+        }
+    }
+
+    pub fn audit(&self) -> &Arc<Audit> {
+        &self.audit
+    }
+
+    pub async fn policy(&self, ws_id: &str) -> Result<Policy, AgentError> {
+        Ok(match self.store.setting(&policy_key(ws_id)).await? {
+            Some(s) => serde_json::from_str(&s).unwrap_or_default(),
+            None => Policy::default(),
+        })
+    }
+
+    pub async fn set_policy(
+        &self,
+        p: &Principal,
+        ws: &str,
+        policy: &Policy,
+    ) -> Result<Policy, AgentError> {
+        let w = self.workspaces.get(p, ws).await?;
+        p.require_write()?;
+        self.store
+            .set_setting(
+                &policy_key(&w.id),
+                &serde_json::to_string(policy).unwrap_or_default(),
+            )
+            .await?;
+        self.audit
+            .record(Entry {
+                actor: p.user_id.clone(),
+                workspace_id: Some(w.id.clone()),
+                action: "policy.update".into(),
+                detail: serde_json::to_value(policy).unwrap_or_default(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(policy.clone())
+    }
+
+    pub fn run(&self, id: &str, p: &Principal) -> Result<Arc<Run>, AgentError> {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        match runs.get(id) {
+            Some(r) if r.user.user_id == p.user_id || p.is_admin() => Ok(r.clone()),
+            _ => Err(AgentError::NotFound(format!("no agent run {id:?}"))),
+        }
+    }
+
+    /// Starts a run in the background; returns at once.
+    pub async fn start(
+        self: &Arc<Self>,
+        p: &Principal,
+        ws: &str,
+        task: String,
+        model: Option<String>,
+        max_steps: Option<u32>,
+    ) -> Result<Arc<Run>, AgentError> {
+        if task.trim().is_empty() || task.len() > 100_000 {
+            return Err(AgentError::Invalid(
+                "the task must be 1-100000 bytes".into(),
+            ));
+        }
+        let max_steps = max_steps.unwrap_or(20);
+        if !(1..=200).contains(&max_steps) {
+            return Err(AgentError::Invalid("max_steps must be 1-200".into()));
+        }
+        // Checks access and that the workspace runs, before anything starts.
+        self.workspaces.agent(p, ws, Access::Write).await?;
+        let w = self.workspaces.get(p, ws).await?;
+        let (live, _) = broadcast::channel(1024);
+        let (stop, _) = watch::channel(false);
+        let run = Arc::new(Run {
+            id: format!("run_{}", uuid::Uuid::new_v4().simple()),
+            workspace_id: w.id.clone(),
+            user: p.clone(),
+            events: Mutex::new(Vec::new()),
+            live,
+            pending: Mutex::new(HashMap::new()),
+            stop,
+            finished: Mutex::new(false),
+        });
+        self.runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(run.id.clone(), run.clone());
+        self.audit
+            .record(Entry {
+                actor: p.user_id.clone(),
+                workspace_id: Some(w.id.clone()),
+                action: "agent.start".into(),
+                detail: json!({"run": run.id, "task": task, "model": model, "max_steps": max_steps}),
+                ..Default::default()
+            })
+            .await?;
+        let me = self.clone();
+        let r = run.clone();
+        tokio::spawn(async move {
+            let outcome = me.drive(&r, task, model, max_steps).await;
+            let (kind, detail) = match outcome {
+                Ok(k) => (k, Value::Null),
+                Err(e) => ("error", json!(e.to_string())),
+            };
+            r.emit(json!({"type": "end", "reason": kind, "error": detail}));
+            *r.finished.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            let _ = me
+                .audit
+                .record(Entry {
+                    actor: format!("agent:{}", r.id),
+                    workspace_id: Some(r.workspace_id.clone()),
+                    action: "agent.end".into(),
+                    detail: json!({"reason": kind, "error": detail}),
+                    ..Default::default()
+                })
+                .await;
+        });
+        Ok(run)
+    }
+
+    pub fn stop(&self, run: &Run) {
+        let _ = run.stop.send(true);
+    }
+
+    pub fn approve(
+        &self,
+        run: &Run,
+        call_id: &str,
+        a: Approval,
+        by: &Principal,
+    ) -> Result<(), AgentError> {
+        let tx = run
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_id)
+            .ok_or_else(|| {
+                AgentError::NotFound(format!("no action {call_id:?} waits for approval"))
+            })?;
+        let _ = tx.send((a, by.username.clone()));
+        Ok(())
+    }
+
+    async fn drive(
+        &self,
+        run: &Arc<Run>,
+        task: String,
+        model: Option<String>,
+        max_steps: u32,
+    ) -> Result<&'static str, AgentError> {
+        let mut stop = run.stop.subscribe();
+        let mut messages = vec![
+            json!({"role": "system", "content": SYSTEM}),
+            json!({"role": "user", "content": task}),
+        ];
+        for step in 1..=max_steps {
+            if *stop.borrow() {
+                return Ok("stopped");
+            }
+            let body = json!({"model": model.clone().unwrap_or_default(), "messages": messages, "tools": tools(), "tool_choice": "auto"});
+            let body = body.to_string();
+            let call = self.gateway.handle(
+                &run.user.user_id,
+                Endpoint::Chat,
+                body.as_bytes(),
+                Instant::now(),
+            );
+            let reply = tokio::select! {
+                r = call => r.map_err(|e| AgentError::Invalid(format!("the model could not be asked: {e}")))?,
+                _ = stop.changed() => return Ok("stopped"),
+            };
+            let ReplyBody::Full(bytes) = reply.body else {
+                return Err(AgentError::Invalid(
+                    "the model streamed an answer unasked".into(),
+                ));
+            };
+            let v: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| AgentError::Invalid(format!("the model's answer is not JSON: {e}")))?;
+            let msg = v["choices"][0]["message"].clone();
+            let calls = msg["tool_calls"].as_array().cloned().unwrap_or_default();
+            run.emit(json!({"type": "assistant", "step": step, "content": msg["content"]}));
+            messages.push(msg);
+            if calls.is_empty() {
+                return Ok("done");
+            }
+            for c in calls {
+                let id = c["id"].as_str().unwrap_or("").to_owned();
+                let tool = c["function"]["name"].as_str().unwrap_or("").to_owned();
+                let args: Value =
+                    serde_json::from_str(c["function"]["arguments"].as_str().unwrap_or("{}"))
+                        .unwrap_or(Value::Null);
+                let result = tokio::select! {
+                    r = self.one_call(run, &id, &tool, &args) => r?,
+                    _ = stop.changed() => {
+                        run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": "stopped by the user"}));
+                        return Ok("stopped");
+                    }
+                };
+                messages.push(json!({"role": "tool", "tool_call_id": id, "content": result}));
+            }
+        }
+        Ok("step_limit")
+    }
+
+    fn judge(policy: &Policy, tool: &str, args: &Value) -> Verdict {
+        let path = args["path"].as_str().unwrap_or("");
+        match tool {
+            "list_files" | "read_file" => policy.file(tool, path, false),
+            "search" => Verdict {
+                decision: policy.tool(tool),
+                reason: "the default for search".into(),
+            },
+            "write_file" | "edit_file" | "delete_file" => policy.file(tool, path, true),
+            "run_command" => {
+                let line = args["command"].as_str().unwrap_or("");
+                let v = policy.command(line);
+                if policy.tool(tool) == Decision::Deny {
+                    Verdict {
+                        decision: Decision::Deny,
+                        reason: "run_command is denied".into(),
+                    }
+                } else {
+                    v
+                }
+            }
+            _ => Verdict {
+                decision: Decision::Deny,
+                reason: format!("there is no tool {tool:?}"),
+            },
+        }
+    }
+
+    /// Judges, asks if needed, runs and audits one tool call; returns what
+    /// the model is told.
+    async fn one_call(
+        &self,
+        run: &Arc<Run>,
+        id: &str,
+        tool: &str,
+        args: &Value,
+    ) -> Result<String, AgentError> {
+        let mut policy = self.policy(&run.workspace_id).await?;
+        let verdict = Self::judge(&policy, tool, args);
+        let decision = match verdict.decision {
+            Decision::Allow => "allow",
+            Decision::Ask => "ask",
+            Decision::Deny => "deny",
+        };
+        run.emit(json!({"type": "tool_call", "id": id, "tool": tool, "args": args, "decision": decision, "reason": verdict.reason}));
+        let actor = format!("agent:{}", run.id);
+        let mut approved_by = None;
+        let mut final_decision = decision.to_owned();
+        match verdict.decision {
+            Decision::Deny => {
+                self.audit
+                    .record(Entry {
+                        actor,
+                        workspace_id: Some(run.workspace_id.clone()),
+                        action: format!("agent.tool.{tool}"),
+                        detail: args.clone(),
+                        decision: Some("deny".into()),
+                        result: Some(verdict.reason.clone()),
+                        ..Default::default()
+                    })
+                    .await?;
+                let out = format!("denied by the workspace policy ({})", verdict.reason);
+                run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
+                return Ok(out);
+            }
+            Decision::Ask => {
+                let (tx, rx) = oneshot::channel();
+                run.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.to_owned(), tx);
+                run.emit(json!({"type": "approval_needed", "id": id, "tool": tool, "args": args, "reason": verdict.reason}));
+                let Ok((answer, by)) = rx.await else {
+                    return Ok("the approval request was dropped".into());
+                };
+                approved_by = Some(by);
+                if !answer.approve {
+                    self.audit
+                        .record(Entry {
+                            actor,
+                            workspace_id: Some(run.workspace_id.clone()),
+                            action: format!("agent.tool.{tool}"),
+                            detail: args.clone(),
+                            decision: Some("rejected".into()),
+                            approved_by,
+                            result: Some("not run".into()),
+                        })
+                        .await?;
+                    let out = "the user rejected this action".to_owned();
+                    run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
+                    return Ok(out);
+                }
+                final_decision = "approved".into();
+                if answer.remember && tool == "run_command" {
+                    if let Some(cmd) = args["command"].as_str() {
+                        policy.remember_command(cmd);
+                        self.store
+                            .set_setting(
+                                &policy_key(&run.workspace_id),
+                                &serde_json::to_string(&policy).unwrap_or_default(),
+                            )
+                            .await?;
+                    }
+                }
+            }
+            Decision::Allow => {}
+        }
+        let (ok, output) = match self.execute(run, tool, args).await {
+            Ok(s) => (true, s),
+            Err(e) => (false, format!("error: {e}")),
+        };
+        let output = truncate(&output);
+        self.audit
+            .record(Entry {
+                actor,
+                workspace_id: Some(run.workspace_id.clone()),
+                action: format!("agent.tool.{tool}"),
+                detail: args.clone(),
+                decision: Some(final_decision),
+                approved_by,
+                result: Some(format!(
+                    "{}: {}",
+                    if ok { "ok" } else { "failed" },
+                    output.chars().take(200).collect::<String>()
+                )),
+            })
+            .await?;
+        run.emit(json!({"type": "tool_result", "id": id, "ok": ok, "output": output}));
+        Ok(output)
+    }
+
+    async fn conn(&self, run: &Run) -> Result<Arc<AgentConn>, CoreError> {
+        self.workspaces
+            .agent(&run.user, &run.workspace_id, Access::Write)
+            .await
+    }
+
+    async fn read(&self, conn: &AgentConn, path: &str) -> Result<(String, String), CoreError> {
+        let (ch, mut rx) = conn.open_channel();
+        let meta = conn
+            .call(
+                AgentRequest::Read {
+                    path: path.to_owned(),
+                    channel: ch,
+                },
+                CALL,
+            )
+            .await;
+        let meta = match meta {
+            Ok(m) => m,
+            Err(e) => {
+                conn.close_channel(ch);
+                return Err(e);
+            }
+        };
+        let mut bytes = Vec::new();
+        while let Some(m) = rx.recv().await {
+            if let ChannelMsg::Data(b) = m {
+                bytes.extend_from_slice(&b);
+                if bytes.len() > 4 * 1024 * 1024 {
+                    conn.close_channel(ch);
+                    return Err(CoreError::TooLarge(format!(
+                        "{path} is too large for the agent to read"
+                    )));
+                }
+            }
+        }
+        Ok((
+            String::from_utf8_lossy(&bytes).into_owned(),
+            meta["etag"].as_str().unwrap_or("").to_owned(),
+        ))
+    }
+
+    async fn write(
+        &self,
+        conn: &AgentConn,
+        path: &str,
+        content: &str,
+        if_match: Option<String>,
+    ) -> Result<(), CoreError> {
+        let (ch, _rx) = conn.open_channel();
+        conn.close_channel(ch);
+        let waiting = conn
+            .send_request(AgentRequest::Write {
+                path: path.to_owned(),
+                channel: ch,
+                if_match,
+                create_only: false,
+                max_bytes: 16 * 1024 * 1024,
+            })
+            .await?;
+        for chunk in content.as_bytes().chunks(64 * 1024) {
+            conn.send_data(ch, bytes_from(chunk)).await?;
+        }
+        conn.send_eof(ch).await?;
+        conn.answer(waiting, CALL).await?;
+        Ok(())
+    }
+
+    async fn execute(&self, run: &Run, tool: &str, args: &Value) -> Result<String, CoreError> {
+        let s = |k: &str| args[k].as_str().unwrap_or("").to_owned();
+        match tool {
+            "run_command" => {
+                let timeout = args["timeout_secs"].as_u64().unwrap_or(120).clamp(1, 3600);
+                let out = self
+                    .workspaces
+                    .exec(
+                        &run.user,
+                        &run.workspace_id,
+                        ExecParams {
+                            argv: vec!["sh".into(), "-c".into(), s("command")],
+                            cwd: Some("/workspace".into()),
+                            timeout_secs: Some(timeout),
+                            max_output_bytes: Some(64 * 1024),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                Ok(format!(
+                    "exit code: {}\n{}{}{}",
+                    out.exit_code
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "none (timed out)".into()),
+                    String::from_utf8_lossy(&out.stdout),
+                    if out.stderr.is_empty() {
+                        ""
+                    } else {
+                        "\n[stderr]\n"
+                    },
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+            "list_files" => {
+                let conn = self.conn(run).await?;
+                let v = conn
+                    .call(AgentRequest::List { path: s("path") }, CALL)
+                    .await?;
+                Ok(v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| {
+                        let dir = if e["kind"] == "dir" { "/" } else { "" };
+                        format!("{}{dir}", e["name"].as_str().unwrap_or(""))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            }
+            "read_file" => Ok(self.read(&*self.conn(run).await?, &s("path")).await?.0),
+            "search" => {
+                let conn = self.conn(run).await?;
+                let v = conn
+                    .call(
+                        AgentRequest::Search(aicockpit_agent_proto::SearchQuery {
+                            query: s("query"),
+                            regex: false,
+                            case_sensitive: None,
+                            globs: vec![],
+                            path: String::new(),
+                            max_results: 200,
+                            include_ignored: false,
+                        }),
+                        Duration::from_secs(120),
+                    )
+                    .await?;
+                Ok(v["matches"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| {
+                        format!(
+                            "{}:{}: {}",
+                            m["path"].as_str().unwrap_or(""),
+                            m["line"],
+                            m["text"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            }
+            "write_file" => {
+                self.write(&*self.conn(run).await?, &s("path"), &s("content"), None)
+                    .await?;
+                Ok(format!("wrote {}", s("path")))
+            }
+            "edit_file" => {
+                let conn = self.conn(run).await?;
+                let (text, etag) = self.read(&conn, &s("path")).await?;
+                let old = s("old_text");
+                let n = if old.is_empty() {
+                    0
+                } else {
+                    text.matches(old.as_str()).count()
+                };
+                if n != 1 {
+                    return Ok(format!(
+                        "not edited: old_text occurs {n} times (it must occur exactly once)"
+                    ));
+                }
+                let new = text.replacen(old.as_str(), &s("new_text"), 1);
+                self.write(&conn, &s("path"), &new, Some(etag)).await?;
+                Ok(format!("edited {}", s("path")))
+            }
+            "delete_file" => {
+                let conn = self.conn(run).await?;
+                conn.call(
+                    AgentRequest::Delete {
+                        path: s("path"),
+                        recursive: false,
+                    },
+                    CALL,
+                )
+                .await?;
+                Ok(format!("deleted {}", s("path")))
+            }
+            other => Ok(format!("there is no tool {other:?}")),
+        }
+    }
+}
+
+fn bytes_from(chunk: &[u8]) -> aicockpit_agent_proto::Bytes {
+    aicockpit_agent_proto::Bytes::copy_from_slice(chunk)
+}

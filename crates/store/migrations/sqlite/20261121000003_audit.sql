@@ -1,0 +1,20 @@
+-- The audit log (SQLite): append-only, each row chained to the previous by
+-- a hash so that editing or deleting stored rows is detectable.
+CREATE TABLE audit_log (
+    seq          BIGINT PRIMARY KEY,
+    at           BIGINT NOT NULL,
+    actor        TEXT NOT NULL,
+    workspace_id TEXT,
+    action       TEXT NOT NULL,
+    detail       TEXT NOT NULL,
+    decision     TEXT,
+    approved_by  TEXT,
+    result       TEXT,
+    prev_hash    TEXT NOT NULL,
+    hash         TEXT NOT NULL
+);
+CREATE INDEX audit_log_workspace ON audit_log(workspace_id, seq);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
