@@ -7,78 +7,19 @@
 // scripts/test provides both.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { startHarness, images, USER, PASSWORD } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const images = join(here, '..', '..', 'docs', 'images');
-const BIN = process.env.AICOCKPIT_BIN;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const USER = 'tester';
-const PASSWORD = 'tester-password-1';
-
-let server, browser, base, dataDir, token;
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function api(method, path, body) {
-  const r = await fetch(base + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return r.status === 204 ? null : r.json();
-}
+let h, base, browser, api;
 
 before(async () => {
-  assert.ok(BIN, 'AICOCKPIT_BIN must name the aicockpit binary (scripts/test sets it)');
-  dataDir = mkdtempSync(join(tmpdir(), 'aicockpit-web-'));
-  const env = { ...process.env, AICOCKPIT_SERVER__DATA_DIR: dataDir, AICOCKPIT_LOG: 'warn' };
-  execFileSync(BIN, ['users', 'add', USER, '--role', 'admin', '--password-stdin'], { env, input: PASSWORD + '\n' });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(base + '/health')).ok) break;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const login = await (await fetch(base + '/api/v1/auth/login', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username: USER, password: PASSWORD }),
-  })).json();
-  token = login.token;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  mkdirSync(images, { recursive: true });
+  h = await startHarness();
+  ({ base, browser, api } = h);
 });
 
 after(async () => {
   // Whatever the test left behind goes, even after a failure.
-  if (token) {
-    for (const w of (await api('GET', '/api/v1/workspaces').catch(() => [])) || []) {
-      await api('DELETE', `/api/v1/workspaces/${w.id}?purge=true`).catch(() => {});
-    }
-  }
-  await browser?.close();
-  server?.kill('SIGTERM');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await h?.stop();
 });
 
 test('a user works in a workspace from login to delete', { timeout: 180_000 }, async () => {

@@ -114,6 +114,10 @@ pub fn router(state: AppState) -> Router {
             get(agent::get_policy).put(agent::put_policy),
         )
         .route("/workspaces/{id}/agent", post(agent::start))
+        .route(
+            "/workspaces/{id}/conversation",
+            get(agent::get_conversation).put(agent::put_conversation),
+        )
         .route("/agent/{run}/events", get(agent::events))
         .route("/agent/{run}/approvals/{call}", post(agent::approve))
         .route("/agent/{run}/stop", post(agent::stop))

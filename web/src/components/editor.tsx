@@ -126,7 +126,9 @@ export function EditorArea(props: {
       <div class="editor-host" ref={host} style={{ display: props.active ? 'block' : 'none' }} />
       {!props.active && (
         <div class="center muted">
-          Open a file from the tree. <kbd>Ctrl+S</kbd> saves, <kbd>Ctrl+Shift+K</kbd> switches workspace.
+          <p>
+            Open a file from the tree. <kbd>Ctrl+S</kbd> saves, <kbd>Ctrl+Shift+K</kbd> switches workspace.
+          </p>
         </div>
       )}
     </div>

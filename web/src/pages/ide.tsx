@@ -5,6 +5,7 @@ import { navigate, rememberWorkspace } from '../router';
 import { FileTree } from '../components/file-tree';
 import { EditorArea, OpenFile } from '../components/editor';
 import { Terminals } from '../components/terminals';
+import { AiPanel } from '../components/ai-panel';
 
 export function Ide({ id, file, onSwitch }: { id: string; file: string | null; user: User; onSwitch: () => void }) {
   const [w, setW] = useState<Workspace | null>(null);
@@ -168,13 +169,19 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
               {running && <Terminals id={id} onError={setError} />}
             </div>
           </section>
-          {aiOpen && (
+          {aiOpen && running && (
             <aside class="ai-panel">
-              <h4>AI assistant</h4>
-              <p class="muted">
-                Chat, inline completions and the agent arrive with the AI features. Configure AI services in settings once they
-                land.
-              </p>
+              <AiPanel
+                id={id}
+                activeFile={() => {
+                  const f = filesRef.current.find((x) => x.path === active);
+                  return f ? { path: f.path, text: f.content } : null;
+                }}
+                onInsert={(code) => {
+                  const f = filesRef.current.find((x) => x.path === active);
+                  if (f) setFiles((fs) => fs.map((x) => (x.path === f.path ? { ...x, content: x.content + code, version: (x.version || 0) + 1 } : x)));
+                }}
+              />
             </aside>
           )}
         </div>

@@ -189,3 +189,53 @@ pub(crate) async fn audit(
             .collect(),
     ))
 }
+
+fn conversation_key(user: &str, ws: &str) -> String {
+    format!("conversation.{user}.{ws}")
+}
+
+/// The caller's chat in a workspace (kept on the server, so it follows the
+/// user across browsers).
+pub(crate) async fn get_conversation(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let w = s.workspaces.get(&p, &id).await?;
+    let v = s
+        .store
+        .setting(&conversation_key(&p.user_id, &w.id))
+        .await
+        .map_err(aicockpit_core::CoreError::from)?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| json!({"messages": []}));
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConversationBody {
+    messages: Vec<Value>,
+}
+
+pub(crate) async fn put_conversation(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ConversationBody>,
+) -> ApiResult<StatusCode> {
+    let w = s.workspaces.get(&p, &id).await?;
+    if b.messages.len() > 500 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "at most 500 messages",
+        ));
+    }
+    let text = json!({"messages": b.messages}).to_string();
+    s.store
+        .set_setting(&conversation_key(&p.user_id, &w.id), &text)
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,51 @@
+// The AI panel in the browser with the real local model server (llama.cpp,
+// SmolLM2): a chat answer streams in. Takes docs/images/ai-chat.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startHarness, images } from './harness.mjs';
+
+let h;
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.stop();
+});
+
+test('chat with a real model streams an answer in the IDE', { timeout: 180_000 }, async () => {
+  const llm = process.env.AICOCKPIT_TEST_LLM_URL;
+  assert.ok(llm, 'AICOCKPIT_TEST_LLM_URL must name the local model server (scripts/test starts it)');
+  const svc = await h.api('POST', '/api/v1/ai/services', { name: 'local', kind: 'custom', base_url: llm, default_model: 'smollm2' });
+  assert.equal(svc.name, 'local');
+  const w = await h.api('POST', '/api/v1/workspaces', { name: 'aichat', template: 'base' });
+  assert.equal(w.state, 'running');
+
+  const { context, page, problems } = await h.page();
+  await page.goto(h.base + '/login');
+  await page.evaluate((t) => localStorage.setItem('aicockpit.token', t), h.token);
+  await page.goto(`${h.base}/w/${w.id}`);
+  const input = page.locator('.chat-input');
+  await input.waitFor();
+  await input.fill('Write one short sentence about containers.');
+  await page.keyboard.press('Enter');
+  // The answer streams into the assistant bubble.
+  const bubble = page.locator('.bubble.assistant').last();
+  await page.waitForFunction(
+    () => {
+      const b = [...document.querySelectorAll('.bubble.assistant')].pop();
+      return b && b.textContent && b.textContent.trim().length > 12 && !b.textContent.includes('…');
+    },
+    null,
+    { timeout: 60_000 },
+  );
+  await page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 60_000 });
+  assert.ok((await bubble.textContent()).trim().length > 0);
+  await page.screenshot({ path: join(images, 'ai-chat.png') });
+  // The conversation is kept on the server.
+  const conv = await h.api('GET', `/api/v1/workspaces/${w.id}/conversation`);
+  assert.equal(conv.messages.length, 2);
+  assert.equal(conv.messages[0].role, 'user');
+  assert.deepEqual(problems, []);
+  await context.close();
+});

@@ -1,0 +1,80 @@
+// Shared set-up for the browser tests: the real server binary on a free
+// port with a fresh data dir and an admin, and Debian's Chromium.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const images = join(here, '..', '..', 'docs', 'images');
+export const USER = 'tester';
+export const PASSWORD = 'tester-password-1';
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+export async function startHarness() {
+  const BIN = process.env.AICOCKPIT_BIN;
+  assert.ok(BIN, 'AICOCKPIT_BIN must name the aicockpit binary (scripts/test sets it)');
+  const dataDir = mkdtempSync(join(tmpdir(), 'aicockpit-web-'));
+  const env = { ...process.env, AICOCKPIT_SERVER__DATA_DIR: dataDir, AICOCKPIT_LOG: 'warn' };
+  execFileSync(BIN, ['users', 'add', USER, '--role', 'admin', '--password-stdin'], { env, input: PASSWORD + '\n' });
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(base + '/health')).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const login = await (
+    await fetch(base + '/api/v1/auth/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: USER, password: PASSWORD }),
+    })
+  ).json();
+  const token = login.token;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  mkdirSync(images, { recursive: true });
+  const api = async (method, path, body) => {
+    const r = await fetch(base + path, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return r.status === 204 ? null : r.json();
+  };
+  const stop = async () => {
+    for (const w of (await api('GET', '/api/v1/workspaces').catch(() => [])) || []) {
+      await api('DELETE', `/api/v1/workspaces/${w.id}?purge=true`).catch(() => {});
+    }
+    await browser.close();
+    server.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  // Logs the page in by putting the session token where the app keeps it.
+  const page = async (opts = {}) => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, colorScheme: 'light', ...opts });
+    const p = await context.newPage();
+    const problems = [];
+    p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    p.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+    return { context, page: p, problems };
+  };
+  return { base, token, browser, api, stop, page };
+}

@@ -1,0 +1,292 @@
+// The AI panel: chat (streamed, with @file mentions, model picker and stop)
+// and the agent (a task runs as tool calls; "ask" actions wait for the
+// user's approval here).
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get, post, request, sse, token, ws, q } from '../api';
+import { Markdown } from './markdown';
+
+interface Msg {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+async function readMentions(id: string, text: string): Promise<string> {
+  // `@path/to/file` puts that file's content into the context.
+  const paths = [...new Set([...text.matchAll(/@([\w./-]+)/g)].map((m) => m[1]))].slice(0, 8);
+  const parts: string[] = [];
+  for (const p of paths) {
+    try {
+      const body = await (await request('GET', `${ws(id)}/files/content${q({ path: p })}`)).text();
+      parts.push(`File ${p}:\n\`\`\`\n${body.slice(0, 20000)}\n\`\`\``);
+    } catch {
+      parts.push(`(File ${p} could not be read.)`);
+    }
+  }
+  return parts.join('\n\n');
+}
+
+function Chat({ id, activeFile, onInsert }: { id: string; activeFile: () => { path: string; text: string } | null; onInsert: (c: string) => void }) {
+  const [msgs, setMsgs] = useState<Msg[]>([]);
+  const [input, setInput] = useState('');
+  const [models, setModels] = useState<string[]>([]);
+  const [model, setModel] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [withFile, setWithFile] = useState(false);
+  const [suggest, setSuggest] = useState<string[]>([]);
+  const abort = useRef<AbortController | null>(null);
+  const end = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    get<{ data: { id: string }[] }>('/v1/models')
+      .then((r) => setModels(r.data.map((m) => m.id)))
+      .catch(() => setModels([]));
+    get<{ messages: Msg[] }>(`${ws(id)}/conversation`)
+      .then((c) => setMsgs(c.messages || []))
+      .catch(() => {});
+  }, [id]);
+  useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [msgs]);
+
+  const onInput = async (v: string) => {
+    setInput(v);
+    const m = v.match(/@([\w./-]*)$/);
+    if (m && m[1].length >= 1) {
+      const found = await get<string[]>(`${ws(id)}/search/files${q({ q: m[1], max: 8 })}`).catch(() => []);
+      setSuggest(found);
+    } else setSuggest([]);
+  };
+
+  const send = async () => {
+    const text = input.trim();
+    if (!text || busy) return;
+    setError('');
+    setInput('');
+    setSuggest([]);
+    const history: Msg[] = [...msgs, { role: 'user', content: text }];
+    setMsgs([...history, { role: 'assistant', content: '' }]);
+    setBusy(true);
+    const ctrl = new AbortController();
+    abort.current = ctrl;
+    let answer = '';
+    try {
+      let context = await readMentions(id, text);
+      const f = withFile ? activeFile() : null;
+      if (f) context += `\n\nThe open file ${f.path}:\n\`\`\`\n${f.text.slice(0, 20000)}\n\`\`\``;
+      const messages = [
+        { role: 'system', content: 'You are a helpful coding assistant inside the AiCockpit IDE. Answer in Markdown.' },
+        ...history.slice(0, -1),
+        { role: 'user', content: context ? `${text}\n\n${context}` : text },
+      ];
+      const resp = await fetch('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token()}` },
+        body: JSON.stringify({ model, stream: true, messages }),
+        signal: ctrl.signal,
+      });
+      if (!resp.ok || !resp.body) {
+        const e = await resp.json().catch(() => null);
+        throw new Error(e?.error?.message || `HTTP ${resp.status}`);
+      }
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const ev = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = ev.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          if (!data || data === '[DONE]') continue;
+          const j = JSON.parse(data);
+          if (j.error) throw new Error(j.error.message);
+          answer += j.choices?.[0]?.delta?.content ?? '';
+          setMsgs([...history, { role: 'assistant', content: answer }]);
+        }
+      }
+    } catch (e) {
+      if ((e as Error).name !== 'AbortError') setError(String((e as Error).message || e));
+    } finally {
+      setBusy(false);
+      abort.current = null;
+      const final = [...history, { role: 'assistant' as const, content: answer || '(stopped)' }];
+      setMsgs(final);
+      request('PUT', `${ws(id)}/conversation`, { messages: final.slice(-100) }).catch(() => {});
+    }
+  };
+
+  return (
+    <div class="chat">
+      <div class="row chat-tools">
+        <select value={model} onChange={(e) => setModel(e.currentTarget.value)} aria-label="Model">
+          <option value="">default model</option>
+          {models.map((m) => (
+            <option value={m}>{m}</option>
+          ))}
+        </select>
+        <button
+          class="icon"
+          title="Clear the conversation"
+          onClick={() => {
+            setMsgs([]);
+            request('PUT', `${ws(id)}/conversation`, { messages: [] }).catch(() => {});
+          }}
+        >
+          Clear
+        </button>
+      </div>
+      <div class="chat-log">
+        {msgs.map((m) => (
+          <div class={`bubble ${m.role}`}>{m.role === 'assistant' ? <Markdown text={m.content || '…'} onInsert={onInsert} /> : m.content}</div>
+        ))}
+        <div ref={end} />
+      </div>
+      {error && (
+        <div class="error" role="alert">
+          {error}
+        </div>
+      )}
+      {suggest.length > 0 && (
+        <ul class="mentions">
+          {suggest.map((p) => (
+            <li onClick={() => (setInput(input.replace(/@[\w./-]*$/, `@${p} `)), setSuggest([]))}>{p}</li>
+          ))}
+        </ul>
+      )}
+      <textarea
+        class="chat-input"
+        rows={3}
+        placeholder="Ask about your code… @file to include a file, Enter to send"
+        value={input}
+        onInput={(e) => onInput(e.currentTarget.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && !e.shiftKey) {
+            e.preventDefault();
+            send();
+          }
+        }}
+      />
+      <div class="row">
+        <label class="check small">
+          <input type="checkbox" checked={withFile} onChange={(e) => setWithFile(e.currentTarget.checked)} /> include the open file
+        </label>
+        <span class="spacer" />
+        {busy ? (
+          <button onClick={() => abort.current?.abort()}>Stop</button>
+        ) : (
+          <button class="primary" onClick={send} disabled={!input.trim()}>
+            Send
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}
+
+interface AgentEvent {
+  type: string;
+  id?: string;
+  tool?: string;
+  args?: Record<string, unknown>;
+  decision?: string;
+  reason?: string;
+  content?: string | null;
+  output?: string;
+  ok?: boolean;
+}
+
+function Agent({ id }: { id: string }) {
+  const [task, setTask] = useState('');
+  const [run, setRun] = useState<string | null>(null);
+  const [events, setEvents] = useState<AgentEvent[]>([]);
+  const [error, setError] = useState('');
+  const [answered, setAnswered] = useState<Set<string>>(new Set());
+  const ctrl = useRef<AbortController | null>(null);
+  useEffect(() => () => ctrl.current?.abort(), []);
+
+  const start = async () => {
+    setError('');
+    setEvents([]);
+    setAnswered(new Set());
+    try {
+      const r = await post<{ run_id: string }>(`${ws(id)}/agent`, { task });
+      setRun(r.run_id);
+      const c = new AbortController();
+      ctrl.current = c;
+      sse(`/api/v1/agent/${r.run_id}/events`, c.signal, (_n, data) => setEvents((e) => [...e, JSON.parse(data)])).catch(() => {});
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+  };
+  const answer = async (callId: string, approve: boolean, remember = false) => {
+    setAnswered((a) => new Set(a).add(callId));
+    await post(`/api/v1/agent/${run}/approvals/${callId}`, { approve, remember }).catch((e) => setError(e.message));
+  };
+  const ended = events.find((e) => e.type === 'end');
+  return (
+    <div class="agent">
+      <textarea rows={3} placeholder="Give the agent a task…" value={task} onInput={(e) => setTask(e.currentTarget.value)} />
+      <div class="row">
+        <span class="spacer" />
+        {run && !ended ? (
+          <button onClick={() => post(`/api/v1/agent/${run}/stop`).catch(() => {})}>Stop</button>
+        ) : (
+          <button class="primary" onClick={start} disabled={!task.trim()}>
+            Run
+          </button>
+        )}
+      </div>
+      {error && <div class="error">{error}</div>}
+      <div class="agent-log">
+        {events.map((e) => {
+          if (e.type === 'assistant' && e.content) return <div class="bubble assistant"><Markdown text={e.content} /></div>;
+          if (e.type === 'tool_call')
+            return (
+              <div class={`step decision-${e.decision}`}>
+                <b>{e.tool}</b> <code>{JSON.stringify(e.args)}</code> <span class="muted small">{e.decision}</span>
+              </div>
+            );
+          if (e.type === 'approval_needed')
+            return (
+              <div class="step ask">
+                Approve <b>{e.tool}</b>? <code>{String(e.args?.command ?? e.args?.path ?? '')}</code>
+                <div class="muted small">{e.reason}</div>
+                {!answered.has(e.id!) && (
+                  <div class="row">
+                    <button class="primary" onClick={() => answer(e.id!, true)}>
+                      Approve once
+                    </button>
+                    {e.tool === 'run_command' && <button onClick={() => answer(e.id!, true, true)}>Always allow</button>}
+                    <button class="danger" onClick={() => answer(e.id!, false)}>
+                      Reject
+                    </button>
+                  </div>
+                )}
+              </div>
+            );
+          if (e.type === 'tool_result') return <pre class={`step-out ${e.ok ? '' : 'failed'}`}>{(e.output || '').slice(0, 2000)}</pre>;
+          if (e.type === 'end') return <div class="muted small">Run ended: {String((e as { reason?: string }).reason)}</div>;
+          return null;
+        })}
+      </div>
+    </div>
+  );
+}
+
+export function AiPanel({ id, activeFile, onInsert }: { id: string; activeFile: () => { path: string; text: string } | null; onInsert: (c: string) => void }) {
+  const [tab, setTab] = useState<'chat' | 'agent'>('chat');
+  return (
+    <div class="ai">
+      <div class="tabs small-tabs">
+        <div class={`tab ${tab === 'chat' ? 'active' : ''}`} onClick={() => setTab('chat')}>
+          Chat
+        </div>
+        <div class={`tab ${tab === 'agent' ? 'active' : ''}`} onClick={() => setTab('agent')}>
+          Agent
+        </div>
+      </div>
+      {tab === 'chat' ? <Chat id={id} activeFile={activeFile} onInsert={onInsert} /> : <Agent id={id} />}
+    </div>
+  );
+}
