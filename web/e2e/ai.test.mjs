@@ -46,6 +46,36 @@ test('chat with a real model streams an answer in the IDE', { timeout: 180_000 }
   const conv = await h.api('GET', `/api/v1/workspaces/${w.id}/conversation`);
   assert.equal(conv.messages.length, 2);
   assert.equal(conv.messages[0].role, 'user');
+
+  // Command help: a suggestion, run only after confirming.
+  const help = page.getByPlaceholder(/Describe a command/);
+  await help.fill('show the current directory');
+  await help.press('Enter');
+  await page.locator('.cmd-help .suggestion').waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('.cmd-help .suggestion').textContent(), /^\$ \S/);
+  await page.locator('.cmd-help').getByRole('button', { name: 'Cancel' }).click();
+
+  // Ctrl+K on a selection: the rewrite streams into a diff to accept.
+  await h.api('POST', `/api/v1/workspaces/${w.id}/exec`, { argv: ['sh', '-c', 'printf "def add(a, b):\\n    return a + b\\n" > /workspace/calc.py'] });
+  await page.goto(`${h.base}/w/${w.id}?file=calc.py`);
+  await page.locator('.monaco-editor .view-lines', { hasText: 'return a + b' }).waitFor();
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('Control+k');
+  const box = page.getByPlaceholder('What should change? (Enter)');
+  await box.fill('add a docstring');
+  await box.press('Enter');
+  const accept = page.getByRole('dialog').getByRole('button', { name: 'Accept' });
+  await page.waitForFunction(() => {
+    const b = [...document.querySelectorAll('.modal button')].find((x) => x.textContent === 'Accept');
+    return b && !b.disabled;
+  }, null, { timeout: 60_000 });
+  await page.locator('.diff-host .editor.modified .view-lines').first().waitFor();
+  await page.screenshot({ path: join(images, 'ai-edit.png') });
+  await accept.click();
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  await page.locator('.tab[data-path="calc.py"] .dirty').waitFor();
+
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -2,6 +2,8 @@
 // markers, Ctrl/Cmd+S to save, and a clear choice when the file changed on
 // disk meanwhile (the server's 412).
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { registerInlineCompletions } from '../ai-editor';
+import { AiEditDialog } from './ai-edit';
 
 export interface OpenFile {
   path: string;
@@ -32,6 +34,7 @@ export function EditorArea(props: {
   const models = useRef(new Map<string, { model: import('monaco-editor').editor.ITextModel; version: number }>());
   const propsRef = useRef(props);
   propsRef.current = props;
+  const [aiEdit, setAiEdit] = useState<{ range: import('monaco-editor').IRange; original: string; language: string } | null>(null);
 
   useEffect(() => {
     import('../monaco').then(setM);
@@ -52,6 +55,20 @@ export function EditorArea(props: {
       const p = propsRef.current.active;
       if (p) propsRef.current.onSave(p);
     });
+    // Ctrl/Cmd+K: rewrite the selection (or the current line) as instructed.
+    ed.addAction({
+      id: 'aicockpit.ai-edit',
+      label: 'AI: edit the selection',
+      keybindings: [m.monaco.KeyMod.CtrlCmd | m.monaco.KeyCode.KeyK],
+      run: () => {
+        const model = ed.getModel();
+        const sel = ed.getSelection();
+        if (!model || !sel) return;
+        const range = sel.isEmpty() ? new m.monaco.Range(sel.startLineNumber, 1, sel.startLineNumber, model.getLineMaxColumn(sel.startLineNumber)) : sel;
+        setAiEdit({ range, original: model.getValueInRange(range), language: model.getLanguageId() });
+      },
+    });
+    const inline = registerInlineCompletions(m.monaco);
     ed.onDidChangeModelContent(() => {
       const p = propsRef.current.active;
       const model = ed.getModel();
@@ -62,6 +79,7 @@ export function EditorArea(props: {
     mq.addEventListener('change', onTheme);
     return () => {
       mq.removeEventListener('change', onTheme);
+      inline.dispose();
       ed.dispose();
       models.current.forEach((x) => x.model.dispose());
       models.current.clear();
@@ -124,6 +142,22 @@ export function EditorArea(props: {
         </div>
       )}
       <div class="editor-host" ref={host} style={{ display: props.active ? 'block' : 'none' }} />
+      {aiEdit && m && (
+        <AiEditDialog
+          monaco={m.monaco}
+          original={aiEdit.original}
+          language={aiEdit.language}
+          onClose={() => {
+            setAiEdit(null);
+            editor.current?.focus();
+          }}
+          onAccept={(text) => {
+            editor.current?.executeEdits('aicockpit-ai', [{ range: aiEdit.range, text }]);
+            setAiEdit(null);
+            editor.current?.focus();
+          }}
+        />
+      )}
       {!props.active && (
         <div class="center muted">
           <p>

@@ -71,12 +71,19 @@ function TerminalView({ id, term, visible }: { id: string; term: TermInfo; visib
     connect();
     const enc = new TextEncoder();
     const data = xterm.onData((d) => sock?.readyState === WebSocket.OPEN && sock.send(enc.encode(d)));
+    // Text typed on the user's behalf (a confirmed command suggestion).
+    const onType = (e: Event) => {
+      const { terminal, text } = (e as CustomEvent).detail;
+      if (terminal === term.id && sock?.readyState === WebSocket.OPEN) sock.send(enc.encode(text));
+    };
+    window.addEventListener('aicockpit:type', onType);
     const resized = xterm.onResize(sendSize);
     const obs = new ResizeObserver(() => {
       if (host.current && host.current.offsetParent !== null) fit.fit();
     });
     obs.observe(host.current!);
     return () => {
+      window.removeEventListener('aicockpit:type', onType);
       closed = true;
       clearTimeout(retry);
       obs.disconnect();
@@ -125,6 +132,7 @@ export function Terminals({ id, onError }: { id: string; onError: (m: string) =>
   };
   return (
     <div class="terminals">
+      <CommandHelp onRun={(cmd) => active && window.dispatchEvent(new CustomEvent('aicockpit:type', { detail: { terminal: active, text: cmd + '\r' } }))} />
       <div class="tabs small-tabs">
         {terms.map((t, i) => (
           <div class={`tab ${t.id === active ? 'active' : ''}`} onClick={() => setActive(t.id)} data-terminal-tab={t.id}>
@@ -143,6 +151,78 @@ export function Terminals({ id, onError }: { id: string; onError: (m: string) =>
           <TerminalView key={t.id} id={id} term={t} visible={t.id === active} />
         ))}
       </div>
+    </div>
+  );
+}
+
+/// Describe a task in words, get a shell command with a short explanation;
+/// it runs in the terminal only after the user confirms.
+function CommandHelp({ onRun }: { onRun: (cmd: string) => void }) {
+  const [ask, setAsk] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [answer, setAnswer] = useState<{ command: string; explanation: string } | null>(null);
+  const [error, setError] = useState('');
+  const go = async () => {
+    setBusy(true);
+    setError('');
+    setAnswer(null);
+    try {
+      const r = await post<{ choices: { message: { content: string } }[] }>('/v1/chat/completions', {
+        model: '',
+        temperature: 0,
+        max_tokens: 200,
+        messages: [
+          {
+            role: 'system',
+            content:
+              'You turn a task into one POSIX shell command for a Debian workspace. Reply with JSON only: {"command": "...", "explanation": "one sentence"}.',
+          },
+          { role: 'user', content: ask },
+        ],
+      });
+      const text = r.choices?.[0]?.message?.content ?? '';
+      const m = text.match(/\{[\s\S]*\}/);
+      let parsed: { command?: string; explanation?: string } = {};
+      try {
+        parsed = m ? JSON.parse(m[0]) : {};
+      } catch {
+        parsed = {};
+      }
+      const command = (parsed.command || text.replace(/```\w*/g, '').trim().split('\n')[0] || '').trim();
+      if (!command) throw new Error('the model suggested no command');
+      setAnswer({ command, explanation: parsed.explanation || '' });
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String((e as Error).message || e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="cmd-help">
+      {answer ? (
+        <>
+          <span class="suggestion" title={answer.explanation}>
+            $ {answer.command}
+          </span>
+          <span class="muted small">{answer.explanation}</span>
+          <span class="spacer" />
+          <button class="primary" onClick={() => (onRun(answer.command), setAnswer(null), setAsk(''))}>
+            Run
+          </button>
+          <button onClick={() => setAnswer(null)}>Cancel</button>
+        </>
+      ) : (
+        <>
+          <input
+            placeholder="Describe a command for the AI to suggest (Enter)…"
+            value={ask}
+            onInput={(e) => setAsk(e.currentTarget.value)}
+            onKeyDown={(e) => e.key === 'Enter' && ask.trim() && !busy && go()}
+          />
+          {busy && <span class="spinner" />}
+          {error && <span class="error small">{error}</span>}
+        </>
+      )}
     </div>
   );
 }

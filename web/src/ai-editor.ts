@@ -1,0 +1,120 @@
+// AI inside the editor: inline completions (fill-in-the-middle, debounced,
+// cancelled when typing goes on, cached, shown as ghost text, Tab accepts)
+// and Ctrl/Cmd+K (an instruction; the rewrite streams into a diff to
+// accept or reject).
+import type * as Monaco from 'monaco-editor';
+import { token } from './api';
+
+const cache = new Map<string, string>();
+let fimWorks: boolean | null = null;
+
+function abortOn(tok: Monaco.CancellationToken): AbortController {
+  const c = new AbortController();
+  tok.onCancellationRequested(() => c.abort());
+  return c;
+}
+
+async function complete(prefix: string, suffix: string, signal: AbortSignal): Promise<string> {
+  const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${token()}` };
+  if (fimWorks !== false) {
+    // The model's own fill-in-the-middle, where the service has it.
+    const r = await fetch('/v1/completions', {
+      method: 'POST',
+      headers,
+      signal,
+      body: JSON.stringify({ model: '', prompt: prefix, suffix, max_tokens: 48, temperature: 0.2, stop: ['\n\n'] }),
+    });
+    if (r.ok) {
+      fimWorks = true;
+      const j = await r.json();
+      return j.choices?.[0]?.text ?? '';
+    }
+    if (r.status !== 400 && r.status !== 404) return '';
+    fimWorks = false;
+  }
+  // Chat-style fallback for services without completions.
+  const r = await fetch('/v1/chat/completions', {
+    method: 'POST',
+    headers,
+    signal,
+    body: JSON.stringify({
+      model: '',
+      max_tokens: 48,
+      temperature: 0.2,
+      messages: [
+        { role: 'system', content: 'Complete the code at <CURSOR>. Reply with only the inserted text, no explanation, no code fences.' },
+        { role: 'user', content: `${prefix}<CURSOR>${suffix}` },
+      ],
+    }),
+  });
+  if (!r.ok) return '';
+  const j = await r.json();
+  return j.choices?.[0]?.message?.content ?? '';
+}
+
+export function registerInlineCompletions(monaco: typeof Monaco): Monaco.IDisposable {
+  return monaco.languages.registerInlineCompletionsProvider('*', {
+    async provideInlineCompletions(model, position, _ctx, tok) {
+      const full = model.getValue();
+      const offset = model.getOffsetAt(position);
+      const prefix = full.slice(Math.max(0, offset - 3000), offset);
+      const suffix = full.slice(offset, offset + 1000);
+      if (prefix.trim().length < 3) return { items: [] };
+      const key = prefix.slice(-400) + '\u0000' + suffix.slice(0, 200);
+      let text = cache.get(key);
+      if (text === undefined) {
+        // Debounce: typing on cancels this request before it is sent.
+        await new Promise((r) => setTimeout(r, 300));
+        if (tok.isCancellationRequested) return { items: [] };
+        try {
+          text = await complete(prefix, suffix, abortOn(tok).signal);
+        } catch {
+          return { items: [] };
+        }
+        if (cache.size > 200) cache.clear();
+        cache.set(key, text);
+      }
+      if (!text) return { items: [] };
+      return { items: [{ insertText: text, range: new monaco.Range(position.lineNumber, position.column, position.lineNumber, position.column) }] };
+    },
+    freeInlineCompletions() {},
+  });
+}
+
+/// Streams a rewrite of `original` following `instruction`; calls `onText`
+/// with the text so far.
+export async function streamRewrite(original: string, instruction: string, language: string, signal: AbortSignal, onText: (t: string) => void): Promise<string> {
+  const r = await fetch('/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token()}` },
+    signal,
+    body: JSON.stringify({
+      model: '',
+      stream: true,
+      messages: [
+        { role: 'system', content: `You rewrite ${language} code as instructed. Reply with only the new code, no explanation, no code fences.` },
+        { role: 'user', content: `Instruction: ${instruction}\n\nCode:\n${original}` },
+      ],
+    }),
+  });
+  if (!r.ok || !r.body) throw new Error((await r.json().catch(() => null))?.error?.message || `HTTP ${r.status}`);
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const data = buf.slice(0, i).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+      buf = buf.slice(i + 2);
+      if (!data || data === '[DONE]') continue;
+      const j = JSON.parse(data);
+      if (j.error) throw new Error(j.error.message);
+      text += j.choices?.[0]?.delta?.content ?? '';
+      onText(text.replace(/^```\w*\n?/, '').replace(/\n?```\s*$/, ''));
+    }
+  }
+  return text.replace(/^```\w*\n?/, '').replace(/\n?```\s*$/, '');
+}
