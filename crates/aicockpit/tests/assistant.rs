@@ -406,3 +406,133 @@ async fn tampering_with_the_audit_log_is_detected() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("TAMPERED at row 2"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_can_be_undone() {
+    let fake = fake_ai::start().await;
+    let ts = TestServer::start().await;
+    setup(&ts, &fake, "undo").await;
+    {
+        let mut script = fake.seen.script.lock().expect("lock");
+        script.push_back(tool_calls(vec![
+            call(
+                "w1",
+                "write_file",
+                json!({"path": "src/created.rs", "content": "new\n"}),
+            ),
+            call(
+                "w2",
+                "edit_file",
+                json!({"path": "src/lib.rs", "old_text": "old", "new_text": "changed"}),
+            ),
+            call(
+                "w3",
+                "write_file",
+                json!({"path": "src/lib.rs", "content": "rewritten\n"}),
+            ),
+            call("w4", "delete_file", json!({"path": "src/gone.rs"})),
+        ]));
+    }
+    ts.admin_api()
+        .sh(
+            "undo",
+            "printf 'old line\\n' > /workspace/src/lib.rs && echo bye > /workspace/src/gone.rs",
+        )
+        .await;
+    let run = start(&ts, "undo", 5).await;
+    let mut ev = Events::open(&ts, &run).await;
+    let end = ev.until("end", |v| v["type"] == "end").await;
+    assert_eq!(end["reason"], "done", "{:#?}", ev.seen);
+    let (_, out, _) = ts
+        .admin_api()
+        .sh(
+            "undo",
+            "cd /workspace/src; cat created.rs lib.rs; ls gone.rs 2>&1 | grep -c 'No such'",
+        )
+        .await;
+    assert_eq!(out, "new\nrewritten\n1\n");
+
+    let (s, v) = ts
+        .admin_api()
+        .post_empty(&format!("/api/v1/agent/{run}/undo"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["restored"].as_array().map(Vec::len), Some(3), "{v}");
+    let (_, out, _) = ts
+        .admin_api()
+        .sh(
+            "undo",
+            "cd /workspace/src; cat lib.rs gone.rs; ls created.rs 2>&1 | grep -c 'No such'",
+        )
+        .await;
+    assert_eq!(out, "old line\nbye\n1\n", "the files are as before the run");
+    let (_, log) = ts.admin_api().get("/api/v1/audit?workspace=undo").await;
+    assert!(log
+        .as_array()
+        .expect("rows")
+        .iter()
+        .any(|r| r["action"] == "agent.undo"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_runs_the_agent_and_answers_approvals() {
+    let fake = fake_ai::start().await;
+    let ts = TestServer::start().await;
+    setup(&ts, &fake, "cliagent").await;
+    let cli = |yes: bool| {
+        let url = ts.url.clone();
+        let token = ts.admin.clone();
+        async move {
+            let mut args = vec!["ai", "agent", "--workspace", "cliagent", "write the notes"];
+            if yes {
+                args.push("--yes");
+            }
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aicockpit"))
+                .args(&args)
+                .env("AICOCKPIT_URL", url)
+                .env("AICOCKPIT_TOKEN", token)
+                .env("AICOCKPIT_CLI_CONFIG", "/nonexistent/cli.json")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await
+                .expect("cli");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    let script = |name: &str| {
+        let mut s = fake.seen.script.lock().expect("lock");
+        s.push_back(tool_calls(vec![call(
+            "n1",
+            "write_file",
+            json!({"path": name, "content": "x\n"}),
+        )]));
+        s.push_back(json!({"role": "assistant", "content": "Wrote it."}));
+    };
+    // Without a terminal to ask and without --yes, "ask" actions are rejected.
+    script("refused.txt");
+    let (code, out) = cli(false).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("→ write_file") && out.contains("[ask]"),
+        "{out}"
+    );
+    assert!(out.contains("the user rejected this action"), "{out}");
+    script("approved.txt");
+    let (code, out) = cli(true).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Wrote it.") && out.contains("ended: done"),
+        "{out}"
+    );
+    let (_, ls, _) = ts
+        .admin_api()
+        .sh(
+            "cliagent",
+            "cd /workspace; ls approved.txt; ls refused.txt 2>&1 | grep -c 'No such'",
+        )
+        .await;
+    assert_eq!(ls, "approved.txt\n1\n");
+}

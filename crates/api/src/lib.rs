@@ -121,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .route("/agent/{run}/events", get(agent::events))
         .route("/agent/{run}/approvals/{call}", post(agent::approve))
         .route("/agent/{run}/stop", post(agent::stop))
+        .route("/agent/{run}/undo", post(agent::undo))
         .route("/audit", get(agent::audit));
     // The gateway takes larger bodies (long contexts) and answers in
     // OpenAI's error format, so it is a router of its own.

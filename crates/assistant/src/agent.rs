@@ -82,6 +82,8 @@ impl Run {
 
 pub struct Agents {
     runs: Mutex<HashMap<String, Arc<Run>>>,
+    actions: Mutex<HashMap<String, Vec<Instant>>>,
+    max_actions_per_minute: usize,
     gateway: Arc<Gateway>,
     workspaces: Arc<WorkspaceManager>,
     audit: Arc<Audit>,
@@ -166,6 +168,8 @@ impl Agents {
     ) -> Agents {
         Agents {
             runs: Mutex::new(HashMap::new()),
+            actions: Mutex::new(HashMap::new()),
+            max_actions_per_minute: 120,
             gateway,
             workspaces,
             audit,
@@ -479,6 +483,21 @@ impl Agents {
             }
             Decision::Allow => {}
         }
+        if let Err(e) = self.rate_check(&run.user.user_id) {
+            let out = e.to_string();
+            run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
+            return Ok(out);
+        }
+        if matches!(tool, "write_file" | "edit_file" | "delete_file") {
+            if let Err(e) = self
+                .checkpoint(run, args["path"].as_str().unwrap_or(""))
+                .await
+            {
+                let out = format!("not run: the file could not be checkpointed for undo ({e})");
+                run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
+                return Ok(out);
+            }
+        }
         let (ok, output) = match self.execute(run, tool, args).await {
             Ok(s) => (true, s),
             Err(e) => (false, format!("error: {e}")),
@@ -501,6 +520,113 @@ impl Agents {
             .await?;
         run.emit(json!({"type": "tool_result", "id": id, "ok": ok, "output": output}));
         Ok(output)
+    }
+
+    /// Agent actions per user per minute.
+    fn rate_check(&self, user: &str) -> Result<(), AgentError> {
+        let now = Instant::now();
+        let mut m = self.actions.lock().unwrap_or_else(|e| e.into_inner());
+        let q = m.entry(user.to_owned()).or_default();
+        q.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+        if q.len() >= self.max_actions_per_minute {
+            return Err(AgentError::Invalid(format!(
+                "rate limit: at most {} agent actions per minute",
+                self.max_actions_per_minute
+            )));
+        }
+        q.push(now);
+        Ok(())
+    }
+
+    /// Keeps the file's current state (once per run and path) so that the
+    /// run can be undone.
+    async fn checkpoint(&self, run: &Run, path: &str) -> Result<(), CoreError> {
+        use base64::Engine as _;
+        let conn = self.conn(run).await?;
+        let content = match self.read_bytes(&conn, path).await {
+            Ok(bytes) => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            Err(CoreError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        let norm = crate::policy::normalize(path).unwrap_or_else(|| path.to_owned());
+        self.store
+            .insert_checkpoint(&run.id, &norm, content.as_deref(), now)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts back every file the run changed, as it was before the run.
+    pub async fn undo(&self, run: &Run, by: &Principal) -> Result<Vec<String>, AgentError> {
+        use base64::Engine as _;
+        by.require_write()?;
+        let conn = self.conn(run).await?;
+        let mut restored = Vec::new();
+        for (path, content) in self.store.checkpoints(&run.id).await? {
+            match content {
+                Some(b64) => {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .map_err(|e| {
+                            AgentError::Invalid(format!("a checkpoint is corrupt: {e}"))
+                        })?;
+                    self.write(&conn, &path, &String::from_utf8_lossy(&bytes), None)
+                        .await?;
+                }
+                None => match conn
+                    .call(
+                        AgentRequest::Delete {
+                            path: path.clone(),
+                            recursive: false,
+                        },
+                        CALL,
+                    )
+                    .await
+                {
+                    Ok(_) | Err(CoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                },
+            }
+            restored.push(path);
+        }
+        self.audit
+            .record(Entry {
+                actor: by.user_id.clone(),
+                workspace_id: Some(run.workspace_id.clone()),
+                action: "agent.undo".into(),
+                detail: json!({"run": run.id, "files": restored}),
+                result: Some("ok".into()),
+                ..Default::default()
+            })
+            .await?;
+        Ok(restored)
+    }
+
+    async fn read_bytes(&self, conn: &AgentConn, path: &str) -> Result<Vec<u8>, CoreError> {
+        let (ch, mut rx) = conn.open_channel();
+        if let Err(e) = conn
+            .call(
+                AgentRequest::Read {
+                    path: path.to_owned(),
+                    channel: ch,
+                },
+                CALL,
+            )
+            .await
+        {
+            conn.close_channel(ch);
+            return Err(e);
+        }
+        let mut bytes = Vec::new();
+        while let Some(m) = rx.recv().await {
+            if let ChannelMsg::Data(b) = m {
+                bytes.extend_from_slice(&b);
+            }
+        }
+        Ok(bytes)
     }
 
     async fn conn(&self, run: &Run) -> Result<Arc<AgentConn>, CoreError> {

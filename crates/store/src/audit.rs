@@ -94,3 +94,40 @@ impl Store {
         Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
     }
 }
+
+impl Store {
+    /// Records a file's state before an agent run first changes it; a later
+    /// call for the same run and path keeps the first state.
+    pub async fn insert_checkpoint(
+        &self,
+        run_id: &str,
+        path: &str,
+        content: Option<&str>,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO agent_checkpoints (run_id, path, content, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (run_id, path) DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(path)
+        .bind(content)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// A run's checkpoints, newest first (the order to undo in).
+    pub async fn checkpoints(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT path, content FROM agent_checkpoints WHERE run_id = $1 ORDER BY created_at DESC, path")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows)
+    }
+}

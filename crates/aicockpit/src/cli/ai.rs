@@ -12,6 +12,20 @@ pub(crate) enum AiCmd {
     /// Manage AI services (admins).
     #[command(subcommand)]
     Services(ServicesCmd),
+    /// Give the agent a task in a workspace: steps stream by, and actions
+    /// the policy marks "ask" are put to you here.
+    Agent {
+        task: String,
+        #[arg(long, short)]
+        workspace: String,
+        #[arg(long, short)]
+        model: Option<String>,
+        #[arg(long)]
+        max_steps: Option<u32>,
+        /// Approve every "ask" action without asking (denied ones stay denied).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Ask the active (or a given) model; the answer streams as it comes.
     Chat {
         prompt: String,
@@ -65,6 +79,13 @@ pub(crate) async fn run(conn: Connection, cmd: AiCmd, out: Output) -> u8 {
             model,
             max_tokens,
         } => chat(&client, &prompt, model, max_tokens, out).await,
+        AiCmd::Agent {
+            task,
+            workspace,
+            model,
+            max_steps,
+            yes,
+        } => agent(&client, &workspace, task, model, max_steps, yes, out).await,
     };
     r.unwrap_or_else(Failure::report)
 }
@@ -246,4 +267,107 @@ async fn chat(
         let _ = writeln!(stdout);
     }
     Ok(exit::OK)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn agent(
+    c: &Client,
+    workspace: &str,
+    task: String,
+    model: Option<String>,
+    max_steps: Option<u32>,
+    yes: bool,
+    out: Output,
+) -> Result<u8, Failure> {
+    use std::io::{BufRead, IsTerminal};
+    let started: Value = c
+        .call(
+            Method::POST,
+            &format!("/api/v1/workspaces/{workspace}/agent"),
+            Some(&json!({"task": task, "model": model, "max_steps": max_steps})),
+        )
+        .await?;
+    let run = started["run_id"].as_str().unwrap_or_default().to_owned();
+    let resp = c.get_stream(&format!("/api/v1/agent/{run}/events")).await?;
+    let mut stream = resp.bytes_stream();
+    let mut parser = aicockpit_ai::sse::SseParser::default();
+    let interactive = std::io::stdin().is_terminal();
+    let mut reason = String::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Failure {
+            message: format!("the event stream broke off: {e}"),
+            code: exit::UNAVAILABLE,
+        })?;
+        parser.push(&chunk);
+        while let Some(ev) = parser.next_event() {
+            let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+                continue;
+            };
+            if out.json {
+                println!("{v}");
+            }
+            match v["type"].as_str().unwrap_or("") {
+                "assistant" if !out.json => {
+                    if let Some(t) = v["content"].as_str().filter(|t| !t.is_empty()) {
+                        println!("{t}");
+                    }
+                }
+                "tool_call" if !out.json => println!(
+                    "→ {} {} [{}]",
+                    v["tool"].as_str().unwrap_or("?"),
+                    v["args"],
+                    v["decision"].as_str().unwrap_or("?")
+                ),
+                "tool_result" if !out.json => {
+                    let o = v["output"].as_str().unwrap_or("");
+                    println!("  {}", o.lines().take(8).collect::<Vec<_>>().join("\n  "));
+                }
+                "approval_needed" => {
+                    let id = v["id"].as_str().unwrap_or_default().to_owned();
+                    let (approve, remember) = if yes {
+                        (true, false)
+                    } else if interactive {
+                        eprint!(
+                            "Allow {} {}? [y]es / [n]o / [a]lways: ",
+                            v["tool"].as_str().unwrap_or("?"),
+                            v["args"]
+                        );
+                        let mut line = String::new();
+                        let _ = std::io::stdin().lock().read_line(&mut line);
+                        match line.trim() {
+                            "y" | "yes" => (true, false),
+                            "a" | "always" => (true, true),
+                            _ => (false, false),
+                        }
+                    } else {
+                        eprintln!(
+                            "rejected {} (no terminal to ask; use --yes)",
+                            v["tool"].as_str().unwrap_or("?")
+                        );
+                        (false, false)
+                    };
+                    let _: Value = c
+                        .call(
+                            Method::POST,
+                            &format!("/api/v1/agent/{run}/approvals/{id}"),
+                            Some(&json!({"approve": approve, "remember": remember})),
+                        )
+                        .await?;
+                }
+                "end" => reason = v["reason"].as_str().unwrap_or("").to_owned(),
+                _ => {}
+            }
+        }
+        if !reason.is_empty() {
+            break;
+        }
+    }
+    if !out.json {
+        println!("(run {run} ended: {reason})");
+    }
+    Ok(if reason == "error" {
+        exit::FAILURE
+    } else {
+        exit::OK
+    })
 }

@@ -113,6 +113,25 @@ impl Client {
         Client::new(&server, token)
     }
 
+    /// A GET whose successful response is returned as is (event streams).
+    pub(crate) async fn get_stream(&self, path: &str) -> Result<reqwest::Response, Failure> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| Failure {
+            message: format!("cannot reach {}: {e}", self.base),
+            code: exit::UNAVAILABLE,
+        })?;
+        if !resp.status().is_success() {
+            return Err(Failure {
+                message: format!("HTTP {}", resp.status()),
+                code: code_for(resp.status()),
+            });
+        }
+        Ok(resp)
+    }
+
     /// Sends a JSON request and returns the successful response itself (for
     /// streams); errors are read as in [`call`](Self::call).
     pub(crate) async fn raw(

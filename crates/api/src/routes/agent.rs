@@ -239,3 +239,16 @@ pub(crate) async fn put_conversation(
         .map_err(aicockpit_core::CoreError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Restores every file the run changed to what it was before the run.
+pub(crate) async fn undo(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(run): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let run = s.agents.run(&run, &p)?;
+    let files = s.agents.undo(&run, &p).await?;
+    Ok(Json(
+        json!({"restored": files, "note": "commands the agent ran are not undone"}),
+    ))
+}
