@@ -37,9 +37,22 @@ async fn run() {
     .to_string();
     let up = axum::Router::new().route(
         "/v1/chat/completions",
-        post(move || {
+        post(move |body: axum::body::Bytes| {
             let a = answer.clone();
-            async move { ([("content-type", "application/json")], a) }
+            async move {
+                if body.windows(13).any(|w| w == b"\"stream\":true") {
+                    // A stream whose first token is ready at once.
+                    let mut sse = String::new();
+                    for t in ["Hel", "lo", " world"] {
+                        sse.push_str(&format!(
+                            "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{t}\"}}}}]}}\n\n"
+                        ));
+                    }
+                    sse.push_str("data: [DONE]\n\n");
+                    return ([("content-type", "text/event-stream")], sse);
+                }
+                ([("content-type", "application/json")], a)
+            }
         }),
     );
     let ul = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -144,6 +157,51 @@ async fn run() {
         "self-reported overhead header   median {:>7.3} ms   p99 {:>7.3} ms",
         pct(&mut reported, 0.5),
         pct(&mut reported, 0.99)
+    );
+
+    // Time to the first streamed token, direct and through the gateway.
+    let stream_body =
+        json!({"model": "fast", "stream": true, "messages": [{"role": "user", "content": "hi"}]})
+            .to_string();
+    let first_token = |base: String, token: Option<String>| {
+        let c = c.clone();
+        let body = stream_body.clone();
+        async move {
+            use futures_util::StreamExt;
+            let t = Instant::now();
+            let mut r = c
+                .post(format!("{base}/chat/completions"))
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(tok) = token {
+                r = r.bearer_auth(tok);
+            }
+            let resp = r.send().await.expect("send");
+            let mut s = resp.bytes_stream();
+            let mut seen = String::new();
+            let mut at = None;
+            while let Some(Ok(chunk)) = s.next().await {
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                if at.is_none() && seen.contains("Hel") {
+                    at = Some(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            at.expect("a first token")
+        }
+    };
+    let (mut d_ttft, mut g_ttft) = (Vec::new(), Vec::new());
+    for _ in 0..(n / 4).max(50) {
+        d_ttft.push(first_token(upstream.clone(), None).await);
+        g_ttft.push(first_token(gw.clone(), Some(token.clone())).await);
+    }
+    let (d50, d99) = (pct(&mut d_ttft, 0.5), pct(&mut d_ttft, 0.99));
+    let (g50, g99) = (pct(&mut g_ttft, 0.5), pct(&mut g_ttft, 0.99));
+    println!("first streamed token, direct    median {d50:>7.3} ms   p99 {d99:>7.3} ms");
+    println!("first streamed token, gateway   median {g50:>7.3} ms   p99 {g99:>7.3} ms");
+    println!(
+        "added to the first token        median {:>7.3} ms   p99 {:>7.3} ms",
+        g50 - d50,
+        g99 - d99
     );
 
     // Throughput: 32 concurrent clients for 5 seconds.

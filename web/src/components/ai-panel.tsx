@@ -224,6 +224,15 @@ function Agent({ id }: { id: string }) {
     await post(`/api/v1/agent/${run}/approvals/${callId}`, { approve, remember }).catch((e) => setError(e.message));
   };
   const ended = events.find((e) => e.type === 'end');
+  const [undone, setUndone] = useState('');
+  const undo = async () => {
+    try {
+      const r = await post<{ restored: string[] }>(`/api/v1/agent/${run}/undo`);
+      setUndone(r.restored.length ? `Restored ${r.restored.join(', ')}` : 'Nothing to restore');
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+    }
+  };
   return (
     <div class="agent">
       <textarea rows={3} placeholder="Give the agent a task…" value={task} onInput={(e) => setTask(e.currentTarget.value)} />
@@ -266,7 +275,14 @@ function Agent({ id }: { id: string }) {
               </div>
             );
           if (e.type === 'tool_result') return <pre class={`step-out ${e.ok ? '' : 'failed'}`}>{(e.output || '').slice(0, 2000)}</pre>;
-          if (e.type === 'end') return <div class="muted small">Run ended: {String((e as { reason?: string }).reason)}</div>;
+          if (e.type === 'end')
+            return (
+              <div class="row small">
+                <span class="muted">Run ended: {String((e as { reason?: string }).reason)}</span>
+                <span class="spacer" />
+                {undone ? <span class="muted">{undone}</span> : <button onClick={undo}>Undo file changes</button>}
+              </div>
+            );
           return null;
         })}
       </div>
@@ -274,8 +290,53 @@ function Agent({ id }: { id: string }) {
   );
 }
 
+interface AuditRow {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  detail: unknown;
+  decision: string | null;
+  approved_by: string | null;
+  result: string | null;
+}
+
+/// The workspace's audit trail: what people and the AI did, and who approved.
+function Activity({ id }: { id: string }) {
+  const [rows, setRows] = useState<AuditRow[]>([]);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    const load = () =>
+      get<AuditRow[]>(`/api/v1/audit${q({ workspace: id, limit: 500 })}`)
+        .then((r) => setRows(r.reverse()))
+        .catch((e) => setError(e instanceof ApiError ? e.message : String(e)));
+    load();
+    const t = setInterval(load, 5000);
+    return () => clearInterval(t);
+  }, [id]);
+  return (
+    <div class="agent-log activity">
+      {error && <div class="error">{error}</div>}
+      {rows.map((r) => (
+        <div class={`step decision-${r.decision === 'approved' ? 'allow' : r.decision === 'rejected' ? 'deny' : r.decision || 'none'}`}>
+          <div>
+            <b>{r.action}</b> <span class="muted small">{new Date(r.at).toLocaleTimeString()}</span>
+          </div>
+          <code>{JSON.stringify(r.detail)}</code>
+          <div class="muted small">
+            {r.actor.startsWith('agent:') ? 'agent' : 'user'}
+            {r.decision ? ` · ${r.decision}` : ''}
+            {r.approved_by ? ` by ${r.approved_by}` : ''}
+            {r.result ? ` · ${r.result}` : ''}
+          </div>
+        </div>
+      ))}
+    </div>
+  );
+}
+
 export function AiPanel({ id, activeFile, onInsert }: { id: string; activeFile: () => { path: string; text: string } | null; onInsert: (c: string) => void }) {
-  const [tab, setTab] = useState<'chat' | 'agent'>('chat');
+  const [tab, setTab] = useState<'chat' | 'agent' | 'activity'>('chat');
   return (
     <div class="ai">
       <div class="tabs small-tabs">
@@ -285,8 +346,17 @@ export function AiPanel({ id, activeFile, onInsert }: { id: string; activeFile: 
         <div class={`tab ${tab === 'agent' ? 'active' : ''}`} onClick={() => setTab('agent')}>
           Agent
         </div>
+        <div class={`tab ${tab === 'activity' ? 'active' : ''}`} onClick={() => setTab('activity')}>
+          Activity
+        </div>
       </div>
-      {tab === 'chat' ? <Chat id={id} activeFile={activeFile} onInsert={onInsert} /> : <Agent id={id} />}
+      {tab === 'chat' ? (
+        <Chat id={id} activeFile={activeFile} onInsert={onInsert} />
+      ) : tab === 'agent' ? (
+        <Agent id={id} />
+      ) : (
+        <Activity id={id} />
+      )}
     </div>
   );
 }
