@@ -102,6 +102,7 @@ async fn run() {
 
     let body =
         json!({"model": "fast", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    let stream_client = c.clone();
     let call = move |base: String, token: Option<String>| {
         let c = c.clone();
         let body = body.clone();
@@ -164,7 +165,7 @@ async fn run() {
         json!({"model": "fast", "stream": true, "messages": [{"role": "user", "content": "hi"}]})
             .to_string();
     let first_token = |base: String, token: Option<String>| {
-        let c = c.clone();
+        let c = stream_client.clone();
         let body = stream_body.clone();
         async move {
             use futures_util::StreamExt;
