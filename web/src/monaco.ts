@@ -1,6 +1,9 @@
 // Monaco, loaded on demand (the dashboard never pays for it): the core
 // editor plus Monarch syntax highlighting for every basic language.
 import * as monaco from 'monaco-editor/esm/vs/editor/editor.api';
+// The editor's contributions: find/replace, folding, bracket matching,
+// multi-cursor, inline suggestions (ghost text), and the rest of a real editor.
+import 'monaco-editor/esm/vs/editor/editor.all.js';
 import 'monaco-editor/esm/vs/basic-languages/monaco.contribution';
 import EditorWorker from 'monaco-editor/esm/vs/editor/editor.worker?worker';
 

@@ -49,6 +49,7 @@ export function EditorArea(props: {
       minimap: { enabled: false },
       scrollBeyondLastLine: false,
       tabSize: 4,
+      inlineSuggest: { enabled: true, showToolbar: 'onHover' },
     });
     editor.current = ed;
     ed.addCommand(m.monaco.KeyMod.CtrlCmd | m.monaco.KeyCode.KeyS, () => {
@@ -69,6 +70,13 @@ export function EditorArea(props: {
       },
     });
     const inline = registerInlineCompletions(m.monaco);
+    // Ask for a suggestion once typing pauses (the provider debounces and
+    // cancels too; this makes sure a pause always leads to a request).
+    let pause: ReturnType<typeof setTimeout> | undefined;
+    ed.onDidChangeModelContent((e) => {
+      clearTimeout(pause);
+      if (!e.isFlush) pause = setTimeout(() => ed.trigger('aicockpit', 'editor.action.inlineSuggest.trigger', {}), 350);
+    });
     ed.onDidChangeModelContent(() => {
       const p = propsRef.current.active;
       const model = ed.getModel();
