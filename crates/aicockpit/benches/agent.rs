@@ -5,8 +5,9 @@
 //!
 //!     scripts/bench        # or: cargo bench -p aicockpit --bench agent
 
-use aicockpit_api::server::App;
-use aicockpit_core::config::Config;
+#[path = "support.rs"]
+mod support;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -14,28 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-struct Stats(Vec<Duration>);
-
-impl Stats {
-    fn pct(&self, p: f64) -> f64 {
-        let mut v: Vec<f64> = self.0.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        v[((v.len() - 1) as f64 * p).round() as usize]
-    }
-
-    fn line(&self, what: &str) {
-        println!(
-            "{what:<46} median {:>8.3} ms   p95 {:>8.3} ms   p99 {:>8.3} ms   (n={})",
-            self.pct(0.5),
-            self.pct(0.95),
-            self.pct(0.99),
-            self.0.len()
-        );
-    }
-}
+use support::{Server, Stats};
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -94,29 +74,10 @@ async fn run() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let host = std::env::var("DOCKER_HOST").expect("DOCKER_HOST (scripts/bench sets it)");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config::default();
-    config.server.data_dir = Some(dir.path().to_path_buf());
-    config.engine.host = Some(host.clone());
-    config.log.level = "error".into();
-    let app = App::build(config).await.expect("app");
-    let state = app.state.clone();
-    let admin = state.auth.user_by_name("admin").await.expect("admin");
-    let token = state
-        .auth
-        .create_api_token(&admin.id, "bench", None)
-        .await
-        .expect("token")
-        .secret;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let srv = Server::start(|c| c.engine.host = Some(host.clone())).await;
+    let token = srv.token.clone();
+    let addr = srv.addr;
     let base = format!("http://{addr}/api/v1/workspaces");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async {
-        let _ = rx.await;
-    }));
     let c = reqwest::Client::new();
     let post = |url: String, body: Value| {
         let c = c.clone();
@@ -268,6 +229,5 @@ async fn run() {
         .bearer_auth(&token)
         .send()
         .await;
-    let _ = tx.send(());
-    let _ = server.await;
+    srv.stop().await;
 }

@@ -4,18 +4,16 @@
 //!
 //!     scripts/bench        # or: cargo bench -p aicockpit --bench gateway
 
-use aicockpit_api::server::App;
-use aicockpit_core::config::Config;
+#[path = "support.rs"]
+mod support;
+
 use axum::routing::post;
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
+use support::{pct, Server};
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -63,30 +61,14 @@ async fn run() {
         let _ = axum::serve(ul, up).await;
     });
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config::default();
-    config.server.data_dir = Some(dir.path().to_path_buf());
-    config.engine.host = Some("unix:///nonexistent".into());
-    config.log.level = "error".into();
-    config.ai.requests_per_minute = 0;
-    config.ai.tokens_per_minute = 0;
-    let app = App::build(config).await.expect("app");
-    let state = app.state.clone();
-    let admin = state.auth.user_by_name("admin").await.expect("admin");
-    let token = state
-        .auth
-        .create_api_token(&admin.id, "bench", None)
-        .await
-        .expect("token")
-        .secret;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let gw = format!("http://{}/v1", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async {
-        let _ = rx.await;
-    }));
+    let srv = Server::start(|c| {
+        c.engine.host = Some("unix:///nonexistent".into());
+        c.ai.requests_per_minute = 0;
+        c.ai.tokens_per_minute = 0;
+    })
+    .await;
+    let token = srv.token.clone();
+    let gw = format!("http://{}/v1", srv.addr);
     let c = reqwest::Client::builder()
         .tcp_nodelay(true)
         .build()
@@ -231,6 +213,5 @@ async fn run() {
         done.load(Ordering::Relaxed) as f64 / secs,
         secs
     );
-    let _ = tx.send(());
-    let _ = server.await;
+    srv.stop().await;
 }

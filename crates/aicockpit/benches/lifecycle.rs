@@ -5,36 +5,16 @@
 //!     scripts/bench            # or: cargo bench -p aicockpit --bench lifecycle
 //!     AICOCKPIT_BENCH_N=50 scripts/bench
 
-use aicockpit_api::server::App;
-use aicockpit_core::config::Config;
+#[path = "support.rs"]
+mod support;
+
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-struct Stats(Vec<Duration>);
-
-impl Stats {
-    fn pct(&self, p: f64) -> f64 {
-        let mut v: Vec<f64> = self.0.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        let idx = ((v.len() - 1) as f64 * p).round() as usize;
-        v[idx]
-    }
-
-    fn line(&self, what: &str) {
-        println!(
-            "{what:<44} median {:>8.1} ms   p95 {:>8.1} ms   (n={})",
-            self.pct(0.5),
-            self.pct(0.95),
-            self.0.len()
-        );
-    }
-}
+use support::{Server, Stats};
 
 async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
     let r = c
@@ -122,31 +102,9 @@ async fn run() {
         .unwrap_or(20);
     let host = std::env::var("DOCKER_HOST").expect("DOCKER_HOST (scripts/bench sets it)");
     let image = "localhost/aicockpit/base:latest";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config::default();
-    config.server.data_dir = Some(dir.path().to_path_buf());
-    config.engine.host = Some(host.clone());
-    config.log.level = "error".into();
-    let app = App::build(config).await.expect("app");
-    let state = app.state.clone();
-    let admin = state.auth.user_by_name("admin").await.expect("admin");
-    let token = state
-        .auth
-        .create_api_token(&admin.id, "bench", None)
-        .await
-        .expect("token")
-        .secret;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!(
-        "http://{}/api/v1/workspaces",
-        listener.local_addr().expect("addr")
-    );
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async {
-        let _ = rx.await;
-    }));
+    let srv = Server::start(|c| c.engine.host = Some(host.clone())).await;
+    let token = srv.token.clone();
+    let base = format!("http://{}/api/v1/workspaces", srv.addr);
     let c = reqwest::Client::new();
 
     println!("AiCockpit lifecycle benchmark: {n} workspaces, image {image}, engine {host}");
@@ -216,6 +174,5 @@ async fn run() {
     Stats(start).line("start a stopped workspace");
     Stats(stop).line("stop a running workspace");
     Stats(delete).line("delete (purge)");
-    let _ = tx.send(());
-    let _ = server.await;
+    srv.stop().await;
 }

@@ -166,26 +166,19 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Streams `body` into a file; the agent replaces it atomically at the end.
-async fn stream_write(
+/// Sends a request whose data follows on its channel (a write or an archive
+/// upload), streams `body` there within `max` bytes, and returns the answer
+/// the agent gives once it has everything.
+async fn upload_request(
     conn: &Arc<AgentConn>,
-    path: String,
-    if_match: Option<String>,
-    create_only: bool,
+    make: impl FnOnce(u32) -> Request,
     max: u64,
+    too_large: &str,
     body: impl Stream<Item = Result<Bytes, ApiError>> + Unpin,
-) -> Result<FileMeta, ApiError> {
+) -> Result<serde_json::Value, ApiError> {
     let (ch, _unused) = conn.open_channel();
     conn.close_channel(ch);
-    let waiting = conn
-        .send_request(Request::Write {
-            path,
-            channel: ch,
-            if_match,
-            create_only,
-            max_bytes: max,
-        })
-        .await?;
+    let waiting = conn.send_request(make(ch)).await?;
     let mut guard = AbortOnDrop {
         conn: conn.clone(),
         channel: ch,
@@ -197,13 +190,39 @@ async fn stream_write(
         let chunk = chunk?;
         total += chunk.len() as u64;
         if total > max {
-            return Err(CoreError::TooLarge(format!("files may be at most {max} bytes")).into());
+            return Err(CoreError::TooLarge(too_large.to_owned()).into());
         }
         conn.send_data(ch, chunk).await?;
     }
     guard.armed = false;
     conn.send_eof(ch).await?;
-    let v = conn.answer(waiting, LONG_CALL).await?;
+    Ok(conn.answer(waiting, LONG_CALL).await?)
+}
+
+/// Streams `body` into a file; the agent replaces it atomically at the end.
+async fn stream_write(
+    conn: &Arc<AgentConn>,
+    path: String,
+    if_match: Option<String>,
+    create_only: bool,
+    max: u64,
+    body: impl Stream<Item = Result<Bytes, ApiError>> + Unpin,
+) -> Result<FileMeta, ApiError> {
+    let make = |channel| Request::Write {
+        path,
+        channel,
+        if_match,
+        create_only,
+        max_bytes: max,
+    };
+    let v = upload_request(
+        conn,
+        make,
+        max,
+        &format!("files may be at most {max} bytes"),
+        body,
+    )
+    .await?;
     serde_json::from_value(v).map_err(|e| CoreError::Internal(e.to_string()).into())
 }
 
@@ -403,34 +422,22 @@ pub(crate) async fn upload(
             "upload multipart/form-data files or an application/x-tar or application/gzip archive",
         ));
     }
-    let (ch, _unused) = conn.open_channel();
-    conn.close_channel(ch);
-    let waiting = conn
-        .send_request(Request::ArchiveIn {
-            path: q.path,
-            channel: ch,
-            max_bytes: s.limits.max_archive_bytes,
-            max_entries: s.limits.max_archive_entries,
-        })
-        .await?;
-    let mut guard = AbortOnDrop {
-        conn: conn.clone(),
-        channel: ch,
-        armed: true,
+    let (max_bytes, max_entries) = (s.limits.max_archive_bytes, s.limits.max_archive_entries);
+    let make = |channel| Request::ArchiveIn {
+        path: q.path,
+        channel,
+        max_bytes,
+        max_entries,
     };
-    let mut body = body_stream(req.into_body());
-    let mut total = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk?;
-        total += chunk.len() as u64;
-        if total > s.limits.max_archive_bytes {
-            return Err(CoreError::TooLarge("the archive is too large".into()).into());
-        }
-        conn.send_data(ch, chunk).await?;
-    }
-    guard.armed = false;
-    conn.send_eof(ch).await?;
-    let stats: ArchiveStats = serde_json::from_value(conn.answer(waiting, LONG_CALL).await?)
+    let v = upload_request(
+        &conn,
+        make,
+        max_bytes,
+        "the archive is too large",
+        body_stream(req.into_body()),
+    )
+    .await?;
+    let stats: ArchiveStats = serde_json::from_value(v)
         .map_err(|e| ApiError::from(CoreError::Internal(e.to_string())))?;
     Ok((StatusCode::CREATED, Json(stats)).into_response())
 }

@@ -1,0 +1,86 @@
+//! What the benchmarks share: the real server in-process on a real socket,
+//! and percentiles.
+#![allow(dead_code, unreachable_pub)] // each bench uses a different part
+
+use aicockpit_api::server::App;
+use aicockpit_core::config::Config;
+use std::time::Duration;
+
+/// Latency samples.
+pub struct Stats(pub Vec<Duration>);
+
+impl Stats {
+    pub fn pct(&self, p: f64) -> f64 {
+        let mut v: Vec<f64> = self.0.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        pct(&mut v, p)
+    }
+
+    pub fn line(&self, what: &str) {
+        println!(
+            "{what:<46} median {:>8.3} ms   p95 {:>8.3} ms   p99 {:>8.3} ms   (n={})",
+            self.pct(0.5),
+            self.pct(0.95),
+            self.pct(0.99),
+            self.0.len()
+        );
+    }
+}
+
+/// The `p` quantile of milliseconds (sorts in place).
+pub fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// A running server: its address, an admin token, and how to stop it.
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    pub token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start(adjust: impl FnOnce(&mut Config)) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.server.data_dir = Some(dir.path().to_path_buf());
+        config.log.level = "error".into();
+        adjust(&mut config);
+        let app = App::build(config).await.expect("app");
+        let admin = app.state.auth.user_by_name("admin").await.expect("admin");
+        let token = app
+            .state
+            .auth
+            .create_api_token(&admin.id, "bench", None)
+            .await
+            .expect("token")
+            .secret;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async {
+            let _ = rx.await;
+        }));
+        Server {
+            addr,
+            token,
+            stop: Some(tx),
+            task,
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
