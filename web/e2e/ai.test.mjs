@@ -43,7 +43,10 @@ test('chat with a real model streams an answer in the IDE', { timeout: 180_000 }
   assert.ok((await bubble.textContent()).trim().length > 0);
   await page.screenshot({ path: join(images, 'ai-chat.png') });
   // The conversation is kept on the server.
-  const conv = await h.api('GET', `/api/v1/workspaces/${w.id}/conversation`);
+  const convs = await h.api('GET', `/api/v1/workspaces/${w.id}/conversations`);
+  assert.equal(convs.length, 1);
+  assert.match(convs[0].title, /containers/);
+  const conv = await h.api('GET', `/api/v1/workspaces/${w.id}/conversations/${convs[0].id}`);
   assert.equal(conv.messages.length, 2);
   assert.equal(conv.messages[0].role, 'user');
 
@@ -59,7 +62,22 @@ test('chat with a real model streams an answer in the IDE', { timeout: 180_000 }
   await h.api('POST', `/api/v1/workspaces/${w.id}/exec`, { argv: ['sh', '-c', 'printf "def add(a, b):\\n    return a + b\\n" > /workspace/calc.py'] });
   await page.goto(`${h.base}/w/${w.id}?file=calc.py`);
   await page.locator('.monaco-editor .view-lines', { hasText: 'return a + b' }).waitFor();
+
+  // Inline completion: typing pauses, the model's fill-in-the-middle shows
+  // as ghost text, and Tab accepts it.
+  const completions = [];
+  page.on('request', (r) => r.url().endsWith('/v1/completions') && completions.push(r.postDataJSON()));
   await page.locator('.monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('\n\ndef multiply(a, b):\n    return');
+  await page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').first().waitFor({ timeout: 60_000 });
+  assert.ok(completions.some((c) => c.prompt.endsWith('return') && typeof c.suffix === 'string'), JSON.stringify(completions));
+  await page.screenshot({ path: join(images, 'ai-completion.png') });
+  const lengthBefore = await page.evaluate(() => document.querySelector('.monaco-editor .view-lines').textContent.length);
+  await page.keyboard.press('Tab');
+  await page.waitForFunction((n) => document.querySelector('.monaco-editor .view-lines').textContent.length > n, lengthBefore);
+  await page.keyboard.press('Control+z');
+
   await page.keyboard.press('Control+a');
   await page.keyboard.press('Control+k');
   const box = page.getByPlaceholder('What should change? (Enter)');
@@ -76,6 +94,8 @@ test('chat with a real model streams an answer in the IDE', { timeout: 180_000 }
   await page.getByRole('dialog').waitFor({ state: 'detached' });
   await page.locator('.tab[data-path="calc.py"] .dirty').waitFor();
 
-  assert.deepEqual(problems, []);
+  // Monaco throws its own "Canceled" when a stale inline-suggestion request
+  // is superseded by typing; that is the cancellation working, not a fault.
+  assert.deepEqual(problems.filter((p) => p !== 'page error: Canceled'), []);
   await context.close();
 });

@@ -22,3 +22,4 @@ export function languageFor(path: string): string {
 }
 
 export { monaco };
+(globalThis as unknown as { __aicockpitMonaco: unknown }).__aicockpitMonaco = monaco;

@@ -536,3 +536,77 @@ async fn the_cli_runs_the_agent_and_answers_approvals() {
         .await;
     assert_eq!(ls, "approved.txt\n1\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_set_the_default_policy_and_conversations_are_kept_per_user() {
+    let ts = TestServer::start().await;
+    let admin = ts.admin_api();
+    let member_token = ts.user("mem", aicockpit_core::auth::Role::Member).await;
+    let member = ts.api(&member_token);
+    let strict = json!({"tools": {"run_command": "deny", "read_file": "allow"}, "commands": [], "paths": []});
+    let r = reqwest::Client::new()
+        .put(format!("{}/api/v1/ai/default-policy", ts.url))
+        .bearer_auth(&member_token)
+        .json(&strict)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "members do not set defaults"
+    );
+    let r = reqwest::Client::new()
+        .put(format!("{}/api/v1/ai/default-policy", ts.url))
+        .bearer_auth(&ts.admin)
+        .json(&strict)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), StatusCode::OK);
+    member.create_ws("mine").await;
+    let (_, p) = member.get("/api/v1/workspaces/mine/policy").await;
+    assert_eq!(
+        p["tools"]["run_command"], "deny",
+        "a workspace without its own policy gets the default: {p}"
+    );
+
+    // Conversations: several per workspace, each user's own.
+    for (cid, text) in [("c1", "first question"), ("c2", "second question")] {
+        let r = reqwest::Client::new()
+            .put(format!("{}/api/v1/workspaces/mine/conversations/{cid}", ts.url))
+            .bearer_auth(&member_token)
+            .json(&json!({"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]}))
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    let (_, list) = member.get("/api/v1/workspaces/mine/conversations").await;
+    let titles: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        vec!["second question", "first question"],
+        "newest first"
+    );
+    let (_, c) = member.get("/api/v1/workspaces/mine/conversations/c1").await;
+    assert_eq!(c["messages"][0]["content"], "first question");
+    let (s, _) = admin
+        .get(&format!(
+            "/api/v1/workspaces/{}/conversations/c1",
+            list[0]["id"].as_str().unwrap_or("")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "conversations are per user");
+    let (s, _) = member
+        .delete("/api/v1/workspaces/mine/conversations/c1")
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, list) = member.get("/api/v1/workspaces/mine/conversations").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+}

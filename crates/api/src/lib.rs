@@ -115,8 +115,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/workspaces/{id}/agent", post(agent::start))
         .route(
-            "/workspaces/{id}/conversation",
-            get(agent::get_conversation).put(agent::put_conversation),
+            "/workspaces/{id}/conversations",
+            get(agent::list_conversations),
+        )
+        .route(
+            "/workspaces/{id}/conversations/{cid}",
+            get(agent::get_conversation)
+                .put(agent::put_conversation)
+                .delete(agent::delete_conversation),
+        )
+        .route(
+            "/ai/default-policy",
+            get(agent::get_default_policy).put(agent::put_default_policy),
         )
         .route("/agent/{run}/events", get(agent::events))
         .route("/agent/{run}/approvals/{call}", post(agent::approve))

@@ -144,6 +144,8 @@ fn tools() -> Value {
 const SYSTEM: &str = "You are AiCockpit's coding agent working inside a containerized workspace at /workspace. \
 Use the tools to inspect and change files and run commands. Keep changes minimal and explain what you did.";
 
+const DEFAULT_POLICY_KEY: &str = "policy.default";
+
 fn policy_key(ws: &str) -> String {
     format!("policy.{ws}")
 }
@@ -181,11 +183,49 @@ impl Agents {
         &self.audit
     }
 
+    /// The workspace's policy, else the installation's default (set by
+    /// admins), else the built-in one.
     pub async fn policy(&self, ws_id: &str) -> Result<Policy, AgentError> {
-        Ok(match self.store.setting(&policy_key(ws_id)).await? {
+        for key in [policy_key(ws_id), DEFAULT_POLICY_KEY.to_owned()] {
+            if let Some(s) = self.store.setting(&key).await? {
+                if let Ok(p) = serde_json::from_str(&s) {
+                    return Ok(p);
+                }
+            }
+        }
+        Ok(Policy::default())
+    }
+
+    pub async fn default_policy(&self) -> Result<Policy, AgentError> {
+        Ok(match self.store.setting(DEFAULT_POLICY_KEY).await? {
             Some(s) => serde_json::from_str(&s).unwrap_or_default(),
             None => Policy::default(),
         })
+    }
+
+    /// Sets the policy new workspaces start with (admins only).
+    pub async fn set_default_policy(
+        &self,
+        p: &Principal,
+        policy: &Policy,
+    ) -> Result<Policy, AgentError> {
+        p.require_admin()?;
+        self.store
+            .set_setting(
+                DEFAULT_POLICY_KEY,
+                &serde_json::to_string(policy).unwrap_or_default(),
+            )
+            .await?;
+        self.audit
+            .record(Entry {
+                actor: p.user_id.clone(),
+                workspace_id: None,
+                action: "policy.default.update".into(),
+                detail: serde_json::to_value(policy).unwrap_or_default(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(policy.clone())
     }
 
     pub async fn set_policy(

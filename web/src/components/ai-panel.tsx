@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, post, request, sse, token, ws, q } from '../api';
 import { Markdown } from './markdown';
+import { getSelection } from '../selection';
 
 interface Msg {
   role: 'user' | 'assistant';
@@ -33,6 +34,9 @@ function Chat({ id, activeFile, onInsert }: { id: string; activeFile: () => { pa
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [withFile, setWithFile] = useState(false);
+  const [withSelection, setWithSelection] = useState(false);
+  const [convs, setConvs] = useState<{ id: string; title: string }[]>([]);
+  const [cid, setCid] = useState<string>(() => crypto.randomUUID());
   const [suggest, setSuggest] = useState<string[]>([]);
   const abort = useRef<AbortController | null>(null);
   const end = useRef<HTMLDivElement>(null);
@@ -41,10 +45,29 @@ function Chat({ id, activeFile, onInsert }: { id: string; activeFile: () => { pa
     get<{ data: { id: string }[] }>('/v1/models')
       .then((r) => setModels(r.data.map((m) => m.id)))
       .catch(() => setModels([]));
-    get<{ messages: Msg[] }>(`${ws(id)}/conversation`)
-      .then((c) => setMsgs(c.messages || []))
+    get<{ id: string; title: string }[]>(`${ws(id)}/conversations`)
+      .then((list) => {
+        setConvs(list);
+        if (list.length) open(list[0].id);
+      })
       .catch(() => {});
   }, [id]);
+
+  const open = (c: string) => {
+    setCid(c);
+    get<{ messages: Msg[] }>(`${ws(id)}/conversations/${c}`)
+      .then((conv) => setMsgs(conv.messages || []))
+      .catch(() => setMsgs([]));
+  };
+  const fresh = () => {
+    setCid(crypto.randomUUID());
+    setMsgs([]);
+  };
+  const remove = async () => {
+    await request('DELETE', `${ws(id)}/conversations/${cid}`).catch(() => {});
+    setConvs((cs) => cs.filter((c) => c.id !== cid));
+    fresh();
+  };
   useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [msgs]);
 
   const onInput = async (v: string) => {
@@ -72,6 +95,8 @@ function Chat({ id, activeFile, onInsert }: { id: string; activeFile: () => { pa
       let context = await readMentions(id, text);
       const f = withFile ? activeFile() : null;
       if (f) context += `\n\nThe open file ${f.path}:\n\`\`\`\n${f.text.slice(0, 20000)}\n\`\`\``;
+      const sel = withSelection ? getSelection() : null;
+      if (sel) context += `\n\nThe selection in ${sel.path}:\n\`\`\`\n${sel.text.slice(0, 20000)}\n\`\`\``;
       const messages = [
         { role: 'system', content: 'You are a helpful coding assistant inside the AiCockpit IDE. Answer in Markdown.' },
         ...history.slice(0, -1),
@@ -112,7 +137,9 @@ function Chat({ id, activeFile, onInsert }: { id: string; activeFile: () => { pa
       abort.current = null;
       const final = [...history, { role: 'assistant' as const, content: answer || '(stopped)' }];
       setMsgs(final);
-      request('PUT', `${ws(id)}/conversation`, { messages: final.slice(-100) }).catch(() => {});
+      request('PUT', `${ws(id)}/conversations/${cid}`, { messages: final.slice(-100) })
+        .then(() => get<{ id: string; title: string }[]>(`${ws(id)}/conversations`).then(setConvs))
+        .catch(() => {});
     }
   };
 
@@ -125,17 +152,23 @@ function Chat({ id, activeFile, onInsert }: { id: string; activeFile: () => { pa
             <option value={m}>{m}</option>
           ))}
         </select>
-        <button
-          class="icon"
-          title="Clear the conversation"
-          onClick={() => {
-            setMsgs([]);
-            request('PUT', `${ws(id)}/conversation`, { messages: [] }).catch(() => {});
-          }}
-        >
-          Clear
+        <button class="icon" title="New conversation" onClick={fresh}>
+          New
         </button>
       </div>
+      {convs.length > 0 && (
+        <div class="row">
+          <select value={cid} onChange={(e) => open(e.currentTarget.value)} aria-label="Conversation">
+            {!convs.some((c) => c.id === cid) && <option value={cid}>New chat</option>}
+            {convs.map((c) => (
+              <option value={c.id}>{c.title}</option>
+            ))}
+          </select>
+          <button class="icon" title="Delete this conversation" onClick={remove}>
+            Delete
+          </button>
+        </div>
+      )}
       <div class="chat-log">
         {msgs.map((m) => (
           <div class={`bubble ${m.role}`}>{m.role === 'assistant' ? <Markdown text={m.content || '…'} onInsert={onInsert} /> : m.content}</div>
@@ -169,7 +202,10 @@ function Chat({ id, activeFile, onInsert }: { id: string; activeFile: () => { pa
       />
       <div class="row">
         <label class="check small">
-          <input type="checkbox" checked={withFile} onChange={(e) => setWithFile(e.currentTarget.checked)} /> include the open file
+          <input type="checkbox" checked={withFile} onChange={(e) => setWithFile(e.currentTarget.checked)} /> open file
+        </label>
+        <label class="check small">
+          <input type="checkbox" checked={withSelection} onChange={(e) => setWithSelection(e.currentTarget.checked)} /> selection
         </label>
         <span class="spacer" />
         {busy ? (

@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { registerInlineCompletions } from '../ai-editor';
 import { AiEditDialog } from './ai-edit';
+import { setSelection } from '../selection';
 
 export interface OpenFile {
   path: string;
@@ -70,12 +71,10 @@ export function EditorArea(props: {
       },
     });
     const inline = registerInlineCompletions(m.monaco);
-    // Ask for a suggestion once typing pauses (the provider debounces and
-    // cancels too; this makes sure a pause always leads to a request).
-    let pause: ReturnType<typeof setTimeout> | undefined;
-    ed.onDidChangeModelContent((e) => {
-      clearTimeout(pause);
-      if (!e.isFlush) pause = setTimeout(() => ed.trigger('aicockpit', 'editor.action.inlineSuggest.trigger', {}), 350);
+    ed.onDidChangeCursorSelection((e) => {
+      const model = ed.getModel();
+      const p = propsRef.current.active;
+      setSelection(model && p ? { path: p, text: model.getValueInRange(e.selection) } : null);
     });
     ed.onDidChangeModelContent(() => {
       const p = propsRef.current.active;

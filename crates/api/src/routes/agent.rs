@@ -26,6 +26,21 @@ impl From<AgentError> for ApiError {
     }
 }
 
+pub(crate) async fn get_default_policy(
+    State(s): State<AppState>,
+    Auth(_p): Auth,
+) -> ApiResult<Json<Policy>> {
+    Ok(Json(s.agents.default_policy().await?))
+}
+
+pub(crate) async fn put_default_policy(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(policy): ApiJson<Policy>,
+) -> ApiResult<Json<Policy>> {
+    Ok(Json(s.agents.set_default_policy(&p, &policy).await?))
+}
+
 pub(crate) async fn get_policy(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -190,51 +205,113 @@ pub(crate) async fn audit(
     ))
 }
 
-fn conversation_key(user: &str, ws: &str) -> String {
-    format!("conversation.{user}.{ws}")
+fn conversations_key(user: &str, ws: &str) -> String {
+    format!("conversations.{user}.{ws}")
 }
 
-/// The caller's chat in a workspace (kept on the server, so it follows the
-/// user across browsers).
-pub(crate) async fn get_conversation(
+async fn load_conversations(s: &AppState, user: &str, ws: &str) -> ApiResult<Vec<Value>> {
+    Ok(s.store
+        .setting(&conversations_key(user, ws))
+        .await
+        .map_err(aicockpit_core::CoreError::from)?
+        .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
+        .unwrap_or_default())
+}
+
+/// The caller's conversations in a workspace, newest first, without their
+/// messages (kept on the server, so they follow the user across browsers).
+pub(crate) async fn list_conversations(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let w = s.workspaces.get(&p, &id).await?;
+    let all = load_conversations(&s, &p.user_id, &w.id).await?;
+    Ok(Json(
+        all.iter()
+            .map(|c| json!({"id": c["id"], "title": c["title"], "updated_at": c["updated_at"]}))
+            .collect(),
+    ))
+}
+
+pub(crate) async fn get_conversation(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((id, cid)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let w = s.workspaces.get(&p, &id).await?;
-    let v = s
-        .store
-        .setting(&conversation_key(&p.user_id, &w.id))
-        .await
-        .map_err(aicockpit_core::CoreError::from)?
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| json!({"messages": []}));
-    Ok(Json(v))
+    load_conversations(&s, &p.user_id, &w.id)
+        .await?
+        .into_iter()
+        .find(|c| c["id"] == cid.as_str())
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such conversation"))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConversationBody {
+    title: Option<String>,
     messages: Vec<Value>,
 }
 
+/// Creates or replaces a conversation (`cid` chosen by the client).
 pub(crate) async fn put_conversation(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    Path((id, cid)): Path<(String, String)>,
     ApiJson(b): ApiJson<ConversationBody>,
 ) -> ApiResult<StatusCode> {
     let w = s.workspaces.get(&p, &id).await?;
-    if b.messages.len() > 500 {
+    if b.messages.len() > 500 || cid.is_empty() || cid.len() > 64 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "at most 500 messages",
+            "at most 500 messages; ids are 1-64 characters",
         ));
     }
-    let text = json!({"messages": b.messages}).to_string();
+    let mut all = load_conversations(&s, &p.user_id, &w.id).await?;
+    all.retain(|c| c["id"] != cid.as_str());
+    let title = b.title.unwrap_or_else(|| {
+        b.messages
+            .first()
+            .and_then(|m| m["content"].as_str())
+            .map(|t| t.chars().take(60).collect())
+            .unwrap_or_else(|| "New chat".into())
+    });
+    all.insert(0, json!({"id": cid, "title": title, "updated_at": aicockpit_core::format_ms(aicockpit_core::now_ms()), "messages": b.messages}));
+    all.truncate(50);
     s.store
-        .set_setting(&conversation_key(&p.user_id, &w.id), &text)
+        .set_setting(
+            &conversations_key(&p.user_id, &w.id),
+            &Value::Array(all).to_string(),
+        )
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn delete_conversation(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((id, cid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let w = s.workspaces.get(&p, &id).await?;
+    let mut all = load_conversations(&s, &p.user_id, &w.id).await?;
+    let before = all.len();
+    all.retain(|c| c["id"] != cid.as_str());
+    if all.len() == before {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such conversation",
+        ));
+    }
+    s.store
+        .set_setting(
+            &conversations_key(&p.user_id, &w.id),
+            &Value::Array(all).to_string(),
+        )
         .await
         .map_err(aicockpit_core::CoreError::from)?;
     Ok(StatusCode::NO_CONTENT)
