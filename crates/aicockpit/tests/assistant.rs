@@ -348,6 +348,20 @@ async fn the_loop_stops_at_its_step_limit_and_on_request() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let end = ev.until("end", |v| v["type"] == "end").await;
     assert_eq!(end["reason"], "stopped");
+    // The command itself was killed, not left running.
+    let mut left = String::new();
+    for _ in 0..30 {
+        left = ts
+            .admin_api()
+            .sh("loops", "ps -eo args | grep -c '^sleep 30' || true")
+            .await
+            .1;
+        if left.trim() == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left.trim(), "0", "the stopped command still runs");
     // Unknown runs and other users' runs are not found.
     let (s, _) = ts
         .admin_api()

@@ -82,6 +82,34 @@ impl PidLine {
     }
 }
 
+/// Kills the command if the exec is abandoned before it finished (the caller
+/// dropped the future: an agent run was stopped, a request was cancelled),
+/// so nothing keeps running unobserved.
+struct KillOnDrop {
+    docker: Docker,
+    container: String,
+    user: Option<String>,
+    pid: Option<u32>,
+    armed: bool,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Some(pid) = self.pid else { return };
+        let (d, c, u) = (
+            self.docker.clone(),
+            self.container.clone(),
+            self.user.clone(),
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { kill_group(&d, &c, pid, u).await });
+        }
+    }
+}
+
 pub(crate) async fn run(
     d: &Docker,
     container: &str,
@@ -120,6 +148,13 @@ pub(crate) async fn run(
         done: false,
     };
     let mut pid = None;
+    let mut guard = KillOnDrop {
+        docker: d.clone(),
+        container: container.to_owned(),
+        user: req.user.clone(),
+        pid: None,
+        armed: true,
+    };
     let deadline = tokio::time::sleep(req.timeout);
     tokio::pin!(deadline);
     let mut timed_out = false;
@@ -131,6 +166,7 @@ pub(crate) async fn run(
                     let (p, rest) = pid_line.feed(&message);
                     if p.is_some() {
                         pid = p;
+                        guard.pid = p;
                     }
                     stderr.push(&rest);
                 }
@@ -147,6 +183,7 @@ pub(crate) async fn run(
     drop(output);
 
     if timed_out {
+        guard.armed = false;
         if let Some(pid) = pid {
             kill_group(d, container, pid, req.user.clone()).await;
         }
@@ -161,6 +198,7 @@ pub(crate) async fn run(
         });
     }
 
+    guard.armed = false;
     // The stream ends when the process closes its output; the exit code is
     // recorded a moment later on slow engines, so look a few times.
     let mut exit_code = None;
