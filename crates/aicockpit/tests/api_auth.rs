@@ -249,3 +249,50 @@ async fn engine_down_is_reported_not_hidden() {
     let (_, list) = admin.get("/api/v1/workspaces").await;
     assert_eq!(list.as_array().map(Vec::len), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_logins_are_slowed_down() {
+    let ts = TestServer::start().await;
+    ts.user("guessme", Role::Member).await;
+    ts.user("other", Role::Member).await;
+    let anon = ts.anonymous();
+    for _ in 0..5 {
+        let (s, _) = anon
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": "guessme", "password": "not-it-123"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password waits, for that name only.
+    let (s, v) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "guessme", "password": "password-123"}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let (s, _) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "other", "password": "password-123"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // Unknown names are limited the same way (no hint that they do not exist).
+    for _ in 0..5 {
+        anon.post(
+            "/api/v1/auth/login",
+            json!({"username": "ghost", "password": "x-password-1"}),
+        )
+        .await;
+    }
+    let (s, _) = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ghost", "password": "x-password-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -46,6 +46,9 @@ impl From<CoreError> for ApiError {
             CoreError::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
             CoreError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", m),
             CoreError::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
+            CoreError::TooManyRequests { message, .. } => {
+                ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", message)
+            }
             CoreError::PreconditionFailed(m) => {
                 ApiError::new(S::PRECONDITION_FAILED, "precondition_failed", m)
             }

@@ -101,7 +101,13 @@ pub struct AuthService {
     /// Argon2 costs ~20 MiB and tens of ms per check: bound how many run at
     /// once so a burst of logins cannot exhaust memory or starve the server.
     hashing: Arc<Semaphore>,
+    /// Recent failed logins per username, to slow down password guessing.
+    failures: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>>,
 }
+
+/// Failed logins allowed per username within [`FAILURE_WINDOW`].
+const MAX_FAILURES: usize = 5;
+const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub fn hash_token(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
@@ -177,6 +183,7 @@ impl AuthService {
             store,
             session_ttl_ms: session_ttl_hours * 3_600_000,
             hashing: Arc::new(Semaphore::new(4)),
+            failures: Arc::default(),
         }
     }
 
@@ -257,6 +264,24 @@ impl AuthService {
         if password.len() > 1024 {
             return Err(bad());
         }
+        // Too many recent failures for this name: refuse before hashing, the
+        // same whether or not the user exists.
+        {
+            let now = std::time::Instant::now();
+            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            let list = f.entry(username.to_owned()).or_default();
+            list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+            if list.len() >= MAX_FAILURES {
+                let wait = FAILURE_WINDOW
+                    .saturating_sub(now.duration_since(list[0]))
+                    .as_secs()
+                    .max(1);
+                return Err(CoreError::TooManyRequests {
+                    retry_after_secs: wait,
+                    message: format!("too many failed logins for this user; try again in {wait} s"),
+                });
+            }
+        }
         let user = match self.store.user_by_name(username).await {
             Ok(u) => Some(u),
             Err(StoreError::NotFound) => None,
@@ -268,8 +293,21 @@ impl AuthService {
             .unwrap_or_else(|| dummy_hash().to_owned());
         let ok = self.verify_blocking(password.to_owned(), hash).await?;
         let Some(user) = user.filter(|_| ok) else {
+            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            f.entry(username.to_owned())
+                .or_default()
+                .push(std::time::Instant::now());
+            // Bound the map: forget names whose failures all expired.
+            if f.len() > 10_000 {
+                let now = std::time::Instant::now();
+                f.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < FAILURE_WINDOW));
+            }
             return Err(bad());
         };
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(username);
         let token = self
             .issue(
                 &user.id,

@@ -40,6 +40,12 @@ pub enum CoreError {
     /// The in-workspace agent cannot be reached or started.
     #[error("workspace agent unavailable: {0}")]
     AgentUnavailable(String),
+    /// Too many attempts; retry after the given seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        retry_after_secs: u64,
+        message: String,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Store(#[from] StoreError),
