@@ -129,6 +129,31 @@ impl FrameDecoder {
     }
 }
 
+/// Writes queued frames until the queue closes or the writer fails,
+/// batching whatever is already queued into one write (a keystroke goes out
+/// at once; a burst of output goes out in few syscalls). Both ends of the
+/// protocol use it.
+pub async fn write_frames<W>(mut rx: tokio::sync::mpsc::Receiver<Frame>, mut w: W)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    while let Some(f) = rx.recv().await {
+        f.encode(&mut buf);
+        while buf.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(f) => f.encode(&mut buf),
+                Err(_) => break,
+            }
+        }
+        if w.write_all(&buf).await.is_err() || w.flush().await.is_err() {
+            break;
+        }
+        buf.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

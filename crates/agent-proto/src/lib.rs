@@ -19,7 +19,7 @@
 mod frame;
 mod messages;
 
-pub use frame::{Frame, FrameDecoder, FrameKind, MAX_FRAME};
+pub use frame::{write_frames, Frame, FrameDecoder, FrameKind, MAX_FRAME};
 pub use messages::*;
 
 /// Bumped whenever a message changes incompatibly. The server replaces an

@@ -10,11 +10,11 @@ use crate::{archive, files, search, watch};
 use aicockpit_agent_proto::{
     AgentError, ErrorCode, Frame, FrameDecoder, FrameKind, Message, Request, PROTOCOL_VERSION,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 
 /// Where a connection's outgoing frames are queued.
@@ -57,32 +57,16 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(AgentError::new(ErrorCode::Io, e.to_string())))
 }
 
-pub(crate) async fn serve<R, W>(mut rd: R, mut wr: W, st: Arc<State>)
+pub(crate) async fn serve<R, W>(mut rd: R, wr: W, st: Arc<State>)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let conn = st.next_conn();
-    let (tx, mut rx) = mpsc::channel::<Frame>(8192);
+    let (tx, rx) = mpsc::channel::<Frame>(8192);
     let out = Outbox(tx);
 
-    // Writer: batch whatever is queued into one write.
-    let writer = tokio::spawn(async move {
-        let mut buf = BytesMut::with_capacity(64 * 1024);
-        while let Some(f) = rx.recv().await {
-            f.encode(&mut buf);
-            while buf.len() < 256 * 1024 {
-                match rx.try_recv() {
-                    Ok(f) => f.encode(&mut buf),
-                    Err(_) => break,
-                }
-            }
-            if wr.write_all(&buf).await.is_err() || wr.flush().await.is_err() {
-                break;
-            }
-            buf.clear();
-        }
-    });
+    let writer = tokio::spawn(aicockpit_agent_proto::write_frames(rx, wr));
 
     out.send_wait(Frame::json(&Message::Hello {
         protocol: PROTOCOL_VERSION,

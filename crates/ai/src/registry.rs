@@ -73,7 +73,8 @@ struct Snapshot {
 pub struct Registry {
     store: Store,
     secrets: SecretBox,
-    cache: RwLock<Option<Snapshot>>,
+    /// Shared, not copied, by every request that resolves a model.
+    cache: RwLock<Option<Arc<Snapshot>>>,
 }
 
 fn valid_name(n: &str) -> bool {
@@ -107,7 +108,7 @@ impl Registry {
         *self.cache.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    async fn snapshot(&self) -> Result<Snapshot, AiError> {
+    async fn snapshot(&self) -> Result<Arc<Snapshot>, AiError> {
         if let Some(s) = self
             .cache
             .read()
@@ -128,11 +129,11 @@ impl Registry {
             .map(|a| (a.model, (a.service_id, a.target_model)))
             .collect();
         let active = self.store.setting(ACTIVE_KEY).await?;
-        let snap = Snapshot {
+        let snap = Arc::new(Snapshot {
             services,
             aliases,
             active,
-        };
+        });
         *self.cache.write().unwrap_or_else(|p| p.into_inner()) = Some(snap.clone());
         Ok(snap)
     }
@@ -169,7 +170,7 @@ impl Registry {
 
     pub async fn list(&self) -> Result<(Vec<Arc<Service>>, Option<String>), AiError> {
         let s = self.snapshot().await?;
-        Ok((s.services, s.active))
+        Ok((s.services.clone(), s.active.clone()))
     }
 
     pub async fn aliases(&self) -> Result<Vec<AiAliasRecord>, AiError> {
@@ -181,8 +182,9 @@ impl Registry {
         self.snapshot()
             .await?
             .services
-            .into_iter()
+            .iter()
             .find(|s| s.id == id_or_name || s.name == id_or_name)
+            .cloned()
             .ok_or_else(|| AiError::NotFound(format!("no AI service {id_or_name:?}")))
     }
 

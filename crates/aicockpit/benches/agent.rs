@@ -26,12 +26,7 @@ fn main() {
 }
 
 async fn engine_tty_echo(host: &str, container: &str, n: usize) -> Stats {
-    let path = host.strip_prefix("unix://").expect("unix engine");
-    let d = bollard::Docker::connect_with_unix(path, 60, bollard::API_DEFAULT_VERSION)
-        .expect("connect")
-        .negotiate_version()
-        .await
-        .expect("negotiate");
+    let d = support::engine(host).await;
     let exec = d
         .create_exec(
             container,

@@ -32,12 +32,7 @@ async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Val
 
 /// create + start + first `exec true` straight on the engine API: the floor.
 async fn engine_floor(host: &str, image: &str, n: usize) -> Stats {
-    let path = host.strip_prefix("unix://").expect("unix engine");
-    let d = bollard::Docker::connect_with_unix(path, 60, bollard::API_DEFAULT_VERSION)
-        .expect("connect")
-        .negotiate_version()
-        .await
-        .expect("negotiate");
+    let d = support::engine(host).await;
     let mut out = Vec::new();
     for i in 0..n {
         let name = format!("aicockpit-bench-floor-{}-{i}", std::process::id());

@@ -84,3 +84,13 @@ impl Server {
         let _ = (&mut self.task).await;
     }
 }
+
+/// A client of the engine itself, for the floors measured beside ours.
+pub async fn engine(host: &str) -> bollard::Docker {
+    let path = host.strip_prefix("unix://").expect("unix engine");
+    bollard::Docker::connect_with_unix(path, 60, bollard::API_DEFAULT_VERSION)
+        .expect("connect")
+        .negotiate_version()
+        .await
+        .expect("negotiate")
+}

@@ -57,6 +57,8 @@ pub struct Run {
     pending: Mutex<HashMap<String, oneshot::Sender<(Approval, String)>>>,
     stop: watch::Sender<bool>,
     finished: Mutex<bool>,
+    /// Paths whose pre-run state is already checkpointed.
+    checkpointed: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Run {
@@ -234,18 +236,18 @@ impl Agents {
         ws: &str,
         policy: &Policy,
     ) -> Result<Policy, AgentError> {
-        let w = self.workspaces.get(p, ws).await?;
+        let ws_id = self.workspaces.id_of(p, ws).await?;
         p.require_write()?;
         self.store
             .set_setting(
-                &policy_key(&w.id),
+                &policy_key(&ws_id),
                 &serde_json::to_string(policy).unwrap_or_default(),
             )
             .await?;
         self.audit
             .record(Entry {
                 actor: p.user_id.clone(),
-                workspace_id: Some(w.id.clone()),
+                workspace_id: Some(ws_id.clone()),
                 action: "policy.update".into(),
                 detail: serde_json::to_value(policy).unwrap_or_default(),
                 ..Default::default()
@@ -282,18 +284,19 @@ impl Agents {
         }
         // Checks access and that the workspace runs, before anything starts.
         self.workspaces.agent(p, ws, Access::Write).await?;
-        let w = self.workspaces.get(p, ws).await?;
+        let ws_id = self.workspaces.id_of(p, ws).await?;
         let (live, _) = broadcast::channel(1024);
         let (stop, _) = watch::channel(false);
         let run = Arc::new(Run {
             id: format!("run_{}", uuid::Uuid::new_v4().simple()),
-            workspace_id: w.id.clone(),
+            workspace_id: ws_id.clone(),
             user: p.clone(),
             events: Mutex::new(Vec::new()),
             live,
             pending: Mutex::new(HashMap::new()),
             stop,
             finished: Mutex::new(false),
+            checkpointed: Mutex::new(std::collections::HashSet::new()),
         });
         self.runs
             .lock()
@@ -302,7 +305,7 @@ impl Agents {
         self.audit
             .record(Entry {
                 actor: p.user_id.clone(),
-                workspace_id: Some(w.id.clone()),
+                workspace_id: Some(ws_id.clone()),
                 action: "agent.start".into(),
                 detail: json!({"run": run.id, "task": task, "model": model, "max_steps": max_steps}),
                 ..Default::default()
@@ -582,9 +585,20 @@ impl Agents {
     /// run can be undone.
     async fn checkpoint(&self, run: &Run, path: &str) -> Result<(), CoreError> {
         use base64::Engine as _;
+        let norm = crate::policy::normalize(path).unwrap_or_else(|| path.to_owned());
+        // Only the state before the run's first change counts: later changes
+        // to the same file need no second read.
+        if run
+            .checkpointed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&norm)
+        {
+            return Ok(());
+        }
         let conn = self.conn(run).await?;
-        let content = match self.read_bytes(&conn, path).await {
-            Ok(bytes) => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        let content = match self.read(&conn, path, None).await {
+            Ok((bytes, _)) => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
             Err(CoreError::NotFound(_)) => None,
             Err(e) => return Err(e),
         };
@@ -592,10 +606,13 @@ impl Agents {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
             .unwrap_or(0);
-        let norm = crate::policy::normalize(path).unwrap_or_else(|| path.to_owned());
         self.store
             .insert_checkpoint(&run.id, &norm, content.as_deref(), now)
             .await?;
+        run.checkpointed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(norm);
         Ok(())
     }
 
@@ -613,8 +630,7 @@ impl Agents {
                         .map_err(|e| {
                             AgentError::Invalid(format!("a checkpoint is corrupt: {e}"))
                         })?;
-                    self.write(&conn, &path, &String::from_utf8_lossy(&bytes), None)
-                        .await?;
+                    self.write(&conn, &path, &bytes, None).await?;
                 }
                 None => match conn
                     .call(
@@ -645,59 +661,34 @@ impl Agents {
         Ok(restored)
     }
 
-    async fn read_bytes(&self, conn: &AgentConn, path: &str) -> Result<Vec<u8>, CoreError> {
-        let (ch, mut rx) = conn.open_channel();
-        if let Err(e) = conn
-            .call(
-                AgentRequest::Read {
-                    path: path.to_owned(),
-                    channel: ch,
-                },
-                CALL,
-            )
-            .await
-        {
-            conn.close_channel(ch);
-            return Err(e);
-        }
-        let mut bytes = Vec::new();
-        while let Some(m) = rx.recv().await {
-            if let ChannelMsg::Data(b) = m {
-                bytes.extend_from_slice(&b);
-            }
-        }
-        Ok(bytes)
-    }
-
     async fn conn(&self, run: &Run) -> Result<Arc<AgentConn>, CoreError> {
         self.workspaces
             .agent(&run.user, &run.workspace_id, Access::Write)
             .await
     }
 
-    async fn read(&self, conn: &AgentConn, path: &str) -> Result<(String, String), CoreError> {
-        let (ch, mut rx) = conn.open_channel();
-        let meta = conn
-            .call(
-                AgentRequest::Read {
-                    path: path.to_owned(),
-                    channel: ch,
+    /// A file's bytes (at most `max`) and its ETag.
+    async fn read(
+        &self,
+        conn: &AgentConn,
+        path: &str,
+        max: Option<usize>,
+    ) -> Result<(Vec<u8>, String), CoreError> {
+        let path_owned = path.to_owned();
+        let (meta, ch, mut rx) = conn
+            .call_with_channel(
+                |channel| AgentRequest::Read {
+                    path: path_owned,
+                    channel,
                 },
                 CALL,
             )
-            .await;
-        let meta = match meta {
-            Ok(m) => m,
-            Err(e) => {
-                conn.close_channel(ch);
-                return Err(e);
-            }
-        };
+            .await?;
         let mut bytes = Vec::new();
         while let Some(m) = rx.recv().await {
             if let ChannelMsg::Data(b) = m {
                 bytes.extend_from_slice(&b);
-                if bytes.len() > 4 * 1024 * 1024 {
+                if max.is_some_and(|max| bytes.len() > max) {
                     conn.close_channel(ch);
                     return Err(CoreError::TooLarge(format!(
                         "{path} is too large for the agent to read"
@@ -705,35 +696,37 @@ impl Agents {
                 }
             }
         }
-        Ok((
-            String::from_utf8_lossy(&bytes).into_owned(),
-            meta["etag"].as_str().unwrap_or("").to_owned(),
-        ))
+        Ok((bytes, meta["etag"].as_str().unwrap_or("").to_owned()))
+    }
+
+    async fn read_text(&self, conn: &AgentConn, path: &str) -> Result<(String, String), CoreError> {
+        let (bytes, etag) = self.read(conn, path, Some(4 * 1024 * 1024)).await?;
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), etag))
     }
 
     async fn write(
         &self,
         conn: &AgentConn,
         path: &str,
-        content: &str,
+        content: &[u8],
         if_match: Option<String>,
     ) -> Result<(), CoreError> {
-        let (ch, _rx) = conn.open_channel();
-        conn.close_channel(ch);
-        let waiting = conn
-            .send_request(AgentRequest::Write {
-                path: path.to_owned(),
-                channel: ch,
-                if_match,
-                create_only: false,
-                max_bytes: 16 * 1024 * 1024,
-            })
+        const MAX: u64 = 16 * 1024 * 1024;
+        let make = |channel| AgentRequest::Write {
+            path: path.to_owned(),
+            channel,
+            if_match,
+            create_only: false,
+            max_bytes: MAX,
+        };
+        let chunks = futures_util::stream::iter(
+            content
+                .chunks(64 * 1024)
+                .map(|c| Ok(aicockpit_agent_proto::Bytes::copy_from_slice(c)))
+                .collect::<Vec<_>>(),
+        );
+        conn.upload(make, chunks, MAX, "the file is too large", CALL)
             .await?;
-        for chunk in content.as_bytes().chunks(64 * 1024) {
-            conn.send_data(ch, bytes_from(chunk)).await?;
-        }
-        conn.send_eof(ch).await?;
-        conn.answer(waiting, CALL).await?;
         Ok(())
     }
 
@@ -785,7 +778,7 @@ impl Agents {
                     .collect::<Vec<_>>()
                     .join("\n"))
             }
-            "read_file" => Ok(self.read(&*self.conn(run).await?, &s("path")).await?.0),
+            "read_file" => Ok(self.read_text(&*self.conn(run).await?, &s("path")).await?.0),
             "search" => {
                 let conn = self.conn(run).await?;
                 let v = conn
@@ -818,13 +811,18 @@ impl Agents {
                     .join("\n"))
             }
             "write_file" => {
-                self.write(&*self.conn(run).await?, &s("path"), &s("content"), None)
-                    .await?;
+                self.write(
+                    &*self.conn(run).await?,
+                    &s("path"),
+                    s("content").as_bytes(),
+                    None,
+                )
+                .await?;
                 Ok(format!("wrote {}", s("path")))
             }
             "edit_file" => {
                 let conn = self.conn(run).await?;
-                let (text, etag) = self.read(&conn, &s("path")).await?;
+                let (text, etag) = self.read_text(&conn, &s("path")).await?;
                 let old = s("old_text");
                 let n = if old.is_empty() {
                     0
@@ -837,7 +835,8 @@ impl Agents {
                     ));
                 }
                 let new = text.replacen(old.as_str(), &s("new_text"), 1);
-                self.write(&conn, &s("path"), &new, Some(etag)).await?;
+                self.write(&conn, &s("path"), new.as_bytes(), Some(etag))
+                    .await?;
                 Ok(format!("edited {}", s("path")))
             }
             "delete_file" => {
@@ -855,8 +854,4 @@ impl Agents {
             other => Ok(format!("there is no tool {other:?}")),
         }
     }
-}
-
-fn bytes_from(chunk: &[u8]) -> aicockpit_agent_proto::Bytes {
-    aicockpit_agent_proto::Bytes::copy_from_slice(chunk)
 }

@@ -46,8 +46,8 @@ pub(crate) async fn get_policy(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Policy>> {
-    let w = s.workspaces.get(&p, &id).await?;
-    Ok(Json(s.agents.policy(&w.id).await?))
+    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    Ok(Json(s.agents.policy(&ws_id).await?))
 }
 
 pub(crate) async fn put_policy(
@@ -171,7 +171,7 @@ pub(crate) async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditDto>>> {
     let ws_id = match &q.workspace {
-        Some(w) => Some(s.workspaces.get(&p, w).await?.id),
+        Some(w) => Some(s.workspaces.id_of(&p, w).await?),
         None if p.is_admin() => None,
         None => {
             return Err(ApiError::new(
@@ -218,6 +218,14 @@ async fn load_conversations(s: &AppState, user: &str, ws: &str) -> ApiResult<Vec
         .unwrap_or_default())
 }
 
+async fn save_conversations(s: &AppState, user: &str, ws: &str, all: Vec<Value>) -> ApiResult<()> {
+    s.store
+        .set_setting(&conversations_key(user, ws), &Value::Array(all).to_string())
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(())
+}
+
 /// The caller's conversations in a workspace, newest first, without their
 /// messages (kept on the server, so they follow the user across browsers).
 pub(crate) async fn list_conversations(
@@ -225,8 +233,8 @@ pub(crate) async fn list_conversations(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let w = s.workspaces.get(&p, &id).await?;
-    let all = load_conversations(&s, &p.user_id, &w.id).await?;
+    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    let all = load_conversations(&s, &p.user_id, &ws_id).await?;
     Ok(Json(
         all.iter()
             .map(|c| json!({"id": c["id"], "title": c["title"], "updated_at": c["updated_at"]}))
@@ -239,8 +247,8 @@ pub(crate) async fn get_conversation(
     Auth(p): Auth,
     Path((id, cid)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let w = s.workspaces.get(&p, &id).await?;
-    load_conversations(&s, &p.user_id, &w.id)
+    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    load_conversations(&s, &p.user_id, &ws_id)
         .await?
         .into_iter()
         .find(|c| c["id"] == cid.as_str())
@@ -262,7 +270,7 @@ pub(crate) async fn put_conversation(
     Path((id, cid)): Path<(String, String)>,
     ApiJson(b): ApiJson<ConversationBody>,
 ) -> ApiResult<StatusCode> {
-    let w = s.workspaces.get(&p, &id).await?;
+    let ws_id = s.workspaces.id_of(&p, &id).await?;
     if b.messages.len() > 500 || cid.is_empty() || cid.len() > 64 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -270,7 +278,7 @@ pub(crate) async fn put_conversation(
             "at most 500 messages; ids are 1-64 characters",
         ));
     }
-    let mut all = load_conversations(&s, &p.user_id, &w.id).await?;
+    let mut all = load_conversations(&s, &p.user_id, &ws_id).await?;
     all.retain(|c| c["id"] != cid.as_str());
     let title = b.title.unwrap_or_else(|| {
         b.messages
@@ -281,13 +289,7 @@ pub(crate) async fn put_conversation(
     });
     all.insert(0, json!({"id": cid, "title": title, "updated_at": aicockpit_core::format_ms(aicockpit_core::now_ms()), "messages": b.messages}));
     all.truncate(50);
-    s.store
-        .set_setting(
-            &conversations_key(&p.user_id, &w.id),
-            &Value::Array(all).to_string(),
-        )
-        .await
-        .map_err(aicockpit_core::CoreError::from)?;
+    save_conversations(&s, &p.user_id, &ws_id, all).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -296,8 +298,8 @@ pub(crate) async fn delete_conversation(
     Auth(p): Auth,
     Path((id, cid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let w = s.workspaces.get(&p, &id).await?;
-    let mut all = load_conversations(&s, &p.user_id, &w.id).await?;
+    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    let mut all = load_conversations(&s, &p.user_id, &ws_id).await?;
     let before = all.len();
     all.retain(|c| c["id"] != cid.as_str());
     if all.len() == before {
@@ -307,13 +309,7 @@ pub(crate) async fn delete_conversation(
             "no such conversation",
         ));
     }
-    s.store
-        .set_setting(
-            &conversations_key(&p.user_id, &w.id),
-            &Value::Array(all).to_string(),
-        )
-        .await
-        .map_err(aicockpit_core::CoreError::from)?;
+    save_conversations(&s, &p.user_id, &ws_id, all).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

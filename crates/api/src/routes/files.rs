@@ -113,23 +113,12 @@ pub(crate) async fn read(
             return Ok(with_etag(&meta.etag, StatusCode::NOT_MODIFIED));
         }
     }
-    let (ch, rx) = conn.open_channel();
-    let meta: FileMeta = match conn
-        .call_as(
-            Request::Read {
-                path: q.path,
-                channel: ch,
-            },
-            CALL,
-        )
-        .await
-    {
-        Ok(m) => m,
-        Err(e) => {
-            conn.close_channel(ch);
-            return Err(e.into());
-        }
-    };
+    let path = q.path;
+    let (v, _, rx) = conn
+        .call_with_channel(|channel| Request::Read { path, channel }, CALL)
+        .await?;
+    let meta: FileMeta =
+        serde_json::from_value(v).map_err(|e| CoreError::Internal(e.to_string()))?;
     let mut r = Response::new(Body::from_stream(channel_body(rx)));
     let h = r.headers_mut();
     h.insert(
@@ -150,55 +139,6 @@ pub(crate) async fn read(
     Ok(r)
 }
 
-/// Discards a half-sent write if the request dies before finishing (client
-/// gone, body error): the agent must not commit a truncated file.
-struct AbortOnDrop {
-    conn: Arc<AgentConn>,
-    channel: u32,
-    armed: bool,
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if self.armed {
-            self.conn.abort_channel(self.channel);
-        }
-    }
-}
-
-/// Sends a request whose data follows on its channel (a write or an archive
-/// upload), streams `body` there within `max` bytes, and returns the answer
-/// the agent gives once it has everything.
-async fn upload_request(
-    conn: &Arc<AgentConn>,
-    make: impl FnOnce(u32) -> Request,
-    max: u64,
-    too_large: &str,
-    body: impl Stream<Item = Result<Bytes, ApiError>> + Unpin,
-) -> Result<serde_json::Value, ApiError> {
-    let (ch, _unused) = conn.open_channel();
-    conn.close_channel(ch);
-    let waiting = conn.send_request(make(ch)).await?;
-    let mut guard = AbortOnDrop {
-        conn: conn.clone(),
-        channel: ch,
-        armed: true,
-    };
-    let mut body = body;
-    let mut total = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk?;
-        total += chunk.len() as u64;
-        if total > max {
-            return Err(CoreError::TooLarge(too_large.to_owned()).into());
-        }
-        conn.send_data(ch, chunk).await?;
-    }
-    guard.armed = false;
-    conn.send_eof(ch).await?;
-    Ok(conn.answer(waiting, LONG_CALL).await?)
-}
-
 /// Streams `body` into a file; the agent replaces it atomically at the end.
 async fn stream_write(
     conn: &Arc<AgentConn>,
@@ -206,7 +146,7 @@ async fn stream_write(
     if_match: Option<String>,
     create_only: bool,
     max: u64,
-    body: impl Stream<Item = Result<Bytes, ApiError>> + Unpin,
+    body: impl Stream<Item = Result<Bytes, CoreError>> + Unpin,
 ) -> Result<FileMeta, ApiError> {
     let make = |channel| Request::Write {
         path,
@@ -215,26 +155,14 @@ async fn stream_write(
         create_only,
         max_bytes: max,
     };
-    let v = upload_request(
-        conn,
-        make,
-        max,
-        &format!("files may be at most {max} bytes"),
-        body,
-    )
-    .await?;
+    let too_large = format!("files may be at most {max} bytes");
+    let v = conn.upload(make, body, max, &too_large, LONG_CALL).await?;
     serde_json::from_value(v).map_err(|e| CoreError::Internal(e.to_string()).into())
 }
 
-fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, ApiError>> + Unpin {
+fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, CoreError>> + Unpin {
     body.into_data_stream().map(|r| {
-        r.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "body_error",
-                format!("reading the body failed: {e}"),
-            )
-        })
+        r.map_err(|e| CoreError::invalid("body_error", format!("reading the body failed: {e}")))
     })
 }
 
@@ -388,11 +316,8 @@ pub(crate) async fn upload(
             } else {
                 format!("{}/{name}", q.path.trim_end_matches('/'))
             };
-            let stream = field.map(|r| {
-                r.map_err(|e| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
-                })
-            });
+            let stream = field
+                .map(|r| r.map_err(|e| CoreError::invalid("invalid_multipart", e.body_text())));
             let meta = stream_write(
                 &conn,
                 path,
@@ -429,14 +354,10 @@ pub(crate) async fn upload(
         max_bytes,
         max_entries,
     };
-    let v = upload_request(
-        &conn,
-        make,
-        max_bytes,
-        "the archive is too large",
-        body_stream(req.into_body()),
-    )
-    .await?;
+    let body = body_stream(req.into_body());
+    let v = conn
+        .upload(make, body, max_bytes, "the archive is too large", LONG_CALL)
+        .await?;
     let stats: ArchiveStats = serde_json::from_value(v)
         .map_err(|e| ApiError::from(CoreError::Internal(e.to_string())))?;
     Ok((StatusCode::CREATED, Json(stats)).into_response())
@@ -460,20 +381,10 @@ pub(crate) async fn archive(
             |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-' && c != '_',
             "_",
         );
-    let (ch, rx) = conn.open_channel();
-    if let Err(e) = conn
-        .call(
-            Request::ArchiveOut {
-                path: q.path,
-                channel: ch,
-            },
-            CALL,
-        )
-        .await
-    {
-        conn.close_channel(ch);
-        return Err(e.into());
-    }
+    let path = q.path;
+    let (_, _, rx) = conn
+        .call_with_channel(|channel| Request::ArchiveOut { path, channel }, CALL)
+        .await?;
     let mut r = Response::new(Body::from_stream(channel_body(rx)));
     let h = r.headers_mut();
     h.insert(
@@ -511,20 +422,10 @@ pub(crate) async fn watch(
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
-    let (ch, rx) = conn.open_channel();
-    if let Err(e) = conn
-        .call(
-            Request::Watch {
-                path: q.path,
-                channel: ch,
-            },
-            CALL,
-        )
-        .await
-    {
-        conn.close_channel(ch);
-        return Err(e.into());
-    }
+    let path = q.path;
+    let (_, ch, rx) = conn
+        .call_with_channel(|channel| Request::Watch { path, channel }, CALL)
+        .await?;
     let guard = Unwatch { conn, channel: ch };
     let stream = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
         loop {

@@ -11,6 +11,7 @@ use crate::AppState;
 use aicockpit_agent_proto::{Request, TermInfo};
 use aicockpit_core::agent::{AgentConn, ChannelMsg};
 use aicockpit_core::workspaces::Access;
+use aicockpit_core::CoreError;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -96,23 +97,11 @@ pub(crate) async fn ws(
 ) -> ApiResult<Response> {
     let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
     // Attach before upgrading, so an unknown terminal is a plain 404.
-    let (ch, rx) = conn.open_channel();
-    let info: TermInfo = match conn
-        .call_as(
-            Request::TermAttach {
-                id: tid.clone(),
-                channel: ch,
-            },
-            CALL,
-        )
-        .await
-    {
-        Ok(i) => i,
-        Err(e) => {
-            conn.close_channel(ch);
-            return Err(ApiError::from(e));
-        }
-    };
+    let (v, ch, rx) = conn
+        .call_with_channel(|channel| Request::TermAttach { id: tid, channel }, CALL)
+        .await?;
+    let info: TermInfo = serde_json::from_value(v)
+        .map_err(|e| ApiError::from(CoreError::Internal(e.to_string())))?;
     Ok(upgrade
         .max_message_size(1024 * 1024)
         .on_upgrade(move |socket| pump(socket, conn, ch, rx, info)))

@@ -120,7 +120,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult<Json<DeletedDto>> {
-    let ws_id = s.workspaces.get(&p, &id).await?.id;
+    let ws_id = s.workspaces.id_of(&p, &id).await?;
     let out = s.workspaces.delete(&p, &id, q.purge).await?;
     audit(
         &s,
@@ -158,8 +158,8 @@ pub(crate) async fn exec(
             },
         )
         .await?;
-    if let Ok(w) = s.workspaces.get(&p, &id).await {
-        audit(&s, &p, &w.id, "workspace.exec", argv_for_audit).await;
+    if let Ok(ws_id) = s.workspaces.id_of(&p, &id).await {
+        audit(&s, &p, &ws_id, "workspace.exec", argv_for_audit).await;
     }
     Ok(Json(out.into()))
 }

@@ -5,14 +5,13 @@ use aicockpit_agent_proto::{
     AgentError, ErrorCode, Event, Frame, FrameDecoder, FrameKind, Message, Request,
 };
 use aicockpit_runtime::Attached;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How long the agent may take to say hello.
@@ -53,10 +52,7 @@ fn gone() -> CoreError {
 impl AgentConn {
     /// Takes over an attached bridge process and waits for the hello.
     pub(crate) async fn start(attached: Attached) -> Result<Arc<AgentConn>, CoreError> {
-        let Attached {
-            mut output,
-            mut input,
-        } = attached;
+        let Attached { mut output, input } = attached;
         let mut decoder = FrameDecoder::default();
         // The hello comes first; read until it is there.
         let hello = tokio::time::timeout(HELLO_TIMEOUT, async {
@@ -88,7 +84,7 @@ impl AgentConn {
         .await
         .map_err(|_| CoreError::AgentUnavailable("the agent did not answer in time".into()))??;
 
-        let (tx, mut rx) = mpsc::channel::<Frame>(4096);
+        let (tx, rx) = mpsc::channel::<Frame>(4096);
         let (events, _) = broadcast::channel(256);
         let conn = Arc::new(AgentConn {
             out: tx,
@@ -102,23 +98,9 @@ impl AgentConn {
             version: hello.1,
         });
 
-        // Writer: batch queued frames into single writes.
         let writer_conn = Arc::downgrade(&conn);
         tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(64 * 1024);
-            while let Some(f) = rx.recv().await {
-                f.encode(&mut buf);
-                while buf.len() < 256 * 1024 {
-                    match rx.try_recv() {
-                        Ok(f) => f.encode(&mut buf),
-                        Err(_) => break,
-                    }
-                }
-                if input.write_all(&buf).await.is_err() || input.flush().await.is_err() {
-                    break;
-                }
-                buf.clear();
-            }
+            aicockpit_agent_proto::write_frames(rx, input).await;
             if let Some(c) = writer_conn.upgrade() {
                 c.shut();
             }
@@ -236,6 +218,75 @@ impl AgentConn {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&ch);
+    }
+
+    /// Sends a request that answers on a data channel of its own (reads,
+    /// archives, watches, terminal attaches): the channel is registered
+    /// before the request leaves, and released again if the request fails.
+    pub async fn call_with_channel(
+        &self,
+        make: impl FnOnce(u32) -> Request,
+        timeout: Duration,
+    ) -> Result<(serde_json::Value, u32, mpsc::Receiver<ChannelMsg>), CoreError> {
+        let (ch, rx) = self.open_channel();
+        match self.call(make(ch), timeout).await {
+            Ok(v) => Ok((v, ch, rx)),
+            Err(e) => {
+                self.close_channel(ch);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a request whose data follows on its channel (a file write, an
+    /// archive upload), streams `data` there within `max` bytes, and returns
+    /// the answer the agent gives once it has everything. If the data fails,
+    /// exceeds `max`, or this future is dropped half-way, the channel is
+    /// ended as aborted, so the agent never commits a truncated upload.
+    pub async fn upload<S>(
+        &self,
+        make: impl FnOnce(u32) -> Request,
+        data: S,
+        max: u64,
+        too_large: &str,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, CoreError>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, CoreError>> + Unpin,
+    {
+        struct AbortOnDrop<'a> {
+            conn: &'a AgentConn,
+            channel: u32,
+            armed: bool,
+        }
+        impl Drop for AbortOnDrop<'_> {
+            fn drop(&mut self) {
+                if self.armed {
+                    self.conn.abort_channel(self.channel);
+                }
+            }
+        }
+        // Data only flows to the agent on this channel: no receiver needed.
+        let ch = self.next_channel.fetch_add(1, Ordering::Relaxed);
+        let waiting = self.send_request(make(ch)).await?;
+        let mut guard = AbortOnDrop {
+            conn: self,
+            channel: ch,
+            armed: true,
+        };
+        let mut data = data;
+        let mut total = 0u64;
+        while let Some(chunk) = data.next().await {
+            let chunk = chunk?;
+            total += chunk.len() as u64;
+            if total > max {
+                return Err(CoreError::TooLarge(too_large.to_owned()));
+            }
+            self.send_data(ch, chunk).await?;
+        }
+        guard.armed = false;
+        self.send_eof(ch).await?;
+        self.answer(waiting, timeout).await
     }
 
     /// Sends bytes on a channel (terminal input, upload data).

@@ -289,6 +289,12 @@ impl WorkspaceManager {
             .collect())
     }
 
+    /// The id of a workspace the caller may see (by id or own name), from the
+    /// database alone: for callers that need no live details.
+    pub async fn id_of(&self, p: &Principal, id_or_name: &str) -> Result<String, CoreError> {
+        Ok(self.visible(p, id_or_name).await?.id)
+    }
+
     /// One workspace, with its published ports read from the engine.
     pub async fn get(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
         let rec = self.visible(p, id).await?;
