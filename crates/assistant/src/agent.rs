@@ -422,15 +422,15 @@ impl Agents {
     fn judge(policy: &Policy, tool: &str, args: &Value) -> Verdict {
         let path = args["path"].as_str().unwrap_or("");
         match tool {
-            "list_files" | "read_file" => policy.file(tool, path, false),
+            "list_files" | "read_file" => policy.file(tool, path, None, false),
             "search" => Verdict {
                 decision: policy.tool(tool),
                 reason: "the default for search".into(),
             },
-            "write_file" | "edit_file" | "delete_file" => policy.file(tool, path, true),
+            "write_file" | "edit_file" | "delete_file" => policy.file(tool, path, None, true),
             "run_command" => {
                 let line = args["command"].as_str().unwrap_or("");
-                let v = policy.command(line);
+                let v = crate::judge::command(policy, line, &crate::judge::Lexical);
                 if policy.tool(tool) == Decision::Deny {
                     Verdict {
                         decision: Decision::Deny,
@@ -514,7 +514,7 @@ impl Agents {
                 final_decision = "approved".into();
                 if answer.remember && tool == "run_command" {
                     if let Some(cmd) = args["command"].as_str() {
-                        policy.remember_command(cmd);
+                        let _ = policy.remember_command(cmd);
                         self.store
                             .set_setting(
                                 &policy_key(&run.workspace_id),

