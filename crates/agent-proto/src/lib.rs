@@ -18,6 +18,7 @@
 
 mod frame;
 mod messages;
+pub mod sandbox;
 
 pub use frame::{write_frames, Frame, FrameDecoder, FrameKind, MAX_FRAME};
 pub use messages::*;

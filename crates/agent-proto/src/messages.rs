@@ -12,6 +12,10 @@ pub enum Message {
     Hello {
         protocol: u32,
         version: String,
+        /// The Landlock ABI the workspace's kernel offers (0: none), for
+        /// the command sandbox.
+        #[serde(default)]
+        landlock_abi: u32,
     },
     Request {
         id: u64,
@@ -69,6 +73,12 @@ pub enum Request {
     /// Answer: [`FileMeta`].
     Stat {
         path: String,
+    },
+    /// Where absolute paths really lead, symlinks followed (a missing tail
+    /// is kept as written). Answer: `Vec<Option<String>>`, None where it
+    /// cannot be known. At most [`MAX_RESOLVE`] paths.
+    Resolve {
+        paths: Vec<String>,
     },
     /// Answer: [`FileMeta`], then the contents as data on `channel`, then EOF.
     Read {
@@ -291,3 +301,6 @@ impl std::fmt::Display for AgentError {
 }
 
 impl std::error::Error for AgentError {}
+
+/// Paths per `Resolve` request, at most.
+pub const MAX_RESOLVE: usize = 256;

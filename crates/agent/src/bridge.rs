@@ -2,19 +2,19 @@
 //! It makes sure the daemon runs (starting it detached if not), then copies
 //! bytes between its stdio and the daemon's socket until either side ends.
 
+use crate::sock::Addr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::net::UnixStream;
 
-pub(crate) async fn run(root: &Path, socket: &Path) -> std::io::Result<()> {
-    let stream = match UnixStream::connect(socket).await {
+pub(crate) async fn run(root: &Path, socket: &Addr) -> std::io::Result<()> {
+    let stream = match socket.connect() {
         Ok(s) => s,
         Err(_) => {
             start_daemon(root, socket)?;
             let mut attempt = 0;
             loop {
-                match UnixStream::connect(socket).await {
+                match socket.connect() {
                     Ok(s) => break s,
                     Err(e) if attempt >= 200 => return Err(e),
                     Err(_) => {
@@ -53,13 +53,13 @@ pub(crate) async fn run(root: &Path, socket: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn start_daemon(root: &Path, socket: &Path) -> std::io::Result<()> {
+fn start_daemon(root: &Path, socket: &Addr) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(socket.with_extension("log"))
+        .open(socket.log_path())
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null());
     // Its own process group: the engine ending the bridge's exec must not
@@ -69,7 +69,7 @@ fn start_daemon(root: &Path, socket: &Path) -> std::io::Result<()> {
         .arg("--root")
         .arg(root)
         .arg("--socket")
-        .arg(socket)
+        .arg(socket.arg())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

@@ -71,6 +71,7 @@ where
     out.send_wait(Frame::json(&Message::Hello {
         protocol: PROTOCOL_VERSION,
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        landlock_abi: aicockpit_agent_proto::sandbox::landlock_abi(),
     }))
     .await;
 
@@ -203,6 +204,12 @@ async fn dispatch(
         Request::List { path } => {
             tokio::spawn(async move {
                 out2.respond(id, blocking(move || files::list(&root, &path)).await)
+                    .await
+            });
+        }
+        Request::Resolve { paths } => {
+            tokio::spawn(async move {
+                out2.respond(id, blocking(move || files::resolve(&paths)).await)
                     .await
             });
         }

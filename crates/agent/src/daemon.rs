@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::net::UnixListener;
+use crate::sock::Addr;
 use tokio::sync::broadcast;
 
 /// Terminals per workspace, at most.
@@ -126,20 +126,29 @@ impl State {
 }
 
 /// Serves connections on `socket` forever.
-pub(crate) async fn run(root: &Path, socket: &Path) -> std::io::Result<()> {
+pub(crate) async fn run(root: &Path, socket: &Addr) -> std::io::Result<()> {
     let root = Root::new(root)?;
-    if socket.exists() {
-        // A daemon that answers owns the socket; a stale file is replaced.
-        if tokio::net::UnixStream::connect(socket).await.is_ok() {
-            return Ok(());
-        }
-        let _ = std::fs::remove_file(socket);
+    // A daemon that answers owns the socket.
+    if socket.connect().is_ok() {
+        return Ok(());
     }
-    let listener = UnixListener::bind(socket)?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+    if let Addr::Path(p) = socket {
+        // A stale file is replaced.
+        let _ = std::fs::remove_file(p);
+    }
+    let listener = socket.bind()?;
+    if let Addr::Path(p) = socket {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
+    }
     let state = State::new(root);
+    let me = crate::sock::uid();
     loop {
         let (stream, _) = listener.accept().await?;
+        // Abstract sockets have no file permissions: only our own uid
+        // (the server's exec as the workspace user) is served.
+        if stream.peer_cred().map(|c| c.uid()).ok() != Some(me) {
+            continue;
+        }
         let st = state.clone();
         tokio::spawn(async move {
             let (rd, wr) = stream.into_split();

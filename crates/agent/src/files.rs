@@ -276,3 +276,72 @@ fn nanos() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
 }
+
+/// Where each absolute path really leads: the longest existing prefix with
+/// its symlinks followed, then the rest as written (`..` in the rest is
+/// refused: it would climb from a place not yet known).
+pub(crate) fn resolve(paths: &[String]) -> Result<Vec<Option<String>>, AgentError> {
+    if paths.len() > aicockpit_agent_proto::MAX_RESOLVE {
+        return Err(AgentError::new(ErrorCode::TooLarge, "too many paths to resolve"));
+    }
+    Ok(paths.iter().map(|p| resolve_one(p)).collect())
+}
+
+fn resolve_one(path: &str) -> Option<String> {
+    if !path.starts_with('/') || path.len() > 4096 || path.contains('\0') {
+        return None;
+    }
+    let mut existing = std::path::PathBuf::from(path);
+    let mut tail: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        match std::fs::canonicalize(&existing) {
+            Ok(real) => {
+                let mut out = real;
+                for t in tail.iter().rev() {
+                    if t == ".." {
+                        return None;
+                    }
+                    out.push(t);
+                }
+                return out.to_str().map(str::to_owned);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A dangling symlink leads somewhere not yet there.
+                if std::fs::symlink_metadata(&existing).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return None;
+                }
+                tail.push(existing.file_name()?.to_owned());
+                if !existing.pop() {
+                    return None;
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_are_followed_and_missing_tails_kept() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let base = std::fs::canonicalize(d.path()).expect("canonical");
+        std::fs::create_dir(base.join("real")).expect("mkdir");
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).expect("symlink");
+        std::os::unix::fs::symlink("/nowhere/x", base.join("dangling")).expect("symlink");
+        let s = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+        let got = resolve(&[
+            s(base.join("link/new/file")),
+            s(base.join("real")),
+            s(base.join("dangling")),
+            "relative".into(),
+        ])
+        .expect("resolve");
+        assert_eq!(got[0].as_deref(), Some(s(base.join("real/new/file")).as_str()));
+        assert_eq!(got[1].as_deref(), Some(s(base.join("real")).as_str()));
+        assert_eq!(got[2], None);
+        assert_eq!(got[3], None);
+    }
+}

@@ -9,7 +9,9 @@ mod conn;
 mod daemon;
 mod files;
 mod paths;
+mod sandbox;
 mod search;
+mod sock;
 mod stream;
 mod term;
 mod watch;
@@ -17,23 +19,30 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: aicockpit-agent (bridge|daemon) [--root DIR] [--socket PATH] | version";
+const USAGE: &str = "usage: aicockpit-agent (bridge|daemon) [--root DIR] [--socket PATH|@NAME] | sandbox SPEC -- PROGRAM [ARGS…] | landlock | version";
 
 fn main() -> ExitCode {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match raw.first().and_then(|a| a.to_str()) {
+        // Synchronous modes: no runtime, nothing between the checks and exec.
+        Some("sandbox") => return sandbox::main(&raw[1..]),
+        Some("landlock") => {
+            println!("{}", aicockpit_agent_proto::sandbox::landlock_abi());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
     let mut args = std::env::args().skip(1);
     let Some(cmd) = args.next() else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     let mut root = PathBuf::from("/workspace");
-    let mut socket = PathBuf::from(format!(
-        "/tmp/.aicockpit-agent-{}.sock",
-        env!("CARGO_PKG_VERSION")
-    ));
+    let mut socket = sock::Addr::parse(&format!("@aicockpit-agent-{}", env!("CARGO_PKG_VERSION")));
     while let Some(a) = args.next() {
         match (a.as_str(), args.next()) {
             ("--root", Some(v)) => root = PathBuf::from(v),
-            ("--socket", Some(v)) => socket = PathBuf::from(v),
+            ("--socket", Some(v)) => socket = sock::Addr::parse(&v),
             _ => {
                 eprintln!("{USAGE}");
                 return ExitCode::from(2);

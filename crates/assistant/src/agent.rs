@@ -6,7 +6,8 @@
 //! approval, denied calls never reach the container. Everything is audited.
 
 use crate::audit::{Audit, Entry};
-use crate::policy::{Decision, Policy, Verdict};
+use crate::guard::{self, MAX_TOOL_ARGUMENTS};
+use crate::policy::{Decision, Policy};
 use aicockpit_agent_proto::Request as AgentRequest;
 use aicockpit_ai::gateway::{Gateway, ReplyBody};
 use aicockpit_ai::kinds::Endpoint;
@@ -36,6 +37,30 @@ pub enum AgentError {
     Core(#[from] CoreError),
     #[error(transparent)]
     Store(#[from] aicockpit_store::StoreError),
+    #[error("nobody answered the approval request in time")]
+    ApprovalExpired,
+}
+
+/// Limits of agent runs (configurable as `[ai]` keys).
+#[derive(Debug, Clone)]
+pub struct AgentLimits {
+    /// The largest file a run may change (its prior state is kept in
+    /// memory and the store for undo); larger ones are refused.
+    pub checkpoint_max_bytes: usize,
+    /// How long an "ask" waits for an answer before the run ends.
+    pub approval_timeout: Duration,
+    /// How long a finished run stays readable in memory.
+    pub keep_finished: Duration,
+}
+
+impl Default for AgentLimits {
+    fn default() -> Self {
+        AgentLimits {
+            checkpoint_max_bytes: 8 * 1024 * 1024,
+            approval_timeout: Duration::from_secs(900),
+            keep_finished: Duration::from_secs(1800),
+        }
+    }
 }
 
 /// The user's answer to an "ask".
@@ -57,6 +82,8 @@ pub struct Run {
     pending: Mutex<HashMap<String, oneshot::Sender<(Approval, String)>>>,
     stop: watch::Sender<bool>,
     finished: Mutex<bool>,
+    /// When the run ended (for pruning).
+    ended: Mutex<Option<Instant>>,
     /// Paths whose pre-run state is already checkpointed.
     checkpointed: Mutex<std::collections::HashSet<String>>,
 }
@@ -86,6 +113,7 @@ pub struct Agents {
     runs: Mutex<HashMap<String, Arc<Run>>>,
     actions: Mutex<HashMap<String, Vec<Instant>>>,
     max_actions_per_minute: usize,
+    limits: AgentLimits,
     gateway: Arc<Gateway>,
     workspaces: Arc<WorkspaceManager>,
     audit: Arc<Audit>,
@@ -174,11 +202,18 @@ impl Agents {
             runs: Mutex::new(HashMap::new()),
             actions: Mutex::new(HashMap::new()),
             max_actions_per_minute: 120,
+            limits: AgentLimits::default(),
             gateway,
             workspaces,
             audit,
             store,
         }
+    }
+
+    /// Replaces the default limits.
+    pub fn with_limits(mut self, limits: AgentLimits) -> Agents {
+        self.limits = limits;
+        self
     }
 
     pub fn audit(&self) -> &Arc<Audit> {
@@ -296,12 +331,21 @@ impl Agents {
             pending: Mutex::new(HashMap::new()),
             stop,
             finished: Mutex::new(false),
+            ended: Mutex::new(None),
             checkpointed: Mutex::new(std::collections::HashSet::new()),
         });
-        self.runs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(run.id.clone(), run.clone());
+        {
+            let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+            // Finished runs are kept a while for their events, then dropped.
+            let keep = self.limits.keep_finished;
+            runs.retain(|_, r| {
+                r.ended
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_none_or(|t| t.elapsed() < keep)
+            });
+            runs.insert(run.id.clone(), run.clone());
+        }
         self.audit
             .record(Entry {
                 actor: p.user_id.clone(),
@@ -317,10 +361,12 @@ impl Agents {
             let outcome = me.drive(&r, task, model, max_steps).await;
             let (kind, detail) = match outcome {
                 Ok(k) => (k, Value::Null),
+                Err(AgentError::ApprovalExpired) => ("approval_expired", Value::Null),
                 Err(e) => ("error", json!(e.to_string())),
             };
             r.emit(json!({"type": "end", "reason": kind, "error": detail}));
             *r.finished.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            *r.ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
             let _ = me
                 .audit
                 .record(Entry {
@@ -403,9 +449,15 @@ impl Agents {
             for c in calls {
                 let id = c["id"].as_str().unwrap_or("").to_owned();
                 let tool = c["function"]["name"].as_str().unwrap_or("").to_owned();
-                let args: Value =
-                    serde_json::from_str(c["function"]["arguments"].as_str().unwrap_or("{}"))
-                        .unwrap_or(Value::Null);
+                let raw = c["function"]["arguments"].as_str().unwrap_or("{}");
+                if raw.len() > MAX_TOOL_ARGUMENTS {
+                    // Refused before parsing: the model's output is bounded.
+                    let out = format!("refused: the arguments are larger than {MAX_TOOL_ARGUMENTS} bytes");
+                    run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
+                    messages.push(json!({"role": "tool", "tool_call_id": id, "content": out}));
+                    continue;
+                }
+                let args: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
                 let result = tokio::select! {
                     r = self.one_call(run, &id, &tool, &args) => r?,
                     _ = stop.changed() => {
@@ -419,34 +471,6 @@ impl Agents {
         Ok("step_limit")
     }
 
-    fn judge(policy: &Policy, tool: &str, args: &Value) -> Verdict {
-        let path = args["path"].as_str().unwrap_or("");
-        match tool {
-            "list_files" | "read_file" => policy.file(tool, path, None, false),
-            "search" => Verdict {
-                decision: policy.tool(tool),
-                reason: "the default for search".into(),
-            },
-            "write_file" | "edit_file" | "delete_file" => policy.file(tool, path, None, true),
-            "run_command" => {
-                let line = args["command"].as_str().unwrap_or("");
-                let v = crate::judge::command(policy, line, &crate::judge::Lexical);
-                if policy.tool(tool) == Decision::Deny {
-                    Verdict {
-                        decision: Decision::Deny,
-                        reason: "run_command is denied".into(),
-                    }
-                } else {
-                    v
-                }
-            }
-            _ => Verdict {
-                decision: Decision::Deny,
-                reason: format!("there is no tool {tool:?}"),
-            },
-        }
-    }
-
     /// Judges, asks if needed, runs and audits one tool call; returns what
     /// the model is told.
     async fn one_call(
@@ -457,7 +481,8 @@ impl Agents {
         args: &Value,
     ) -> Result<String, AgentError> {
         let mut policy = self.policy(&run.workspace_id).await?;
-        let verdict = Self::judge(&policy, tool, args);
+        let conn = self.conn(run).await.ok();
+        let verdict = guard::judge(&policy, tool, args, conn.as_deref()).await;
         let decision = match verdict.decision {
             Decision::Allow => "allow",
             Decision::Ask => "ask",
@@ -491,7 +516,27 @@ impl Agents {
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(id.to_owned(), tx);
                 run.emit(json!({"type": "approval_needed", "id": id, "tool": tool, "args": args, "reason": verdict.reason}));
-                let Ok((answer, by)) = rx.await else {
+                let answer = tokio::time::timeout(self.limits.approval_timeout, rx).await;
+                let Ok(answer) = answer else {
+                    run.pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(id);
+                    run.emit(json!({"type": "approval_expired", "id": id}));
+                    self.audit
+                        .record(Entry {
+                            actor,
+                            workspace_id: Some(run.workspace_id.clone()),
+                            action: format!("agent.tool.{tool}"),
+                            detail: args.clone(),
+                            decision: Some("expired".into()),
+                            result: Some("not run: nobody answered".into()),
+                            ..Default::default()
+                        })
+                        .await?;
+                    return Err(AgentError::ApprovalExpired);
+                };
+                let Ok((answer, by)) = answer else {
                     return Ok("the approval request was dropped".into());
                 };
                 approved_by = Some(by);
@@ -513,8 +558,8 @@ impl Agents {
                 }
                 final_decision = "approved".into();
                 if answer.remember && tool == "run_command" {
-                    if let Some(cmd) = args["command"].as_str() {
-                        let _ = policy.remember_command(cmd);
+                    if let Some(cmd) = args["command"].as_str().filter(|c| policy.remember_command(c)) {
+                        let _ = cmd;
                         self.store
                             .set_setting(
                                 &policy_key(&run.workspace_id),
@@ -541,7 +586,15 @@ impl Agents {
                 return Ok(out);
             }
         }
-        let (ok, output) = match self.execute(run, tool, args).await {
+        // What runs without an approval runs inside the kernel sandbox;
+        // what a person approved runs as approved (they saw the exact call).
+        let sandbox = (tool == "run_command" && approved_by.is_none())
+            .then(|| guard::sandbox_spec(&policy));
+        let mut detail = args.clone();
+        if let (Some(d), "run_command") = (detail.as_object_mut(), tool) {
+            d.insert("sandboxed".into(), json!(sandbox.is_some()));
+        }
+        let (ok, output) = match self.execute(run, tool, args, sandbox, &policy).await {
             Ok(s) => (true, s),
             Err(e) => (false, format!("error: {e}")),
         };
@@ -551,7 +604,7 @@ impl Agents {
                 actor,
                 workspace_id: Some(run.workspace_id.clone()),
                 action: format!("agent.tool.{tool}"),
-                detail: args.clone(),
+                detail,
                 decision: Some(final_decision),
                 approved_by,
                 result: Some(format!(
@@ -597,7 +650,13 @@ impl Agents {
             return Ok(());
         }
         let conn = self.conn(run).await?;
-        let content = match self.read(&conn, path, None).await {
+        let max = self.limits.checkpoint_max_bytes;
+        let content = match self.read(&conn, path, Some(max)).await {
+            Err(CoreError::TooLarge(_)) => {
+                return Err(CoreError::TooLarge(format!(
+                    "{path} is larger than {max} bytes, the most a run may change (ai.checkpoint_max_bytes)"
+                )))
+            }
             Ok((bytes, _)) => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
             Err(CoreError::NotFound(_)) => None,
             Err(e) => return Err(e),
@@ -730,7 +789,14 @@ impl Agents {
         Ok(())
     }
 
-    async fn execute(&self, run: &Run, tool: &str, args: &Value) -> Result<String, CoreError> {
+    async fn execute(
+        &self,
+        run: &Run,
+        tool: &str,
+        args: &Value,
+        sandbox: Option<aicockpit_agent_proto::sandbox::SandboxSpec>,
+        policy: &Policy,
+    ) -> Result<String, CoreError> {
         let s = |k: &str| args[k].as_str().unwrap_or("").to_owned();
         match tool {
             "run_command" => {
@@ -745,6 +811,7 @@ impl Agents {
                             cwd: Some("/workspace".into()),
                             timeout_secs: Some(timeout),
                             max_output_bytes: Some(64 * 1024),
+                            sandbox,
                             ..Default::default()
                         },
                     )
@@ -768,9 +835,15 @@ impl Agents {
                 let v = conn
                     .call(AgentRequest::List { path: s("path") }, CALL)
                     .await?;
+                let dir = crate::policy::normalize(&s("path")).unwrap_or_default();
                 Ok(v.as_array()
                     .into_iter()
                     .flatten()
+                    .filter(|e| {
+                        let name = e["name"].as_str().unwrap_or("");
+                        let rel = if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") };
+                        guard::may_show(policy, &rel)
+                    })
                     .map(|e| {
                         let dir = if e["kind"] == "dir" { "/" } else { "" };
                         format!("{}{dir}", e["name"].as_str().unwrap_or(""))
@@ -799,6 +872,7 @@ impl Agents {
                     .as_array()
                     .into_iter()
                     .flatten()
+                    .filter(|m| guard::may_show(policy, m["path"].as_str().unwrap_or("")))
                     .map(|m| {
                         format!(
                             "{}:{}: {}",

@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod audit;
+pub mod guard;
 pub mod judge;
 pub mod policy;
 pub mod programs;

@@ -22,6 +22,11 @@ impl From<AgentError> for ApiError {
             AgentError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m),
             AgentError::Core(c) => c.into(),
             AgentError::Store(s) => aicockpit_core::CoreError::from(s).into(),
+            AgentError::ApprovalExpired => ApiError::new(
+                StatusCode::CONFLICT,
+                "approval_expired",
+                "nobody answered the approval request in time",
+            ),
         }
     }
 }

@@ -155,6 +155,7 @@ pub(crate) async fn exec(
                 user: req.user,
                 timeout_secs: req.timeout_secs,
                 max_output_bytes: req.max_output_bytes,
+                sandbox: None,
             },
         )
         .await?;

@@ -43,6 +43,8 @@ pub struct AgentConn {
     alive: AtomicBool,
     pub protocol: u32,
     pub version: String,
+    /// The Landlock ABI of the workspace's kernel (0: none).
+    pub landlock_abi: u32,
 }
 
 fn gone() -> CoreError {
@@ -62,9 +64,11 @@ impl AgentConn {
                     .map_err(|e| CoreError::AgentUnavailable(e.to_string()))?
                 {
                     return match serde_json::from_slice::<Message>(&f.payload) {
-                        Ok(Message::Hello { protocol, version }) if f.kind == FrameKind::Json => {
-                            Ok((protocol, version))
-                        }
+                        Ok(Message::Hello {
+                            protocol,
+                            version,
+                            landlock_abi,
+                        }) if f.kind == FrameKind::Json => Ok((protocol, version, landlock_abi)),
                         _ => Err(CoreError::AgentUnavailable(
                             "the agent did not say hello".into(),
                         )),
@@ -96,6 +100,7 @@ impl AgentConn {
             alive: AtomicBool::new(true),
             protocol: hello.0,
             version: hello.1,
+            landlock_abi: hello.2,
         });
 
         let writer_conn = Arc::downgrade(&conn);

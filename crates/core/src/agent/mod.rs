@@ -64,12 +64,15 @@ impl AgentBinary {
         v
     }
 
-    fn container_path(&self) -> String {
+    /// Where the agent binary is placed in every container.
+    pub fn container_path(&self) -> String {
         format!("/.aicockpit/agent-{}", self.hash)
     }
 
+    /// An abstract socket (see the agent's `sock`): out of a sandboxed
+    /// command's reach.
     fn socket_path(&self) -> String {
-        format!("/tmp/.aicockpit-agent-{}.sock", self.hash)
+        format!("@aicockpit-agent-{}", self.hash)
     }
 }
 

@@ -9,6 +9,7 @@
 use super::model::{Workspace, WorkspaceState};
 use super::validate;
 use crate::agent::{AgentConn, AgentHub};
+use aicockpit_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
 use crate::auth::{new_id, Principal};
 use crate::config::WorkspacesConfig;
 use crate::templates::Catalog;
@@ -76,6 +77,9 @@ pub struct ExecParams {
     pub user: Option<String>,
     pub timeout_secs: Option<u64>,
     pub max_output_bytes: Option<usize>,
+    /// Run under the agent's Landlock sandbox with this spec (the AI's
+    /// unapproved commands); refused when the kernel cannot enforce it.
+    pub sandbox: Option<SandboxSpec>,
 }
 
 /// What deleting left behind.
@@ -801,8 +805,12 @@ impl WorkspaceManager {
             return Err(not_running());
         }
         let cid = rec.container_id.clone().ok_or_else(not_running)?;
+        let argv = match &params.sandbox {
+            None => params.argv,
+            Some(spec) => self.sandboxed(&cid, spec, params.argv).await?,
+        };
         let req = ExecRequest {
-            argv: params.argv,
+            argv,
             cwd: params.cwd,
             env: params.env.into_iter().collect(),
             user: params.user,
@@ -814,6 +822,37 @@ impl WorkspaceManager {
             Err(RuntimeError::Conflict(_)) | Err(RuntimeError::NotFound(_)) => Err(not_running()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl WorkspaceManager {
+    /// `argv` wrapped in the agent's sandbox mode, once the agent is in
+    /// the container and its kernel offers a Landlock ABI that can enforce
+    /// the whole spec.
+    async fn sandboxed(
+        &self,
+        cid: &str,
+        spec: &SandboxSpec,
+        argv: Vec<String>,
+    ) -> Result<Vec<String>, CoreError> {
+        let conn = self.agents.connect(cid).await?;
+        if conn.landlock_abi < MIN_SANDBOX_ABI {
+            return Err(CoreError::conflict(
+                "sandbox_unavailable",
+                format!(
+                    "the workspace's kernel offers Landlock ABI {}, the sandbox needs {MIN_SANDBOX_ABI}",
+                    conn.landlock_abi
+                ),
+            ));
+        }
+        let bin = self.agents.binary().ok_or_else(|| {
+            CoreError::AgentUnavailable("no agent binary is configured".into())
+        })?;
+        let spec = serde_json::to_string(spec)
+            .map_err(|e| CoreError::Internal(format!("sandbox spec: {e}")))?;
+        let mut v = vec![bin.container_path(), "sandbox".into(), spec, "--".into()];
+        v.extend(argv);
+        Ok(v)
     }
 }
 
