@@ -3,8 +3,8 @@
 //! spec from a workspace policy, and the agent, which enforces it.
 
 use landlock::{
-    Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetError, Scope,
-    ABI,
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetError,
+    Scope, ABI,
 };
 use serde::{Deserialize, Serialize};
 

@@ -3,6 +3,7 @@
 //! connection going away (a browser closing, a server restart).
 
 use crate::paths::Root;
+use crate::sock::Addr;
 use crate::term::{self, Terminal};
 use aicockpit_agent_proto::{AgentError, ErrorCode, Event, TermInfo};
 use std::collections::{BTreeMap, HashMap};
@@ -10,7 +11,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use crate::sock::Addr;
 use tokio::sync::broadcast;
 
 /// Terminals per workspace, at most.

@@ -282,7 +282,10 @@ fn nanos() -> u64 {
 /// refused: it would climb from a place not yet known).
 pub(crate) fn resolve(paths: &[String]) -> Result<Vec<Option<String>>, AgentError> {
     if paths.len() > aicockpit_agent_proto::MAX_RESOLVE {
-        return Err(AgentError::new(ErrorCode::TooLarge, "too many paths to resolve"));
+        return Err(AgentError::new(
+            ErrorCode::TooLarge,
+            "too many paths to resolve",
+        ));
     }
     Ok(paths.iter().map(|p| resolve_one(p)).collect())
 }
@@ -339,7 +342,10 @@ mod resolve_tests {
             "relative".into(),
         ])
         .expect("resolve");
-        assert_eq!(got[0].as_deref(), Some(s(base.join("real/new/file")).as_str()));
+        assert_eq!(
+            got[0].as_deref(),
+            Some(s(base.join("real/new/file")).as_str())
+        );
         assert_eq!(got[1].as_deref(), Some(s(base.join("real")).as_str()));
         assert_eq!(got[2], None);
         assert_eq!(got[3], None);

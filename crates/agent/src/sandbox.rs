@@ -8,17 +8,16 @@
 //!
 //! Landlock only grants, and a grant covers a whole tree. "This tree minus
 //! that part" is built by granting each sibling on the way down instead of
-//! the tree itself; a directory on that way gets no right to create or
-//! remove entries (such a right would reach into the protected part), so
-//! new entries cannot be made directly in it.
+//! the tree itself; a directory on that way gets no right but listing
+//! (any other would reach into the protected part), so new entries cannot
+//! be made directly in it.
 //!
 //! Anything that cannot be enforced fully ends the command with exit code
 //! 125 before it runs: the sandbox fails closed.
 
 use aicockpit_agent_proto::sandbox::{full_ruleset, SandboxSpec, ABIS, MIN_SANDBOX_ABI};
 use landlock::{
-    Access, AccessFs, BitFlags, PathBeneath, RulesetCreated, RulesetCreatedAttr, RulesetStatus,
-    ABI,
+    Access, AccessFs, BitFlags, PathBeneath, RulesetCreated, RulesetCreatedAttr, RulesetStatus, ABI,
 };
 use rustix::fs::{Mode, OFlags};
 use std::ffi::OsString;
@@ -38,7 +37,14 @@ const KEPT_ENV: &[&str] = &[
 ];
 
 /// Devices every program expects to write.
-const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/pts", "/dev/ptmx"];
+const DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/tty",
+    "/dev/pts",
+    "/dev/ptmx",
+];
 
 pub(crate) fn main(args: &[OsString]) -> ExitCode {
     let (spec, argv) = match args {
@@ -75,7 +81,10 @@ pub(crate) fn main(args: &[OsString]) -> ExitCode {
     }
     cmd.env("TMPDIR", &tmp).env("AICOCKPIT_SANDBOX", "1");
     let err = cmd.exec();
-    eprintln!("aicockpit-agent sandbox: {}: {err}", argv[0].to_string_lossy());
+    eprintln!(
+        "aicockpit-agent sandbox: {}: {err}",
+        argv[0].to_string_lossy()
+    );
     ExitCode::from(127)
 }
 
@@ -85,7 +94,10 @@ fn private_tmp() -> std::io::Result<PathBuf> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let dir = PathBuf::from(format!("/tmp/aicockpit-sandbox-{}-{nanos}", std::process::id()));
+    let dir = PathBuf::from(format!(
+        "/tmp/aicockpit-sandbox-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
     Ok(dir)
 }
@@ -114,7 +126,11 @@ struct Builder {
 
 impl Builder {
     fn add(&mut self, path: &Path, access: BitFlags<AccessFs>) -> Result<(), String> {
-        let fd = match rustix::fs::open(path, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+        let fd = match rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
             Ok(fd) => fd,
             // Nothing there, nothing to grant.
             Err(rustix::io::Errno::NOENT) => return Ok(()),
@@ -143,7 +159,13 @@ impl Builder {
     }
 
     /// Grants `access` on the tree at `path` except the `excluded` trees.
-    fn grant_except(&mut self, path: &Path, access: BitFlags<AccessFs>, excluded: &[PathBuf], depth: usize) -> Result<(), String> {
+    fn grant_except(
+        &mut self,
+        path: &Path,
+        access: BitFlags<AccessFs>,
+        excluded: &[PathBuf],
+        depth: usize,
+    ) -> Result<(), String> {
         if excluded.iter().any(|e| e == path) {
             return Ok(());
         }
@@ -153,8 +175,12 @@ impl Builder {
         if depth > MAX_DEPTH {
             return Err(format!("{} is nested too deep", path.display()));
         }
-        // On the way to a protected tree: only what cannot reach into it.
-        self.add(path, access & (AccessFs::ReadDir | AccessFs::ReadFile | AccessFs::Execute))?;
+        // On the way to a protected tree: a right granted here would reach
+        // into it (grants cover whole trees), so only listing, and only
+        // when reading is what is being granted: names under an unreadable
+        // tree can be listed, their contents not read. (Walking a path
+        // needs no right.)
+        self.add(path, access & AccessFs::ReadDir)?;
         let entries = match std::fs::read_dir(path) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -174,7 +200,12 @@ impl Builder {
 fn enforce(spec: &SandboxSpec, tmp: &Path) -> Result<(), String> {
     let (n, abi) = ABIS
         .into_iter()
-        .find(|(n, abi)| *n >= MIN_SANDBOX_ABI && full_ruleset(*abi, *n, spec.network).and_then(|r| r.create()).is_ok())
+        .find(|(n, abi)| {
+            *n >= MIN_SANDBOX_ABI
+                && full_ruleset(*abi, *n, spec.network)
+                    .and_then(|r| r.create())
+                    .is_ok()
+        })
         .ok_or_else(|| format!("the kernel offers no Landlock ABI {MIN_SANDBOX_ABI} or newer"))?;
     let rs = full_ruleset(abi, n, spec.network)
         .and_then(|r| r.create())
@@ -197,13 +228,12 @@ fn enforce(spec: &SandboxSpec, tmp: &Path) -> Result<(), String> {
     for d in DEVICES {
         b.add(Path::new(d), AccessFs::from_file(abi))?;
     }
-    let status = b
-        .rs
-        .take()
-        .ok_or("the ruleset is gone")?
-        .no_new_privs(true)
-        .restrict_self()
-        .map_err(|e| e.to_string())?;
+    let status =
+        b.rs.take()
+            .ok_or("the ruleset is gone")?
+            .no_new_privs(true)
+            .restrict_self()
+            .map_err(|e| e.to_string())?;
     if status.ruleset != RulesetStatus::FullyEnforced {
         return Err(format!("Landlock is only {:?}", status.ruleset));
     }

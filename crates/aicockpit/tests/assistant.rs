@@ -8,23 +8,23 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-fn call(id: &str, tool: &str, args: Value) -> Value {
+pub fn call(id: &str, tool: &str, args: Value) -> Value {
     json!({"id": id, "type": "function", "function": {"name": tool, "arguments": args.to_string()}})
 }
 
-fn tool_calls(calls: Vec<Value>) -> Value {
+pub fn tool_calls(calls: Vec<Value>) -> Value {
     json!({"role": "assistant", "content": null, "tool_calls": calls})
 }
 
 /// Reads a run's events until `until` matches one; returns all seen.
-struct Events {
+pub struct Events {
     stream: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buf: String,
-    seen: Vec<Value>,
+    pub seen: Vec<Value>,
 }
 
 impl Events {
-    async fn open(ts: &TestServer, run: &str) -> Events {
+    pub async fn open(ts: &TestServer, run: &str) -> Events {
         let resp = reqwest::Client::new()
             .get(format!("{}/api/v1/agent/{run}/events", ts.url))
             .bearer_auth(&ts.admin)
@@ -39,7 +39,7 @@ impl Events {
         }
     }
 
-    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             while let Some(i) = self.buf.find("\n\n") {
@@ -97,7 +97,7 @@ async fn setup(ts: &TestServer, fake: &fake_ai::FakeAi, ws: &str) {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-async fn start(ts: &TestServer, ws: &str, max_steps: u32) -> String {
+pub async fn start(ts: &TestServer, ws: &str, max_steps: u32) -> String {
     let (s, v) = ts
         .admin_api()
         .post(

@@ -14,4 +14,5 @@ mod cli;
 mod crash;
 mod engines;
 mod fake_ai;
+mod guard;
 mod reconcile;

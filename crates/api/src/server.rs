@@ -107,12 +107,21 @@ impl App {
             Arc::new(move |o: &aicockpit_ai::gateway::Outcome| observer_metrics.record_ai(o)),
         ));
         let audit = Arc::new(aicockpit_assistant::audit::Audit::new(store.clone()));
-        let agents = Arc::new(aicockpit_assistant::agent::Agents::new(
-            ai.clone(),
-            workspaces.clone(),
-            audit,
-            store.clone(),
-        ));
+        let agents = Arc::new(
+            aicockpit_assistant::agent::Agents::new(
+                ai.clone(),
+                workspaces.clone(),
+                audit,
+                store.clone(),
+            )
+            .with_limits(aicockpit_assistant::agent::AgentLimits {
+                checkpoint_max_bytes: config.ai.checkpoint_max_bytes,
+                approval_timeout: std::time::Duration::from_secs(
+                    config.ai.approval_timeout_secs.max(1),
+                ),
+                ..Default::default()
+            }),
+        );
         let state = AppState {
             store,
             auth,

@@ -452,7 +452,9 @@ impl Agents {
                 let raw = c["function"]["arguments"].as_str().unwrap_or("{}");
                 if raw.len() > MAX_TOOL_ARGUMENTS {
                     // Refused before parsing: the model's output is bounded.
-                    let out = format!("refused: the arguments are larger than {MAX_TOOL_ARGUMENTS} bytes");
+                    let out = format!(
+                        "refused: the arguments are larger than {MAX_TOOL_ARGUMENTS} bytes"
+                    );
                     run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
                     messages.push(json!({"role": "tool", "tool_call_id": id, "content": out}));
                     continue;
@@ -558,7 +560,10 @@ impl Agents {
                 }
                 final_decision = "approved".into();
                 if answer.remember && tool == "run_command" {
-                    if let Some(cmd) = args["command"].as_str().filter(|c| policy.remember_command(c)) {
+                    if let Some(cmd) = args["command"]
+                        .as_str()
+                        .filter(|c| policy.remember_command(c))
+                    {
                         let _ = cmd;
                         self.store
                             .set_setting(
@@ -588,8 +593,8 @@ impl Agents {
         }
         // What runs without an approval runs inside the kernel sandbox;
         // what a person approved runs as approved (they saw the exact call).
-        let sandbox = (tool == "run_command" && approved_by.is_none())
-            .then(|| guard::sandbox_spec(&policy));
+        let sandbox =
+            (tool == "run_command" && approved_by.is_none()).then(|| guard::sandbox_spec(&policy));
         let mut detail = args.clone();
         if let (Some(d), "run_command") = (detail.as_object_mut(), tool) {
             d.insert("sandboxed".into(), json!(sandbox.is_some()));
@@ -841,7 +846,11 @@ impl Agents {
                     .flatten()
                     .filter(|e| {
                         let name = e["name"].as_str().unwrap_or("");
-                        let rel = if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") };
+                        let rel = if dir.is_empty() {
+                            name.to_owned()
+                        } else {
+                            format!("{dir}/{name}")
+                        };
                         guard::may_show(policy, &rel)
                     })
                     .map(|e| {

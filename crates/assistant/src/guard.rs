@@ -67,7 +67,12 @@ async fn resolve(conn: Option<&AgentConn>, paths: Vec<String>) -> HashMap<String
         return map;
     }
     let Ok(v) = conn
-        .call(AgentRequest::Resolve { paths: paths.clone() }, Duration::from_secs(10))
+        .call(
+            AgentRequest::Resolve {
+                paths: paths.clone(),
+            },
+            Duration::from_secs(10),
+        )
         .await
     else {
         return map;
@@ -138,7 +143,12 @@ pub async fn judge(policy: &Policy, tool: &str, args: &Value, conn: Option<&Agen
 /// lists or finds.
 pub fn may_show(policy: &Policy, rel: &str) -> bool {
     match policy::absolute(WORKSPACE, rel) {
-        Some(abs) => policy.path_at(&abs, false, Decision::Allow, Decision::Allow).decision != Decision::Deny,
+        Some(abs) => {
+            policy
+                .path_at(&abs, false, Decision::Allow, Decision::Allow)
+                .decision
+                != Decision::Deny
+        }
         None => false,
     }
 }
@@ -209,7 +219,10 @@ mod tests {
         let s = sandbox_spec(&p);
         assert_eq!(s.writable, vec!["/workspace"]);
         assert_eq!(s.read_only, vec!["/workspace/.git", "/workspace/secrets"]);
-        assert_eq!(s.unreadable, vec!["/workspace/secrets", "/workspace", "/etc/ssl"]);
+        assert_eq!(
+            s.unreadable,
+            vec!["/workspace/secrets", "/workspace", "/etc/ssl"]
+        );
         assert!(!s.network);
         p.tools.insert("write_file".into(), Decision::Deny);
         p.network = true;
@@ -219,7 +232,15 @@ mod tests {
 
     #[test]
     fn tools_are_a_closed_set_and_denied_paths_are_hidden() {
-        for t in ["list_files", "read_file", "search", "write_file", "edit_file", "delete_file", "run_command"] {
+        for t in [
+            "list_files",
+            "read_file",
+            "search",
+            "write_file",
+            "edit_file",
+            "delete_file",
+            "run_command",
+        ] {
             assert_eq!(Tool::parse(t).map(Tool::name), Some(t));
         }
         assert_eq!(Tool::parse("exec"), None);

@@ -36,6 +36,11 @@ pub struct AiConfig {
     pub max_retry_wait_secs: u64,
     /// Largest request body the gateway accepts, in bytes.
     pub max_request_bytes: usize,
+    /// Largest file an agent run may change (its prior state is kept for
+    /// undo); larger ones are refused.
+    pub checkpoint_max_bytes: usize,
+    /// How long an agent's "ask" waits for an answer before the run ends.
+    pub approval_timeout_secs: u64,
 }
 
 impl Default for AiConfig {
@@ -47,6 +52,8 @@ impl Default for AiConfig {
             max_retries: 2,
             max_retry_wait_secs: 5,
             max_request_bytes: 16 * 1024 * 1024,
+            checkpoint_max_bytes: 8 * 1024 * 1024,
+            approval_timeout_secs: 900,
         }
     }
 }
@@ -59,6 +66,9 @@ impl fmt::Debug for AiConfig {
             .field("tokens_per_minute", &self.tokens_per_minute)
             .field("max_retries", &self.max_retries)
             .field("max_retry_wait_secs", &self.max_retry_wait_secs)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("checkpoint_max_bytes", &self.checkpoint_max_bytes)
+            .field("approval_timeout_secs", &self.approval_timeout_secs)
             .finish()
     }
 }
@@ -365,6 +375,14 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite:///x.db"), "sqlite:///x.db");
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/aicockpit.example.toml");
+        let c = Config::load(Some(&path)).expect("the example config loads");
+        assert_eq!(c.ai.approval_timeout_secs, 900);
     }
 
     #[test]

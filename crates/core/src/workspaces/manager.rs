@@ -9,11 +9,11 @@
 use super::model::{Workspace, WorkspaceState};
 use super::validate;
 use crate::agent::{AgentConn, AgentHub};
-use aicockpit_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
 use crate::auth::{new_id, Principal};
 use crate::config::WorkspacesConfig;
 use crate::templates::Catalog;
 use crate::{now_ms, CoreError};
+use aicockpit_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
 use aicockpit_runtime::{
     ContainerSpec, ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE,
     LABEL_MANAGED, LABEL_WORKSPACE,
@@ -845,9 +845,10 @@ impl WorkspaceManager {
                 ),
             ));
         }
-        let bin = self.agents.binary().ok_or_else(|| {
-            CoreError::AgentUnavailable("no agent binary is configured".into())
-        })?;
+        let bin = self
+            .agents
+            .binary()
+            .ok_or_else(|| CoreError::AgentUnavailable("no agent binary is configured".into()))?;
         let spec = serde_json::to_string(spec)
             .map_err(|e| CoreError::Internal(format!("sandbox spec: {e}")))?;
         let mut v = vec![bin.container_path(), "sandbox".into(), spec, "--".into()];
