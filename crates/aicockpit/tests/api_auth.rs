@@ -207,6 +207,9 @@ async fn ready_and_metrics_report_real_state() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["engine"], "docker");
     assert_eq!(v["database"], "sqlite");
+    // These machines' kernels offer Landlock ABI 6 or newer.
+    assert_eq!(v["agent_sandbox"]["available"], true, "{v}");
+    assert!(v["agent_sandbox"]["landlock_abi"].as_u64() >= Some(6), "{v}");
     admin.create_ws("metered").await;
     let (s, text) = admin.get_text("/metrics").await;
     assert_eq!(s, StatusCode::OK);

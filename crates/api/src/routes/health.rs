@@ -41,7 +41,27 @@ pub(crate) async fn ready(State(s): State<AppState>, Auth(_p): Auth) -> ApiResul
         "status": "ready",
         "database": format!("{:?}", s.store.backend()).to_lowercase(),
         "engine": runtime.engine_name(),
+        "agent_sandbox": agent_sandbox(),
     })))
+}
+
+/// Whether the AI's commands can run in the kernel sandbox. Containers
+/// share the host's kernel (Docker, Podman), so the server's own probe
+/// tells; it is not a reason to be unready: without it every command asks.
+fn agent_sandbox() -> Value {
+    use aicockpit_agent_proto::sandbox::{landlock_abi, MIN_SANDBOX_ABI};
+    static ABI: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let abi = *ABI.get_or_init(landlock_abi);
+    let available = abi >= MIN_SANDBOX_ABI;
+    json!({
+        "available": available,
+        "landlock_abi": abi,
+        "detail": if available {
+            "commands the AI runs without approval are confined by Landlock".to_owned()
+        } else {
+            format!("the kernel offers Landlock ABI {abi}, {MIN_SANDBOX_ABI} is needed: every command the AI runs asks first")
+        },
+    })
 }
 
 /// Prometheus text format; admins only (it describes the whole installation).
