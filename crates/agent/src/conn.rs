@@ -37,8 +37,21 @@ impl Outbox {
 
     async fn respond<T: Serialize>(&self, id: u64, r: Result<T, AgentError>) {
         let result = r.map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null));
-        self.send_wait(Frame::json(&Message::Response { id, result }))
-            .await;
+        let mut frame = Frame::json(&Message::Response { id, result });
+        if frame.payload.len() > aicockpit_agent_proto::MAX_FRAME {
+            // A reply the link cannot carry in one frame would end the link
+            // (and every terminal on it) at the server: answer with an error.
+            let msg = format!(
+                "the answer is {} bytes, more than one reply may carry ({} bytes); ask for less",
+                frame.payload.len(),
+                aicockpit_agent_proto::MAX_FRAME
+            );
+            frame = Frame::json(&Message::Response {
+                id,
+                result: Err(AgentError::new(ErrorCode::TooLarge, msg)),
+            });
+        }
+        self.send_wait(frame).await;
     }
 }
 

@@ -1,7 +1,7 @@
 //! Keeping every path inside the workspace root.
 //!
-//! Paths from the API are relative to the root (a leading `/` or the root's
-//! own absolute prefix is accepted and stripped). `..` components, NUL bytes
+//! Paths from the API are relative to the root, or absolute under the root's
+//! own prefix (stripped); other absolute paths are refused. `..` components, NUL bytes
 //! and anything that resolves outside the root through a symlink are refused.
 //! Checks are made on the real filesystem (`canonicalize`), so a symlink
 //! planted by a terminal or the AI cannot lead an API call out.
@@ -40,10 +40,16 @@ impl Root {
             return Err(outside(rel));
         }
         let root_str = self.root.to_string_lossy();
-        let trimmed = rel
+        let trimmed = match rel
             .strip_prefix(root_str.as_ref())
             .filter(|r| r.is_empty() || r.starts_with('/'))
-            .unwrap_or(rel);
+        {
+            Some(r) => r,
+            // `/etc/passwd` means the host's file to whoever typed it, not
+            // `/workspace/etc/passwd`: refused, never reinterpreted.
+            None if rel.starts_with('/') => return Err(outside(rel)),
+            None => rel,
+        };
         let mut out = self.root.clone();
         for c in Path::new(trimmed).components() {
             match c {
@@ -161,10 +167,6 @@ mod tests {
             .expect("ok")
             .ends_with("src/a.txt"));
         assert!(root
-            .resolve("/src/a.txt")
-            .expect("ok")
-            .ends_with("src/a.txt"));
-        assert!(root
             .resolve("./src//a.txt")
             .expect("ok")
             .ends_with("src/a.txt"));
@@ -194,6 +196,8 @@ mod tests {
             "out",
             "out/new-file",
             "out/new/dir",
+            "/src/a.txt",
+            "/etc/passwd",
         ] {
             let e = root.resolve(bad).expect_err(bad);
             assert_eq!(e.code, ErrorCode::OutsideWorkspace, "{bad}");

@@ -84,6 +84,9 @@ pub struct Gateway {
     observer: Observer,
     clients: Mutex<HashMap<String, (i64, reqwest::Client)>>,
     models_cache: Mutex<Option<(Instant, Value)>>,
+    /// Usage writes in flight hold a read lock; `drain` takes the write
+    /// lock, so shutdown waits for them.
+    writes: Arc<tokio::sync::RwLock<()>>,
 }
 
 fn now_ms() -> i64 {
@@ -112,6 +115,7 @@ fn backoff(attempt: u32) -> Duration {
 /// Records usage and reports the outcome exactly once.
 struct Recorder {
     store: Store,
+    writes: Arc<tokio::sync::RwLock<()>>,
     limiter: Arc<RateLimiter>,
     observer: Observer,
     user_id: String,
@@ -137,10 +141,13 @@ impl Recorder {
             created_at: now_ms(),
         };
         let store = self.store;
+        // Taken now, not in the task: a drain that starts later still waits.
+        let guard = self.writes.clone().try_read_owned().ok();
         tokio::spawn(async move {
             if let Err(e) = store.insert_ai_usage(&rec).await {
                 warn!(error = %e, "could not record AI usage");
             }
+            drop(guard);
         });
     }
 }
@@ -160,7 +167,14 @@ impl Gateway {
             observer,
             clients: Mutex::new(HashMap::new()),
             models_cache: Mutex::new(None),
+            writes: Arc::new(tokio::sync::RwLock::new(())),
         }
+    }
+
+    /// Waits (at most 10 s) until every usage row in flight is written:
+    /// called at shutdown, before the store closes.
+    pub async fn drain(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.writes.write()).await;
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
@@ -175,6 +189,9 @@ impl Gateway {
             }
         }
         let c = reqwest::Client::builder()
+            // A redirect would carry the service's key to wherever the
+            // upstream points; an upstream that redirects gets an error.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(svc.connect_timeout)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -323,6 +340,7 @@ impl Gateway {
                     }
                     let recorder = Recorder {
                         store: self.store.clone(),
+                        writes: self.writes.clone(),
                         limiter: self.limiter.clone(),
                         observer: self.observer.clone(),
                         user_id: user_id.to_owned(),

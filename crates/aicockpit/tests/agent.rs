@@ -349,10 +349,15 @@ async fn paths_cannot_escape_the_workspace() {
             "{path} leaked /etc/passwd"
         );
     }
-    // An absolute path is taken as inside the workspace, never as the host's.
+    // An absolute path outside /workspace is refused, never reinterpreted;
+    // /workspace/… is the workspace.
     let (s, body) = get_bytes(&ts, "jail", "/etc/passwd").await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    assert!(!String::from_utf8_lossy(&body).contains("root:x:0"));
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("path_outside_workspace"));
+    let (s, v) = api
+        .get("/api/v1/workspaces/jail/files?path=/workspace")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
 
     for path in ["../evil", "etc-link/evil", "pw"] {
         let (s, v, _) = put(&ts, "jail", path, b"x".to_vec(), &[]).await;
@@ -706,4 +711,24 @@ async fn a_newer_server_replaces_the_agent_and_checks_its_version() {
     );
     let t2 = open_terminal(&api2, "upgrade").await;
     assert!(!t2.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_too_big_for_the_link_is_an_error_not_a_lost_link() {
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    api.create_ws("bigdir").await;
+    // 6,000 entries with 200-byte names: a listing of ~2 MB, more than one
+    // frame carries.
+    let (code, _, err) = api
+        .sh("bigdir", "mkdir -p /workspace/big && cd /workspace/big && i=0; while [ $i -lt 6000 ]; do : > \"$(printf '%0200d' $i)\"; i=$((i+1)); done")
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let (s, v) = api.get("/api/v1/workspaces/bigdir/files?path=").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = api.get("/api/v1/workspaces/bigdir/files?path=big").await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    // The link survived: the same connection still answers.
+    let (s, v) = api.get("/api/v1/workspaces/bigdir/files?path=").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
 }

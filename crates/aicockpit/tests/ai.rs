@@ -700,3 +700,40 @@ async fn the_cli_manages_services_and_streams_a_chat() {
     let (code, _) = run(s(&["ai", "services", "rm", "dead"]), None).await;
     assert_eq!(code, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed_and_model_labels_are_bounded() {
+    let fake = fake_ai::start().await;
+    let ts = TestServer::start().await;
+    add_service(&ts, json!({"name": "fake", "kind": "custom", "base_url": format!("{}/v1", fake.url), "api_key": "sk-secret"})).await;
+    // An upstream that redirects gets an error; the key goes nowhere else.
+    let r = chat(&ts, "redirect", false).await;
+    assert!(!r.status().is_success(), "{}", r.status());
+    assert!(!fake
+        .seen
+        .followed_redirect
+        .load(std::sync::atomic::Ordering::SeqCst));
+    // The overhead header covers the server's own work (authentication
+    // included), so it is never zero.
+    let r = chat(&ts, "plain", false).await;
+    let overhead: f64 = r
+        .headers()
+        .get("x-aicockpit-overhead-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("overhead header");
+    assert!(overhead > 0.0);
+    // Model names are the caller's choice: they cannot grow the metrics
+    // without bound.
+    for i in 0..150 {
+        let r = chat(&ts, &format!("fake/m{i}"), false).await;
+        assert!(r.status().is_success());
+    }
+    let (_, text) = ts.admin_api().get_text("/metrics").await;
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("aicockpit_ai_requests_total{"))
+        .count();
+    assert!(series <= 101, "{series} series");
+    assert!(text.contains("model=\"other\""), "{text}");
+}

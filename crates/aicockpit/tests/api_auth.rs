@@ -12,8 +12,11 @@ async fn health_is_open_and_everything_else_needs_a_token() {
     let (s, v) = anon.get("/health").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["status"], "ok");
+    // Probes carry no token: /ready is open, and says little.
+    let (s, v) = anon.get("/ready").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "ready");
     for path in [
-        "/ready",
         "/metrics",
         "/api/v1/workspaces",
         "/api/v1/templates",
@@ -154,6 +157,25 @@ async fn users_see_only_their_own_workspaces_and_admins_see_all() {
     }
     // Bob may use the same name: names are per user.
     bob.create_ws("mine").await;
+    // Members run as the image's user; root is for admins.
+    for user in ["0", "root", "0:0", "root:root"] {
+        let (s, v) = alice
+            .post(
+                &format!("/api/v1/workspaces/{id}/exec"),
+                json!({"argv": ["id", "-u"], "user": user}),
+            )
+            .await;
+        assert_error(s, &v, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let (s, v) = ts
+        .admin_api()
+        .post(
+            &format!("/api/v1/workspaces/{id}/exec"),
+            json!({"argv": ["id", "-u"], "user": "0"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["stdout"], "0\n");
 
     let (_, all) = ts.admin_api().get("/api/v1/workspaces").await;
     assert_eq!(all.as_array().map(Vec::len), Some(2));
@@ -209,7 +231,10 @@ async fn ready_and_metrics_report_real_state() {
     assert_eq!(v["database"], "sqlite");
     // These machines' kernels offer Landlock ABI 6 or newer.
     assert_eq!(v["agent_sandbox"]["available"], true, "{v}");
-    assert!(v["agent_sandbox"]["landlock_abi"].as_u64() >= Some(6), "{v}");
+    assert!(
+        v["agent_sandbox"]["landlock_abi"].as_u64() >= Some(6),
+        "{v}"
+    );
     admin.create_ws("metered").await;
     let (s, text) = admin.get_text("/metrics").await;
     assert_eq!(s, StatusCode::OK);
@@ -237,14 +262,12 @@ async fn engine_down_is_reported_not_hidden() {
         TestServer::start_with(|c| c.engine.host = Some("unix:///nonexistent/engine.sock".into()))
             .await;
     let admin = ts.admin_api();
-    let (s, v) = admin.get("/ready").await;
+    let (s, v) = ts.anonymous().get("/ready").await;
     assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "not_ready");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("engine"),
-        "{v}"
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(
+        msg, "engine: unavailable",
+        "names the part, not the raw error: {v}"
     );
     let (s, v) = admin.post("/api/v1/workspaces", json!({"name": "w"})).await;
     assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "engine_unavailable");
@@ -298,4 +321,69 @@ async fn repeated_failed_logins_are_slowed_down() {
         )
         .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+
+    // Backoff, not lockout: from another address the right password works
+    // while this one is throttled.
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    let r = elsewhere
+        .post(format!("{}/api/v1/auth/login", ts.url))
+        .json(&json!({"username": "guessme", "password": "password-123"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Huge usernames are refused before any work, in parallel too.
+    let huge = "u".repeat(1 << 20);
+    let floods = (0..8).map(|_| {
+        let c = reqwest::Client::new();
+        let url = format!("{}/api/v1/auth/login", ts.url);
+        let body = json!({"username": huge, "password": "x"});
+        async move { c.post(url).json(&body).send().await.map(|r| r.status()) }
+    });
+    for st in futures_util::future::join_all(floods).await {
+        let st = st.expect("answer");
+        assert!(st.is_client_error(), "{st}");
+    }
+    // Parallel guesses cannot slip past the check together.
+    let guesses = (0..12).map(|i| {
+        let c = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 3]))
+            .build()
+            .expect("client");
+        let url = format!("{}/api/v1/auth/login", ts.url);
+        async move {
+            c.post(url)
+                .json(&json!({"username": "other", "password": format!("wrong-{i}")}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.expect("answer"))
+        .collect();
+    let tried = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        tried <= 5,
+        "{tried} parallel guesses were checked: {statuses:?}"
+    );
+
+    // Failures are on the audit record, with the address.
+    let (_, log) = ts.admin_api().get("/api/v1/audit").await;
+    let failed = log
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["action"] == "auth.login_failed" && r["detail"]["username"] == "guessme")
+        .count();
+    assert_eq!(failed, 5, "{log}");
 }

@@ -33,6 +33,9 @@ pub struct Seen {
     pub script_repeat: Mutex<Option<Value>>,
     /// Every request body the "script" model received.
     pub script_requests: Mutex<Vec<Value>>,
+    /// Set when a request reached the target of the "redirect" model's
+    /// redirect (the gateway followed it, credentials and all).
+    pub followed_redirect: AtomicBool,
 }
 
 pub struct FakeAi {
@@ -158,6 +161,12 @@ async fn handle(State(seen): State<Arc<Seen>>, req: Request) -> Response {
             .into_response();
     }
     match model.as_str() {
+        "redirect" => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [("location", "/redirected")],
+            "elsewhere",
+        )
+            .into_response(),
         "echo" => (
             [("content-type", "application/json")],
             json!({"choices":[{"index":0,"message":{"role":"assistant","content":"echo"}}],"received":body}).to_string(),
@@ -223,6 +232,11 @@ async fn models(State(seen): State<Arc<Seen>>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
+async fn redirected(State(seen): State<Arc<Seen>>) -> Response {
+    seen.followed_redirect.store(true, Ordering::SeqCst);
+    (StatusCode::OK, "{}").into_response()
+}
+
 pub async fn start() -> FakeAi {
     let seen = Arc::new(Seen::default());
     let app = Router::new()
@@ -232,6 +246,7 @@ pub async fn start() -> FakeAi {
         .route("/v1/embeddings", post(handle))
         .route("/openai/v1/chat/completions", post(handle))
         .route("/openai/deployments/{dep}/chat/completions", post(handle))
+        .route("/redirected", post(redirected))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -74,7 +74,13 @@ pub struct Metrics {
     ai_ttft: AiHistogram,
     ai_overhead: AiHistogram,
     ai_tokens: Family<AiTokenLabels, Counter>,
+    /// Model names used as labels so far: a user picks the model string,
+    /// so the number of series it can create is bounded.
+    models_seen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
+
+/// Distinct model labels; later models count as "other".
+const MAX_MODEL_LABELS: usize = 100;
 
 fn overhead_histogram() -> Histogram {
     // 10 µs … ~80 ms: the gateway's own work per request.
@@ -160,7 +166,20 @@ impl Metrics {
             ai_ttft,
             ai_overhead,
             ai_tokens,
+            models_seen: Default::default(),
         }
+    }
+
+    fn model_label(&self, model: &str) -> String {
+        let mut seen = self.models_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(model) {
+            return model.to_owned();
+        }
+        if seen.len() < MAX_MODEL_LABELS && model.len() <= 128 {
+            seen.insert(model.to_owned());
+            return model.to_owned();
+        }
+        "other".to_owned()
     }
 
     /// Records one gateway request.
@@ -168,10 +187,11 @@ impl Metrics {
         let svc = AiServiceLabels {
             service: o.service.clone(),
         };
+        let model = self.model_label(&o.model);
         self.ai_requests
             .get_or_create(&AiLabels {
                 service: o.service.clone(),
-                model: o.model.clone(),
+                model: model.clone(),
                 endpoint: o.endpoint.to_owned(),
                 status: o.status,
             })
@@ -205,7 +225,7 @@ impl Metrics {
                 self.ai_tokens
                     .get_or_create(&AiTokenLabels {
                         service: o.service.clone(),
-                        model: o.model.clone(),
+                        model: model.clone(),
                         kind: kind.into(),
                     })
                     .inc_by(n);
@@ -235,8 +255,14 @@ impl Metrics {
 }
 
 /// Middleware recording each routed request.
-pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// When a request reached the server, before routing, authentication and
+/// reading the body: what the gateway's overhead is measured from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arrived(pub(crate) Instant);
+
+pub(crate) async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
+    req.extensions_mut().insert(Arrived(start));
     let method = req.method().as_str().to_owned();
     let route = req
         .extensions()

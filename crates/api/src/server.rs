@@ -158,6 +158,7 @@ impl App {
             stop_rx,
         );
         let store = self.state.store.clone();
+        let ai = self.state.ai.clone();
         info!(addr = %listener.local_addr()?, engine = %self.config.engine_host(), "serving");
         // No Nagle: a response's headers and its first body chunk go out as
         // separate writes, and Nagle would hold the second back until the
@@ -166,11 +167,16 @@ impl App {
             axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
                 let _ = tcp.set_nodelay(true);
             });
-        let result = axum::serve(listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = axum::serve(
+            listener,
+            router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
+        // Usage rows of requests that just finished are not lost.
+        ai.drain().await;
         store.close().await;
         info!("server stopped");
         result

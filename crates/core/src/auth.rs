@@ -101,13 +101,12 @@ pub struct AuthService {
     /// Argon2 costs ~20 MiB and tens of ms per check: bound how many run at
     /// once so a burst of logins cannot exhaust memory or starve the server.
     hashing: Arc<Semaphore>,
-    /// Recent failed logins per username, to slow down password guessing.
-    failures: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>>,
+    /// Failed logins per account and address, to slow down guessing.
+    limiter: Arc<limiter::LoginLimiter>,
 }
 
-/// Failed logins allowed per username within [`FAILURE_WINDOW`].
-const MAX_FAILURES: usize = 5;
-const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+mod limiter;
+pub use limiter::MAX_USERNAME;
 
 pub fn hash_token(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
@@ -183,7 +182,7 @@ impl AuthService {
             store,
             session_ttl_ms: session_ttl_hours * 3_600_000,
             hashing: Arc::new(Semaphore::new(4)),
-            failures: Arc::default(),
+            limiter: Arc::default(),
         }
     }
 
@@ -254,34 +253,31 @@ impl AuthService {
     }
 
     /// Checks a password and opens a session; the same vague error for an
-    /// unknown user and a wrong password.
+    /// unknown user and a wrong password. `addr` is the client's address,
+    /// for the guessing limits.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
+        addr: std::net::IpAddr,
     ) -> Result<(UserRecord, IssuedToken), CoreError> {
         let bad = || CoreError::Unauthenticated("wrong username or password".into());
-        if password.len() > 1024 {
+        // Bounded before any work: no name this long exists.
+        if password.len() > 1024 || username.len() > MAX_USERNAME {
             return Err(bad());
         }
-        // Too many recent failures for this name: refuse before hashing, the
-        // same whether or not the user exists.
-        {
-            let now = std::time::Instant::now();
-            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            let list = f.entry(username.to_owned()).or_default();
-            list.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
-            if list.len() >= MAX_FAILURES {
-                let wait = FAILURE_WINDOW
-                    .saturating_sub(now.duration_since(list[0]))
-                    .as_secs()
-                    .max(1);
-                return Err(CoreError::TooManyRequests {
-                    retry_after_secs: wait,
-                    message: format!("too many failed logins for this user; try again in {wait} s"),
-                });
-            }
-        }
+        // Checked and reserved in one step, before hashing, the same
+        // whether or not the user exists.
+        let attempt =
+            self.limiter
+                .begin(username, addr)
+                .map_err(|t| CoreError::TooManyRequests {
+                    retry_after_secs: t.retry_after_secs,
+                    message: format!(
+                        "too many failed logins; try again in {} s",
+                        t.retry_after_secs
+                    ),
+                })?;
         let user = match self.store.user_by_name(username).await {
             Ok(u) => Some(u),
             Err(StoreError::NotFound) => None,
@@ -293,21 +289,10 @@ impl AuthService {
             .unwrap_or_else(|| dummy_hash().to_owned());
         let ok = self.verify_blocking(password.to_owned(), hash).await?;
         let Some(user) = user.filter(|_| ok) else {
-            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            f.entry(username.to_owned())
-                .or_default()
-                .push(std::time::Instant::now());
-            // Bound the map: forget names whose failures all expired.
-            if f.len() > 10_000 {
-                let now = std::time::Instant::now();
-                f.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < FAILURE_WINDOW));
-            }
+            attempt.finish(false);
             return Err(bad());
         };
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(username);
+        attempt.finish(true);
         let token = self
             .issue(
                 &user.id,

@@ -2,7 +2,9 @@
 //! PostgreSQL at AICOCKPIT_TEST_POSTGRES_URL (set by scripts/test), each in a
 //! database of its own.
 
-use aicockpit_store::{Backend, Store, StoreError, TokenRecord, UserRecord, WorkspaceRecord};
+use aicockpit_store::{
+    AuditRecord, Backend, Store, StoreError, TokenRecord, UserRecord, WorkspaceRecord,
+};
 use std::collections::BTreeMap;
 
 fn id() -> String {
@@ -264,6 +266,52 @@ async fn postgres_workspaces_roundtrip() {
 #[tokio::test]
 async fn postgres_settings_keep_the_first_value() {
     settings_keep_the_first_value(postgres().await).await;
+}
+
+/// The database itself refuses to change or drop audit rows, whatever SQL
+/// reaches it.
+async fn audit_rows_cannot_be_changed(store: Store) {
+    let row = AuditRecord {
+        seq: 1,
+        at: 1,
+        actor: "u".into(),
+        workspace_id: None,
+        action: "x".into(),
+        detail: "{}".into(),
+        decision: None,
+        approved_by: None,
+        result: None,
+        prev_hash: "0".into(),
+        hash: "h".into(),
+    };
+    store.insert_audit(&row).await.expect("append");
+    let truncate = if store.backend() == Backend::Postgres {
+        "TRUNCATE audit_log"
+    } else {
+        "DELETE FROM audit_log"
+    };
+    for sql in [
+        "UPDATE audit_log SET actor = 'evil'",
+        "DELETE FROM audit_log WHERE seq = 1",
+        truncate,
+    ] {
+        assert!(store.execute_raw(sql).await.is_err(), "{sql} was allowed");
+    }
+    assert_eq!(
+        store.audit_head().await.expect("head").map(|h| h.0),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn sqlite_audit_rows_cannot_be_changed() {
+    let (s, _d) = sqlite().await;
+    audit_rows_cannot_be_changed(s).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_rows_cannot_be_changed() {
+    audit_rows_cannot_be_changed(postgres().await).await;
 }
 
 #[tokio::test]

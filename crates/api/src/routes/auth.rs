@@ -11,11 +11,53 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
+/// The client's address as the listener saw it (unspecified when the
+/// server runs without connection info, e.g. in-process tests).
+fn client_addr(parts: &axum::http::Extensions) -> std::net::IpAddr {
+    parts
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
 pub(crate) async fn login(
     State(s): State<AppState>,
+    ext: axum::http::Extensions,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let (user, token) = s.auth.login(&req.username, &req.password).await?;
+    let addr = client_addr(&ext);
+    let outcome = s.auth.login(&req.username, &req.password, addr).await;
+    // Logins are on the record, failures too (their rate is bounded by the
+    // limiter; throttled attempts are not written).
+    let name: String = req
+        .username
+        .chars()
+        .take(aicockpit_core::auth::MAX_USERNAME)
+        .collect();
+    let (actor, action, result) = match &outcome {
+        Ok((u, _)) => (u.id.clone(), "auth.login", "ok"),
+        Err(aicockpit_core::CoreError::Unauthenticated(_)) => (
+            "anonymous".to_owned(),
+            "auth.login_failed",
+            "wrong username or password",
+        ),
+        Err(_) => (String::new(), "", ""),
+    };
+    if !action.is_empty() {
+        let e = aicockpit_assistant::audit::Entry {
+            actor,
+            workspace_id: None,
+            action: action.to_owned(),
+            detail: serde_json::json!({"username": name, "address": addr.to_string()}),
+            decision: None,
+            approved_by: None,
+            result: Some(result.to_owned()),
+        };
+        if let Err(err) = s.agents.audit().record(e).await {
+            tracing::warn!(error = %err, "could not audit a login");
+        }
+    }
+    let (user, token) = outcome?;
     Ok(Json(LoginResponse {
         token: token.secret,
         expires_at: token.record.expires_at.map(format_ms),

@@ -3,6 +3,7 @@
 
 use crate::error::OpenAiError;
 use crate::extract::Auth;
+use crate::metrics::Arrived;
 use crate::AppState;
 use aicockpit_ai::gateway::ReplyBody;
 use aicockpit_ai::kinds::Endpoint;
@@ -11,16 +12,20 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use std::time::Instant;
 
 async fn forward(
     s: AppState,
+    arrived: Option<Extension<Arrived>>,
     auth: Result<Auth, crate::error::ApiError>,
     ep: Endpoint,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let arrived = Instant::now();
+    // From the outermost layer when it ran; else from here.
+    let arrived = arrived
+        .map(|Extension(Arrived(t))| t)
+        .unwrap_or_else(Instant::now);
     let result: Result<Response, OpenAiError> = async {
         let Auth(p) = auth?;
         let body = body.map_err(|e| OpenAiError {
@@ -74,26 +79,29 @@ async fn forward(
 
 pub(crate) async fn chat(
     State(s): State<AppState>,
+    arrived: Option<Extension<Arrived>>,
     auth: Result<Auth, crate::error::ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    forward(s, auth, Endpoint::Chat, body).await
+    forward(s, arrived, auth, Endpoint::Chat, body).await
 }
 
 pub(crate) async fn completions(
     State(s): State<AppState>,
+    arrived: Option<Extension<Arrived>>,
     auth: Result<Auth, crate::error::ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    forward(s, auth, Endpoint::Completions, body).await
+    forward(s, arrived, auth, Endpoint::Completions, body).await
 }
 
 pub(crate) async fn embeddings(
     State(s): State<AppState>,
+    arrived: Option<Extension<Arrived>>,
     auth: Result<Auth, crate::error::ApiError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    forward(s, auth, Endpoint::Embeddings, body).await
+    forward(s, arrived, auth, Endpoint::Embeddings, body).await
 }
 
 pub(crate) async fn models(

@@ -10,23 +10,31 @@ use axum::Json;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// The process is up. The only route without authentication.
+/// The process is up. Open, like `/ready`: probes carry no token.
 pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database and the engine both answer.
-pub(crate) async fn ready(State(s): State<AppState>, Auth(_p): Auth) -> ApiResult<Json<Value>> {
+/// The database and the engine both answer. Open to probes (Kubernetes
+/// sends no token), so it says only which part is down; the details go to
+/// the log.
+pub(crate) async fn ready(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     let limit = Duration::from_secs(3);
     let db = match tokio::time::timeout(limit, s.store.ping()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("database: {e}")),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            Err("database: unavailable".to_owned())
+        }
         Err(_) => Err("database: no answer within 3 s".to_owned()),
     };
     let runtime = s.workspaces.runtime().clone();
     let engine = match tokio::time::timeout(limit, runtime.ping()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("engine: {e}")),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the container engine does not answer");
+            Err("engine: unavailable".to_owned())
+        }
         Err(_) => Err("engine: no answer within 3 s".to_owned()),
     };
     let problems: Vec<String> = [db.err(), engine.err()].into_iter().flatten().collect();

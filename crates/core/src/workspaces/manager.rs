@@ -771,6 +771,14 @@ impl WorkspaceManager {
                     "user must be a name or uid[:gid]",
                 ));
             }
+            // Root inside the container is an admin's tool: members run as
+            // the image's user.
+            let name = u.split(':').next().unwrap_or("");
+            if (name == "0" || name == "root") && !p.is_admin() {
+                return Err(CoreError::Forbidden(
+                    "only admins may run commands as root".into(),
+                ));
+            }
         }
         let timeout = params.timeout_secs.unwrap_or(lim.exec_default_timeout_secs);
         if timeout == 0 || timeout > lim.exec_max_timeout_secs {
