@@ -205,9 +205,33 @@ pub(crate) async fn tokens(config_file: Option<&Path>, cmd: TokensCmd, out: Outp
 
 #[derive(Subcommand)]
 pub(crate) enum AuditCmd {
-    /// Check the audit log's hash chain: exit 0 if intact, 1 with the first
-    /// broken row otherwise.
+    /// Check the audit log's hash chain and its published head: exit 0 if
+    /// intact, 1 with the first broken row otherwise.
     Verify,
+    /// Print the whole log as JSON with every field that enters the hash,
+    /// for verifiers of one's own.
+    Export,
+}
+
+async fn export_audit(store: &Store) -> u8 {
+    let mut rows = Vec::new();
+    let mut after = 0;
+    loop {
+        match store.audit_rows(None, after, 10_000).await {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => {
+                after = batch.last().map(|r| r.seq).unwrap_or(after);
+                rows.extend(batch);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::FAILURE;
+            }
+        }
+    }
+    let head = rows.last().map(|r| (r.seq, r.hash.clone()));
+    println!("{}", aicockpit_assistant::audit::export_json(&rows, head));
+    exit::OK
 }
 
 pub(crate) async fn audit(config_file: Option<&Path>, cmd: AuditCmd, out: Output) -> u8 {
@@ -215,10 +239,31 @@ pub(crate) async fn audit(config_file: Option<&Path>, cmd: AuditCmd, out: Output
         Ok(x) => x,
         Err(c) => return c,
     };
-    let AuditCmd::Verify = cmd;
-    let report = aicockpit_assistant::audit::Audit::new(store.clone())
-        .verify()
-        .await;
+    let data_dir = match Config::load(config_file) {
+        Ok(c) => c.data_dir(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let mut audit = aicockpit_assistant::audit::Audit::new(store.clone());
+    if let AuditCmd::Export = cmd {
+        let code = export_audit(&store).await;
+        store.close().await;
+        return code;
+    }
+    // The published head is checked only where the server keeps it.
+    if data_dir.join("audit.key").exists() {
+        match aicockpit_assistant::audit::HeadFile::open(&data_dir) {
+            Ok(f) => audit = audit.with_head_file(f),
+            Err(e) => {
+                eprintln!("error: {e}");
+                store.close().await;
+                return exit::FAILURE;
+            }
+        }
+    }
+    let report = audit.verify().await;
     store.close().await;
     match report {
         Ok(r) => match r.broken {

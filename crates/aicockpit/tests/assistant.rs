@@ -624,3 +624,88 @@ async fn admins_set_the_default_policy_and_conversations_are_kept_per_user() {
     let (_, list) = member.get("/api/v1/workspaces/mine/conversations").await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_verifies_independently_and_a_cut_tail_is_detected() {
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    // A short tour: logins (one failed), a workspace, a command.
+    ts.anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "admin", "password": "wrong-password"}),
+        )
+        .await;
+    api.create_ws("toured").await;
+    api.sh("toured", "echo hi > /workspace/f").await;
+    let (s, export) = api.get("/api/v1/audit/export").await;
+    assert_eq!(s, StatusCode::OK, "{export}");
+    let rows = export["rows"].as_array().expect("rows").clone();
+    for action in ["auth.login_failed", "workspace.create", "workspace.exec"] {
+        assert!(
+            rows.iter().any(|r| r["action"] == action),
+            "{action} missing: {export}"
+        );
+    }
+    let head = &export["head"];
+    let head_arg = format!("{}:{}", head["seq"], head["hash"].as_str().expect("hash"));
+    assert_eq!(head["seq"], rows.last().expect("a row")["seq"]);
+    // The project's script, written from the stated recipe alone.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let verify_export = |doc: &Value, head: &str| {
+        let path = dir.path().join("export.json");
+        std::fs::write(&path, doc.to_string()).expect("write");
+        let out = std::process::Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scripts/audit-verify.py"
+            ))
+            .args(["--head", head])
+            .arg(&path)
+            .output()
+            .expect("python3");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = verify_export(&export, &head_arg);
+    assert_eq!(code, Some(0), "{out}");
+    let mut edited = export.clone();
+    edited["rows"][0]["actor"] = json!("mallory");
+    assert_eq!(verify_export(&edited, &head_arg).0, Some(1));
+    let mut cut = export.clone();
+    cut["rows"].as_array_mut().expect("rows").pop();
+    let (code, out) = verify_export(&cut, &head_arg);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("missing"), "{out}");
+
+    // Deleting the last rows in the database (around its triggers) leaves a
+    // valid but shorter chain: the published head catches it.
+    ts.state
+        .store
+        .execute_raw("DROP TRIGGER audit_log_no_delete")
+        .await
+        .expect("drop trigger");
+    let last = head["seq"].as_i64().expect("seq");
+    ts.state
+        .store
+        .execute_raw(&format!("DELETE FROM audit_log WHERE seq >= {}", last - 1))
+        .await
+        .expect("cut the tail");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aicockpit"))
+        .args(["audit", "verify"])
+        .env("AICOCKPIT_SERVER__DATA_DIR", &ts.data_dir)
+        .output()
+        .await
+        .expect("verify");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("removed"), "{text}");
+    // The head is on /metrics too.
+    let (_, metrics) = api.get_text("/metrics").await;
+    assert!(
+        metrics.contains(&format!("aicockpit_audit_head_seq {last}")),
+        "{metrics}"
+    );
+}

@@ -132,7 +132,8 @@ pub fn router(state: AppState) -> Router {
         .route("/agent/{run}/approvals/{call}", post(agent::approve))
         .route("/agent/{run}/stop", post(agent::stop))
         .route("/agent/{run}/undo", post(agent::undo))
-        .route("/audit", get(agent::audit));
+        .route("/audit", get(agent::audit))
+        .route("/audit/export", get(agent::audit_export));
     // The gateway takes larger bodies (long contexts) and answers in
     // OpenAI's error format, so it is a router of its own.
     let v1 = Router::new()

@@ -77,6 +77,13 @@ pub struct Metrics {
     /// Model names used as labels so far: a user picks the model string,
     /// so the number of series it can create is bounded.
     models_seen: std::sync::Mutex<std::collections::HashSet<String>>,
+    audit_head: Gauge,
+    audit_head_hash: Family<HashLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HashLabels {
+    hash: String,
 }
 
 /// Distinct model labels; later models count as "other".
@@ -125,6 +132,18 @@ impl Metrics {
         let ai_ttft: AiHistogram = Family::new_with_constructor(latency_histogram);
         let ai_overhead: AiHistogram = Family::new_with_constructor(overhead_histogram);
         let ai_tokens = Family::<AiTokenLabels, Counter>::default();
+        let audit_head = Gauge::default();
+        let audit_head_hash = Family::<HashLabels, Gauge>::default();
+        registry.register(
+            "aicockpit_audit_head_seq",
+            "The last row of the audit chain",
+            audit_head.clone(),
+        );
+        registry.register(
+            "aicockpit_audit_head",
+            "The audit chain head's hash (label)",
+            audit_head_hash.clone(),
+        );
         registry.register(
             "aicockpit_ai_requests",
             "Gateway requests by service, model and status",
@@ -167,6 +186,8 @@ impl Metrics {
             ai_overhead,
             ai_tokens,
             models_seen: Default::default(),
+            audit_head,
+            audit_head_hash,
         }
     }
 
@@ -234,6 +255,18 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with workspace counts refreshed.
+    /// The published audit chain head, as a gauge (seq) and an info
+    /// series carrying its hash.
+    pub fn set_audit_head(&self, head: Option<(i64, String)>) {
+        if let Some((seq, hash)) = head {
+            self.audit_head.set(seq);
+            self.audit_head_hash.clear();
+            self.audit_head_hash
+                .get_or_create(&HashLabels { hash })
+                .set(1);
+        }
+    }
+
     pub fn render(&self, by_state: &[(String, i64)]) -> String {
         for st in WorkspaceState::ALL {
             let n = by_state

@@ -106,7 +106,12 @@ impl App {
             },
             Arc::new(move |o: &aicockpit_ai::gateway::Outcome| observer_metrics.record_ai(o)),
         ));
-        let audit = Arc::new(aicockpit_assistant::audit::Audit::new(store.clone()));
+        let head_file = aicockpit_assistant::audit::HeadFile::open(&data_dir)
+            .map_err(|e| StartError::Io(format!("the audit key in {}: {e}", data_dir.display())))?;
+        let audit = Arc::new(
+            aicockpit_assistant::audit::Audit::new(store.clone()).with_head_file(head_file),
+        );
+        audit.load_head().await?;
         let agents = Arc::new(
             aicockpit_assistant::agent::Agents::new(
                 ai.clone(),

@@ -210,6 +210,34 @@ pub(crate) async fn audit(
     ))
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ExportQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+/// The audit log as stored, every field that enters the hash exactly as
+/// hashed, with the recipe: anyone can recompute the chain from this alone.
+/// Pages by `after` (a row's seq); admins only.
+pub(crate) async fn audit_export(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require_admin()?;
+    let limit = q.limit.unwrap_or(10_000).clamp(1, 10_000);
+    let rows = s
+        .store
+        .audit_rows(None, q.after, limit)
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(Json(aicockpit_assistant::audit::export_json(
+        &rows,
+        s.agents.audit().head(),
+    )))
+}
+
 fn conversations_key(user: &str, ws: &str) -> String {
     format!("conversations.{user}.{ws}")
 }

@@ -83,6 +83,7 @@ pub(crate) async fn metrics(
         .count_workspaces_by_state()
         .await
         .map_err(aicockpit_core::CoreError::from)?;
+    s.metrics.set_audit_head(s.agents.audit().head());
     Ok((
         [(
             header::CONTENT_TYPE,
