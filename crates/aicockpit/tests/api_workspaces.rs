@@ -309,3 +309,54 @@ async fn exec_reports_exit_codes_streams_caps_and_timeouts() {
         assert_error(s, &v, StatusCode::BAD_REQUEST, code);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_workspaces_than_the_engines_default_pools_hold() {
+    // The engine's default pools give ~30 bridge networks; workspace
+    // networks come from our own pool of small subnets instead.
+    let ts = TestServer::start().await;
+    const N: usize = 40;
+    let names: Vec<String> = (0..N).map(|i| format!("many{i}")).collect();
+    let mut created = Vec::new();
+    for chunk in names.chunks(8) {
+        let batch = chunk.iter().map(|n| {
+            let api = ts.admin_api();
+            let n = n.clone();
+            async move {
+                let (s, w) = api
+                    .post("/api/v1/workspaces", json!({"name": n, "template": "base"}))
+                    .await;
+                (s, w)
+            }
+        });
+        for (s, w) in futures_util::future::join_all(batch).await {
+            assert_eq!(s, StatusCode::CREATED, "{w}");
+            assert_eq!(w["state"], "running", "{w}");
+            created.push(w);
+        }
+    }
+    let d = docker().await;
+    let mut subnets = std::collections::HashSet::new();
+    for w in &created {
+        let net = d
+            .inspect_network(w["network"].as_str().expect("net"), None)
+            .await
+            .expect("network");
+        let subnet = net
+            .ipam
+            .and_then(|i| i.config)
+            .and_then(|c| c.into_iter().next())
+            .and_then(|c| c.subnet)
+            .expect("subnet");
+        assert!(subnet.starts_with("10.213.") && subnet.ends_with("/28"), "{subnet}");
+        assert!(subnets.insert(subnet), "each workspace has its own subnet");
+    }
+    let deletes = created.iter().map(|w| {
+        let api = ts.admin_api();
+        let id = w["id"].as_str().expect("id").to_owned();
+        async move { api.delete(&format!("/api/v1/workspaces/{id}?purge=true")).await.0 }
+    });
+    for s in futures_util::future::join_all(deletes).await {
+        assert_eq!(s, StatusCode::OK);
+    }
+}

@@ -197,6 +197,10 @@ pub struct WorkspacesConfig {
     /// Default and maximum bytes kept of each of stdout and stderr of `exec`.
     pub exec_default_output_bytes: usize,
     pub exec_max_output_bytes: usize,
+    /// Workspace networks take subnets of `network_prefix` bits from this
+    /// IPv4 pool (each workspace has a bridge network of its own).
+    pub network_pool: String,
+    pub network_prefix: u8,
 }
 
 impl Default for WorkspacesConfig {
@@ -214,6 +218,8 @@ impl Default for WorkspacesConfig {
             exec_max_timeout_secs: 3600,
             exec_default_output_bytes: 1024 * 1024,
             exec_max_output_bytes: 16 * 1024 * 1024,
+            network_pool: "10.213.0.0/16".into(),
+            network_prefix: 28,
         }
     }
 }
@@ -308,6 +314,8 @@ impl Config {
                 "workspaces.default_memory_mb must be in [64, max_memory_mb]".into(),
             ));
         }
+        crate::workspaces::netpool::NetPool::parse(&w.network_pool, w.network_prefix)
+            .map_err(|e| ConfigError(format!("workspaces.network_pool: {e}")))?;
         if w.reconcile_interval_secs == 0 {
             return Err(ConfigError(
                 "workspaces.reconcile_interval_secs must be at least 1".into(),

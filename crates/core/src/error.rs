@@ -83,6 +83,10 @@ impl From<RuntimeError> for CoreError {
             RuntimeError::Invalid(m) => CoreError::invalid("engine_rejected", m),
             RuntimeError::NotFound(m) => CoreError::Engine(m),
             RuntimeError::Conflict(m) => CoreError::conflict("engine_conflict", m),
+            RuntimeError::AddressInUse(m) => CoreError::conflict(
+                "network_addresses_exhausted",
+                format!("the container engine has no network addresses left for a workspace: {m}"),
+            ),
             RuntimeError::Engine(m) => CoreError::Engine(m),
         }
     }

@@ -5,8 +5,8 @@ use crate::{ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime};
 use async_trait::async_trait;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum,
-    ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkCreateRequest, PortBinding,
-    VolumeCreateRequest,
+    ContainerSummaryStateEnum, HostConfig, Ipam, IpamConfig, Mount, MountType,
+    NetworkCreateRequest, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -18,6 +18,14 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::RwLock;
+
+/// Docker says "Pool overlaps with other one on this address space" (and
+/// "could not find an available, non-overlapping IPv4 address pool" when
+/// its defaults are used up); Podman says the subnet "is already used".
+fn is_address_clash(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("overlap") || m.contains("already used") || m.contains("address pool")
+}
 
 /// Seconds the engine may take to answer one API request (not a stream).
 const REQUEST_TIMEOUT_SECS: u64 = 60;
@@ -219,6 +227,7 @@ impl WorkspaceRuntime for DockerRuntime {
         &self,
         name: &str,
         labels: &HashMap<String, String>,
+        subnet: Option<&str>,
     ) -> Result<(), RuntimeError> {
         let d = self.client().await?;
         if d.inspect_network(name, None).await.is_ok() {
@@ -228,13 +237,26 @@ impl WorkspaceRuntime for DockerRuntime {
             name: name.to_owned(),
             driver: Some("bridge".into()),
             labels: Some(labels.clone()),
+            ipam: subnet.map(|s| Ipam {
+                driver: Some("default".into()),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(s.to_owned()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         match d.create_network(req).await {
             Ok(_) => Ok(()),
-            // Created concurrently by a retry: fine.
             Err(e) => match RuntimeError::from(e) {
-                RuntimeError::Conflict(_) => Ok(()),
+                // Created concurrently by a retry: fine.
+                RuntimeError::Conflict(m) if !is_address_clash(&m) => Ok(()),
+                RuntimeError::Conflict(m) | RuntimeError::Engine(m) | RuntimeError::Invalid(m)
+                    if is_address_clash(&m) =>
+                {
+                    Err(RuntimeError::AddressInUse(m))
+                }
                 other => Err(other),
             },
         }

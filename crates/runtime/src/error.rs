@@ -18,6 +18,9 @@ pub enum RuntimeError {
     /// The engine refused the request as invalid (bad image reference, limits…).
     #[error("{0}")]
     Invalid(String),
+    /// The address range asked for is taken (or the engine has none left).
+    #[error("{0}")]
+    AddressInUse(String),
     /// The engine failed otherwise.
     #[error("container engine error: {0}")]
     Engine(String),

@@ -47,11 +47,13 @@ pub trait WorkspaceRuntime: Send + Sync {
         image: &str,
         progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<(), RuntimeError>;
-    /// Creates the network if absent.
+    /// Creates the network if absent, with `subnet` when given; a subnet
+    /// already in use is [`RuntimeError::AddressInUse`].
     async fn ensure_network(
         &self,
         name: &str,
         labels: &HashMap<String, String>,
+        subnet: Option<&str>,
     ) -> Result<(), RuntimeError>;
     async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
     /// Creates the volume if absent; returns true if it was created now.

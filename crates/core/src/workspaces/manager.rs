@@ -7,6 +7,7 @@
 //! and nothing is ever created on the engine without a row that owns it.
 
 use super::model::{Workspace, WorkspaceState};
+use super::netpool::NetPool;
 use super::validate;
 use crate::agent::{AgentConn, AgentHub};
 use crate::auth::{new_id, Principal};
@@ -471,14 +472,43 @@ impl WorkspaceManager {
         }
     }
 
+    /// The workspace's own bridge network, on a subnet from the pool.
+    async fn ensure_network(
+        &self,
+        rec: &WorkspaceRecord,
+        labels: &HashMap<String, String>,
+    ) -> Result<(), CoreError> {
+        let lim = &self.opts.limits;
+        let pool = NetPool::parse(&lim.network_pool, lim.network_prefix)
+            .map_err(|e| CoreError::Internal(format!("workspaces.network_pool: {e}")))?;
+        for subnet in pool.candidates(&rec.id) {
+            match self
+                .runtime
+                .ensure_network(&rec.network, labels, Some(&subnet))
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(RuntimeError::AddressInUse(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::conflict(
+            "network_pool_exhausted",
+            format!(
+                "no free subnet left in the workspace network pool {} (/{} each): delete workspaces or widen workspaces.network_pool",
+                pool.describe(),
+                lim.network_prefix
+            ),
+        ))
+    }
+
     /// Makes the network, volume and container and starts it. On error says
     /// whether the volume was created by this call (so cleanup may remove it).
     async fn provision(&self, rec: &WorkspaceRecord) -> Result<bool, (CoreError, bool)> {
         let labels = self.labels(rec);
-        self.runtime
-            .ensure_network(&rec.network, &labels)
+        self.ensure_network(rec, &labels)
             .await
-            .map_err(|e| (e.into(), false))?;
+            .map_err(|e| (e, false))?;
         let created_volume = self
             .runtime
             .ensure_volume(&rec.volume, &labels)

@@ -3,6 +3,7 @@
 
 mod manager;
 mod model;
+pub mod netpool;
 pub mod reconcile;
 pub mod validate;
 
