@@ -348,13 +348,20 @@ async fn more_workspaces_than_the_engines_default_pools_hold() {
             .and_then(|c| c.into_iter().next())
             .and_then(|c| c.subnet)
             .expect("subnet");
-        assert!(subnet.starts_with("10.213.") && subnet.ends_with("/28"), "{subnet}");
+        assert!(
+            subnet.starts_with("10.213.") && subnet.ends_with("/28"),
+            "{subnet}"
+        );
         assert!(subnets.insert(subnet), "each workspace has its own subnet");
     }
     let deletes = created.iter().map(|w| {
         let api = ts.admin_api();
         let id = w["id"].as_str().expect("id").to_owned();
-        async move { api.delete(&format!("/api/v1/workspaces/{id}?purge=true")).await.0 }
+        async move {
+            api.delete(&format!("/api/v1/workspaces/{id}?purge=true"))
+                .await
+                .0
+        }
     });
     for s in futures_util::future::join_all(deletes).await {
         assert_eq!(s, StatusCode::OK);
