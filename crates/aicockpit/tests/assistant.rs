@@ -638,15 +638,79 @@ async fn the_export_verifies_independently_and_a_cut_tail_is_detected() {
         .await;
     api.create_ws("toured").await;
     api.sh("toured", "echo hi > /workspace/f").await;
+    let put = reqwest::Client::new()
+        .put(format!(
+            "{}/api/v1/workspaces/toured/files/content?path=notes.txt",
+            ts.url
+        ))
+        .bearer_auth(&ts.admin)
+        .body("private words")
+        .send()
+        .await
+        .expect("write");
+    assert!(put.status().is_success());
+    let (s, t) = api
+        .post(
+            "/api/v1/workspaces/toured/terminals",
+            json!({"cols": 80, "rows": 24}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    api.delete(&format!(
+        "/api/v1/workspaces/toured/terminals/{}",
+        t["id"].as_str().expect("id")
+    ))
+    .await;
+    api.post(
+        "/api/v1/workspaces/toured/files/rename",
+        json!({"from": "notes.txt", "to": "notes2.txt"}),
+    )
+    .await;
+    api.delete("/api/v1/workspaces/toured/files?path=notes2.txt")
+        .await;
+    let (s, v) = api
+        .post("/api/v1/ai/services", json!({"name": "svc", "kind": "custom", "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-very-secret-key"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = api.post("/api/v1/auth/tokens", json!({"name": "ci"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = api
+        .post(
+            "/api/v1/users",
+            json!({"username": "newbie", "password": "password-123", "role": "member"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
     let (s, export) = api.get("/api/v1/audit/export").await;
     assert_eq!(s, StatusCode::OK, "{export}");
     let rows = export["rows"].as_array().expect("rows").clone();
-    for action in ["auth.login_failed", "workspace.create", "workspace.exec"] {
+    for action in [
+        "auth.login_failed",
+        "workspace.create",
+        "workspace.exec",
+        "file.write",
+        "file.rename",
+        "file.delete",
+        "terminal.open",
+        "terminal.close",
+        "ai.service.create",
+        "token.create",
+        "user.create",
+    ] {
         assert!(
             rows.iter().any(|r| r["action"] == action),
             "{action} missing: {export}"
         );
     }
+    let text = export.to_string();
+    assert!(
+        !text.contains("sk-very-secret-key"),
+        "no keys on the record"
+    );
+    assert!(
+        !text.contains("private words"),
+        "no file contents on the record"
+    );
     let head = &export["head"];
     let head_arg = format!("{}:{}", head["seq"], head["hash"].as_str().expect("hash"));
     assert_eq!(head["seq"], rows.last().expect("a row")["seq"]);

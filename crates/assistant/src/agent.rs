@@ -564,7 +564,16 @@ impl Agents {
                         .as_str()
                         .filter(|c| policy.remember_command(c))
                     {
-                        let _ = cmd;
+                        self.audit
+                            .record(Entry {
+                                actor: approved_by.clone().unwrap_or_default(),
+                                workspace_id: Some(run.workspace_id.clone()),
+                                action: "policy.remember".into(),
+                                detail: json!({"command": cmd, "run": run.id}),
+                                result: Some("ok".into()),
+                                ..Default::default()
+                            })
+                            .await?;
                         self.store
                             .set_setting(
                                 &policy_key(&run.workspace_id),

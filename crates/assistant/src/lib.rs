@@ -3,7 +3,9 @@
 //! hash chain (`audit`), and the agent loop (`agent`).
 
 pub mod agent;
-pub mod audit;
+/// The audit log lives in core (every change is recorded where it
+/// happens); re-exported for the agent.
+pub use aicockpit_core::audit;
 pub mod guard;
 pub mod judge;
 pub mod policy;

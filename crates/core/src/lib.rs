@@ -6,6 +6,7 @@
 //! crate maps [`CoreError`] to responses in one place.
 
 pub mod agent;
+pub mod audit;
 pub mod auth;
 pub mod config;
 mod error;

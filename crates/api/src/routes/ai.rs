@@ -92,6 +92,16 @@ impl From<ServiceBody> for ServiceInput {
     }
 }
 
+/// What a service row records: where requests (and keys) go, never keys.
+fn service_detail(svc: &Service) -> serde_json::Value {
+    serde_json::json!({
+        "service": svc.id, "name": svc.name, "base_url": svc.base_url,
+        "has_api_key": svc.api_key.is_some(),
+        "header_names": svc.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        "fallback": svc.fallback_id,
+    })
+}
+
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(_p): Auth,
@@ -110,6 +120,7 @@ pub(crate) async fn create(
     p.require_admin()?;
     let svc = s.ai.registry().save(None, b.into()).await?;
     s.ai.invalidate_models();
+    crate::audit::record(&s, &p, None, "ai.service.create", service_detail(&svc)).await;
     let (_, active) = s.ai.registry().list().await?;
     Ok((StatusCode::CREATED, Json(dto(&svc, active.as_deref()))))
 }
@@ -123,6 +134,7 @@ pub(crate) async fn update(
     p.require_admin()?;
     let svc = s.ai.registry().save(Some(&id), b.into()).await?;
     s.ai.invalidate_models();
+    crate::audit::record(&s, &p, None, "ai.service.update", service_detail(&svc)).await;
     let (_, active) = s.ai.registry().list().await?;
     Ok(Json(dto(&svc, active.as_deref())))
 }
@@ -135,6 +147,14 @@ pub(crate) async fn delete(
     p.require_admin()?;
     s.ai.registry().delete(&id).await?;
     s.ai.invalidate_models();
+    crate::audit::record(
+        &s,
+        &p,
+        None,
+        "ai.service.delete",
+        serde_json::json!({"service": id}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,6 +165,14 @@ pub(crate) async fn activate(
 ) -> ApiResult<Json<ServiceDto>> {
     p.require_admin()?;
     let svc = s.ai.registry().activate(&id).await?;
+    crate::audit::record(
+        &s,
+        &p,
+        None,
+        "ai.service.activate",
+        serde_json::json!({"service": svc.id, "name": svc.name}),
+    )
+    .await;
     Ok(Json(dto(&svc, Some(&svc.id))))
 }
 
@@ -205,10 +233,13 @@ pub(crate) async fn set_alias(
     ApiJson(b): ApiJson<AliasBody>,
 ) -> ApiResult<StatusCode> {
     p.require_admin()?;
+    let detail =
+        serde_json::json!({"model": model, "service": b.service, "target_model": b.target_model});
     s.ai.registry()
         .set_alias(&model, &b.service, b.target_model)
         .await?;
     s.ai.invalidate_models();
+    crate::audit::record(&s, &p, None, "ai.alias.set", detail).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -219,6 +250,14 @@ pub(crate) async fn delete_alias(
 ) -> ApiResult<StatusCode> {
     p.require_admin()?;
     s.ai.registry().delete_alias(&model).await?;
+    crate::audit::record(
+        &s,
+        &p,
+        None,
+        "ai.alias.delete",
+        serde_json::json!({"model": model}),
+    )
+    .await;
     s.ai.invalidate_models();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -68,6 +68,14 @@ pub(crate) async fn login(
 /// Revokes the token the request was made with.
 pub(crate) async fn logout(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<StatusCode> {
     s.auth.revoke_token(&p.user_id, &p.token_id).await?;
+    crate::audit::record(
+        &s,
+        &p,
+        None,
+        "auth.logout",
+        serde_json::json!({"token": p.token_id}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -93,6 +101,14 @@ pub(crate) async fn create_token(
         .auth
         .create_api_token(&p.user_id, &req.name, req.expires_in_days)
         .await?;
+    crate::audit::record(
+        &s,
+        &p,
+        None,
+        "token.create",
+        serde_json::json!({"token": issued.record.id, "name": issued.record.name}),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -108,6 +124,14 @@ pub(crate) async fn revoke_token(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     s.auth.revoke_token(&p.user_id, &id).await?;
+    crate::audit::record(
+        &s,
+        &p,
+        None,
+        "token.revoke",
+        serde_json::json!({"token": id}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -192,6 +192,14 @@ pub(crate) async fn write(
         body_stream(body),
     )
     .await?;
+    crate::audit::in_workspace(
+        &s,
+        &p,
+        &id,
+        "file.write",
+        json!({"path": meta.path, "size": meta.size, "etag": meta.etag}),
+    )
+    .await;
     let etag = meta.etag.clone();
     Ok(with_etag(&etag, Json(meta)))
 }
@@ -215,7 +223,7 @@ pub(crate) async fn mkdir(
     ApiJson(b): ApiJson<MkdirBody>,
 ) -> ApiResult<(StatusCode, Json<FileMeta>)> {
     let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    let meta = conn
+    let meta: FileMeta = conn
         .call_as(
             Request::Mkdir {
                 path: b.path,
@@ -224,6 +232,7 @@ pub(crate) async fn mkdir(
             CALL,
         )
         .await?;
+    crate::audit::in_workspace(&s, &p, &id, "file.mkdir", json!({"path": meta.path})).await;
     Ok((StatusCode::CREATED, Json(meta)))
 }
 
@@ -243,8 +252,9 @@ pub(crate) async fn rename(
     ApiJson(b): ApiJson<RenameBody>,
 ) -> ApiResult<Json<FileMeta>> {
     let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    Ok(Json(
-        conn.call_as(
+    let detail = json!({"from": b.from, "to": b.to, "overwrite": b.overwrite});
+    let meta: FileMeta = conn
+        .call_as(
             Request::Rename {
                 from: b.from,
                 to: b.to,
@@ -252,8 +262,9 @@ pub(crate) async fn rename(
             },
             CALL,
         )
-        .await?,
-    ))
+        .await?;
+    crate::audit::in_workspace(&s, &p, &id, "file.rename", detail).await;
+    Ok(Json(meta))
 }
 
 pub(crate) async fn delete(
@@ -263,6 +274,7 @@ pub(crate) async fn delete(
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
     let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
+    let detail = json!({"path": q.path, "recursive": q.recursive});
     conn.call(
         Request::Delete {
             path: q.path,
@@ -271,6 +283,7 @@ pub(crate) async fn delete(
         LONG_CALL,
     )
     .await?;
+    crate::audit::in_workspace(&s, &p, &id, "file.delete", detail).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -327,6 +340,14 @@ pub(crate) async fn upload(
                 Box::pin(stream),
             )
             .await?;
+            crate::audit::in_workspace(
+                &s,
+                &p,
+                &id,
+                "file.write",
+                json!({"path": meta.path, "size": meta.size, "etag": meta.etag, "upload": true}),
+            )
+            .await;
             written.push(meta);
         }
         return Ok((StatusCode::CREATED, Json(json!({ "files": written }))).into_response());
@@ -348,6 +369,7 @@ pub(crate) async fn upload(
         ));
     }
     let (max_bytes, max_entries) = (s.limits.max_archive_bytes, s.limits.max_archive_entries);
+    let target = q.path.clone();
     let make = |channel| Request::ArchiveIn {
         path: q.path,
         channel,
@@ -360,6 +382,14 @@ pub(crate) async fn upload(
         .await?;
     let stats: ArchiveStats = serde_json::from_value(v)
         .map_err(|e| ApiError::from(CoreError::Internal(e.to_string())))?;
+    crate::audit::in_workspace(
+        &s,
+        &p,
+        &id,
+        "file.archive_in",
+        json!({"path": target, "stats": &stats}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(stats)).into_response())
 }
 

@@ -55,7 +55,7 @@ pub(crate) async fn create(
     ApiJson(b): ApiJson<OpenTerminal>,
 ) -> ApiResult<(StatusCode, Json<TermInfo>)> {
     let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    let info = conn
+    let info: TermInfo = conn
         .call_as(
             Request::TermOpen {
                 shell: b.shell,
@@ -67,6 +67,14 @@ pub(crate) async fn create(
             CALL,
         )
         .await?;
+    crate::audit::in_workspace(
+        &s,
+        &p,
+        &id,
+        "terminal.open",
+        serde_json::json!({"terminal": info.id, "cwd": info.cwd}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -85,7 +93,16 @@ pub(crate) async fn kill(
     Path((id, tid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    conn.call(Request::TermKill { id: tid }, CALL).await?;
+    conn.call(Request::TermKill { id: tid.clone() }, CALL)
+        .await?;
+    crate::audit::in_workspace(
+        &s,
+        &p,
+        &id,
+        "terminal.close",
+        serde_json::json!({"terminal": tid}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

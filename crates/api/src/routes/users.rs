@@ -35,5 +35,13 @@ pub(crate) async fn create(
         .auth
         .create_user(&req.username, &req.password, role)
         .await?;
+    crate::audit::record(
+        &s,
+        &p,
+        None,
+        "user.create",
+        serde_json::json!({"user": user.id, "username": user.username, "role": user.role}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(UserDto::from(user))))
 }

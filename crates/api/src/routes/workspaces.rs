@@ -142,7 +142,14 @@ pub(crate) async fn exec(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ExecRequestDto>,
 ) -> ApiResult<Json<ExecResponseDto>> {
-    let argv_for_audit = serde_json::json!({"argv": req.argv});
+    // On the record before it runs: a cancelled request still leaves its
+    // row. Environment variable names only (values may be secrets).
+    let detail = serde_json::json!({
+        "argv": req.argv, "cwd": req.cwd, "user": req.user,
+        "env": req.env.keys().collect::<Vec<_>>(),
+    });
+    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    audit(&s, &p, &ws_id, "workspace.exec", detail).await;
     let out = s
         .workspaces
         .exec(
@@ -159,9 +166,6 @@ pub(crate) async fn exec(
             },
         )
         .await?;
-    if let Ok(ws_id) = s.workspaces.id_of(&p, &id).await {
-        audit(&s, &p, &ws_id, "workspace.exec", argv_for_audit).await;
-    }
     Ok(Json(out.into()))
 }
 
@@ -192,16 +196,5 @@ async fn audit(
     action: &str,
     detail: serde_json::Value,
 ) {
-    let e = aicockpit_assistant::audit::Entry {
-        actor: p.user_id.clone(),
-        workspace_id: Some(ws.to_owned()),
-        action: action.to_owned(),
-        detail,
-        decision: None,
-        approved_by: None,
-        result: Some("ok".into()),
-    };
-    if let Err(err) = s.agents.audit().record(e).await {
-        tracing::error!(error = %err, action, "could not append to the audit log");
-    }
+    crate::audit::record(s, p, Some(ws), action, detail).await;
 }
