@@ -73,6 +73,7 @@ const LINES: &[(&str, &str)] = &[
     ("echo pwned >> .git/config", "deny"),
     ("cat secrets/key > pwned", "deny"),
     ("cat keylink", "deny"),
+    ("echo pwned > hooks/../config", "deny"),
     ("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0='touch pwned' git status", "ask"),
     ("git -c core.fsmonitor='touch pwned' status", "ask"),
     ("PATH=/tmp:$PATH ls", "ask"),
@@ -102,7 +103,7 @@ async fn hostile_lines_never_run_unapproved_and_denied_ones_never_run() {
     let api = ts.admin_api();
     api.create_ws("hostile").await;
     let (code, _, err) = api
-        .sh("hostile", "cd /workspace && mkdir -p secrets .git && echo s3cret > secrets/key && echo cfg > .git/config && echo v > victim && ln -s /tmp lnk && ln -s secrets/key keylink && git init -q . 2>/dev/null; echo cfg > .git/config")
+        .sh("hostile", "cd /workspace && mkdir -p secrets .git && echo s3cret > secrets/key && echo cfg > .git/config && echo v > victim && ln -s /tmp lnk && ln -s secrets/key keylink && git init -q . 2>/dev/null; mkdir -p .git/hooks && ln -s .git/hooks hooks && echo cfg > .git/config")
         .await;
     assert_eq!(code, 0, "{err}");
     put_policy(&ts, "hostile", &hostile_policy()).await;

@@ -22,16 +22,18 @@ const MAX_PATHS: usize = 256;
 
 /// Where paths really lead (symlinks followed) in the workspace.
 pub trait Resolve {
-    /// The real absolute path of `abs`, or None when it cannot be known.
-    fn real(&self, abs: &str) -> Option<String>;
+    /// The real absolute path of `raw` (absolute, but with any `..` left as
+    /// written: the kernel follows a symlink before it climbs, so `..` is
+    /// only resolved here), or None when it cannot be known.
+    fn real(&self, raw: &str) -> Option<String>;
 }
 
 /// Paths taken as written: for judging without a workspace.
 pub struct Lexical;
 
 impl Resolve for Lexical {
-    fn real(&self, abs: &str) -> Option<String> {
-        Some(abs.to_owned())
+    fn real(&self, raw: &str) -> Option<String> {
+        policy::absolute("/", raw)
     }
 }
 
@@ -45,12 +47,12 @@ impl Resolve for HashMap<String, String> {
 struct Recorder(RefCell<Vec<String>>);
 
 impl Resolve for Recorder {
-    fn real(&self, abs: &str) -> Option<String> {
+    fn real(&self, raw: &str) -> Option<String> {
         let mut v = self.0.borrow_mut();
-        if v.len() < MAX_PATHS && !v.iter().any(|p| p == abs) {
-            v.push(abs.to_owned());
+        if v.len() < MAX_PATHS && !v.iter().any(|p| p == raw) {
+            v.push(raw.to_owned());
         }
-        Some(abs.to_owned())
+        policy::absolute("/", raw)
     }
 }
 
@@ -95,8 +97,14 @@ impl Judge<'_> {
         let denied: Vec<&str> = self.policy.denied_programs().collect();
         for w in words {
             let n = programs::name(w);
-            if denied.contains(&n) {
-                self.consider(Decision::Deny, format!("`{n}` is denied"));
+            // A glob in a name (`/bin/r[m]`) is denied when it can name one.
+            let hit = denied.iter().find(|d| {
+                **d == n
+                    || (n.contains(['*', '?', '['])
+                        && globset::Glob::new(n).is_ok_and(|g| g.compile_matcher().is_match(d)))
+            });
+            if let Some(d) = hit {
+                self.consider(Decision::Deny, format!("`{d}` is denied"));
             }
         }
     }
@@ -141,6 +149,11 @@ impl Judge<'_> {
 
     fn command(&mut self, words: &[String], globbed: &[usize], depth: usize) {
         let Some(first) = words.first() else { return };
+        if depth > MAX_DEPTH {
+            self.consider(Decision::Ask, "commands nested too deep to follow");
+            self.deny_scan(words.iter().map(String::as_str));
+            return;
+        }
         let prog = programs::name(first);
         let rule = self.policy.command_rule(words);
         match rule {
@@ -162,7 +175,12 @@ impl Judge<'_> {
             Some(Inner::Line(l)) => self.line(&l, depth + 1),
             Some(Inner::Opaque(why)) => {
                 self.consider(Decision::Ask, why);
-                self.deny_scan(words.iter().skip(1).map(String::as_str));
+                let inner: Vec<String> = words
+                    .iter()
+                    .skip(1)
+                    .flat_map(|w| shell::suspicious_words(w).collect::<Vec<_>>())
+                    .collect();
+                self.deny_scan(inner.iter().map(String::as_str));
             }
             None => {}
         }
@@ -183,6 +201,9 @@ impl Judge<'_> {
             let operand = if w.starts_with('-') {
                 match w.split_once('=') {
                     Some((_, v)) => v,
+                    // `-fFILE`: a short option's attached value may be a
+                    // path (checked like one; `-la` is merely a file "a").
+                    None if !w.starts_with("--") && w.len() > 2 => &w[2..],
                     None => continue,
                 }
             } else if let Some((k, v)) =
@@ -244,7 +265,13 @@ impl Judge<'_> {
             };
             let v = self.policy.path_at(&abs, write, inside, outside);
             self.consider(v.decision, format!("{kind} of {path}: {}", v.reason));
-            match self.resolve.real(&abs) {
+            // Resolved as written: `link/../x` climbs from where `link` leads.
+            let raw = if path.starts_with('/') {
+                path.to_owned()
+            } else {
+                format!("{cwd}/{path}")
+            };
+            match self.resolve.real(&raw) {
                 Some(real) if real != abs => {
                     let rv = self.policy.path_at(&real, write, inside, outside);
                     self.consider(

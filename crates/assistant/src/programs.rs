@@ -60,19 +60,35 @@ pub fn inner(words: &[String]) -> Option<Inner> {
         "env" => {
             let mut i = 1;
             while let Some(w) = words.get(i) {
+                let long =
+                    |full: &str| w.len() >= 4 && full.starts_with(w.split('=').next().unwrap_or(w));
+                if w.starts_with("--") && long("--split-string") {
+                    // `--split-string=LINE` or `--split-string LINE …`
+                    let mut line = match w.split_once('=') {
+                        Some((_, v)) => vec![v.to_owned()],
+                        None => Vec::new(),
+                    };
+                    line.extend(rest(words, i + 1));
+                    return Some(Inner::Line(line.join(" ")));
+                }
+                if w.starts_with('-') && !w.starts_with("--") && w.contains('S') {
+                    // `-S LINE`, `-SLINE`, `-iS'LINE'`: the rest of the bundle
+                    // after `S` starts the line.
+                    let after = w.split_once('S').map(|x| x.1).unwrap_or("");
+                    let mut line = if after.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![after.to_owned()]
+                    };
+                    line.extend(rest(words, i + 1));
+                    return Some(Inner::Line(line.join(" ")));
+                }
+                if (w.starts_with('-') && !w.starts_with("--") && w.contains('C'))
+                    || (w.starts_with("--") && long("--chdir"))
+                {
+                    return Some(Inner::Opaque("`env` changes the directory".into()));
+                }
                 match w.as_str() {
-                    "-S" | "--split-string" => {
-                        return Some(Inner::Line(rest(words, i + 1).join(" ")))
-                    }
-                    s if s.starts_with("-S") || s.starts_with("--split-string=") => {
-                        let first = s.split_once('=').map(|x| x.1).unwrap_or(&s[2..]);
-                        let mut line = vec![first.to_owned()];
-                        line.extend(rest(words, i + 1));
-                        return Some(Inner::Line(line.join(" ")));
-                    }
-                    "-C" | "--chdir" => {
-                        return Some(Inner::Opaque("`env` changes the directory".into()))
-                    }
                     "-u" | "--unset" => i += 2,
                     "--" => {
                         i += 1;
@@ -145,6 +161,13 @@ pub fn inner(words: &[String]) -> Option<Inner> {
                     "-a",
                     "--arg-file",
                     "--delimiter",
+                    "--max-args",
+                    "--max-lines",
+                    "--max-procs",
+                    "--max-chars",
+                    "--replace",
+                    "--eof",
+                    "--process-slot-var",
                 ],
             );
             let mut cmd = rest(words, at);
@@ -154,24 +177,47 @@ pub fn inner(words: &[String]) -> Option<Inner> {
             Some(Inner::Partial(cmd))
         }
         "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash" | "mksh" | "fish" | "su" => {
-            // `sh -c LINE` (also `-ec`, `-xc`); anything else runs a script
-            // or reads commands from somewhere the judge cannot see.
+            // `sh -c LINE` (also `-ec`, `sh -c -e LINE`, `sh +x -c …`,
+            // `sh -o vi -c …`); anything else runs a script or reads
+            // commands from somewhere the judge cannot see.
             let mut i = 1;
+            let mut saw_c = false;
             while let Some(w) = words.get(i) {
-                if w.starts_with('-') && !w.starts_with("--") && w.contains('c') {
-                    return Some(match words.get(i + 1) {
-                        Some(line) => Inner::Line(line.clone()),
-                        None => Inner::Opaque(format!("`{prog} -c` without a command")),
-                    });
-                }
-                if !w.starts_with('-') {
+                if w == "--" {
+                    i += 1;
                     break;
                 }
-                i += 1;
+                let is_opt = (w.starts_with('-') || w.starts_with('+')) && w.len() > 1;
+                if !is_opt {
+                    break;
+                }
+                if !w.starts_with("--") && w[1..].contains('c') {
+                    saw_c = true;
+                }
+                // `-o NAME` / `+o NAME` take a value.
+                i += if w == "-o" || w == "+o" { 2 } else { 1 };
+            }
+            if saw_c {
+                return Some(match words.get(i) {
+                    Some(line) => Inner::Line(line.clone()),
+                    None => Inner::Opaque(format!("`{prog} -c` without a command")),
+                });
             }
             Some(Inner::Opaque(format!(
                 "`{prog}` runs commands the judge cannot see"
             )))
+        }
+        "find" => {
+            // `find … -exec CMD … ;` runs CMD: judged like any command.
+            let at = words
+                .iter()
+                .position(|w| matches!(w.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir"))?;
+            let cmd: Vec<String> = words[at + 1..]
+                .iter()
+                .take_while(|w| *w != ";" && *w != "+")
+                .cloned()
+                .collect();
+            (!cmd.is_empty()).then_some(Inner::Partial(cmd))
         }
         "eval" => Some(Inner::Line(rest(words, 1).join(" "))),
         "source" | "." | "watch" | "flock" | "strace" | "ltrace" | "gdb" | "unshare"
@@ -215,23 +261,30 @@ pub fn dangerous(words: &[String]) -> Option<String> {
                         || a.starts_with("--list-cmds")
                 })
                 .cloned();
-            global.or_else(|| {
-                flag(&[
-                    "--output",
-                    "--exec",
-                    "-x",
-                    "--upload-pack",
-                    "--receive-pack",
-                    "--ext-diff",
-                    "--textconv",
-                    "--open-files-in-pager",
-                    "-O",
-                    "--config",
-                    "--template",
-                    "--no-index",
-                    "--output-directory",
-                ])
-            })
+            let status_verbose = args.iter().find(|a| *a == "status").is_some()
+                && args
+                    .iter()
+                    .any(|a| a == "-v" || a == "-vv" || a == "--verbose");
+            global
+                .or_else(|| status_verbose.then(|| "--verbose".to_owned()))
+                .or_else(|| {
+                    flag(&[
+                        "--help",
+                        "--output",
+                        "--exec",
+                        "-x",
+                        "--upload-pack",
+                        "--receive-pack",
+                        "--ext-diff",
+                        "--textconv",
+                        "--open-files-in-pager",
+                        "-O",
+                        "--config",
+                        "--template",
+                        "--no-index",
+                        "--output-directory",
+                    ])
+                })
         }
         "find" => flag(&[
             "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf",

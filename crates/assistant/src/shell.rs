@@ -279,6 +279,14 @@ fn redirect(src: &str, n: Node<'_>, line: &mut Line) {
         not_plain(line, "a redirection without a target");
         return;
     };
+    // dash reads only one digit as a descriptor: `cat 12</dev/null` runs
+    // `cat 12`, so a longer number is not what the grammar says.
+    let fd = (0..n.child_count())
+        .filter_map(|i| n.child(i))
+        .find(|c| c.kind() == "file_descriptor");
+    if fd.is_some_and(|f| f.end_byte() - f.start_byte() > 1) {
+        not_plain(line, "a descriptor number of more than one digit");
+    }
     let target = value(src, dest);
     match op {
         ">&" | "<&" => {
@@ -304,14 +312,19 @@ fn redirect(src: &str, n: Node<'_>, line: &mut Line) {
 /// split at shell operators: a denied program name found here is denied
 /// whatever the grammar made of the line (the judge uses it for lines that
 /// are not plain, and for lines too long to parse).
-pub fn suspicious_words(src: &str) -> impl Iterator<Item = String> + '_ {
-    src.split(|c: char| c.is_whitespace() || ";&|()<>`{}$=#,\0".contains(c))
+pub fn suspicious_words(src: &str) -> impl Iterator<Item = String> {
+    // A backslash-newline joins lines: `r\<newline>m` is `rm`.
+    let joined = src.replace("\\\n", "");
+    let words: Vec<String> = joined
+        .split(|c: char| c.is_whitespace() || ";&|()<>`{}$=#,\0:+?%-".contains(c))
         .map(|w| {
             w.chars()
                 .filter(|c| !"'\"\\".contains(*c))
                 .collect::<String>()
         })
         .filter(|w| !w.is_empty())
+        .collect();
+    words.into_iter()
 }
 
 #[cfg(test)]

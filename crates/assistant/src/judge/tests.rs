@@ -268,6 +268,26 @@ const HOSTILE: &[(&str, Decision)] = &[
     ("sh", Ask),
     ("bash -i", Ask),
     ("exec sh", Ask),
+    // Found by review: option bundles and long forms of wrappers, options
+    // after `sh -c`, spellings across lines and inside expansions.
+    ("env -iS'rm victim'", Deny),
+    ("env --split 'rm victim'", Deny),
+    ("env -S'rm -rf victim a=b'", Deny),
+    ("sh -c -- 'rm victim'", Deny),
+    ("sh -c -e 'rm victim'", Deny),
+    ("sh +x -c 'rm victim'", Deny),
+    ("sh -o vi -c 'rm victim'", Deny),
+    ("r\\\nm victim", Deny),
+    ("${x-rm} victim", Deny),
+    ("${x:-rm} victim", Deny),
+    ("/bin/r[m] victim", Deny),
+    ("find . -exec rm victim ';'", Deny),
+    ("echo v | xargs --max-args 1 rm", Deny),
+    ("cat 12</dev/null", Ask),
+    ("grep -fsecrets/key x", Deny),
+    ("git status -v", Ask),
+    ("git status --verbose", Ask),
+    ("git status --help", Ask),
     // Hostile sizes and encodings.
     ("", Deny),
     ("   ", Deny),
@@ -344,6 +364,13 @@ fn symlinks_are_judged_where_they_lead() {
         Ask,
         "unresolved paths ask"
     );
+    // `..` after a symlink climbs from where the link leads (the kernel's
+    // order), so it is resolved as written, not collapsed first.
+    real.insert(
+        "/workspace/h/../config".to_owned(),
+        "/workspace/.git/config".to_owned(),
+    );
+    assert_eq!(command(&p, "echo x > h/../config", &real).decision, Deny);
     assert_eq!(
         paths(&p, "cat k README.md > out 2>/dev/null"),
         vec!["/workspace/k", "/workspace/README.md", "/workspace/out"]
@@ -509,6 +536,8 @@ fn random_lines_never_panic_and_allow_only_plain_ones() {
         "(".repeat(20_000),
         "{ ".repeat(10_000),
         "echo ".repeat(5_000),
+        "env ".repeat(2_000) + "ls",
+        "timeout 1 ".repeat(800) + "ls",
         format!("ls {}", "a".repeat(1 << 20)),
         format!("ls {} ; rm victim", "a ".repeat(10_000)),
     ] {
