@@ -88,7 +88,33 @@ pub(crate) fn main(args: &[OsString]) -> ExitCode {
     ExitCode::from(127)
 }
 
+/// Removes the private temp dirs of sandboxed commands that have ended
+/// (their pid is in the name), a bounded number per call.
+fn sweep_old_tmp() {
+    let Ok(entries) = std::fs::read_dir("/tmp") else {
+        return;
+    };
+    for e in entries.flatten().take(10_000) {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("aicockpit-sandbox-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        // Only our own (a dir of another uid is left alone by the kernel
+        // anyway) and only when that command is gone.
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 fn private_tmp() -> std::io::Result<PathBuf> {
+    sweep_old_tmp();
     use std::os::unix::fs::DirBuilderExt;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
