@@ -496,17 +496,16 @@ impl Agents {
         let mut final_decision = decision.to_owned();
         match verdict.decision {
             Decision::Deny => {
-                self.audit
-                    .record(Entry {
-                        actor,
-                        workspace_id: Some(run.workspace_id.clone()),
-                        action: format!("agent.tool.{tool}"),
-                        detail: args.clone(),
-                        decision: Some("deny".into()),
-                        result: Some(verdict.reason.clone()),
-                        ..Default::default()
-                    })
-                    .await?;
+                self.audit_tool(
+                    run,
+                    actor,
+                    tool,
+                    args.clone(),
+                    "deny",
+                    None,
+                    verdict.reason.clone(),
+                )
+                .await?;
                 let out = format!("denied by the workspace policy ({})", verdict.reason);
                 run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
                 return Ok(out);
@@ -525,17 +524,16 @@ impl Agents {
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(id);
                     run.emit(json!({"type": "approval_expired", "id": id}));
-                    self.audit
-                        .record(Entry {
-                            actor,
-                            workspace_id: Some(run.workspace_id.clone()),
-                            action: format!("agent.tool.{tool}"),
-                            detail: args.clone(),
-                            decision: Some("expired".into()),
-                            result: Some("not run: nobody answered".into()),
-                            ..Default::default()
-                        })
-                        .await?;
+                    self.audit_tool(
+                        run,
+                        actor,
+                        tool,
+                        args.clone(),
+                        "expired",
+                        None,
+                        "not run: nobody answered".into(),
+                    )
+                    .await?;
                     return Err(AgentError::ApprovalExpired);
                 };
                 let Ok((answer, by)) = answer else {
@@ -543,17 +541,16 @@ impl Agents {
                 };
                 approved_by = Some(by);
                 if !answer.approve {
-                    self.audit
-                        .record(Entry {
-                            actor,
-                            workspace_id: Some(run.workspace_id.clone()),
-                            action: format!("agent.tool.{tool}"),
-                            detail: args.clone(),
-                            decision: Some("rejected".into()),
-                            approved_by,
-                            result: Some("not run".into()),
-                        })
-                        .await?;
+                    self.audit_tool(
+                        run,
+                        actor,
+                        tool,
+                        args.clone(),
+                        "rejected",
+                        approved_by,
+                        "not run".into(),
+                    )
+                    .await?;
                     let out = "the user rejected this action".to_owned();
                     run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
                     return Ok(out);
@@ -613,23 +610,49 @@ impl Agents {
             Err(e) => (false, format!("error: {e}")),
         };
         let output = truncate(&output);
+        let summary = format!(
+            "{}: {}",
+            if ok { "ok" } else { "failed" },
+            output.chars().take(200).collect::<String>()
+        );
+        self.audit_tool(
+            run,
+            actor,
+            tool,
+            detail,
+            &final_decision,
+            approved_by,
+            summary,
+        )
+        .await?;
+        run.emit(json!({"type": "tool_result", "id": id, "ok": ok, "output": output}));
+        Ok(output)
+    }
+
+    /// One agent tool call on the audit record.
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_tool(
+        &self,
+        run: &Run,
+        actor: String,
+        tool: &str,
+        detail: Value,
+        decision: &str,
+        approved_by: Option<String>,
+        result: String,
+    ) -> Result<(), AgentError> {
         self.audit
             .record(Entry {
                 actor,
                 workspace_id: Some(run.workspace_id.clone()),
                 action: format!("agent.tool.{tool}"),
                 detail,
-                decision: Some(final_decision),
+                decision: Some(decision.to_owned()),
                 approved_by,
-                result: Some(format!(
-                    "{}: {}",
-                    if ok { "ok" } else { "failed" },
-                    output.chars().take(200).collect::<String>()
-                )),
+                result: Some(result),
             })
             .await?;
-        run.emit(json!({"type": "tool_result", "id": id, "ok": ok, "output": output}));
-        Ok(output)
+        Ok(())
     }
 
     /// Agent actions per user per minute.
