@@ -69,6 +69,36 @@ async fn open(config_file: Option<&Path>) -> Result<(Store, AuthService), u8> {
     Ok((store, auth))
 }
 
+/// Puts a change made from the command line on the audit record (with the
+/// published head, as the server does). The actor is `cli:` and the
+/// operating-system user; a row that cannot be written is an error message,
+/// the change itself is already made.
+async fn record(
+    config_file: Option<&Path>,
+    store: &Store,
+    action: &str,
+    detail: serde_json::Value,
+) {
+    let mut audit = aicockpit_core::audit::Audit::new(store.clone());
+    if let Ok(c) = Config::load(config_file) {
+        match aicockpit_core::audit::HeadFile::open(&c.data_dir()) {
+            Ok(f) => audit = audit.with_head_file(f),
+            Err(e) => eprintln!("warning: the audit head cannot be published: {e}"),
+        }
+    }
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let e = aicockpit_core::audit::Entry {
+        actor: format!("cli:{who}"),
+        action: action.to_owned(),
+        detail,
+        result: Some("ok".into()),
+        ..Default::default()
+    };
+    if let Err(err) = audit.record(e).await {
+        eprintln!("warning: the change was made but could not be audited: {err}");
+    }
+}
+
 pub(crate) fn read_password(from_stdin: bool, prompt: &str) -> Result<String, u8> {
     let pw = if from_stdin {
         let mut line = String::new();
@@ -119,6 +149,13 @@ pub(crate) async fn users(config_file: Option<&Path>, cmd: UsersCmd, out: Output
             };
             match auth.create_user(&username, &pw, role).await {
                 Ok(u) => {
+                    record(
+                        config_file,
+                        &store,
+                        "user.create",
+                        json!({"user": u.id, "username": u.username, "role": u.role}),
+                    )
+                    .await;
                     out.print(
                         &json!({"id": u.id, "username": u.username, "role": u.role}),
                         &format!("created {} user {}", u.role, u.username),
@@ -138,6 +175,13 @@ pub(crate) async fn users(config_file: Option<&Path>, cmd: UsersCmd, out: Output
             };
             match auth.set_password(&username, &pw).await {
                 Ok(()) => {
+                    record(
+                        config_file,
+                        &store,
+                        "user.password",
+                        json!({"username": username}),
+                    )
+                    .await;
                     out.print(
                         &json!({"username": username}),
                         &format!("password of {username} changed"),
@@ -188,6 +232,13 @@ pub(crate) async fn tokens(config_file: Option<&Path>, cmd: TokensCmd, out: Outp
     let code = match auth.user_by_name(&user).await {
         Ok(u) => match auth.create_api_token(&u.id, &name, expires_in_days).await {
             Ok(t) => {
+                record(
+                    config_file,
+                    &store,
+                    "token.create",
+                    json!({"token": t.record.id, "name": t.record.name, "user": u.id}),
+                )
+                .await;
                 out.print(
                     &json!({"id": t.record.id, "name": t.record.name, "token": t.secret,
                             "expires_at": t.record.expires_at.map(format_ms)}),

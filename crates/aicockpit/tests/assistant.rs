@@ -681,9 +681,29 @@ async fn the_export_verifies_independently_and_a_cut_tail_is_detected() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The command line's changes are on the same record.
+    let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_aicockpit"))
+        .args(["users", "add", "fromcli", "--password-stdin"])
+        .env("AICOCKPIT_SERVER__DATA_DIR", &ts.data_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("users add");
+    {
+        use std::io::Write as _;
+        let mut stdin = add.stdin.take().expect("stdin");
+        stdin.write_all(b"password-123\n").expect("password");
+    }
+    assert!(add.wait().expect("users add").success());
     let (s, export) = api.get("/api/v1/audit/export").await;
     assert_eq!(s, StatusCode::OK, "{export}");
     let rows = export["rows"].as_array().expect("rows").clone();
+    assert!(
+        rows.iter().any(|r| r["action"] == "user.create"
+            && r["actor"].as_str().is_some_and(|a| a.starts_with("cli:"))
+            && r["detail"].as_str().is_some_and(|d| d.contains("fromcli"))),
+        "{export}"
+    );
     for action in [
         "auth.login_failed",
         "workspace.create",

@@ -205,6 +205,22 @@ impl Audit {
         Ok(())
     }
 
+    /// The head as published: the head file (which the command line
+    /// updates too) or, without one, the last row this process appended;
+    /// the later of the two. It does not move back when rows are cut from
+    /// the database, which is the point.
+    pub fn published_head(&self) -> Option<(i64, String)> {
+        let mine = self.head();
+        let file = self
+            .head_file
+            .as_ref()
+            .and_then(|f| f.read().ok().flatten());
+        match (mine, file) {
+            (Some(m), Some(f)) => Some(if f.0 > m.0 { f } else { m }),
+            (m, f) => m.or(f),
+        }
+    }
+
     /// The chain's last row (seq, hash), as last appended or loaded.
     pub fn head(&self) -> Option<(i64, String)> {
         self.head.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -232,10 +232,14 @@ pub(crate) async fn audit_export(
         .audit_rows(None, q.after, limit)
         .await
         .map_err(aicockpit_core::CoreError::from)?;
-    Ok(Json(aicockpit_assistant::audit::export_json(
-        &rows,
-        s.agents.audit().head(),
-    )))
+    // The database's head: rows appended by another process (the CLI)
+    // count too.
+    let head = s
+        .store
+        .audit_head()
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(Json(aicockpit_assistant::audit::export_json(&rows, head)))
 }
 
 fn conversations_key(user: &str, ws: &str) -> String {
