@@ -732,3 +732,47 @@ async fn a_reply_too_big_for_the_link_is_an_error_not_a_lost_link() {
     let (s, v) = api.get("/api/v1/workspaces/bigdir/files?path=").await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_does_not_stall_the_workspace_link() {
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    api.create_ws("slowread").await;
+    let (code, _, err) = api
+        .sh(
+            "slowread",
+            "head -c 25000000 /dev/urandom > /workspace/big.bin && echo hi > /workspace/small.txt",
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    // A download whose client reads nothing: its channel backs up.
+    let stalled = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/workspaces/slowread/files/content?path=big.bin",
+            ts.url
+        ))
+        .bearer_auth(&ts.admin)
+        .send()
+        .await
+        .expect("download starts");
+    assert_eq!(stalled.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Everyone else on the same link still gets answers.
+    for _ in 0..3 {
+        let small = tokio::time::timeout(
+            Duration::from_secs(10),
+            reqwest::Client::new()
+                .get(format!(
+                    "{}/api/v1/workspaces/slowread/files/content?path=small.txt",
+                    ts.url
+                ))
+                .bearer_auth(&ts.admin)
+                .send(),
+        )
+        .await
+        .expect("a small read is not stuck behind the stalled download")
+        .expect("small read");
+        assert_eq!(small.text().await.expect("body"), "hi\n");
+    }
+    drop(stalled);
+}

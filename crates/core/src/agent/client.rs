@@ -36,7 +36,7 @@ pub struct Waiting {
 pub struct AgentConn {
     out: mpsc::Sender<Frame>,
     pending: Mutex<HashMap<u64, Pending>>,
-    channels: Mutex<HashMap<u32, mpsc::Sender<ChannelMsg>>>,
+    channels: Mutex<HashMap<u32, ChannelIn>>,
     events: broadcast::Sender<Event>,
     next_id: AtomicU64,
     next_channel: AtomicU32,
@@ -45,6 +45,26 @@ pub struct AgentConn {
     pub version: String,
     /// The Landlock ABI of the workspace's kernel (0: none).
     pub landlock_abi: u32,
+}
+
+/// Bytes a channel's reader may fall behind before the channel is closed.
+const MAX_QUEUED: usize = 32 * 1024 * 1024;
+
+/// The link's side of a data channel.
+#[derive(Clone)]
+struct ChannelIn {
+    intake: mpsc::UnboundedSender<ChannelMsg>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ChannelMsg {
+    /// What a queued message costs.
+    fn weight(&self) -> usize {
+        match self {
+            ChannelMsg::Data(b) => b.len() + 64,
+            ChannelMsg::Event(_) => 256,
+        }
+    }
 }
 
 fn gone() -> CoreError {
@@ -153,9 +173,8 @@ impl AgentConn {
                 }
                 Ok(Message::Event { event }) => match &event {
                     Event::Fs { channel, .. } => {
-                        if let Some(tx) = self.channel(*channel) {
-                            let _ = tx.send(ChannelMsg::Event(event)).await;
-                        }
+                        let ch = *channel;
+                        self.deliver(ch, ChannelMsg::Event(event));
                     }
                     Event::TermExit { .. } => {
                         let _ = self.events.send(event);
@@ -163,13 +182,7 @@ impl AgentConn {
                 },
                 _ => {}
             },
-            FrameKind::Data => {
-                if let Some(tx) = self.channel(frame.channel) {
-                    if tx.send(ChannelMsg::Data(frame.payload)).await.is_err() {
-                        self.close_channel(frame.channel);
-                    }
-                }
-            }
+            FrameKind::Data => self.deliver(frame.channel, ChannelMsg::Data(frame.payload)),
             FrameKind::Eof => {
                 // Dropping the sender ends the receiver's stream.
                 self.close_channel(frame.channel);
@@ -177,12 +190,34 @@ impl AgentConn {
         }
     }
 
-    fn channel(&self, ch: u32) -> Option<mpsc::Sender<ChannelMsg>> {
+    fn channel(&self, ch: u32) -> Option<ChannelIn> {
         self.channels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&ch)
             .cloned()
+    }
+
+    /// Hands a channel's message to its reader without ever waiting: the
+    /// link's one reader task must not stall on one slow consumer (a
+    /// throttled download, an unread watch) while terminals wait behind it.
+    /// What a reader has not taken is queued up to [`MAX_QUEUED`]; past
+    /// that its channel is closed, and only that reader loses.
+    fn deliver(&self, ch: u32, msg: ChannelMsg) {
+        let Some(c) = self.channel(ch) else { return };
+        let n = msg.weight();
+        if c.queued.load(Ordering::Relaxed) + n > MAX_QUEUED {
+            tracing::warn!(
+                channel = ch,
+                "closing a channel whose reader fell {MAX_QUEUED} bytes behind"
+            );
+            self.close_channel(ch);
+            return;
+        }
+        c.queued.fetch_add(n, Ordering::Relaxed);
+        if c.intake.send(msg).is_err() {
+            self.close_channel(ch);
+        }
     }
 
     fn shut(&self) {
@@ -211,10 +246,26 @@ impl AgentConn {
     pub fn open_channel(&self) -> (u32, mpsc::Receiver<ChannelMsg>) {
         let ch = self.next_channel.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(64);
+        let (intake, mut queue) = mpsc::unbounded_channel::<ChannelMsg>();
+        let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let q = queued.clone();
+        // The channel's own mover: waits for its reader, in order; ends
+        // (ending the reader's stream) once the intake is closed and
+        // drained, or when the reader is gone.
+        tokio::spawn(async move {
+            while let Some(m) = queue.recv().await {
+                let n = m.weight();
+                let sent = tx.send(m).await;
+                q.fetch_sub(n, Ordering::Relaxed);
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
         self.channels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(ch, tx);
+            .insert(ch, ChannelIn { intake, queued });
         (ch, rx)
     }
 
