@@ -367,3 +367,40 @@ async fn more_workspaces_than_the_engines_default_pools_hold() {
         assert_eq!(s, StatusCode::OK);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspaces_cannot_reach_each_other() {
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    api.create_ws("peer-a").await;
+    let b = api.create_ws("peer-b").await;
+    // A listener in B (perl is in the base image).
+    let (code, _, err) = api
+        .sh(
+            "peer-b",
+            "nohup perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalPort=>7777,Listen=>5,ReuseAddr=>1) or die; while($c=$s->accept){print $c \"hello\\n\"; close $c}' >/dev/null 2>&1 & sleep 1",
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let d = docker().await;
+    let net = d
+        .inspect_network(b["network"].as_str().expect("net"), None)
+        .await
+        .expect("network");
+    let ip = net
+        .containers
+        .and_then(|c| c.into_values().next())
+        .and_then(|c| c.ipv4_address)
+        .expect("b's address");
+    let ip = ip.split('/').next().expect("ip").to_owned();
+    let probe = format!("timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/7777 && head -1 <&3' && echo reached || echo unreachable");
+    // Control: B reaches its own listener on that address.
+    let (_, out, _) = api.sh("peer-b", &probe).await;
+    assert!(out.contains("hello") && out.contains("reached"), "{out}");
+    // A, on its own network, does not.
+    let (_, out, _) = api.sh("peer-a", &probe).await;
+    assert!(
+        out.contains("unreachable") && !out.contains("hello"),
+        "{out}"
+    );
+}
