@@ -404,3 +404,52 @@ async fn workspaces_cannot_reach_each_other() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspaces_cannot_reach_the_servers_host() {
+    // A service on the host, on every address.
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            use std::io::Write as _;
+            let mut c = c;
+            let _ = c.write_all(b"hello\n");
+        }
+    });
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    let (s, ready) = ts.anonymous().get("/ready").await;
+    assert_eq!(s, StatusCode::OK, "{ready}");
+    assert_eq!(ready["host_isolation"]["enforced"], true, "{ready}");
+    let w = api.create_ws("hostprobe").await;
+    let d = docker().await;
+    let c = d
+        .inspect_container(
+            &format!("aicockpit-ws-{}", w["id"].as_str().expect("id")),
+            None,
+        )
+        .await
+        .expect("container");
+    let gateway = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .and_then(|n| n.into_values().next())
+        .and_then(|n| n.gateway)
+        .filter(|g| !g.is_empty())
+        .expect("gateway");
+    // The host answers on that address (from the host itself)…
+    let mut direct =
+        std::net::TcpStream::connect((gateway.as_str(), port)).expect("host reaches itself");
+    let mut line = String::new();
+    use std::io::Read as _;
+    let _ = direct.read_to_string(&mut line);
+    assert_eq!(line, "hello\n");
+    // …but not to the workspace.
+    let probe = format!("timeout 3 bash -c 'exec 3<>/dev/tcp/{gateway}/{port} && head -1 <&3' && echo reached || echo unreachable");
+    let (_, out, _) = api.sh("hostprobe", &probe).await;
+    assert!(
+        out.contains("unreachable") && !out.contains("hello"),
+        "{out}"
+    );
+}

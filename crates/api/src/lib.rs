@@ -45,6 +45,8 @@ pub struct AppState {
     pub ai: Arc<aicockpit_ai::gateway::Gateway>,
     pub agents: Arc<aicockpit_assistant::agent::Agents>,
     pub ai_max_request_bytes: usize,
+    /// Whether workspaces are kept off this host's addresses.
+    pub host_isolation: Arc<aicockpit_core::workspaces::hostfw::HostIsolation>,
 }
 
 /// The whole HTTP surface.

@@ -127,7 +127,9 @@ impl App {
                 ..Default::default()
             }),
         );
+        let host_isolation = Arc::new(host_isolation(&config).await);
         let state = AppState {
+            host_isolation,
             store,
             auth,
             workspaces,
@@ -186,6 +188,29 @@ impl App {
         info!("server stopped");
         result
     }
+}
+
+/// Keeps workspaces off this host's own addresses where the engine runs on
+/// this host and the firewall can be changed; says why not otherwise.
+async fn host_isolation(config: &Config) -> aicockpit_core::workspaces::hostfw::HostIsolation {
+    use aicockpit_core::workspaces::hostfw::{enforce, HostIsolation};
+    let w = &config.workspaces;
+    if !w.block_host_access {
+        return HostIsolation::Off("workspaces.block_host_access is off".into());
+    }
+    if !config.engine_host().starts_with("unix://") {
+        return HostIsolation::Off(
+            "the engine is remote: its host's firewall must keep workspaces off it".into(),
+        );
+    }
+    let (pool, allow) = (w.network_pool.clone(), w.host_allow.clone());
+    let r = tokio::task::spawn_blocking(move || enforce(&pool, &allow))
+        .await
+        .unwrap_or_else(|e| HostIsolation::Off(e.to_string()));
+    if let HostIsolation::Off(why) = &r {
+        warn!(reason = %why, "workspaces can reach this host's own addresses");
+    }
+    r
 }
 
 /// With no users at all, make `admin` with a random password written (0600)

@@ -201,6 +201,11 @@ pub struct WorkspacesConfig {
     /// IPv4 pool (each workspace has a bridge network of its own).
     pub network_pool: String,
     pub network_prefix: u8,
+    /// Reject traffic from workspaces to this host's own addresses (a host
+    /// firewall chain; needs root and a local engine).
+    pub block_host_access: bool,
+    /// Host addresses workspaces may still reach: `IPV4` or `IPV4:PORT`.
+    pub host_allow: Vec<String>,
 }
 
 impl Default for WorkspacesConfig {
@@ -220,6 +225,8 @@ impl Default for WorkspacesConfig {
             exec_max_output_bytes: 16 * 1024 * 1024,
             network_pool: "10.213.0.0/16".into(),
             network_prefix: 28,
+            block_host_access: true,
+            host_allow: Vec::new(),
         }
     }
 }
@@ -316,6 +323,7 @@ impl Config {
         }
         crate::workspaces::netpool::NetPool::parse(&w.network_pool, w.network_prefix)
             .map_err(|e| ConfigError(format!("workspaces.network_pool: {e}")))?;
+        crate::workspaces::hostfw::rules(&w.host_allow).map_err(ConfigError)?;
         if w.reconcile_interval_secs == 0 {
             return Err(ConfigError(
                 "workspaces.reconcile_interval_secs must be at least 1".into(),

@@ -50,6 +50,10 @@ pub(crate) async fn ready(State(s): State<AppState>) -> ApiResult<Json<Value>> {
         "database": format!("{:?}", s.store.backend()).to_lowercase(),
         "engine": runtime.engine_name(),
         "agent_sandbox": agent_sandbox(),
+        "host_isolation": match &*s.host_isolation {
+            aicockpit_core::workspaces::hostfw::HostIsolation::Enforced => json!({"enforced": true}),
+            aicockpit_core::workspaces::hostfw::HostIsolation::Off(why) => json!({"enforced": false, "detail": why}),
+        },
     })))
 }
 

@@ -1,6 +1,7 @@
 //! Workspaces: their model, input validation, the lifecycle manager and the
 //! reconciler that keeps the database and the engine in agreement.
 
+pub mod hostfw;
 mod manager;
 mod model;
 pub mod netpool;
