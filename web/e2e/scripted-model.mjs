@@ -3,7 +3,7 @@
 // independent of how fast the machine runs a real model.
 import { createServer } from 'node:http';
 
-export const COMPLETION = ' a * b';
+export const COMPLETION = 'a * b';
 export const REWRITE = 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n';
 
 function readBody(req) {
@@ -31,9 +31,10 @@ export async function startScriptedModel() {
     };
     if (req.url.endsWith('/models')) return json({ object: 'list', data: [{ id: 'scripted', object: 'model' }] });
     if (req.url.endsWith('/completions') && !req.url.endsWith('/chat/completions')) {
-      // Only a prompt that ends where the test pauses gets the completion,
-      // so a request sent mid-typing cannot put stale text on screen.
-      const text = typeof body.prompt === 'string' && body.prompt.endsWith('return') ? COMPLETION : '';
+      // Only a prompt that ends where the test pauses (`return `) gets the
+      // completion, so a request sent mid-typing cannot put stale text on
+      // screen.
+      const text = typeof body.prompt === 'string' && /return\s+$/.test(body.prompt) ? COMPLETION : '';
       return json({ id: 'c1', object: 'text_completion', model: 'scripted', choices: [{ index: 0, text, finish_reason: 'stop' }] });
     }
     if (req.url.endsWith('/chat/completions')) {
