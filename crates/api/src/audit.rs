@@ -15,14 +15,26 @@ pub(crate) async fn record(
     action: &str,
     detail: Value,
 ) {
+    record_as(s, &p.user_id, workspace, action, detail, "ok").await;
+}
+
+/// The same for an actor that is not an authenticated caller (a login).
+pub(crate) async fn record_as(
+    s: &AppState,
+    actor: &str,
+    workspace: Option<&str>,
+    action: &str,
+    detail: Value,
+    result: &str,
+) {
     let e = Entry {
-        actor: p.user_id.clone(),
+        actor: actor.to_owned(),
         workspace_id: workspace.map(str::to_owned),
         action: action.to_owned(),
         detail,
         decision: None,
         approved_by: None,
-        result: Some("ok".into()),
+        result: Some(result.to_owned()),
     };
     if let Err(err) = s.agents.audit().record(e).await {
         tracing::error!(error = %err, action, "could not append to the audit log");

@@ -44,18 +44,8 @@ pub(crate) async fn login(
         Err(_) => (String::new(), "", ""),
     };
     if !action.is_empty() {
-        let e = aicockpit_assistant::audit::Entry {
-            actor,
-            workspace_id: None,
-            action: action.to_owned(),
-            detail: serde_json::json!({"username": name, "address": addr.to_string()}),
-            decision: None,
-            approved_by: None,
-            result: Some(result.to_owned()),
-        };
-        if let Err(err) = s.agents.audit().record(e).await {
-            tracing::warn!(error = %err, "could not audit a login");
-        }
+        let detail = serde_json::json!({"username": name, "address": addr.to_string()});
+        crate::audit::record_as(&s, &actor, None, action, detail, result).await;
     }
     let (user, token) = outcome?;
     Ok(Json(LoginResponse {

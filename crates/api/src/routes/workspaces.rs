@@ -58,10 +58,10 @@ pub(crate) async fn create(
             },
         )
         .await?;
-    audit(
+    crate::audit::record(
         &s,
         &p,
-        &ws.id,
+        Some(&ws.id),
         "workspace.create",
         serde_json::json!({"name": ws.name, "image": ws.image}),
     )
@@ -83,7 +83,14 @@ pub(crate) async fn start(
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.start(&p, &id).await?;
-    audit(&s, &p, &w.id, "workspace.start", serde_json::Value::Null).await;
+    crate::audit::record(
+        &s,
+        &p,
+        Some(&w.id),
+        "workspace.start",
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(Json(w.into()))
 }
 
@@ -93,7 +100,14 @@ pub(crate) async fn stop(
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.stop(&p, &id).await?;
-    audit(&s, &p, &w.id, "workspace.stop", serde_json::Value::Null).await;
+    crate::audit::record(
+        &s,
+        &p,
+        Some(&w.id),
+        "workspace.stop",
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(Json(w.into()))
 }
 
@@ -103,7 +117,14 @@ pub(crate) async fn restart(
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.restart(&p, &id).await?;
-    audit(&s, &p, &w.id, "workspace.restart", serde_json::Value::Null).await;
+    crate::audit::record(
+        &s,
+        &p,
+        Some(&w.id),
+        "workspace.restart",
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(Json(w.into()))
 }
 
@@ -122,10 +143,10 @@ pub(crate) async fn delete(
 ) -> ApiResult<Json<DeletedDto>> {
     let ws_id = s.workspaces.id_of(&p, &id).await?;
     let out = s.workspaces.delete(&p, &id, q.purge).await?;
-    audit(
+    crate::audit::record(
         &s,
         &p,
-        &ws_id,
+        Some(&ws_id),
         "workspace.delete",
         serde_json::json!({"purge": q.purge}),
     )
@@ -149,7 +170,7 @@ pub(crate) async fn exec(
         "env": req.env.keys().collect::<Vec<_>>(),
     });
     let ws_id = s.workspaces.id_of(&p, &id).await?;
-    audit(&s, &p, &ws_id, "workspace.exec", detail).await;
+    crate::audit::record(&s, &p, Some(&ws_id), "workspace.exec", detail).await;
     let out = s
         .workspaces
         .exec(
@@ -185,16 +206,4 @@ pub(crate) async fn usage(
         }),
         None => serde_json::json!({ "running": false }),
     }))
-}
-
-/// Appends a user's workspace action to the audit log. A failure to audit
-/// is logged, not fatal: the action already happened.
-async fn audit(
-    s: &AppState,
-    p: &aicockpit_core::auth::Principal,
-    ws: &str,
-    action: &str,
-    detail: serde_json::Value,
-) {
-    crate::audit::record(s, p, Some(ws), action, detail).await;
 }

@@ -77,6 +77,15 @@ fn room<K: std::hash::Hash + Eq + Clone>(m: &mut HashMap<K, Entry>, key: &K, now
     m.len() < MAX_ENTRIES
 }
 
+/// Counts an attempt in flight under `key` (a stale record starts over).
+fn reserve<K: std::hash::Hash + Eq>(m: &mut HashMap<K, Entry>, key: K, now: Instant) {
+    let e = m.entry(key).or_insert(Entry::new(now));
+    if e.expired(now) {
+        *e = Entry::new(now);
+    }
+    e.in_flight += 1;
+}
+
 /// Why an attempt may not be made now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Throttled {
@@ -138,21 +147,9 @@ impl LoginLimiter {
                 retry_after_secs: w.as_secs().max(1),
             });
         }
-        let e = m.pairs.entry(pair_key).or_insert(Entry::new(now));
-        if e.expired(now) {
-            *e = Entry::new(now);
-        }
-        e.in_flight += 1;
-        let e = m.addrs.entry(addr).or_insert(Entry::new(now));
-        if e.expired(now) {
-            *e = Entry::new(now);
-        }
-        e.in_flight += 1;
-        let e = m.accounts.entry(account.clone()).or_insert(Entry::new(now));
-        if e.expired(now) {
-            *e = Entry::new(now);
-        }
-        e.in_flight += 1;
+        reserve(&mut m.pairs, pair_key, now);
+        reserve(&mut m.addrs, addr, now);
+        reserve(&mut m.accounts, account.clone(), now);
         Ok(Attempt {
             limiter: self,
             account,
