@@ -66,9 +66,14 @@ pub enum Request {
     },
 
     // --- files (paths relative to the workspace root) ---------------------
-    /// Answer: `Vec<DirEntry>`.
+    /// Answer: [`ListPage`]: entries from `offset`, at most `limit` (and
+    /// at most [`MAX_PAGE_ENTRIES`], within [`REPLY_BUDGET`] bytes).
     List {
         path: String,
+        #[serde(default)]
+        offset: usize,
+        #[serde(default)]
+        limit: Option<usize>,
     },
     /// Answer: [`FileMeta`].
     Stat {
@@ -182,6 +187,23 @@ pub struct DirEntry {
     pub size: u64,
     pub mtime_ms: i64,
     pub mode: u32,
+}
+
+/// The most entries one listing page holds.
+pub const MAX_PAGE_ENTRIES: usize = 1000;
+/// What the entries of one answer (a listing page, search matches) may
+/// take as JSON: well under one frame, so a big directory or a search that
+/// matches everywhere is paged or cut, never too large for the link.
+pub const REPLY_BUDGET: usize = 768 * 1024;
+
+/// One page of a directory listing, directories first, then by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListPage {
+    pub entries: Vec<DirEntry>,
+    /// Entries in the whole directory.
+    pub total: usize,
+    /// Where the next page starts; `None` on the last page.
+    pub next_offset: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

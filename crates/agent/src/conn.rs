@@ -214,10 +214,14 @@ async fn dispatch(
             }
             None => out.respond::<()>(id, Err(no_terminal(&tid))).await,
         },
-        Request::List { path } => {
+        Request::List {
+            path,
+            offset,
+            limit,
+        } => {
             tokio::spawn(async move {
-                out2.respond(id, blocking(move || files::list(&root, &path)).await)
-                    .await
+                let page = blocking(move || files::list_page(&root, &path, offset, limit)).await;
+                out2.respond(id, page).await
             });
         }
         Request::Resolve { paths } => {

@@ -1,7 +1,9 @@
 //! File operations under the workspace root.
 
 use crate::paths::Root;
-use aicockpit_agent_proto::{AgentError, DirEntry, EntryKind, ErrorCode, FileMeta};
+use aicockpit_agent_proto::{
+    AgentError, DirEntry, EntryKind, ErrorCode, FileMeta, ListPage, MAX_PAGE_ENTRIES, REPLY_BUDGET,
+};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -68,7 +70,35 @@ pub(crate) fn meta(root: &Root, path: &Path, m: &std::fs::Metadata) -> FileMeta 
     }
 }
 
-pub(crate) fn list(root: &Root, rel: &str) -> Result<Vec<DirEntry>, AgentError> {
+/// One page of a directory: from `offset`, at most `limit` entries (and
+/// [`MAX_PAGE_ENTRIES`]), as many as fit [`REPLY_BUDGET`] bytes of JSON.
+pub(crate) fn list_page(
+    root: &Root,
+    rel: &str,
+    offset: usize,
+    limit: Option<usize>,
+) -> Result<ListPage, AgentError> {
+    let all = list(root, rel)?;
+    let total = all.len();
+    let limit = limit.unwrap_or(MAX_PAGE_ENTRIES).clamp(1, MAX_PAGE_ENTRIES);
+    let mut entries = Vec::new();
+    let mut bytes = 0;
+    for e in all.into_iter().skip(offset).take(limit) {
+        bytes += serde_json::to_vec(&e).map(|v| v.len() + 1).unwrap_or(0);
+        if bytes > REPLY_BUDGET && !entries.is_empty() {
+            break;
+        }
+        entries.push(e);
+    }
+    let end = offset.saturating_add(entries.len());
+    Ok(ListPage {
+        entries,
+        total,
+        next_offset: (end < total).then_some(end),
+    })
+}
+
+fn list(root: &Root, rel: &str) -> Result<Vec<DirEntry>, AgentError> {
     let dir = root.resolve(rel)?;
     let rd = std::fs::read_dir(&dir).map_err(|e| io_error(e, rel))?;
     let mut out = Vec::new();

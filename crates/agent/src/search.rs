@@ -3,7 +3,9 @@
 //! `grep-regex` matcher finds the lines, binary files are skipped.
 
 use crate::paths::Root;
-use aicockpit_agent_proto::{AgentError, ErrorCode, SearchMatch, SearchQuery, SearchResult};
+use aicockpit_agent_proto::{
+    AgentError, ErrorCode, SearchMatch, SearchQuery, SearchResult, REPLY_BUDGET,
+};
 use grep_regex::RegexMatcherBuilder;
 use grep_searcher::sinks::Lossy;
 use grep_searcher::{BinaryDetection, SearcherBuilder};
@@ -69,7 +71,8 @@ pub(crate) fn search(root: &Root, q: &SearchQuery) -> Result<SearchResult, Agent
     let matcher = mb
         .build(&q.query)
         .map_err(|e| AgentError::new(ErrorCode::Invalid, format!("bad regular expression: {e}")))?;
-    let matches = Arc::new(Mutex::new(Vec::<SearchMatch>::new()));
+    // The matches and their size as JSON.
+    let matches = Arc::new(Mutex::new((Vec::<SearchMatch>::new(), 0usize)));
     let truncated = Arc::new(AtomicBool::new(false));
     let files = Arc::new(AtomicU64::new(0));
     let root_path = root.path().to_path_buf();
@@ -106,7 +109,7 @@ pub(crate) fn search(root: &Root, q: &SearchQuery) -> Result<SearchResult, Agent
                     entry.path(),
                     Lossy(|line, text| {
                         let mut all = matches.lock().unwrap_or_else(|p| p.into_inner());
-                        if all.len() >= max {
+                        if all.0.len() >= max {
                             truncated.store(true, Ordering::Relaxed);
                             return Ok(false);
                         }
@@ -116,18 +119,27 @@ pub(crate) fn search(root: &Root, q: &SearchQuery) -> Result<SearchResult, Agent
                             .nth(MAX_LINE)
                             .map(|(i, _)| i)
                             .unwrap_or(text.len());
-                        all.push(SearchMatch {
+                        let m = SearchMatch {
                             path: rel.clone(),
                             line,
                             text: text[..cut].to_owned(),
-                        });
+                        };
+                        // Cut, not failed, when the answer would outgrow
+                        // what one reply carries.
+                        let size = serde_json::to_vec(&m).map(|v| v.len() + 1).unwrap_or(0);
+                        if all.1 + size > REPLY_BUDGET {
+                            truncated.store(true, Ordering::Relaxed);
+                            return Ok(false);
+                        }
+                        all.1 += size;
+                        all.0.push(m);
                         Ok(true)
                     }),
                 );
                 WalkState::Continue
             })
         });
-    let mut matches = std::mem::take(&mut *matches.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut matches = std::mem::take(&mut matches.lock().unwrap_or_else(|p| p.into_inner()).0);
     // The parallel walk finds files in any order; answer in a stable one.
     matches.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     Ok(SearchResult {

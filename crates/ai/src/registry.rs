@@ -4,7 +4,9 @@
 use crate::crypto::SecretBox;
 use crate::kinds::Kind;
 use crate::AiError;
+use aicockpit_core::audit::{Audit, Entry};
 use aicockpit_store::{AiAliasRecord, AiServiceRecord, Store, StoreError};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -75,6 +77,8 @@ pub struct Registry {
     secrets: SecretBox,
     /// Shared, not copied, by every request that resolves a model.
     cache: RwLock<Option<Arc<Snapshot>>>,
+    /// Every change of services and aliases is recorded here.
+    audit: Arc<Audit>,
 }
 
 fn valid_name(n: &str) -> bool {
@@ -88,6 +92,16 @@ fn valid_header_name(n: &str) -> bool {
     !n.is_empty() && n.len() <= 128 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// What a service row records: where requests (and keys) go, never keys.
+fn service_detail(svc: &Service) -> serde_json::Value {
+    json!({
+        "service": svc.id, "name": svc.name, "base_url": svc.base_url,
+        "has_api_key": svc.api_key.is_some(),
+        "header_names": svc.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        "fallback": svc.fallback_id,
+    })
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -96,12 +110,20 @@ fn now_ms() -> i64 {
 }
 
 impl Registry {
-    pub fn new(store: Store, secrets: SecretBox) -> Registry {
+    pub fn new(store: Store, secrets: SecretBox, audit: Arc<Audit>) -> Registry {
         Registry {
             store,
             secrets,
             cache: RwLock::new(None),
+            audit,
         }
+    }
+
+    /// Puts a change on the audit record. `actor` is who made it.
+    async fn record(&self, actor: &str, action: &str, detail: serde_json::Value) {
+        self.audit
+            .note(Entry::done(actor, None, action, detail))
+            .await;
     }
 
     fn invalidate(&self) {
@@ -188,8 +210,24 @@ impl Registry {
             .ok_or_else(|| AiError::NotFound(format!("no AI service {id_or_name:?}")))
     }
 
-    /// Adds (`existing` None) or edits a service.
+    /// Adds (`existing` None) or edits a service; on the record with where
+    /// its requests (and key) go, never the key.
     pub async fn save(
+        &self,
+        actor: &str,
+        existing: Option<&str>,
+        input: ServiceInput,
+    ) -> Result<Arc<Service>, AiError> {
+        let svc = self.save_unrecorded(existing, input).await?;
+        let action = match existing {
+            Some(_) => "ai.service.update",
+            None => "ai.service.create",
+        };
+        self.record(actor, action, service_detail(&svc)).await;
+        Ok(svc)
+    }
+
+    async fn save_unrecorded(
         &self,
         existing: Option<&str>,
         input: ServiceInput,
@@ -385,7 +423,7 @@ impl Registry {
         self.get(&rec.id).await
     }
 
-    pub async fn delete(&self, id_or_name: &str) -> Result<(), AiError> {
+    pub async fn delete(&self, actor: &str, id_or_name: &str) -> Result<(), AiError> {
         let s = self.get(id_or_name).await?;
         self.store.delete_ai_service(&s.id).await?;
         if self.store.setting(ACTIVE_KEY).await?.as_deref() == Some(s.id.as_str()) {
@@ -400,18 +438,23 @@ impl Registry {
             self.store.set_setting(ACTIVE_KEY, &next).await?;
         }
         self.invalidate();
+        let detail = json!({"service": s.id, "name": s.name});
+        self.record(actor, "ai.service.delete", detail).await;
         Ok(())
     }
 
-    pub async fn activate(&self, id_or_name: &str) -> Result<Arc<Service>, AiError> {
+    pub async fn activate(&self, actor: &str, id_or_name: &str) -> Result<Arc<Service>, AiError> {
         let s = self.get(id_or_name).await?;
         self.store.set_setting(ACTIVE_KEY, &s.id).await?;
         self.invalidate();
+        let detail = json!({"service": s.id, "name": s.name});
+        self.record(actor, "ai.service.activate", detail).await;
         Ok(s)
     }
 
     pub async fn set_alias(
         &self,
+        actor: &str,
         model: &str,
         service: &str,
         target: Option<String>,
@@ -423,18 +466,21 @@ impl Registry {
             ));
         }
         let s = self.get(service).await?;
+        let target = target.filter(|t| !t.is_empty());
         self.store
             .set_ai_alias(&AiAliasRecord {
                 model: model.to_owned(),
                 service_id: s.id.clone(),
-                target_model: target.filter(|t| !t.is_empty()),
+                target_model: target.clone(),
             })
             .await?;
         self.invalidate();
+        let detail = json!({"model": model, "service": s.id, "target_model": target});
+        self.record(actor, "ai.alias.set", detail).await;
         Ok(())
     }
 
-    pub async fn delete_alias(&self, model: &str) -> Result<(), AiError> {
+    pub async fn delete_alias(&self, actor: &str, model: &str) -> Result<(), AiError> {
         match self.store.delete_ai_alias(model).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => {
@@ -443,6 +489,8 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         self.invalidate();
+        self.record(actor, "ai.alias.delete", json!({ "model": model }))
+            .await;
         Ok(())
     }
 

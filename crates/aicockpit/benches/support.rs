@@ -56,7 +56,7 @@ impl Server {
         let token = app
             .state
             .auth
-            .create_api_token(&admin.id, "bench", None)
+            .create_api_token("system", &admin.id, "bench", None)
             .await
             .expect("token")
             .secret;

@@ -65,38 +65,29 @@ async fn open(config_file: Option<&Path>) -> Result<(Store, AuthService), u8> {
         eprintln!("error: {e}");
         exit::FAILURE
     })?;
-    let auth = AuthService::new(store.clone(), config.auth.session_ttl_hours);
+    // Changes made here are on the same audit record as the server's,
+    // with the head published the same way.
+    let mut audit = aicockpit_core::audit::Audit::new(store.clone());
+    match aicockpit_core::audit::HeadFile::open(&config.data_dir()) {
+        Ok(f) => audit = audit.with_head_file(f),
+        Err(e) => eprintln!("warning: the audit head cannot be published: {e}"),
+    }
+    if let Err(e) = audit.load_head().await {
+        eprintln!("warning: the audit head cannot be read: {e}");
+    }
+    let auth = AuthService::new(
+        store.clone(),
+        config.auth.session_ttl_hours,
+        std::sync::Arc::new(audit),
+    );
     Ok((store, auth))
 }
 
-/// Puts a change made from the command line on the audit record (with the
-/// published head, as the server does). The actor is `cli:` and the
-/// operating-system user; a row that cannot be written is an error message,
-/// the change itself is already made.
-async fn record(
-    config_file: Option<&Path>,
-    store: &Store,
-    action: &str,
-    detail: serde_json::Value,
-) {
-    let mut audit = aicockpit_core::audit::Audit::new(store.clone());
-    if let Ok(c) = Config::load(config_file) {
-        match aicockpit_core::audit::HeadFile::open(&c.data_dir()) {
-            Ok(f) => audit = audit.with_head_file(f),
-            Err(e) => eprintln!("warning: the audit head cannot be published: {e}"),
-        }
-    }
+/// Who audit rows name for a change made from the command line: `cli:`
+/// and the operating-system user.
+fn cli_actor() -> String {
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let e = aicockpit_core::audit::Entry {
-        actor: format!("cli:{who}"),
-        action: action.to_owned(),
-        detail,
-        result: Some("ok".into()),
-        ..Default::default()
-    };
-    if let Err(err) = audit.record(e).await {
-        eprintln!("warning: the change was made but could not be audited: {err}");
-    }
+    format!("cli:{who}")
 }
 
 pub(crate) fn read_password(from_stdin: bool, prompt: &str) -> Result<String, u8> {
@@ -147,15 +138,8 @@ pub(crate) async fn users(config_file: Option<&Path>, cmd: UsersCmd, out: Output
                 Ok(p) => p,
                 Err(c) => return c,
             };
-            match auth.create_user(&username, &pw, role).await {
+            match auth.create_user(&cli_actor(), &username, &pw, role).await {
                 Ok(u) => {
-                    record(
-                        config_file,
-                        &store,
-                        "user.create",
-                        json!({"user": u.id, "username": u.username, "role": u.role}),
-                    )
-                    .await;
                     out.print(
                         &json!({"id": u.id, "username": u.username, "role": u.role}),
                         &format!("created {} user {}", u.role, u.username),
@@ -173,15 +157,8 @@ pub(crate) async fn users(config_file: Option<&Path>, cmd: UsersCmd, out: Output
                 Ok(p) => p,
                 Err(c) => return c,
             };
-            match auth.set_password(&username, &pw).await {
+            match auth.set_password(&cli_actor(), &username, &pw).await {
                 Ok(()) => {
-                    record(
-                        config_file,
-                        &store,
-                        "user.password",
-                        json!({"username": username}),
-                    )
-                    .await;
                     out.print(
                         &json!({"username": username}),
                         &format!("password of {username} changed"),
@@ -230,15 +207,11 @@ pub(crate) async fn tokens(config_file: Option<&Path>, cmd: TokensCmd, out: Outp
         expires_in_days,
     } = cmd;
     let code = match auth.user_by_name(&user).await {
-        Ok(u) => match auth.create_api_token(&u.id, &name, expires_in_days).await {
+        Ok(u) => match auth
+            .create_api_token(&cli_actor(), &u.id, &name, expires_in_days)
+            .await
+        {
             Ok(t) => {
-                record(
-                    config_file,
-                    &store,
-                    "token.create",
-                    json!({"token": t.record.id, "name": t.record.name, "user": u.id}),
-                )
-                .await;
                 out.print(
                     &json!({"id": t.record.id, "name": t.record.name, "token": t.secret,
                             "expires_at": t.record.expires_at.map(format_ms)}),
@@ -281,7 +254,7 @@ async fn export_audit(store: &Store) -> u8 {
         }
     }
     let head = rows.last().map(|r| (r.seq, r.hash.clone()));
-    println!("{}", aicockpit_assistant::audit::export_json(&rows, head));
+    println!("{}", aicockpit_core::audit::export_json(&rows, head));
     exit::OK
 }
 
@@ -297,7 +270,7 @@ pub(crate) async fn audit(config_file: Option<&Path>, cmd: AuditCmd, out: Output
             return exit::USAGE;
         }
     };
-    let mut audit = aicockpit_assistant::audit::Audit::new(store.clone());
+    let mut audit = aicockpit_core::audit::Audit::new(store.clone());
     if let AuditCmd::Export = cmd {
         let code = export_audit(&store).await;
         store.close().await;
@@ -305,7 +278,7 @@ pub(crate) async fn audit(config_file: Option<&Path>, cmd: AuditCmd, out: Output
     }
     // The published head is checked only where the server keeps it.
     if data_dir.join("audit.key").exists() {
-        match aicockpit_assistant::audit::HeadFile::open(&data_dir) {
+        match aicockpit_core::audit::HeadFile::open(&data_dir) {
             Ok(f) => audit = audit.with_head_file(f),
             Err(e) => {
                 eprintln!("error: {e}");

@@ -714,21 +714,74 @@ async fn a_newer_server_replaces_the_agent_and_checks_its_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reply_too_big_for_the_link_is_an_error_not_a_lost_link() {
+async fn big_listings_are_paged_and_big_searches_cut_never_a_lost_link() {
     let ts = TestServer::start().await;
     let api = ts.admin_api();
     api.create_ws("bigdir").await;
     // 6,000 entries with 200-byte names: a listing of ~2 MB, more than one
-    // frame carries.
+    // frame carries; and a file whose 20,000 long lines all match.
     let (code, _, err) = api
-        .sh("bigdir", "mkdir -p /workspace/big && cd /workspace/big && i=0; while [ $i -lt 6000 ]; do : > \"$(printf '%0200d' $i)\"; i=$((i+1)); done")
+        .sh("bigdir", "mkdir -p /workspace/big && cd /workspace/big && i=0; while [ $i -lt 6000 ]; do : > \"$(printf '%0200d' $i)\"; i=$((i+1)); done; \
+             yes \"needle $(printf '%0180d' 0)\" | head -n 20000 > /workspace/hay.txt")
         .await;
     assert_eq!(code, 0, "{err}");
-    let (s, v) = api.get("/api/v1/workspaces/bigdir/files?path=").await;
+    let client = reqwest::Client::new();
+    let mut names = std::collections::BTreeSet::new();
+    let mut next = Some(format!(
+        "{}/api/v1/workspaces/bigdir/files?path=big",
+        ts.url
+    ));
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        let r = client
+            .get(&url)
+            .bearer_auth(&ts.admin)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()
+                .get("x-total-count")
+                .and_then(|v| v.to_str().ok()),
+            Some("6000")
+        );
+        next = r
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.strip_prefix('<'))
+            .and_then(|l| l.split_once('>'))
+            .map(|(u, _)| format!("{}{u}", ts.url));
+        let page: Vec<Value> = r.json().await.expect("entries");
+        assert!(!page.is_empty() && page.len() <= 1000, "{}", page.len());
+        names.extend(
+            page.iter()
+                .filter_map(|e| e["name"].as_str().map(str::to_owned)),
+        );
+        pages += 1;
+        assert!(pages <= 10, "the pages end");
+    }
+    assert_eq!(names.len(), 6000, "every entry once, over {pages} pages");
+    // A page may be asked for directly, and past the end is empty.
+    let (s, v) = api
+        .get("/api/v1/workspaces/bigdir/files?path=big&offset=5990&limit=50")
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = api.get("/api/v1/workspaces/bigdir/files?path=big").await;
-    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
-    // The link survived: the same connection still answers.
+    assert_eq!(v.as_array().map(Vec::len), Some(10));
+    let (s, v) = api
+        .get("/api/v1/workspaces/bigdir/files?path=big&offset=7000")
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!([])));
+    // 10,000 matches of ~250 bytes would not fit one reply: cut, flagged.
+    let (s, v) = api
+        .get("/api/v1/workspaces/bigdir/search?q=needle&max=10000")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["truncated"], true);
+    let n = v["matches"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(n > 1000 && n < 10_000, "{n} matches");
+    // The link survived all of it: the same connection still answers.
     let (s, v) = api.get("/api/v1/workspaces/bigdir/files?path=").await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }

@@ -297,6 +297,22 @@ async fn allowed_actions_run_asked_ones_wait_denied_ones_never_reach_the_contain
         decision("agent.tool.run_command", "whoami"),
         Some(("rejected".into(), Some("admin".into())))
     );
+    // A call that runs has a row before (started) and one after.
+    let writes: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["action"] == "agent.tool.write_file" && r["detail"]["path"] == "notes.txt")
+        .collect();
+    let results: Vec<&str> = writes.iter().filter_map(|r| r["result"].as_str()).collect();
+    assert_eq!(results.len(), 2, "{writes:?}");
+    assert!(results.contains(&"started"), "{results:?}");
+    assert!(results.iter().any(|r| r.starts_with("ok")), "{results:?}");
+    // The content the model wrote is on the record as a hash, not text.
+    assert!(
+        writes
+            .iter()
+            .all(|r| r["detail"]["content"]["sha256"].is_string()),
+        "{writes:?}"
+    );
     assert!(
         rows.iter().any(|r| r["action"] == "workspace.create"),
         "user actions are audited too"
@@ -391,7 +407,8 @@ async fn tampering_with_the_audit_log_is_detected() {
     };
     let (code, out) = verify(ts.data_dir.clone()).await;
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("intact: 3 rows"), "{out}");
+    // The test's admin and its token, then create, stop, start.
+    assert!(out.contains("intact: 5 rows"), "{out}");
     // The database refuses edits and deletes…
     assert!(ts
         .state
@@ -672,8 +689,35 @@ async fn the_export_verifies_independently_and_a_cut_tail_is_detected() {
         .post("/api/v1/ai/services", json!({"name": "svc", "kind": "custom", "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-very-secret-key"}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    let svc = v["id"].as_str().expect("service id").to_owned();
+    let (s, v) = api
+        .put("/api/v1/ai/aliases/fast", json!({"service": "svc"}))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (s, v) = api
+        .post(&format!("/api/v1/ai/services/{svc}/activate"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let (s, v) = api.post("/api/v1/auth/tokens", json!({"name": "ci"})).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, _) = api
+        .delete(&format!(
+            "/api/v1/auth/tokens/{}",
+            v["id"].as_str().expect("token id")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = api
+        .post(
+            "/api/v1/workspaces/toured/files/mkdir",
+            json!({"path": "made"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = api.post_empty("/api/v1/workspaces/toured/stop").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = api.post_empty("/api/v1/workspaces/toured/start").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let (s, v) = api
         .post(
             "/api/v1/users",
@@ -708,13 +752,19 @@ async fn the_export_verifies_independently_and_a_cut_tail_is_detected() {
         "auth.login_failed",
         "workspace.create",
         "workspace.exec",
+        "workspace.stop",
+        "workspace.start",
         "file.write",
+        "file.mkdir",
         "file.rename",
         "file.delete",
         "terminal.open",
         "terminal.close",
         "ai.service.create",
+        "ai.alias.set",
+        "ai.service.activate",
         "token.create",
+        "token.revoke",
         "user.create",
     ] {
         assert!(
@@ -730,6 +780,18 @@ async fn the_export_verifies_independently_and_a_cut_tail_is_detected() {
     assert!(
         !text.contains("private words"),
         "no file contents on the record"
+    );
+    // What was written stands as its hash and size.
+    let written = rows
+        .iter()
+        .find(|r| r["action"] == "file.write")
+        .and_then(|r| r["detail"].as_str())
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .expect("file.write row");
+    assert_eq!(written["bytes"], 13, "{written}");
+    assert_eq!(
+        written["sha256"],
+        "1f709cc025b238ae65d31563bc3e361f1de363e4cde588c6d47a1fc63ef02c5f"
     );
     let head = &export["head"];
     let head_arg = format!("{}:{}", head["seq"], head["hash"].as_str().expect("hash"));

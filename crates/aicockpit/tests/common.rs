@@ -80,7 +80,7 @@ impl TestServer {
             .expect("bootstrap admin");
         let admin = state
             .auth
-            .create_api_token(&admin_user.id, "tests", None)
+            .create_api_token("system", &admin_user.id, "tests", None)
             .await
             .expect("admin token")
             .secret;
@@ -115,12 +115,12 @@ impl TestServer {
         let u = self
             .state
             .auth
-            .create_user(name, "password-123", role)
+            .create_user("system", name, "password-123", role)
             .await
             .expect("create user");
         self.state
             .auth
-            .create_api_token(&u.id, "tests", None)
+            .create_api_token("system", &u.id, "tests", None)
             .await
             .expect("token")
             .secret
@@ -291,6 +291,10 @@ impl Api {
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         Api::finish(self.req(reqwest::Method::POST, path).json(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        Api::finish(self.req(reqwest::Method::PUT, path).json(&body)).await
     }
 
     pub async fn post_empty(&self, path: &str) -> (StatusCode, Value) {

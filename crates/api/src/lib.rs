@@ -7,7 +7,6 @@
 //! *Invariant:* this is the only crate that knows HTTP; every error reaches
 //! the client through [`error::ApiError`], in one JSON shape.
 
-mod audit;
 mod dto;
 pub mod error;
 mod extract;
@@ -38,7 +37,10 @@ pub struct AppState {
     pub workspaces: Arc<WorkspaceManager>,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
-    pub limits: aicockpit_core::config::AgentConfig,
+    /// Files and terminals in workspaces (access, limits, audit).
+    pub files: Arc<aicockpit_core::files::WorkspaceFiles>,
+    pub terminals: Arc<aicockpit_core::terminals::WorkspaceTerminals>,
+    pub audit: Arc<aicockpit_core::audit::Audit>,
     /// Serve the web app from this directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
     pub tickets: Arc<Tickets>,

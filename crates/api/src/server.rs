@@ -57,7 +57,12 @@ impl App {
         }
         .map_err(StartError::Config)?;
         let runtime: Arc<dyn WorkspaceRuntime> = Arc::new(DockerRuntime::new(config.engine_host()));
-        let auth = AuthService::new(store.clone(), config.auth.session_ttl_hours);
+        let head_file = aicockpit_core::audit::HeadFile::open(&data_dir)
+            .map_err(|e| StartError::Io(format!("the audit key in {}: {e}", data_dir.display())))?;
+        let audit =
+            Arc::new(aicockpit_core::audit::Audit::new(store.clone()).with_head_file(head_file));
+        audit.load_head().await?;
+        let auth = AuthService::new(store.clone(), config.auth.session_ttl_hours, audit.clone());
         bootstrap_admin(&store, &auth, &data_dir).await?;
         let agent_binary = match &config.agent.binary {
             Some(path) => Some(AgentBinary::load(path).map_err(StartError::Config)?),
@@ -83,6 +88,16 @@ impl App {
                 stop_timeout_secs: config.engine.stop_timeout_secs,
             },
             agents,
+            audit.clone(),
+        ));
+        let files = Arc::new(aicockpit_core::files::WorkspaceFiles::new(
+            workspaces.clone(),
+            audit.clone(),
+            config.agent.clone(),
+        ));
+        let terminals = Arc::new(aicockpit_core::terminals::WorkspaceTerminals::new(
+            workspaces.clone(),
+            audit.clone(),
         ));
         let secrets = match &config.ai.secret_key {
             Some(k) => aicockpit_ai::crypto::SecretBox::from_key_b64(k),
@@ -95,6 +110,7 @@ impl App {
             Arc::new(aicockpit_ai::registry::Registry::new(
                 store.clone(),
                 secrets,
+                audit.clone(),
             )),
             store.clone(),
             aicockpit_ai::gateway::GatewayConfig {
@@ -106,17 +122,12 @@ impl App {
             },
             Arc::new(move |o: &aicockpit_ai::gateway::Outcome| observer_metrics.record_ai(o)),
         ));
-        let head_file = aicockpit_assistant::audit::HeadFile::open(&data_dir)
-            .map_err(|e| StartError::Io(format!("the audit key in {}: {e}", data_dir.display())))?;
-        let audit = Arc::new(
-            aicockpit_assistant::audit::Audit::new(store.clone()).with_head_file(head_file),
-        );
-        audit.load_head().await?;
         let agents = Arc::new(
             aicockpit_assistant::agent::Agents::new(
                 ai.clone(),
                 workspaces.clone(),
-                audit,
+                files.clone(),
+                audit.clone(),
                 store.clone(),
             )
             .with_limits(aicockpit_assistant::agent::AgentLimits {
@@ -138,7 +149,9 @@ impl App {
             agents,
             ai_max_request_bytes: config.ai.max_request_bytes,
             max_body_bytes: config.server.max_body_bytes,
-            limits: config.agent.clone(),
+            files,
+            terminals,
+            audit,
             web_dir: config.server.web_dir.clone(),
             tickets: Arc::new(crate::Tickets::default()),
         };
@@ -225,7 +238,10 @@ async fn bootstrap_admin(
         return Ok(());
     }
     let password = aicockpit_core::auth::random_password();
-    match auth.create_user("admin", &password, Role::Admin).await {
+    match auth
+        .create_user("system", "admin", &password, Role::Admin)
+        .await
+    {
         Ok(_) => {}
         // Another process won the race: fine.
         Err(aicockpit_core::CoreError::Conflict { .. }) => return Ok(()),

@@ -8,11 +8,12 @@
 use crate::audit::{Audit, Entry};
 use crate::guard::{self, MAX_TOOL_ARGUMENTS};
 use crate::policy::{Decision, Policy};
-use aicockpit_agent_proto::Request as AgentRequest;
+use aicockpit_agent_proto::EntryKind;
 use aicockpit_ai::gateway::{Gateway, ReplyBody};
 use aicockpit_ai::kinds::Endpoint;
-use aicockpit_core::agent::{AgentConn, ChannelMsg};
+use aicockpit_core::agent::AgentConn;
 use aicockpit_core::auth::Principal;
+use aicockpit_core::files::{WorkspaceFiles, WriteMode};
 use aicockpit_core::workspaces::{Access, ExecParams, WorkspaceManager};
 use aicockpit_core::CoreError;
 use aicockpit_store::Store;
@@ -25,7 +26,11 @@ use tokio::sync::{broadcast, oneshot, watch};
 
 /// Most output a tool returns to the model.
 const MAX_TOOL_OUTPUT: usize = 16 * 1024;
-const CALL: Duration = Duration::from_secs(30);
+/// The largest file `read_file`/`edit_file` take in (the model sees at
+/// most [`MAX_TOOL_OUTPUT`] of it).
+const MAX_TOOL_READ: u64 = 4 * 1024 * 1024;
+/// The most directory entries `list_files` gathers before it refuses.
+const MAX_TOOL_ENTRIES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -89,6 +94,12 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run's user acting through the AI: the user's rights, with audit
+    /// rows naming the run.
+    fn acting(&self) -> Principal {
+        self.user.in_run(&self.id)
+    }
+
     fn emit(&self, mut ev: Value) {
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(o) = ev.as_object_mut() {
@@ -116,6 +127,7 @@ pub struct Agents {
     limits: AgentLimits,
     gateway: Arc<Gateway>,
     workspaces: Arc<WorkspaceManager>,
+    files: Arc<WorkspaceFiles>,
     audit: Arc<Audit>,
     store: Store,
 }
@@ -191,10 +203,26 @@ fn truncate(s: &str) -> String {
     format!("{}\n[… {} more bytes]", &s[..cut], s.len() - cut)
 }
 
+/// A tool call's arguments as recorded: contents the model wrote or
+/// replaced stand as their SHA-256 and size, never as text.
+fn tool_detail(tool: &str, args: &Value) -> Value {
+    let mut d = args.clone();
+    if let (Some(o), "write_file" | "edit_file") = (d.as_object_mut(), tool) {
+        for k in ["content", "old_text", "new_text"] {
+            if let Some(text) = o.get(k).and_then(Value::as_str) {
+                let digest = aicockpit_core::audit::digest(text.as_bytes());
+                o.insert(k.to_owned(), digest);
+            }
+        }
+    }
+    d
+}
+
 impl Agents {
     pub fn new(
         gateway: Arc<Gateway>,
         workspaces: Arc<WorkspaceManager>,
+        files: Arc<WorkspaceFiles>,
         audit: Arc<Audit>,
         store: Store,
     ) -> Agents {
@@ -205,6 +233,7 @@ impl Agents {
             limits: AgentLimits::default(),
             gateway,
             workspaces,
+            files,
             audit,
             store,
         }
@@ -492,6 +521,7 @@ impl Agents {
         };
         run.emit(json!({"type": "tool_call", "id": id, "tool": tool, "args": args, "decision": decision, "reason": verdict.reason}));
         let actor = format!("agent:{}", run.id);
+        let recorded = tool_detail(tool, args);
         let mut approved_by = None;
         let mut final_decision = decision.to_owned();
         match verdict.decision {
@@ -500,7 +530,7 @@ impl Agents {
                     run,
                     actor,
                     tool,
-                    args.clone(),
+                    recorded,
                     "deny",
                     None,
                     verdict.reason.clone(),
@@ -528,7 +558,7 @@ impl Agents {
                         run,
                         actor,
                         tool,
-                        args.clone(),
+                        recorded,
                         "expired",
                         None,
                         "not run: nobody answered".into(),
@@ -545,7 +575,7 @@ impl Agents {
                         run,
                         actor,
                         tool,
-                        args.clone(),
+                        recorded,
                         "rejected",
                         approved_by,
                         "not run".into(),
@@ -601,10 +631,22 @@ impl Agents {
         // what a person approved runs as approved (they saw the exact call).
         let sandbox =
             (tool == "run_command" && approved_by.is_none()).then(|| guard::sandbox_spec(&policy));
-        let mut detail = args.clone();
+        let mut detail = recorded;
         if let (Some(d), "run_command") = (detail.as_object_mut(), tool) {
             d.insert("sandboxed".into(), json!(sandbox.is_some()));
         }
+        // On the record before it runs (a run stopped half-way still leaves
+        // its row), or not run at all; the outcome follows in a second row.
+        self.audit_tool(
+            run,
+            actor.clone(),
+            tool,
+            detail.clone(),
+            &final_decision,
+            approved_by.clone(),
+            "started".into(),
+        )
+        .await?;
         let (ok, output) = match self.execute(run, tool, args, sandbox, &policy).await {
             Ok(s) => (true, s),
             Err(e) => (false, format!("error: {e}")),
@@ -686,9 +728,8 @@ impl Agents {
         {
             return Ok(());
         }
-        let conn = self.conn(run).await?;
         let max = self.limits.checkpoint_max_bytes;
-        let content = match self.read(&conn, path, Some(max)).await {
+        let content = match self.files.read(&run.acting(), &run.workspace_id, path, max as u64).await {
             Err(CoreError::TooLarge(_)) => {
                 return Err(CoreError::TooLarge(format!(
                     "{path} is larger than {max} bytes, the most a run may change (ai.checkpoint_max_bytes)"
@@ -716,7 +757,7 @@ impl Agents {
     pub async fn undo(&self, run: &Run, by: &Principal) -> Result<Vec<String>, AgentError> {
         use base64::Engine as _;
         by.require_write()?;
-        let conn = self.conn(run).await?;
+        let ws = &run.workspace_id;
         let mut restored = Vec::new();
         for (path, content) in self.store.checkpoints(&run.id).await? {
             match content {
@@ -726,104 +767,37 @@ impl Agents {
                         .map_err(|e| {
                             AgentError::Invalid(format!("a checkpoint is corrupt: {e}"))
                         })?;
-                    self.write(&conn, &path, &bytes, None).await?;
+                    let mode = WriteMode::default();
+                    self.files.write(by, ws, &path, mode, &bytes).await?;
                 }
-                None => match conn
-                    .call(
-                        AgentRequest::Delete {
-                            path: path.clone(),
-                            recursive: false,
-                        },
-                        CALL,
-                    )
-                    .await
-                {
-                    Ok(_) | Err(CoreError::NotFound(_)) => {}
+                None => match self.files.delete(by, ws, &path, false).await {
+                    Ok(()) | Err(CoreError::NotFound(_)) => {}
                     Err(e) => return Err(e.into()),
                 },
             }
             restored.push(path);
         }
-        self.audit
-            .record(Entry {
-                actor: by.user_id.clone(),
-                workspace_id: Some(run.workspace_id.clone()),
-                action: "agent.undo".into(),
-                detail: json!({"run": run.id, "files": restored}),
-                result: Some("ok".into()),
-                ..Default::default()
-            })
-            .await?;
+        let detail = json!({"run": run.id, "files": restored});
+        let e = Entry::done(&by.actor(), Some(ws), "agent.undo", detail);
+        self.audit.record(e).await?;
         Ok(restored)
     }
 
+    /// Whether the run can reach its workspace's agent now.
     async fn conn(&self, run: &Run) -> Result<Arc<AgentConn>, CoreError> {
         self.workspaces
             .agent(&run.user, &run.workspace_id, Access::Write)
             .await
     }
 
-    /// A file's bytes (at most `max`) and its ETag.
-    async fn read(
-        &self,
-        conn: &AgentConn,
-        path: &str,
-        max: Option<usize>,
-    ) -> Result<(Vec<u8>, String), CoreError> {
-        let path_owned = path.to_owned();
-        let (meta, ch, mut rx) = conn
-            .call_with_channel(
-                |channel| AgentRequest::Read {
-                    path: path_owned,
-                    channel,
-                },
-                CALL,
-            )
+    /// A text file for the model, within [`MAX_TOOL_READ`].
+    async fn read_text(&self, run: &Run, path: &str) -> Result<(String, String), CoreError> {
+        let ws = &run.workspace_id;
+        let (bytes, meta) = self
+            .files
+            .read(&run.acting(), ws, path, MAX_TOOL_READ)
             .await?;
-        let mut bytes = Vec::new();
-        while let Some(m) = rx.recv().await {
-            if let ChannelMsg::Data(b) = m {
-                bytes.extend_from_slice(&b);
-                if max.is_some_and(|max| bytes.len() > max) {
-                    conn.close_channel(ch);
-                    return Err(CoreError::TooLarge(format!(
-                        "{path} is too large for the agent to read"
-                    )));
-                }
-            }
-        }
-        Ok((bytes, meta["etag"].as_str().unwrap_or("").to_owned()))
-    }
-
-    async fn read_text(&self, conn: &AgentConn, path: &str) -> Result<(String, String), CoreError> {
-        let (bytes, etag) = self.read(conn, path, Some(4 * 1024 * 1024)).await?;
-        Ok((String::from_utf8_lossy(&bytes).into_owned(), etag))
-    }
-
-    async fn write(
-        &self,
-        conn: &AgentConn,
-        path: &str,
-        content: &[u8],
-        if_match: Option<String>,
-    ) -> Result<(), CoreError> {
-        const MAX: u64 = 16 * 1024 * 1024;
-        let make = |channel| AgentRequest::Write {
-            path: path.to_owned(),
-            channel,
-            if_match,
-            create_only: false,
-            max_bytes: MAX,
-        };
-        let chunks = futures_util::stream::iter(
-            content
-                .chunks(64 * 1024)
-                .map(|c| Ok(aicockpit_agent_proto::Bytes::copy_from_slice(c)))
-                .collect::<Vec<_>>(),
-        );
-        conn.upload(make, chunks, MAX, "the file is too large", CALL)
-            .await?;
-        Ok(())
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), meta.etag))
     }
 
     async fn execute(
@@ -835,13 +809,14 @@ impl Agents {
         policy: &Policy,
     ) -> Result<String, CoreError> {
         let s = |k: &str| args[k].as_str().unwrap_or("").to_owned();
+        let (me, ws) = (run.acting(), &run.workspace_id);
         match tool {
             "run_command" => {
                 let timeout = args["timeout_secs"].as_u64().unwrap_or(120).clamp(1, 3600);
                 let out = self
                     .workspaces
                     .exec(
-                        &run.user,
+                        &run.acting(),
                         &run.workspace_id,
                         ExecParams {
                             argv: vec!["sh".into(), "-c".into(), s("command")],
@@ -868,76 +843,58 @@ impl Agents {
                 ))
             }
             "list_files" => {
-                let conn = self.conn(run).await?;
-                let v = conn
-                    .call(AgentRequest::List { path: s("path") }, CALL)
+                let entries = self
+                    .files
+                    .list_all(&me, ws, &s("path"), MAX_TOOL_ENTRIES)
                     .await?;
                 let dir = crate::policy::normalize(&s("path")).unwrap_or_default();
-                Ok(v.as_array()
-                    .into_iter()
-                    .flatten()
+                Ok(entries
+                    .iter()
                     .filter(|e| {
-                        let name = e["name"].as_str().unwrap_or("");
                         let rel = if dir.is_empty() {
-                            name.to_owned()
+                            e.name.clone()
                         } else {
-                            format!("{dir}/{name}")
+                            format!("{dir}/{}", e.name)
                         };
                         guard::may_show(policy, &rel)
                     })
                     .map(|e| {
-                        let dir = if e["kind"] == "dir" { "/" } else { "" };
-                        format!("{}{dir}", e["name"].as_str().unwrap_or(""))
+                        let slash = if e.kind == EntryKind::Dir { "/" } else { "" };
+                        format!("{}{slash}", e.name)
                     })
                     .collect::<Vec<_>>()
                     .join("\n"))
             }
-            "read_file" => Ok(self.read_text(&*self.conn(run).await?, &s("path")).await?.0),
+            "read_file" => Ok(self.read_text(run, &s("path")).await?.0),
             "search" => {
-                let conn = self.conn(run).await?;
-                let v = conn
-                    .call(
-                        AgentRequest::Search(aicockpit_agent_proto::SearchQuery {
-                            query: s("query"),
-                            regex: false,
-                            case_sensitive: None,
-                            globs: vec![],
-                            path: String::new(),
-                            max_results: 200,
-                            include_ignored: false,
-                        }),
-                        Duration::from_secs(120),
-                    )
-                    .await?;
-                Ok(v["matches"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|m| guard::may_show(policy, m["path"].as_str().unwrap_or("")))
-                    .map(|m| {
-                        format!(
-                            "{}:{}: {}",
-                            m["path"].as_str().unwrap_or(""),
-                            m["line"],
-                            m["text"].as_str().unwrap_or("")
-                        )
-                    })
+                let query = aicockpit_agent_proto::SearchQuery {
+                    query: s("query"),
+                    regex: false,
+                    case_sensitive: None,
+                    globs: vec![],
+                    path: String::new(),
+                    max_results: 200,
+                    include_ignored: false,
+                };
+                let found = self.files.search(&me, ws, query).await?;
+                Ok(found
+                    .matches
+                    .iter()
+                    .filter(|m| guard::may_show(policy, &m.path))
+                    .map(|m| format!("{}:{}: {}", m.path, m.line, m.text))
                     .collect::<Vec<_>>()
                     .join("\n"))
             }
             "write_file" => {
-                self.write(
-                    &*self.conn(run).await?,
-                    &s("path"),
-                    s("content").as_bytes(),
-                    None,
-                )
-                .await?;
+                let content = s("content");
+                let mode = WriteMode::default();
+                self.files
+                    .write(&me, ws, &s("path"), mode, content.as_bytes())
+                    .await?;
                 Ok(format!("wrote {}", s("path")))
             }
             "edit_file" => {
-                let conn = self.conn(run).await?;
-                let (text, etag) = self.read_text(&conn, &s("path")).await?;
+                let (text, etag) = self.read_text(run, &s("path")).await?;
                 let old = s("old_text");
                 let n = if old.is_empty() {
                     0
@@ -950,20 +907,17 @@ impl Agents {
                     ));
                 }
                 let new = text.replacen(old.as_str(), &s("new_text"), 1);
-                self.write(&conn, &s("path"), new.as_bytes(), Some(etag))
+                let mode = WriteMode {
+                    if_match: Some(etag),
+                    create_only: false,
+                };
+                self.files
+                    .write(&me, ws, &s("path"), mode, new.as_bytes())
                     .await?;
                 Ok(format!("edited {}", s("path")))
             }
             "delete_file" => {
-                let conn = self.conn(run).await?;
-                conn.call(
-                    AgentRequest::Delete {
-                        path: s("path"),
-                        recursive: false,
-                    },
-                    CALL,
-                )
-                .await?;
+                self.files.delete(&me, ws, &s("path"), false).await?;
                 Ok(format!("deleted {}", s("path")))
             }
             other => Ok(format!("there is no tool {other:?}")),

@@ -33,6 +33,31 @@ pub struct Entry {
     pub result: Option<String>,
 }
 
+impl Entry {
+    /// A plain row: `actor` did `action` (in `workspace`), and it worked.
+    pub fn done(actor: &str, workspace: Option<&str>, action: &str, detail: Value) -> Entry {
+        Entry {
+            actor: actor.to_owned(),
+            workspace_id: workspace.map(str::to_owned),
+            action: action.to_owned(),
+            detail,
+            result: Some("ok".into()),
+            ..Default::default()
+        }
+    }
+
+    /// The same with another outcome (`failed`, `started`, …).
+    pub fn with_result(mut self, result: &str) -> Entry {
+        self.result = Some(result.to_owned());
+        self
+    }
+}
+
+/// What stands for content in a row: its SHA-256 and size, never the bytes.
+pub fn digest(content: &[u8]) -> Value {
+    json!({"sha256": hex(&Sha256::digest(content)), "bytes": content.len()})
+}
+
 /// The hash of a row: SHA-256 over a canonical JSON array of its fields and
 /// the previous hash.
 pub fn row_hash(r: &AuditRecord) -> String {
@@ -48,8 +73,7 @@ pub fn row_hash(r: &AuditRecord) -> String {
         r.approved_by,
         r.result
     ]);
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 /// The export document: every field that enters each row's hash exactly as
@@ -85,7 +109,7 @@ pub struct VerifyReport {
 /// What enters a row's hash, described for independent verifiers.
 pub const HASH_RECIPE: &str = "sha256 of the compact JSON array [prev_hash, seq, at, actor, workspace_id, action, detail, decision, approved_by, result] (detail as its stored string, absent values as null, no spaces, non-ASCII as UTF-8); the first prev_hash is 64 zeros";
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -267,6 +291,24 @@ impl Audit {
             }
         }
         Err(StoreError::Conflict)
+    }
+
+    /// Records a change that has happened; a row that cannot be written is
+    /// logged as an error (the change cannot be taken back).
+    pub async fn note(&self, e: Entry) {
+        let action = e.action.clone();
+        if let Err(err) = self.record(e).await {
+            tracing::error!(error = %err, action, "could not append to the audit log");
+        }
+    }
+
+    /// Records an action about to happen: when the row cannot be written the
+    /// action must not run (fail closed), so this is an error.
+    pub async fn before(&self, e: Entry) -> Result<(), crate::CoreError> {
+        self.record(e)
+            .await
+            .map(|_| ())
+            .map_err(crate::CoreError::from)
     }
 
     /// Walks the whole chain, then holds it against the published head.

@@ -5,6 +5,7 @@
 //! with that much entropy and keeps each request's check to one hash and one
 //! indexed lookup.
 
+use crate::audit::{Audit, Entry};
 use crate::{now_ms, CoreError};
 use aicockpit_store::{Store, StoreError, TokenRecord, UserRecord};
 use argon2::password_hash::{
@@ -13,6 +14,7 @@ use argon2::password_hash::{
 use argon2::Argon2;
 use base64::Engine as _;
 use rand::RngCore;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
@@ -61,11 +63,30 @@ pub struct Principal {
     pub username: String,
     pub role: Role,
     pub token_id: String,
+    /// Set while the AI acts for this user in a run: it has the user's
+    /// rights, and audit rows name the run as the actor.
+    pub run: Option<String>,
 }
 
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Who audit rows name: the user, or `agent:<run>` for the AI.
+    pub fn actor(&self) -> String {
+        match &self.run {
+            Some(run) => format!("agent:{run}"),
+            None => self.user_id.clone(),
+        }
+    }
+
+    /// The same rights, acting for run `run`.
+    pub fn in_run(&self, run: &str) -> Principal {
+        Principal {
+            run: Some(run.to_owned()),
+            ..self.clone()
+        }
     }
 
     /// Members and admins change things; viewers only look.
@@ -103,6 +124,8 @@ pub struct AuthService {
     hashing: Arc<Semaphore>,
     /// Failed logins per account and address, to slow down guessing.
     limiter: Arc<limiter::LoginLimiter>,
+    /// Every change to users and tokens, and every login, is recorded here.
+    audit: Arc<Audit>,
 }
 
 mod limiter;
@@ -177,12 +200,13 @@ pub fn validate_password(pw: &str) -> Result<(), CoreError> {
 }
 
 impl AuthService {
-    pub fn new(store: Store, session_ttl_hours: i64) -> AuthService {
+    pub fn new(store: Store, session_ttl_hours: i64, audit: Arc<Audit>) -> AuthService {
         AuthService {
             store,
             session_ttl_ms: session_ttl_hours * 3_600_000,
             hashing: Arc::new(Semaphore::new(4)),
             limiter: Arc::default(),
+            audit,
         }
     }
 
@@ -208,9 +232,11 @@ impl AuthService {
             .map_err(|e| CoreError::Internal(e.to_string()))
     }
 
-    /// Creates a user; 409 if the name is taken.
+    /// Creates a user; 409 if the name is taken. `actor` is who asked (a
+    /// user id, `cli:<os user>`, `system`), for the audit record.
     pub async fn create_user(
         &self,
+        actor: &str,
         username: &str,
         password: &str,
         role: Role,
@@ -225,7 +251,13 @@ impl AuthService {
             created_at: now_ms(),
         };
         match self.store.insert_user(&user).await {
-            Ok(()) => Ok(user),
+            Ok(()) => {
+                let detail = json!({"user": user.id, "username": user.username, "role": user.role});
+                self.audit
+                    .note(Entry::done(actor, None, "user.create", detail))
+                    .await;
+                Ok(user)
+            }
             Err(StoreError::Conflict) => Err(CoreError::conflict(
                 "username_taken",
                 format!("a user named {username:?} already exists"),
@@ -234,11 +266,20 @@ impl AuthService {
         }
     }
 
-    pub async fn set_password(&self, username: &str, password: &str) -> Result<(), CoreError> {
+    pub async fn set_password(
+        &self,
+        actor: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(), CoreError> {
         validate_password(password)?;
         let user = self.user_by_name(username).await?;
         let hash = self.hash_blocking(password.to_owned()).await?;
         self.store.set_password_hash(&user.id, &hash).await?;
+        let detail = json!({"user": user.id, "username": username});
+        self.audit
+            .note(Entry::done(actor, None, "user.password", detail))
+            .await;
         Ok(())
     }
 
@@ -288,11 +329,21 @@ impl AuthService {
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| dummy_hash().to_owned());
         let ok = self.verify_blocking(password.to_owned(), hash).await?;
+        // Failures too are on the record (their rate is bounded by the
+        // limiter above; throttled attempts are not written).
+        let detail = json!({"username": username, "address": addr.to_string()});
         let Some(user) = user.filter(|_| ok) else {
             attempt.finish(false);
+            let e = Entry::done("anonymous", None, "auth.login_failed", detail);
+            self.audit
+                .note(e.with_result("wrong username or password"))
+                .await;
             return Err(bad());
         };
         attempt.finish(true);
+        self.audit
+            .note(Entry::done(&user.id, None, "auth.login", detail))
+            .await;
         let token = self
             .issue(
                 &user.id,
@@ -307,6 +358,7 @@ impl AuthService {
     /// Creates a long-lived API token for `user_id`.
     pub async fn create_api_token(
         &self,
+        actor: &str,
         user_id: &str,
         name: &str,
         expires_in_days: Option<i64>,
@@ -327,7 +379,12 @@ impl AuthService {
             Some(d) => Some(now_ms() + d * 86_400_000),
             None => None,
         };
-        self.issue(user_id, name, "api", expires_at).await
+        let issued = self.issue(user_id, name, "api", expires_at).await?;
+        let detail = json!({"token": issued.record.id, "name": name, "user": user_id});
+        self.audit
+            .note(Entry::done(actor, None, "token.create", detail))
+            .await;
+        Ok(issued)
     }
 
     async fn issue(
@@ -377,6 +434,7 @@ impl AuthService {
             username: found.user.username,
             role: Role::parse(&found.user.role)?,
             token_id: found.token.id,
+            run: None,
         })
     }
 
@@ -384,7 +442,27 @@ impl AuthService {
         Ok(self.store.list_tokens(user_id).await?)
     }
 
-    pub async fn revoke_token(&self, user_id: &str, token_id: &str) -> Result<(), CoreError> {
+    /// Revokes one of the caller's own tokens.
+    pub async fn revoke_token(&self, p: &Principal, token_id: &str) -> Result<(), CoreError> {
+        self.delete_token(&p.user_id, token_id).await?;
+        let detail = json!({"token": token_id});
+        self.audit
+            .note(Entry::done(&p.actor(), None, "token.revoke", detail))
+            .await;
+        Ok(())
+    }
+
+    /// Ends the session (or revokes the token) the caller used.
+    pub async fn logout(&self, p: &Principal) -> Result<(), CoreError> {
+        self.delete_token(&p.user_id, &p.token_id).await?;
+        let detail = json!({"token": p.token_id});
+        self.audit
+            .note(Entry::done(&p.actor(), None, "auth.logout", detail))
+            .await;
+        Ok(())
+    }
+
+    async fn delete_token(&self, user_id: &str, token_id: &str) -> Result<(), CoreError> {
         match self.store.delete_token(user_id, token_id).await {
             Ok(()) => Ok(()),
             Err(StoreError::NotFound) => Err(CoreError::NotFound("no such token".into())),

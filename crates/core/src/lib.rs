@@ -10,7 +10,9 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 mod error;
+pub mod files;
 pub mod templates;
+pub mod terminals;
 pub mod workspaces;
 
 pub use error::CoreError;

@@ -9,7 +9,7 @@ use bollard::models::{
     NetworkCreateRequest, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StatsOptionsBuilder,
     StopContainerOptionsBuilder, UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
@@ -554,24 +554,38 @@ impl WorkspaceRuntime for DockerRuntime {
         }))
     }
 
-    async fn file_exists(&self, id: &str, path: &str) -> Result<bool, RuntimeError> {
-        let opts = ContainerArchiveInfoOptionsBuilder::default()
+    async fn read_file(
+        &self,
+        id: &str,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, RuntimeError> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
             .path(path)
             .build();
-        match self
-            .client()
-            .await?
-            .get_container_archive_info(id, Some(opts))
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => match RuntimeError::from(e) {
-                RuntimeError::NotFound(m) if !m.to_lowercase().contains("no such container") => {
-                    Ok(false)
-                }
-                other => Err(other),
-            },
+        let mut stream = self.client().await?.download_from_container(id, Some(opts));
+        // The archive holds one tar header (512 bytes, plus long-name
+        // records) before the file: read at most that much more than `max`.
+        let cap = max.saturating_add(64 * 1024);
+        let mut tar = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => match RuntimeError::from(e) {
+                    RuntimeError::NotFound(m)
+                        if !m.to_lowercase().contains("no such container") =>
+                    {
+                        return Ok(None)
+                    }
+                    other => return Err(other),
+                },
+            };
+            tar.extend_from_slice(&chunk);
+            if tar.len() as u64 > cap {
+                break;
+            }
         }
+        Ok(first_regular_file(&tar, max))
     }
 
     async fn put_file(
@@ -655,4 +669,18 @@ impl WorkspaceRuntime for DockerRuntime {
         let d = self.client().await?;
         crate::exec::run(&d, id, req).await
     }
+}
+
+/// The first entry of a tar archive if it is a regular file of at most
+/// `max` bytes (a truncated archive yields `None`).
+fn first_regular_file(tar: &[u8], max: u64) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut archive = tar::Archive::new(tar);
+    let mut entry = archive.entries().ok()?.next()?.ok()?;
+    if entry.header().entry_type() != tar::EntryType::Regular || entry.size() > max {
+        return None;
+    }
+    let mut out = Vec::with_capacity(entry.size() as usize);
+    entry.read_to_end(&mut out).ok()?;
+    (out.len() as u64 == entry.size()).then_some(out)
 }

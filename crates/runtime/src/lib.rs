@@ -93,8 +93,15 @@ pub trait WorkspaceRuntime: Send + Sync {
     async fn logs(&self, id: &str, max_bytes: usize) -> Result<String, RuntimeError>;
     /// Current resource use of a running container (None if not running).
     async fn sample(&self, id: &str) -> Result<Option<ResourceSample>, RuntimeError>;
-    /// Whether `path` exists in the container's filesystem.
-    async fn file_exists(&self, id: &str, path: &str) -> Result<bool, RuntimeError>;
+    /// The content of the regular file at `path` in the container's
+    /// filesystem, read by the engine; `None` when there is none, or when
+    /// it is larger than `max` bytes (nothing past `max` is buffered).
+    async fn read_file(
+        &self,
+        id: &str,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, RuntimeError>;
     /// Writes one file (and its missing parent directories) into the
     /// container's filesystem; the engine does it, so the container needs
     /// no privileges for it.

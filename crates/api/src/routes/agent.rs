@@ -239,7 +239,7 @@ pub(crate) async fn audit_export(
         .audit_head()
         .await
         .map_err(aicockpit_core::CoreError::from)?;
-    Ok(Json(aicockpit_assistant::audit::export_json(&rows, head)))
+    Ok(Json(aicockpit_core::audit::export_json(&rows, head)))
 }
 
 fn conversations_key(user: &str, ws: &str) -> String {

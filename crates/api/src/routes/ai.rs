@@ -92,16 +92,6 @@ impl From<ServiceBody> for ServiceInput {
     }
 }
 
-/// What a service row records: where requests (and keys) go, never keys.
-fn service_detail(svc: &Service) -> serde_json::Value {
-    serde_json::json!({
-        "service": svc.id, "name": svc.name, "base_url": svc.base_url,
-        "has_api_key": svc.api_key.is_some(),
-        "header_names": svc.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-        "fallback": svc.fallback_id,
-    })
-}
-
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(_p): Auth,
@@ -118,9 +108,8 @@ pub(crate) async fn create(
     ApiJson(b): ApiJson<ServiceBody>,
 ) -> ApiResult<(StatusCode, Json<ServiceDto>)> {
     p.require_admin()?;
-    let svc = s.ai.registry().save(None, b.into()).await?;
+    let svc = s.ai.registry().save(&p.actor(), None, b.into()).await?;
     s.ai.invalidate_models();
-    crate::audit::record(&s, &p, None, "ai.service.create", service_detail(&svc)).await;
     let (_, active) = s.ai.registry().list().await?;
     Ok((StatusCode::CREATED, Json(dto(&svc, active.as_deref()))))
 }
@@ -132,9 +121,11 @@ pub(crate) async fn update(
     ApiJson(b): ApiJson<ServiceBody>,
 ) -> ApiResult<Json<ServiceDto>> {
     p.require_admin()?;
-    let svc = s.ai.registry().save(Some(&id), b.into()).await?;
+    let svc =
+        s.ai.registry()
+            .save(&p.actor(), Some(&id), b.into())
+            .await?;
     s.ai.invalidate_models();
-    crate::audit::record(&s, &p, None, "ai.service.update", service_detail(&svc)).await;
     let (_, active) = s.ai.registry().list().await?;
     Ok(Json(dto(&svc, active.as_deref())))
 }
@@ -145,16 +136,8 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     p.require_admin()?;
-    s.ai.registry().delete(&id).await?;
+    s.ai.registry().delete(&p.actor(), &id).await?;
     s.ai.invalidate_models();
-    crate::audit::record(
-        &s,
-        &p,
-        None,
-        "ai.service.delete",
-        serde_json::json!({"service": id}),
-    )
-    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -164,15 +147,7 @@ pub(crate) async fn activate(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ServiceDto>> {
     p.require_admin()?;
-    let svc = s.ai.registry().activate(&id).await?;
-    crate::audit::record(
-        &s,
-        &p,
-        None,
-        "ai.service.activate",
-        serde_json::json!({"service": svc.id, "name": svc.name}),
-    )
-    .await;
+    let svc = s.ai.registry().activate(&p.actor(), &id).await?;
     Ok(Json(dto(&svc, Some(&svc.id))))
 }
 
@@ -233,13 +208,10 @@ pub(crate) async fn set_alias(
     ApiJson(b): ApiJson<AliasBody>,
 ) -> ApiResult<StatusCode> {
     p.require_admin()?;
-    let detail =
-        serde_json::json!({"model": model, "service": b.service, "target_model": b.target_model});
     s.ai.registry()
-        .set_alias(&model, &b.service, b.target_model)
+        .set_alias(&p.actor(), &model, &b.service, b.target_model)
         .await?;
     s.ai.invalidate_models();
-    crate::audit::record(&s, &p, None, "ai.alias.set", detail).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,15 +221,7 @@ pub(crate) async fn delete_alias(
     Path(model): Path<String>,
 ) -> ApiResult<StatusCode> {
     p.require_admin()?;
-    s.ai.registry().delete_alias(&model).await?;
-    crate::audit::record(
-        &s,
-        &p,
-        None,
-        "ai.alias.delete",
-        serde_json::json!({"model": model}),
-    )
-    .await;
+    s.ai.registry().delete_alias(&p.actor(), &model).await?;
     s.ai.invalidate_models();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,28 +26,7 @@ pub(crate) async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let addr = client_addr(&ext);
-    let outcome = s.auth.login(&req.username, &req.password, addr).await;
-    // Logins are on the record, failures too (their rate is bounded by the
-    // limiter; throttled attempts are not written).
-    let name: String = req
-        .username
-        .chars()
-        .take(aicockpit_core::auth::MAX_USERNAME)
-        .collect();
-    let (actor, action, result) = match &outcome {
-        Ok((u, _)) => (u.id.clone(), "auth.login", "ok"),
-        Err(aicockpit_core::CoreError::Unauthenticated(_)) => (
-            "anonymous".to_owned(),
-            "auth.login_failed",
-            "wrong username or password",
-        ),
-        Err(_) => (String::new(), "", ""),
-    };
-    if !action.is_empty() {
-        let detail = serde_json::json!({"username": name, "address": addr.to_string()});
-        crate::audit::record_as(&s, &actor, None, action, detail, result).await;
-    }
-    let (user, token) = outcome?;
+    let (user, token) = s.auth.login(&req.username, &req.password, addr).await?;
     Ok(Json(LoginResponse {
         token: token.secret,
         expires_at: token.record.expires_at.map(format_ms),
@@ -57,15 +36,7 @@ pub(crate) async fn login(
 
 /// Revokes the token the request was made with.
 pub(crate) async fn logout(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<StatusCode> {
-    s.auth.revoke_token(&p.user_id, &p.token_id).await?;
-    crate::audit::record(
-        &s,
-        &p,
-        None,
-        "auth.logout",
-        serde_json::json!({"token": p.token_id}),
-    )
-    .await;
+    s.auth.logout(&p).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -89,16 +60,8 @@ pub(crate) async fn create_token(
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let issued = s
         .auth
-        .create_api_token(&p.user_id, &req.name, req.expires_in_days)
+        .create_api_token(&p.actor(), &p.user_id, &req.name, req.expires_in_days)
         .await?;
-    crate::audit::record(
-        &s,
-        &p,
-        None,
-        "token.create",
-        serde_json::json!({"token": issued.record.id, "name": issued.record.name}),
-    )
-    .await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -113,15 +76,7 @@ pub(crate) async fn revoke_token(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.auth.revoke_token(&p.user_id, &id).await?;
-    crate::audit::record(
-        &s,
-        &p,
-        None,
-        "token.revoke",
-        serde_json::json!({"token": id}),
-    )
-    .await;
+    s.auth.revoke_token(&p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,11 +5,9 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::AppState;
-use aicockpit_agent_proto::{
-    ArchiveStats, DirEntry, Event, FileMeta, Request, SearchQuery, SearchResult,
-};
-use aicockpit_core::agent::{AgentConn, ChannelMsg};
-use aicockpit_core::workspaces::Access;
+use aicockpit_agent_proto::{Event, FileMeta, SearchQuery, SearchResult};
+use aicockpit_core::agent::ChannelMsg;
+use aicockpit_core::files::WriteMode;
 use aicockpit_core::CoreError;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request as HttpRequest, State};
@@ -22,13 +20,8 @@ use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-const CALL: Duration = Duration::from_secs(30);
-/// Uploads and archives may take a while to unpack.
-const LONG_CALL: Duration = Duration::from_secs(600);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,16 +50,39 @@ fn channel_body(rx: mpsc::Receiver<ChannelMsg>) -> impl Stream<Item = Result<Byt
     })
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+/// One page of a directory (at most 1000 entries): the entries as a JSON
+/// array; `X-Total-Count` says how many there are, and `Link: <…>;
+/// rel="next"` where the next page starts.
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<PathQuery>,
-) -> ApiResult<Json<Vec<DirEntry>>> {
-    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
-    Ok(Json(
-        conn.call_as(Request::List { path: q.path }, CALL).await?,
-    ))
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let page = s.files.list(&p, &id, &q.path, q.offset, q.limit).await?;
+    let mut r = Json(page.entries).into_response();
+    let h = r.headers_mut();
+    h.insert("x-total-count", HeaderValue::from(page.total));
+    if let Some(next) = page.next_offset {
+        let query =
+            serde_urlencoded::to_string([("path", q.path.as_str()), ("offset", &next.to_string())])
+                .unwrap_or_default();
+        let link = format!("</api/v1/workspaces/{id}/files?{query}>; rel=\"next\"");
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            h.insert(header::LINK, v);
+        }
+    }
+    Ok(r)
 }
 
 pub(crate) async fn stat(
@@ -75,8 +91,7 @@ pub(crate) async fn stat(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<Response> {
-    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
-    let meta: FileMeta = conn.call_as(Request::Stat { path: q.path }, CALL).await?;
+    let meta = s.files.stat(&p, &id, &q.path).await?;
     let etag = meta.etag.clone();
     Ok(with_etag(&etag, Json(meta)))
 }
@@ -96,30 +111,18 @@ pub(crate) async fn read(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<Response> {
-    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
     if let Some(inm) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
     {
-        let meta: FileMeta = conn
-            .call_as(
-                Request::Stat {
-                    path: q.path.clone(),
-                },
-                CALL,
-            )
-            .await?;
+        let meta = s.files.stat(&p, &id, &q.path).await?;
         if inm == meta.etag {
             return Ok(with_etag(&meta.etag, StatusCode::NOT_MODIFIED));
         }
     }
-    let path = q.path;
-    let (v, _, rx) = conn
-        .call_with_channel(|channel| Request::Read { path, channel }, CALL)
-        .await?;
-    let meta: FileMeta =
-        serde_json::from_value(v).map_err(|e| CoreError::Internal(e.to_string()))?;
-    let mut r = Response::new(Body::from_stream(channel_body(rx)));
+    let reading = s.files.open(&p, &id, &q.path).await?;
+    let meta = reading.meta;
+    let mut r = Response::new(Body::from_stream(channel_body(reading.data)));
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -139,27 +142,6 @@ pub(crate) async fn read(
     Ok(r)
 }
 
-/// Streams `body` into a file; the agent replaces it atomically at the end.
-async fn stream_write(
-    conn: &Arc<AgentConn>,
-    path: String,
-    if_match: Option<String>,
-    create_only: bool,
-    max: u64,
-    body: impl Stream<Item = Result<Bytes, CoreError>> + Unpin,
-) -> Result<FileMeta, ApiError> {
-    let make = |channel| Request::Write {
-        path,
-        channel,
-        if_match,
-        create_only,
-        max_bytes: max,
-    };
-    let too_large = format!("files may be at most {max} bytes");
-    let v = conn.upload(make, body, max, &too_large, LONG_CALL).await?;
-    serde_json::from_value(v).map_err(|e| CoreError::Internal(e.to_string()).into())
-}
-
 fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, CoreError>> + Unpin {
     body.into_data_stream().map(|r| {
         r.map_err(|e| CoreError::invalid("body_error", format!("reading the body failed: {e}")))
@@ -174,32 +156,20 @@ pub(crate) async fn write(
     ApiQuery(q): ApiQuery<PathQuery>,
     body: Body,
 ) -> ApiResult<Response> {
-    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    let if_match = headers
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let create_only = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some("*");
-    let meta = stream_write(
-        &conn,
-        q.path,
-        if_match,
-        create_only,
-        s.limits.max_file_bytes,
-        body_stream(body),
-    )
-    .await?;
-    crate::audit::in_workspace(
-        &s,
-        &p,
-        &id,
-        "file.write",
-        json!({"path": meta.path, "size": meta.size, "etag": meta.etag}),
-    )
-    .await;
+    let mode = WriteMode {
+        if_match: headers
+            .get(header::IF_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        create_only: headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            == Some("*"),
+    };
+    let meta = s
+        .files
+        .write_stream(&p, &id, &q.path, mode, body_stream(body))
+        .await?;
     let etag = meta.etag.clone();
     Ok(with_etag(&etag, Json(meta)))
 }
@@ -222,17 +192,7 @@ pub(crate) async fn mkdir(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<MkdirBody>,
 ) -> ApiResult<(StatusCode, Json<FileMeta>)> {
-    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    let meta: FileMeta = conn
-        .call_as(
-            Request::Mkdir {
-                path: b.path,
-                parents: b.parents,
-            },
-            CALL,
-        )
-        .await?;
-    crate::audit::in_workspace(&s, &p, &id, "file.mkdir", json!({"path": meta.path})).await;
+    let meta = s.files.mkdir(&p, &id, &b.path, b.parents).await?;
     Ok((StatusCode::CREATED, Json(meta)))
 }
 
@@ -251,19 +211,7 @@ pub(crate) async fn rename(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<RenameBody>,
 ) -> ApiResult<Json<FileMeta>> {
-    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    let detail = json!({"from": b.from, "to": b.to, "overwrite": b.overwrite});
-    let meta: FileMeta = conn
-        .call_as(
-            Request::Rename {
-                from: b.from,
-                to: b.to,
-                overwrite: b.overwrite,
-            },
-            CALL,
-        )
-        .await?;
-    crate::audit::in_workspace(&s, &p, &id, "file.rename", detail).await;
+    let meta = s.files.rename(&p, &id, &b.from, &b.to, b.overwrite).await?;
     Ok(Json(meta))
 }
 
@@ -273,17 +221,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
-    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    let detail = json!({"path": q.path, "recursive": q.recursive});
-    conn.call(
-        Request::Delete {
-            path: q.path,
-            recursive: q.recursive,
-        },
-        LONG_CALL,
-    )
-    .await?;
-    crate::audit::in_workspace(&s, &p, &id, "file.delete", detail).await;
+    s.files.delete(&p, &id, &q.path, q.recursive).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -303,7 +241,6 @@ pub(crate) async fn upload(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
     if ct.starts_with("multipart/form-data") {
         let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.body_text())
@@ -331,23 +268,10 @@ pub(crate) async fn upload(
             };
             let stream = field
                 .map(|r| r.map_err(|e| CoreError::invalid("invalid_multipart", e.body_text())));
-            let meta = stream_write(
-                &conn,
-                path,
-                None,
-                false,
-                s.limits.max_file_bytes,
-                Box::pin(stream),
-            )
-            .await?;
-            crate::audit::in_workspace(
-                &s,
-                &p,
-                &id,
-                "file.write",
-                json!({"path": meta.path, "size": meta.size, "etag": meta.etag, "upload": true}),
-            )
-            .await;
+            let meta = s
+                .files
+                .write_stream(&p, &id, &path, WriteMode::default(), Box::pin(stream))
+                .await?;
             written.push(meta);
         }
         return Ok((StatusCode::CREATED, Json(json!({ "files": written }))).into_response());
@@ -368,28 +292,8 @@ pub(crate) async fn upload(
             "upload multipart/form-data files or an application/x-tar or application/gzip archive",
         ));
     }
-    let (max_bytes, max_entries) = (s.limits.max_archive_bytes, s.limits.max_archive_entries);
-    let target = q.path.clone();
-    let make = |channel| Request::ArchiveIn {
-        path: q.path,
-        channel,
-        max_bytes,
-        max_entries,
-    };
     let body = body_stream(req.into_body());
-    let v = conn
-        .upload(make, body, max_bytes, "the archive is too large", LONG_CALL)
-        .await?;
-    let stats: ArchiveStats = serde_json::from_value(v)
-        .map_err(|e| ApiError::from(CoreError::Internal(e.to_string())))?;
-    crate::audit::in_workspace(
-        &s,
-        &p,
-        &id,
-        "file.archive_in",
-        json!({"path": target, "stats": &stats}),
-    )
-    .await;
+    let stats = s.files.unpack(&p, &id, &q.path, body).await?;
     Ok((StatusCode::CREATED, Json(stats)).into_response())
 }
 
@@ -399,7 +303,6 @@ pub(crate) async fn archive(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<Response> {
-    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
     let name = q
         .path
         .trim_end_matches('/')
@@ -411,10 +314,7 @@ pub(crate) async fn archive(
             |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-' && c != '_',
             "_",
         );
-    let path = q.path;
-    let (_, _, rx) = conn
-        .call_with_channel(|channel| Request::ArchiveOut { path, channel }, CALL)
-        .await?;
+    let rx = s.files.pack(&p, &id, &q.path).await?;
     let mut r = Response::new(Body::from_stream(channel_body(rx)));
     let h = r.headers_mut();
     h.insert(
@@ -427,23 +327,6 @@ pub(crate) async fn archive(
     Ok(r)
 }
 
-/// Stops the agent's watch when the event stream is dropped.
-struct Unwatch {
-    conn: Arc<AgentConn>,
-    channel: u32,
-}
-
-impl Drop for Unwatch {
-    fn drop(&mut self) {
-        let conn = self.conn.clone();
-        let channel = self.channel;
-        conn.close_channel(channel);
-        tokio::spawn(async move {
-            let _ = conn.call(Request::Unwatch { channel }, CALL).await;
-        });
-    }
-}
-
 /// Server-sent events: `event: changes` with `{"changes": [{kind, path}]}`.
 pub(crate) async fn watch(
     State(s): State<AppState>,
@@ -451,21 +334,17 @@ pub(crate) async fn watch(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
-    let path = q.path;
-    let (_, ch, rx) = conn
-        .call_with_channel(|channel| Request::Watch { path, channel }, CALL)
-        .await?;
-    let guard = Unwatch { conn, channel: ch };
-    let stream = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+    let watching = s.files.watch(&p, &id, &q.path).await?;
+    // Dropping the stream drops `watching`, which ends the agent's watch.
+    let stream = futures_util::stream::unfold(watching, |mut w| async move {
         loop {
-            match rx.recv().await? {
+            match w.next().await? {
                 ChannelMsg::Event(Event::Fs { changes, .. }) => {
                     let ev = SseEvent::default()
                         .event("changes")
                         .json_data(json!({ "changes": changes }))
                         .unwrap_or_default();
-                    return Some((Ok::<_, Infallible>(ev), (rx, guard)));
+                    return Some((Ok::<_, Infallible>(ev), w));
                 }
                 _ => continue,
             }
@@ -513,7 +392,6 @@ pub(crate) async fn search(
             ))
         }
     };
-    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
     let query = SearchQuery {
         query: q.q,
         regex: q.regex,
@@ -532,7 +410,7 @@ pub(crate) async fn search(
         max_results: q.max.unwrap_or(1000),
         include_ignored: q.include_ignored,
     };
-    Ok(Json(conn.call_as(Request::Search(query), LONG_CALL).await?))
+    Ok(Json(s.files.search(&p, &id, query).await?))
 }
 
 #[derive(Deserialize)]
@@ -548,15 +426,6 @@ pub(crate) async fn find_files(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<FindParams>,
 ) -> ApiResult<Json<Vec<String>>> {
-    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
-    Ok(Json(
-        conn.call_as(
-            Request::FindFiles {
-                query: q.q,
-                max_results: q.max.unwrap_or(50),
-            },
-            LONG_CALL,
-        )
-        .await?,
-    ))
+    let found = s.files.find(&p, &id, &q.q, q.max.unwrap_or(50)).await?;
+    Ok(Json(found))
 }

@@ -87,7 +87,7 @@ pub(crate) async fn metrics(
         .count_workspaces_by_state()
         .await
         .map_err(aicockpit_core::CoreError::from)?;
-    s.metrics.set_audit_head(s.agents.audit().published_head());
+    s.metrics.set_audit_head(s.audit.published_head());
     Ok((
         [(
             header::CONTENT_TYPE,

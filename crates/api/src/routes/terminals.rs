@@ -5,13 +5,11 @@
 //! (or `{"type":"input","data"}`); the server sends `{"type":"attached",…}`
 //! first and `{"type":"exit","code":N}` when the shell ends.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth, WsAuth};
 use crate::AppState;
 use aicockpit_agent_proto::{Request, TermInfo};
 use aicockpit_core::agent::{AgentConn, ChannelMsg};
-use aicockpit_core::workspaces::Access;
-use aicockpit_core::CoreError;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -54,27 +52,14 @@ pub(crate) async fn create(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<OpenTerminal>,
 ) -> ApiResult<(StatusCode, Json<TermInfo>)> {
-    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    let info: TermInfo = conn
-        .call_as(
-            Request::TermOpen {
-                shell: b.shell,
-                cols: b.cols,
-                rows: b.rows,
-                cwd: b.cwd,
-                env: b.env,
-            },
-            CALL,
-        )
-        .await?;
-    crate::audit::in_workspace(
-        &s,
-        &p,
-        &id,
-        "terminal.open",
-        serde_json::json!({"terminal": info.id, "cwd": info.cwd}),
-    )
-    .await;
+    let open = aicockpit_core::terminals::OpenTerminal {
+        shell: b.shell,
+        cols: b.cols,
+        rows: b.rows,
+        cwd: b.cwd,
+        env: b.env,
+    };
+    let info = s.terminals.open(&p, &id, open).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -83,8 +68,7 @@ pub(crate) async fn list(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<TermInfo>>> {
-    let conn = s.workspaces.agent(&p, &id, Access::Read).await?;
-    Ok(Json(conn.call_as(Request::TermList, CALL).await?))
+    Ok(Json(s.terminals.list(&p, &id).await?))
 }
 
 pub(crate) async fn kill(
@@ -92,17 +76,7 @@ pub(crate) async fn kill(
     Auth(p): Auth,
     Path((id, tid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
-    conn.call(Request::TermKill { id: tid.clone() }, CALL)
-        .await?;
-    crate::audit::in_workspace(
-        &s,
-        &p,
-        &id,
-        "terminal.close",
-        serde_json::json!({"terminal": tid}),
-    )
-    .await;
+    s.terminals.kill(&p, &id, &tid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -112,16 +86,11 @@ pub(crate) async fn ws(
     Path((id, tid)): Path<(String, String)>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let conn = s.workspaces.agent(&p, &id, Access::Write).await?;
     // Attach before upgrading, so an unknown terminal is a plain 404.
-    let (v, ch, rx) = conn
-        .call_with_channel(|channel| Request::TermAttach { id: tid, channel }, CALL)
-        .await?;
-    let info: TermInfo = serde_json::from_value(v)
-        .map_err(|e| ApiError::from(CoreError::Internal(e.to_string())))?;
+    let a = s.terminals.attach(&p, &id, &tid).await?;
     Ok(upgrade
         .max_message_size(1024 * 1024)
-        .on_upgrade(move |socket| pump(socket, conn, ch, rx, info)))
+        .on_upgrade(move |socket| pump(socket, a.conn, a.channel, a.output, a.info)))
 }
 
 #[derive(Deserialize)]

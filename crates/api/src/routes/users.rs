@@ -33,15 +33,7 @@ pub(crate) async fn create(
     let role = Role::parse(&req.role)?;
     let user = s
         .auth
-        .create_user(&req.username, &req.password, role)
+        .create_user(&p.actor(), &req.username, &req.password, role)
         .await?;
-    crate::audit::record(
-        &s,
-        &p,
-        None,
-        "user.create",
-        serde_json::json!({"user": user.id, "username": user.username, "role": user.role}),
-    )
-    .await;
     Ok((StatusCode::CREATED, Json(UserDto::from(user))))
 }

@@ -58,14 +58,6 @@ pub(crate) async fn create(
             },
         )
         .await?;
-    crate::audit::record(
-        &s,
-        &p,
-        Some(&ws.id),
-        "workspace.create",
-        serde_json::json!({"name": ws.name, "image": ws.image}),
-    )
-    .await;
     Ok((StatusCode::CREATED, Json(WorkspaceDto::from(ws))))
 }
 
@@ -83,14 +75,6 @@ pub(crate) async fn start(
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.start(&p, &id).await?;
-    crate::audit::record(
-        &s,
-        &p,
-        Some(&w.id),
-        "workspace.start",
-        serde_json::Value::Null,
-    )
-    .await;
     Ok(Json(w.into()))
 }
 
@@ -100,14 +84,6 @@ pub(crate) async fn stop(
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.stop(&p, &id).await?;
-    crate::audit::record(
-        &s,
-        &p,
-        Some(&w.id),
-        "workspace.stop",
-        serde_json::Value::Null,
-    )
-    .await;
     Ok(Json(w.into()))
 }
 
@@ -117,14 +93,6 @@ pub(crate) async fn restart(
     Path(id): Path<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.restart(&p, &id).await?;
-    crate::audit::record(
-        &s,
-        &p,
-        Some(&w.id),
-        "workspace.restart",
-        serde_json::Value::Null,
-    )
-    .await;
     Ok(Json(w.into()))
 }
 
@@ -141,16 +109,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult<Json<DeletedDto>> {
-    let ws_id = s.workspaces.id_of(&p, &id).await?;
     let out = s.workspaces.delete(&p, &id, q.purge).await?;
-    crate::audit::record(
-        &s,
-        &p,
-        Some(&ws_id),
-        "workspace.delete",
-        serde_json::json!({"purge": q.purge}),
-    )
-    .await;
     Ok(Json(DeletedDto {
         deleted: true,
         kept_volume: out.kept_volume,
@@ -163,14 +122,6 @@ pub(crate) async fn exec(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ExecRequestDto>,
 ) -> ApiResult<Json<ExecResponseDto>> {
-    // On the record before it runs: a cancelled request still leaves its
-    // row. Environment variable names only (values may be secrets).
-    let detail = serde_json::json!({
-        "argv": req.argv, "cwd": req.cwd, "user": req.user,
-        "env": req.env.keys().collect::<Vec<_>>(),
-    });
-    let ws_id = s.workspaces.id_of(&p, &id).await?;
-    crate::audit::record(&s, &p, Some(&ws_id), "workspace.exec", detail).await;
     let out = s
         .workspaces
         .exec(

@@ -26,6 +26,8 @@ pub struct AgentBinary {
     pub bytes: Arc<Vec<u8>>,
     /// First 16 hex digits of its SHA-256: its identity in containers.
     pub hash: String,
+    /// Its whole SHA-256, which the copy in a container must match.
+    sha256: [u8; 32],
 }
 
 impl AgentBinary {
@@ -37,6 +39,7 @@ impl AgentBinary {
         Ok(AgentBinary {
             bytes: Arc::new(bytes),
             hash,
+            sha256: digest.into(),
         })
     }
 
@@ -137,13 +140,7 @@ impl AgentHub {
                     .into(),
             )
         })?;
-        let path = bin.container_path();
-        if !self.runtime.file_exists(container, &path).await? {
-            info!(container, version = %bin.hash, "placing the agent in the workspace");
-            self.runtime
-                .put_file(container, &path, &bin.bytes, 0o755)
-                .await?;
-        }
+        let path = self.place(container).await?;
         let argv = vec![
             path,
             "bridge".to_owned(),
@@ -171,6 +168,36 @@ impl AgentHub {
             .unwrap_or_else(|p| p.into_inner())
             .insert(container.to_owned(), conn.clone());
         Ok(conn)
+    }
+
+    /// Makes sure the agent binary in `container` is byte for byte the one
+    /// this server brings (read back through the engine and compared by
+    /// SHA-256), placing it again when it is missing or differs: a workspace
+    /// whose user is root could have replaced it, and what the server runs
+    /// there (the bridge, the AI's sandbox) must be what it means to run.
+    /// Returns the path to run.
+    pub async fn place(&self, container: &str) -> Result<String, CoreError> {
+        let bin = self.binary.as_ref().ok_or_else(|| {
+            CoreError::AgentUnavailable(
+                "no agent binary is configured (agent.binary, or build it with scripts/agent.sh)"
+                    .into(),
+            )
+        })?;
+        let path = bin.container_path();
+        let found = self
+            .runtime
+            .read_file(container, &path, bin.bytes.len() as u64)
+            .await?;
+        let intact = found
+            .as_deref()
+            .is_some_and(|b| Sha256::digest(b).as_slice() == bin.sha256);
+        if !intact {
+            info!(container, version = %bin.hash, "placing the agent in the workspace");
+            self.runtime
+                .put_file(container, &path, &bin.bytes, 0o755)
+                .await?;
+        }
+        Ok(path)
     }
 
     /// Forgets connections to containers that are gone.

@@ -10,6 +10,7 @@ use super::model::{Workspace, WorkspaceState};
 use super::netpool::NetPool;
 use super::validate;
 use crate::agent::{AgentConn, AgentHub};
+use crate::audit::{Audit, Entry};
 use crate::auth::{new_id, Principal};
 use crate::config::WorkspacesConfig;
 use crate::templates::Catalog;
@@ -20,6 +21,7 @@ use aicockpit_runtime::{
     LABEL_MANAGED, LABEL_WORKSPACE,
 };
 use aicockpit_store::{Store, StoreError, WorkspaceRecord};
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -97,6 +99,8 @@ pub struct WorkspaceManager {
     pub(super) opts: ManagerOptions,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     agents: Arc<AgentHub>,
+    /// Lifecycle and exec are recorded here, by the methods that do them.
+    audit: Arc<Audit>,
     /// Last CPU reading per container, to turn cumulative time into a rate.
     cpu_samples: Mutex<HashMap<String, (u64, std::time::Instant)>>,
 }
@@ -131,6 +135,7 @@ impl WorkspaceManager {
         catalog: Catalog,
         opts: ManagerOptions,
         agents: Arc<AgentHub>,
+        audit: Arc<Audit>,
     ) -> Self {
         WorkspaceManager {
             store,
@@ -139,6 +144,7 @@ impl WorkspaceManager {
             opts,
             locks: Mutex::new(HashMap::new()),
             agents,
+            audit,
             cpu_samples: Mutex::new(HashMap::new()),
         }
     }
@@ -184,6 +190,16 @@ impl WorkspaceManager {
         id: &str,
         access: Access,
     ) -> Result<Arc<AgentConn>, CoreError> {
+        Ok(self.agent_of(p, id, access).await?.1)
+    }
+
+    /// The same with the workspace's id (the caller may have named it).
+    pub async fn agent_of(
+        &self,
+        p: &Principal,
+        id: &str,
+        access: Access,
+    ) -> Result<(String, Arc<AgentConn>), CoreError> {
         if access == Access::Write {
             p.require_write()?;
         }
@@ -200,7 +216,8 @@ impl WorkspaceManager {
         let cid = rec.container_id.ok_or_else(not_running)?;
         match self.agents.connect(&cid).await {
             Err(CoreError::Conflict { .. }) | Err(CoreError::Engine(_)) => Err(not_running()),
-            other => other,
+            Err(e) => Err(e),
+            Ok(conn) => Ok((rec.id, conn)),
         }
     }
 
@@ -317,6 +334,23 @@ impl WorkspaceManager {
     }
 
     pub async fn create(
+        &self,
+        p: &Principal,
+        req: CreateWorkspace,
+    ) -> Result<Workspace, CoreError> {
+        let ws = self.create_unrecorded(p, req).await?;
+        let detail = json!({"name": ws.name, "image": ws.image});
+        self.record(p, &ws.id, "workspace.create", detail).await;
+        Ok(ws)
+    }
+
+    /// Puts a finished lifecycle change on the audit record.
+    async fn record(&self, p: &Principal, id: &str, action: &str, detail: Value) {
+        let e = Entry::done(&p.actor(), Some(id), action, detail);
+        self.audit.note(e).await;
+    }
+
+    async fn create_unrecorded(
         &self,
         p: &Principal,
         req: CreateWorkspace,
@@ -633,7 +667,9 @@ impl WorkspaceManager {
         let rec = self.visible(p, id).await?;
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
-        self.start_locked(&rec.id).await
+        let ws = self.start_locked(&rec.id).await?;
+        self.record(p, &ws.id, "workspace.start", Value::Null).await;
+        Ok(ws)
     }
 
     async fn start_locked(&self, id: &str) -> Result<Workspace, CoreError> {
@@ -701,7 +737,9 @@ impl WorkspaceManager {
         let rec = self.visible(p, id).await?;
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
-        self.stop_locked(&rec.id).await
+        let ws = self.stop_locked(&rec.id).await?;
+        self.record(p, &ws.id, "workspace.stop", Value::Null).await;
+        Ok(ws)
     }
 
     async fn stop_locked(&self, id: &str) -> Result<Workspace, CoreError> {
@@ -738,7 +776,10 @@ impl WorkspaceManager {
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
         self.stop_locked(&rec.id).await?;
-        self.start_locked(&rec.id).await
+        let ws = self.start_locked(&rec.id).await?;
+        self.record(p, &ws.id, "workspace.restart", Value::Null)
+            .await;
+        Ok(ws)
     }
 
     /// Deletes the workspace; its volume survives unless `purge`.
@@ -766,6 +807,8 @@ impl WorkspaceManager {
         self.store.delete_workspace(&rec.id).await?;
         self.forget_lock(&rec.id);
         info!(workspace = %rec.id, purge, "workspace deleted");
+        let detail = json!({"name": rec.name, "purge": purge});
+        self.record(p, &rec.id, "workspace.delete", detail).await;
         Ok(DeleteOutcome {
             kept_volume: (!purge).then_some(rec.volume),
         })
@@ -843,6 +886,16 @@ impl WorkspaceManager {
             return Err(not_running());
         }
         let cid = rec.container_id.clone().ok_or_else(not_running)?;
+        // On the record before it runs (a cancelled request still leaves
+        // its row), or not run at all. Variable names only: values may be
+        // secrets.
+        let detail = json!({
+            "argv": params.argv, "cwd": params.cwd, "user": params.user,
+            "env": params.env.keys().collect::<Vec<_>>(),
+            "sandboxed": params.sandbox.is_some(),
+        });
+        let e = Entry::done(&p.actor(), Some(&rec.id), "workspace.exec", detail);
+        self.audit.before(e.with_result("started")).await?;
         let argv = match &params.sandbox {
             None => params.argv,
             Some(spec) => self.sandboxed(&cid, spec, params.argv).await?,
@@ -883,13 +936,12 @@ impl WorkspaceManager {
                 ),
             ));
         }
-        let bin = self
-            .agents
-            .binary()
-            .ok_or_else(|| CoreError::AgentUnavailable("no agent binary is configured".into()))?;
+        // Checked before every sandboxed command: a replaced binary would
+        // run the command without the sandbox.
+        let bin = self.agents.place(cid).await?;
         let spec = serde_json::to_string(spec)
             .map_err(|e| CoreError::Internal(format!("sandbox spec: {e}")))?;
-        let mut v = vec![bin.container_path(), "sandbox".into(), spec, "--".into()];
+        let mut v = vec![bin, "sandbox".into(), spec, "--".into()];
         v.extend(argv);
         Ok(v)
     }
