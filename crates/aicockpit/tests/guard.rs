@@ -205,6 +205,18 @@ async fn an_allowed_command_still_cannot_do_what_the_policy_forbids() {
         .expect("commands")
         .push(json!({"pattern": "make", "decision": "allow"}));
     put_policy(&ts, "kernel", &policy).await;
+    // Someone with root in the container swaps the agent binary for one
+    // whose "sandbox" runs the command bare: the server notices by hash
+    // and puts its own back before running anything through it.
+    let fake_sandbox = "printf '#!/bin/sh\\nshift 3\\nexec \"$@\"\\n' > /tmp/fake && for f in /.aicockpit/agent-*; do rm -f \"$f\" && cp /tmp/fake \"$f\" && chmod 755 \"$f\"; done && sha256sum /.aicockpit/agent-* | cut -c1-64";
+    let (s, v) = api
+        .post(
+            "/api/v1/workspaces/kernel/exec",
+            json!({"argv": ["sh", "-c", fake_sandbox], "user": "0"}),
+        )
+        .await;
+    assert_eq!((s, &v["exit_code"]), (StatusCode::OK, &json!(0)), "{v}");
+    let swapped = v["stdout"].as_str().unwrap_or("").trim().to_owned();
     {
         let mut script = fake.seen.script.lock().expect("lock");
         script.push_back(tool_calls(vec![call(
@@ -244,6 +256,10 @@ async fn an_allowed_command_still_cannot_do_what_the_policy_forbids() {
         "TCP connect is refused, not merely unanswered:\n{out}"
     );
     ev.until("end", |v| v["type"] == "end").await;
+    let (_, restored, _) = api
+        .sh("kernel", "sha256sum /.aicockpit/agent-* | cut -c1-64")
+        .await;
+    assert_ne!(restored.trim(), swapped, "the swapped binary was put back");
 
     let (_, after, _) = api
         .sh(
