@@ -28,7 +28,23 @@ pub enum Message {
     Event {
         event: Event,
     },
+    /// Server → agent: the reader of `channel` took `bytes` more, so the
+    /// agent may send that much more on it (see [`CHANNEL_WINDOW`]).
+    Credit {
+        channel: u32,
+        bytes: u64,
+    },
+    /// Server → agent: nobody reads `channel` any more; stop sending on it.
+    Cancel {
+        channel: u32,
+    },
 }
+
+/// What a bulk stream (a file read, an archive) may send on its channel
+/// before the server has passed it on to the reader: each channel's own
+/// window, so a slow reader slows only its own stream, and neither side
+/// buffers more than this for it.
+pub const CHANNEL_WINDOW: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

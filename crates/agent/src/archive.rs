@@ -64,7 +64,11 @@ impl Read for ChannelReader {
 }
 
 pub(crate) async fn send(root: Root, rel: String, id: u64, channel: u32, out: Outbox) {
-    let dir = match root.resolve(&rel) {
+    let resolved = root.resolve(&rel);
+    if !matches!(&resolved, Ok(d) if d.exists()) {
+        out.cancel(channel);
+    }
+    let dir = match resolved {
         Ok(d) if d.exists() => d,
         Ok(_) => {
             let e = AgentError::new(
@@ -113,12 +117,14 @@ pub(crate) async fn send(root: Root, rel: String, id: u64, channel: u32, out: Ou
         w.flush()
     });
     while let Some(chunk) = rx.recv().await {
-        if !out.send_wait(Frame::data(channel, chunk)).await {
+        if !out.send_paced(channel, chunk).await {
             break;
         }
     }
+    // Dropping the receiver stops the packing thread.
+    drop(rx);
     let _ = producer.await;
-    out.send_wait(Frame::eof(channel)).await;
+    out.finish(channel).await;
 }
 
 pub(crate) async fn receive(

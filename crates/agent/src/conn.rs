@@ -8,31 +8,100 @@
 use crate::daemon::State;
 use crate::{archive, files, search, watch};
 use aicockpit_agent_proto::{
-    AgentError, ErrorCode, Frame, FrameDecoder, FrameKind, Message, Request, PROTOCOL_VERSION,
+    AgentError, ErrorCode, Frame, FrameDecoder, FrameKind, Message, Request, CHANNEL_WINDOW,
+    PROTOCOL_VERSION,
 };
 use bytes::Bytes;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
-/// Where a connection's outgoing frames are queued.
+/// Where a connection's outgoing frames are queued, with the send windows
+/// of its bulk streams.
 #[derive(Clone)]
-pub(crate) struct Outbox(mpsc::Sender<Frame>);
+pub(crate) struct Outbox {
+    tx: mpsc::Sender<Frame>,
+    /// Per channel: bytes it may still send (granted by the server's
+    /// `Credit`s); closed when the server cancels the channel.
+    windows: Arc<Mutex<HashMap<u32, Arc<Semaphore>>>>,
+}
 
 impl Outbox {
+    fn new(tx: mpsc::Sender<Frame>) -> Outbox {
+        Outbox {
+            tx,
+            windows: Arc::default(),
+        }
+    }
+
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Arc<Semaphore>>> {
+        self.windows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Queues without waiting; false if the queue is full or closed.
     pub(crate) fn try_send(&self, f: Frame) -> bool {
-        self.0.try_send(f).is_ok()
+        self.tx.try_send(f).is_ok()
     }
 
     pub(crate) fn send(&self, f: Frame) {
-        let _ = self.0.try_send(f);
+        let _ = self.tx.try_send(f);
     }
 
     pub(crate) async fn send_wait(&self, f: Frame) -> bool {
-        self.0.send(f).await.is_ok()
+        self.tx.send(f).await.is_ok()
+    }
+
+    /// Opens `channel`'s send window ([`CHANNEL_WINDOW`] bytes).
+    pub(crate) fn open_window(&self, channel: u32) {
+        let w = Arc::new(Semaphore::new(CHANNEL_WINDOW));
+        self.windows().insert(channel, w);
+    }
+
+    /// Sends data on a windowed channel, waiting while its window is
+    /// spent; false once the channel is cancelled or the link is gone (the
+    /// producer should stop).
+    pub(crate) async fn send_paced(&self, channel: u32, data: Bytes) -> bool {
+        let Some(w) = self.windows().get(&channel).cloned() else {
+            return false;
+        };
+        let n = u32::try_from(data.len().min(CHANNEL_WINDOW)).unwrap_or(u32::MAX);
+        match w.acquire_many(n).await {
+            Ok(permit) => permit.forget(),
+            Err(_) => return false,
+        }
+        self.send_wait(Frame::data(channel, data)).await
+    }
+
+    /// Ends a windowed stream: its end-of-data goes out and the window is
+    /// dropped.
+    pub(crate) async fn finish(&self, channel: u32) {
+        self.windows().remove(&channel);
+        self.send_wait(Frame::eof(channel)).await;
+    }
+
+    fn credit(&self, channel: u32, bytes: u64) {
+        if let Some(w) = self.windows().get(&channel) {
+            // Never more than one window outstanding, whatever is granted.
+            let room = CHANNEL_WINDOW.saturating_sub(w.available_permits());
+            w.add_permits((bytes as usize).min(room));
+        }
+    }
+
+    /// Drops `channel`'s window (the server cancelled it, or the stream
+    /// failed before it began).
+    pub(crate) fn cancel(&self, channel: u32) {
+        if let Some(w) = self.windows().remove(&channel) {
+            w.close();
+        }
+    }
+
+    /// The link is gone: every waiting producer stops.
+    fn cancel_all(&self) {
+        for (_, w) in self.windows().drain() {
+            w.close();
+        }
     }
 
     async fn respond<T: Serialize>(&self, id: u64, r: Result<T, AgentError>) {
@@ -77,7 +146,7 @@ where
 {
     let conn = st.next_conn();
     let (tx, rx) = mpsc::channel::<Frame>(8192);
-    let out = Outbox(tx);
+    let out = Outbox::new(tx);
 
     let writer = tokio::spawn(aicockpit_agent_proto::write_frames(rx, wr));
 
@@ -134,18 +203,19 @@ where
                         }
                     }
                 }
-                FrameKind::Json => {
-                    let Ok(Message::Request { id, req }) =
-                        serde_json::from_slice::<Message>(&frame.payload)
-                    else {
-                        continue;
-                    };
-                    dispatch(id, req, &st, conn, &out, &mut sinks, &mut watches).await;
-                }
+                FrameKind::Json => match serde_json::from_slice::<Message>(&frame.payload) {
+                    Ok(Message::Request { id, req }) => {
+                        dispatch(id, req, &st, conn, &out, &mut sinks, &mut watches).await;
+                    }
+                    Ok(Message::Credit { channel, bytes }) => out.credit(channel, bytes),
+                    Ok(Message::Cancel { channel }) => out.cancel(channel),
+                    _ => {}
+                },
             }
         }
     }
 
+    out.cancel_all();
     for t in st.terminals() {
         t.detach_conn(conn);
     }
@@ -268,6 +338,7 @@ async fn dispatch(
             });
         }
         Request::Read { path, channel } => {
+            out.open_window(channel);
             tokio::spawn(
                 async move { crate::stream::read_file(root, path, id, channel, out2).await },
             );
@@ -288,6 +359,7 @@ async fn dispatch(
             });
         }
         Request::ArchiveOut { path, channel } => {
+            out.open_window(channel);
             tokio::spawn(async move { archive::send(root, path, id, channel, out2).await });
         }
         Request::ArchiveIn {

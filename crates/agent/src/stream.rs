@@ -29,6 +29,7 @@ pub(crate) async fn read_file(root: Root, rel: String, id: u64, channel: u32, ou
     let (mut file, meta) = match opened {
         Ok(x) => x,
         Err(e) => {
+            out.cancel(channel);
             out.send_wait(Frame::json(&Message::Response { id, result: Err(e) }))
                 .await;
             return;
@@ -43,7 +44,7 @@ pub(crate) async fn read_file(root: Root, rel: String, id: u64, channel: u32, ou
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 if !out
-                    .send_wait(Frame::data(channel, Bytes::copy_from_slice(&buf[..n])))
+                    .send_paced(channel, Bytes::copy_from_slice(&buf[..n]))
                     .await
                 {
                     return;
@@ -51,7 +52,7 @@ pub(crate) async fn read_file(root: Root, rel: String, id: u64, channel: u32, ou
             }
         }
     }
-    out.send_wait(Frame::eof(channel)).await;
+    out.finish(channel).await;
 }
 
 pub(crate) async fn write_file(

@@ -794,10 +794,13 @@ async fn a_slow_reader_does_not_stall_the_workspace_link() {
     let (code, _, err) = api
         .sh(
             "slowread",
-            "head -c 25000000 /dev/urandom > /workspace/big.bin && echo hi > /workspace/small.txt",
+            "head -c 60000000 /dev/urandom > /workspace/big.bin && echo hi > /workspace/small.txt",
         )
         .await;
     assert_eq!(code, 0, "{err}");
+    let (_, sum, _) = api
+        .sh("slowread", "sha256sum /workspace/big.bin | cut -c1-64")
+        .await;
     // A download whose client reads nothing: its channel backs up.
     let stalled = reqwest::Client::new()
         .get(format!(
@@ -827,5 +830,14 @@ async fn a_slow_reader_does_not_stall_the_workspace_link() {
         .expect("small read");
         assert_eq!(small.text().await.expect("body"), "hi\n");
     }
-    drop(stalled);
+    // The stalled stream was paced, not cut: read late, it is all there
+    // (60 MB, more than the server would ever queue for one reader).
+    let body = stalled.bytes().await.expect("the whole download");
+    assert_eq!(body.len(), 60_000_000);
+    use sha2::Digest as _;
+    let got: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(got, sum.trim());
 }

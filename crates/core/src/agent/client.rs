@@ -249,18 +249,37 @@ impl AgentConn {
         let (intake, mut queue) = mpsc::unbounded_channel::<ChannelMsg>();
         let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let q = queued.clone();
+        let out = self.out.clone();
         // The channel's own mover: waits for its reader, in order; ends
         // (ending the reader's stream) once the intake is closed and
-        // drained, or when the reader is gone.
+        // drained, or when the reader is gone. What the reader takes is
+        // credited back to the agent, so a bulk stream runs as fast as its
+        // reader and no faster (CHANNEL_WINDOW); a gone reader cancels it.
         tokio::spawn(async move {
             while let Some(m) = queue.recv().await {
                 let n = m.weight();
+                let data = match &m {
+                    ChannelMsg::Data(b) => b.len() as u64,
+                    ChannelMsg::Event(_) => 0,
+                };
                 let sent = tx.send(m).await;
                 q.fetch_sub(n, Ordering::Relaxed);
                 if sent.is_err() {
                     break;
                 }
+                if data > 0 {
+                    let credit = Message::Credit {
+                        channel: ch,
+                        bytes: data,
+                    };
+                    if out.send(Frame::json(&credit)).await.is_err() {
+                        return;
+                    }
+                }
             }
+            let _ = out
+                .send(Frame::json(&Message::Cancel { channel: ch }))
+                .await;
         });
         self.channels
             .lock()
