@@ -245,10 +245,6 @@ impl Agents {
         self
     }
 
-    pub fn audit(&self) -> &Arc<Audit> {
-        &self.audit
-    }
-
     /// The workspace's policy, else the installation's default (set by
     /// admins), else the built-in one.
     pub async fn policy(&self, ws_id: &str) -> Result<Policy, AgentError> {

@@ -46,13 +46,13 @@ pub struct Reading {
 /// A watch in progress; dropping it ends the agent's watch.
 pub struct Watching {
     pub events: mpsc::Receiver<ChannelMsg>,
-    guard: Unwatch,
+    /// Held for its `Drop`: ends the agent's watch with this value.
+    _unwatch: Unwatch,
 }
 
 impl Watching {
     /// The next change event's message, `None` once the watch ended.
     pub async fn next(&mut self) -> Option<ChannelMsg> {
-        let _ = &self.guard;
         self.events.recv().await
     }
 }
@@ -390,7 +390,7 @@ impl WorkspaceFiles {
             .await?;
         Ok(Watching {
             events,
-            guard: Unwatch { conn, channel },
+            _unwatch: Unwatch { conn, channel },
         })
     }
 
