@@ -26,7 +26,7 @@ pub struct Events {
 impl Events {
     pub async fn open(ts: &TestServer, run: &str) -> Events {
         let resp = reqwest::Client::new()
-            .get(format!("{}/api/v1/agent/{run}/events", ts.url))
+            .get(format!("{}/api/v1/runs/{run}/events", ts.url))
             .bearer_auth(&ts.admin)
             .send()
             .await
@@ -101,7 +101,7 @@ pub async fn start(ts: &TestServer, ws: &str, max_steps: u32) -> String {
     let (s, v) = ts
         .admin_api()
         .post(
-            &format!("/api/v1/workspaces/{ws}/agent"),
+            &format!("/api/v1/workspaces/{ws}/runs"),
             json!({"task": "tidy up", "max_steps": max_steps}),
         )
         .await;
@@ -195,7 +195,7 @@ async fn allowed_actions_run_asked_ones_wait_denied_ones_never_reach_the_contain
     let (s, _) = ts
         .admin_api()
         .post(
-            &format!("/api/v1/agent/{run}/approvals/c4"),
+            &format!("/api/v1/runs/{run}/approvals/c4"),
             json!({"approve": true}),
         )
         .await;
@@ -237,7 +237,7 @@ async fn allowed_actions_run_asked_ones_wait_denied_ones_never_reach_the_contain
     .await;
     ts.admin_api()
         .post(
-            &format!("/api/v1/agent/{run}/approvals/c8"),
+            &format!("/api/v1/runs/{run}/approvals/c8"),
             json!({"approve": false}),
         )
         .await;
@@ -359,7 +359,7 @@ async fn the_loop_stops_at_its_step_limit_and_on_request() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (s, _) = ts
         .admin_api()
-        .post_empty(&format!("/api/v1/agent/{run}/stop"))
+        .post_empty(&format!("/api/v1/runs/{run}/stop"))
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let end = ev.until("end", |v| v["type"] == "end").await;
@@ -381,7 +381,7 @@ async fn the_loop_stops_at_its_step_limit_and_on_request() {
     // Unknown runs and other users' runs are not found.
     let (s, _) = ts
         .admin_api()
-        .post_empty("/api/v1/agent/run_nope/stop")
+        .post_empty("/api/v1/runs/run_nope/stop")
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
@@ -485,7 +485,7 @@ async fn a_run_can_be_undone() {
 
     let (s, v) = ts
         .admin_api()
-        .post_empty(&format!("/api/v1/agent/{run}/undo"))
+        .post_empty(&format!("/api/v1/runs/{run}/undo"))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["restored"].as_array().map(Vec::len), Some(3), "{v}");

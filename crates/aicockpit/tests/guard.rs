@@ -132,7 +132,7 @@ async fn hostile_lines_never_run_unapproved_and_denied_ones_never_run() {
         let id = v["id"].as_str().expect("id");
         let (s, _) = api
             .post(
-                &format!("/api/v1/agent/{run}/approvals/{id}"),
+                &format!("/api/v1/runs/{run}/approvals/{id}"),
                 json!({"approve": false}),
             )
             .await;
@@ -208,7 +208,7 @@ async fn an_allowed_command_still_cannot_do_what_the_policy_forbids() {
     // Someone with root in the container swaps the agent binary for one
     // whose "sandbox" runs the command bare: the server notices by hash
     // and puts its own back before running anything through it.
-    let fake_sandbox = "printf '#!/bin/sh\\nshift 3\\nexec \"$@\"\\n' > /tmp/fake && for f in /.aicockpit/agent-*; do rm -f \"$f\" && cp /tmp/fake \"$f\" && chmod 755 \"$f\"; done && sha256sum /.aicockpit/agent-* | cut -c1-64";
+    let fake_sandbox = "printf '#!/bin/sh\\nshift 3\\nexec \"$@\"\\n' > /tmp/fake && for f in /.aicockpit/workspace-agent-*; do rm -f \"$f\" && cp /tmp/fake \"$f\" && chmod 755 \"$f\"; done && sha256sum /.aicockpit/workspace-agent-* | cut -c1-64";
     let (s, v) = api
         .post(
             "/api/v1/workspaces/kernel/exec",
@@ -257,7 +257,10 @@ async fn an_allowed_command_still_cannot_do_what_the_policy_forbids() {
     );
     ev.until("end", |v| v["type"] == "end").await;
     let (_, restored, _) = api
-        .sh("kernel", "sha256sum /.aicockpit/agent-* | cut -c1-64")
+        .sh(
+            "kernel",
+            "sha256sum /.aicockpit/workspace-agent-* | cut -c1-64",
+        )
         .await;
     assert_ne!(restored.trim(), swapped, "the swapped binary was put back");
 
@@ -362,7 +365,7 @@ async fn the_server_survives_what_the_model_sends() {
         .await;
     assert_eq!(out, "changed\n0\n68719476736\n");
     // Undo restores exactly the checkpointed file.
-    let (s, v) = api.post_empty(&format!("/api/v1/agent/{run}/undo")).await;
+    let (s, v) = api.post_empty(&format!("/api/v1/runs/{run}/undo")).await;
     assert!(s.is_success(), "{v}");
     let (_, out, _) = api.sh("survive", "cat /workspace/small.txt").await;
     assert_eq!(out, "small\n");

@@ -4,7 +4,6 @@
 
 mod common;
 
-mod agent;
 mod ai;
 mod api_auth;
 mod api_errors;
@@ -16,3 +15,4 @@ mod engines;
 mod fake_ai;
 mod guard;
 mod reconcile;
+mod workspace_agent;

@@ -45,7 +45,7 @@ pub struct AppState {
     pub web_dir: Option<std::path::PathBuf>,
     pub tickets: Arc<Tickets>,
     pub ai: Arc<aicockpit_ai::gateway::Gateway>,
-    pub agents: Arc<aicockpit_assistant::agent::Agents>,
+    pub runs: Arc<aicockpit_assistant::run::Runs>,
     pub ai_max_request_bytes: usize,
     /// Whether workspaces are kept off this host's addresses.
     pub host_isolation: Arc<aicockpit_core::workspaces::hostfw::HostIsolation>,
@@ -53,7 +53,10 @@ pub struct AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    use routes::{agent, ai, auth, files, gateway, health, terminals, users, workspaces};
+    use routes::{
+        ai, audit, auth, conversations, files, gateway, health, policies, runs, terminals, users,
+        workspaces,
+    };
     let api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -116,29 +119,29 @@ pub fn router(state: AppState) -> Router {
         .route("/ai/usage", get(ai::usage))
         .route(
             "/workspaces/{id}/policy",
-            get(agent::get_policy).put(agent::put_policy),
+            get(policies::get_policy).put(policies::put_policy),
         )
-        .route("/workspaces/{id}/agent", post(agent::start))
+        .route("/workspaces/{id}/runs", post(runs::start))
         .route(
             "/workspaces/{id}/conversations",
-            get(agent::list_conversations),
+            get(conversations::list_conversations),
         )
         .route(
             "/workspaces/{id}/conversations/{cid}",
-            get(agent::get_conversation)
-                .put(agent::put_conversation)
-                .delete(agent::delete_conversation),
+            get(conversations::get_conversation)
+                .put(conversations::put_conversation)
+                .delete(conversations::delete_conversation),
         )
         .route(
             "/ai/default-policy",
-            get(agent::get_default_policy).put(agent::put_default_policy),
+            get(policies::get_default_policy).put(policies::put_default_policy),
         )
-        .route("/agent/{run}/events", get(agent::events))
-        .route("/agent/{run}/approvals/{call}", post(agent::approve))
-        .route("/agent/{run}/stop", post(agent::stop))
-        .route("/agent/{run}/undo", post(agent::undo))
-        .route("/audit", get(agent::audit))
-        .route("/audit/export", get(agent::audit_export));
+        .route("/runs/{run}/events", get(runs::events))
+        .route("/runs/{run}/approvals/{call}", post(runs::approve))
+        .route("/runs/{run}/stop", post(runs::stop))
+        .route("/runs/{run}/undo", post(runs::undo))
+        .route("/audit", get(audit::audit))
+        .route("/audit/export", get(audit::audit_export));
     // The gateway takes larger bodies (long contexts) and answers in
     // OpenAI's error format, so it is a router of its own.
     let v1 = Router::new()

@@ -2,10 +2,10 @@
 //! managers, the reconciler, and the HTTP listener with graceful shutdown.
 
 use crate::{router, AppState, Metrics};
-use aicockpit_core::agent::{AgentBinary, AgentHub};
 use aicockpit_core::auth::{new_id, AuthService, Role};
 use aicockpit_core::config::Config;
 use aicockpit_core::templates::Catalog;
+use aicockpit_core::workspace_agent::{AgentBinary, AgentHub};
 use aicockpit_core::workspaces::{ManagerOptions, WorkspaceManager, WORKSPACE_DIR};
 use aicockpit_runtime::{DockerRuntime, WorkspaceRuntime};
 use aicockpit_store::Store;
@@ -64,7 +64,7 @@ impl App {
         audit.load_head().await?;
         let auth = AuthService::new(store.clone(), config.auth.session_ttl_hours, audit.clone());
         bootstrap_admin(&store, &auth, &data_dir).await?;
-        let agent_binary = match &config.agent.binary {
+        let agent_binary = match &config.workspace_agent.binary {
             Some(path) => Some(AgentBinary::load(path).map_err(StartError::Config)?),
             None => AgentBinary::default_locations()
                 .iter()
@@ -77,7 +77,8 @@ impl App {
                 "no workspace agent binary found: terminals, files and search are unavailable"
             ),
         }
-        let agents = Arc::new(AgentHub::new(runtime.clone(), agent_binary, WORKSPACE_DIR));
+        let workspace_agents =
+            Arc::new(AgentHub::new(runtime.clone(), agent_binary, WORKSPACE_DIR));
         let workspaces = Arc::new(WorkspaceManager::new(
             store.clone(),
             runtime,
@@ -87,13 +88,13 @@ impl App {
                 limits: config.workspaces.clone(),
                 stop_timeout_secs: config.engine.stop_timeout_secs,
             },
-            agents,
+            workspace_agents,
             audit.clone(),
         ));
         let files = Arc::new(aicockpit_core::files::WorkspaceFiles::new(
             workspaces.clone(),
             audit.clone(),
-            config.agent.clone(),
+            config.workspace_agent.clone(),
         ));
         let terminals = Arc::new(aicockpit_core::terminals::WorkspaceTerminals::new(
             workspaces.clone(),
@@ -122,15 +123,15 @@ impl App {
             },
             Arc::new(move |o: &aicockpit_ai::gateway::Outcome| observer_metrics.record_ai(o)),
         ));
-        let agents = Arc::new(
-            aicockpit_assistant::agent::Agents::new(
+        let runs = Arc::new(
+            aicockpit_assistant::run::Runs::new(
                 ai.clone(),
                 workspaces.clone(),
                 files.clone(),
                 audit.clone(),
                 store.clone(),
             )
-            .with_limits(aicockpit_assistant::agent::AgentLimits {
+            .with_limits(aicockpit_assistant::run::RunLimits {
                 checkpoint_max_bytes: config.ai.checkpoint_max_bytes,
                 approval_timeout: std::time::Duration::from_secs(
                     config.ai.approval_timeout_secs.max(1),
@@ -146,7 +147,7 @@ impl App {
             workspaces,
             metrics,
             ai,
-            agents,
+            runs,
             ai_max_request_bytes: config.ai.max_request_bytes,
             max_body_bytes: config.server.max_body_bytes,
             files,

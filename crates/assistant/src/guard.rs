@@ -6,9 +6,9 @@
 
 use crate::judge::{self, Resolve};
 use crate::policy::{self, Decision, Policy, Verdict, WORKSPACE};
-use aicockpit_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
-use aicockpit_agent_proto::Request as AgentRequest;
-use aicockpit_core::agent::AgentConn;
+use aicockpit_core::workspace_agent::AgentConn;
+use aicockpit_workspace_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
+use aicockpit_workspace_agent_proto::Request as AgentRequest;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! `shell`, `programs`, `judge`) that decides what may run, the append-only audit log with its
 //! hash chain (`audit`), and the agent loop (`agent`).
 
-pub mod agent;
+pub mod run;
 /// The audit log lives in core (every change is recorded where it
 /// happens); re-exported for the agent.
 pub use aicockpit_core::audit;

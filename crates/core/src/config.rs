@@ -16,7 +16,7 @@ pub struct Config {
     pub engine: EngineConfig,
     pub workspaces: WorkspacesConfig,
     pub auth: AuthConfig,
-    pub agent: AgentConfig,
+    pub workspace_agent: WorkspaceAgentConfig,
     pub ai: AiConfig,
     pub log: LogConfig,
 }
@@ -75,8 +75,8 @@ impl fmt::Debug for AiConfig {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct AgentConfig {
-    /// The static `aicockpit-agent` binary copied into workspaces. Defaults
+pub struct WorkspaceAgentConfig {
+    /// The static `aicockpit-workspace-agent` binary copied into workspaces. Defaults
     /// to one beside the server's executable or in the build tree.
     pub binary: Option<PathBuf>,
     /// Largest file accepted by a write or upload, in bytes.
@@ -86,9 +86,9 @@ pub struct AgentConfig {
     pub max_archive_entries: u64,
 }
 
-impl Default for AgentConfig {
+impl Default for WorkspaceAgentConfig {
     fn default() -> Self {
-        AgentConfig {
+        WorkspaceAgentConfig {
             binary: None,
             max_file_bytes: 256 * 1024 * 1024,
             max_archive_bytes: 1024 * 1024 * 1024,
@@ -272,7 +272,7 @@ impl fmt::Debug for Config {
             .field("engine", &self.engine)
             .field("workspaces", &self.workspaces)
             .field("auth", &self.auth)
-            .field("agent", &self.agent)
+            .field("workspace_agent", &self.workspace_agent)
             .field("ai", &self.ai)
             .field("log", &self.log)
             .finish()

@@ -6,13 +6,13 @@
 //! refuses anything that leaves it. Rows name paths, sizes, ETags and the
 //! SHA-256 of what was written, never contents.
 
-use crate::agent::{AgentConn, ChannelMsg};
 use crate::audit::{hex, Audit, Entry};
 use crate::auth::Principal;
-use crate::config::AgentConfig;
+use crate::config::WorkspaceAgentConfig;
+use crate::workspace_agent::{AgentConn, ChannelMsg};
 use crate::workspaces::{Access, WorkspaceManager};
 use crate::CoreError;
-use aicockpit_agent_proto::{
+use aicockpit_workspace_agent_proto::{
     ArchiveStats, DirEntry, FileMeta, ListPage, Request, SearchQuery, SearchResult,
 };
 use bytes::Bytes;
@@ -76,14 +76,14 @@ impl Drop for Unwatch {
 pub struct WorkspaceFiles {
     workspaces: Arc<WorkspaceManager>,
     audit: Arc<Audit>,
-    limits: AgentConfig,
+    limits: WorkspaceAgentConfig,
 }
 
 impl WorkspaceFiles {
     pub fn new(
         workspaces: Arc<WorkspaceManager>,
         audit: Arc<Audit>,
-        limits: AgentConfig,
+        limits: WorkspaceAgentConfig,
     ) -> WorkspaceFiles {
         WorkspaceFiles {
             workspaces,

@@ -5,7 +5,6 @@
 //! *Invariant:* nothing here knows about HTTP or JSON wire formats; the `api`
 //! crate maps [`CoreError`] to responses in one place.
 
-pub mod agent;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -13,6 +12,7 @@ mod error;
 pub mod files;
 pub mod templates;
 pub mod terminals;
+pub mod workspace_agent;
 pub mod workspaces;
 
 pub use error::CoreError;

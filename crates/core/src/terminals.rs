@@ -2,12 +2,12 @@
 //! terminals a workspace's agent keeps, with the access check and the audit
 //! record of each open and close in one place.
 
-use crate::agent::{AgentConn, ChannelMsg};
 use crate::audit::{Audit, Entry};
 use crate::auth::Principal;
+use crate::workspace_agent::{AgentConn, ChannelMsg};
 use crate::workspaces::{Access, WorkspaceManager};
 use crate::CoreError;
-use aicockpit_agent_proto::{Request, TermInfo};
+use aicockpit_workspace_agent_proto::{Request, TermInfo};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;

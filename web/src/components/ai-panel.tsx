@@ -250,20 +250,20 @@ function Agent({ id }: { id: string }) {
       setRun(r.run_id);
       const c = new AbortController();
       ctrl.current = c;
-      sse(`/api/v1/agent/${r.run_id}/events`, c.signal, (_n, data) => setEvents((e) => [...e, JSON.parse(data)])).catch(() => {});
+      sse(`/api/v1/runs/${r.run_id}/events`, c.signal, (_n, data) => setEvents((e) => [...e, JSON.parse(data)])).catch(() => {});
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
     }
   };
   const answer = async (callId: string, approve: boolean, remember = false) => {
     setAnswered((a) => new Set(a).add(callId));
-    await post(`/api/v1/agent/${run}/approvals/${callId}`, { approve, remember }).catch((e) => setError(e.message));
+    await post(`/api/v1/runs/${run}/approvals/${callId}`, { approve, remember }).catch((e) => setError(e.message));
   };
   const ended = events.find((e) => e.type === 'end');
   const [undone, setUndone] = useState('');
   const undo = async () => {
     try {
-      const r = await post<{ restored: string[] }>(`/api/v1/agent/${run}/undo`);
+      const r = await post<{ restored: string[] }>(`/api/v1/runs/${run}/undo`);
       setUndone(r.restored.length ? `Restored ${r.restored.join(', ')}` : 'Nothing to restore');
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
@@ -275,7 +275,7 @@ function Agent({ id }: { id: string }) {
       <div class="row">
         <span class="spacer" />
         {run && !ended ? (
-          <button onClick={() => post(`/api/v1/agent/${run}/stop`).catch(() => {})}>Stop</button>
+          <button onClick={() => post(`/api/v1/runs/${run}/stop`).catch(() => {})}>Stop</button>
         ) : (
           <button class="primary" onClick={start} disabled={!task.trim()}>
             Run

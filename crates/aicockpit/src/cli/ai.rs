@@ -283,12 +283,12 @@ async fn agent(
     let started: Value = c
         .call(
             Method::POST,
-            &format!("/api/v1/workspaces/{workspace}/agent"),
+            &format!("/api/v1/workspaces/{workspace}/runs"),
             Some(&json!({"task": task, "model": model, "max_steps": max_steps})),
         )
         .await?;
     let run = started["run_id"].as_str().unwrap_or_default().to_owned();
-    let resp = c.get_stream(&format!("/api/v1/agent/{run}/events")).await?;
+    let resp = c.get_stream(&format!("/api/v1/runs/{run}/events")).await?;
     let mut stream = resp.bytes_stream();
     let mut parser = aicockpit_ai::sse::SseParser::default();
     let interactive = std::io::stdin().is_terminal();
@@ -349,7 +349,7 @@ async fn agent(
                     let _: Value = c
                         .call(
                             Method::POST,
-                            &format!("/api/v1/agent/{run}/approvals/{id}"),
+                            &format!("/api/v1/runs/{run}/approvals/{id}"),
                             Some(&json!({"approve": approve, "remember": remember})),
                         )
                         .await?;

@@ -5,10 +5,10 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::AppState;
-use aicockpit_agent_proto::{Event, FileMeta, SearchQuery, SearchResult};
-use aicockpit_core::agent::ChannelMsg;
 use aicockpit_core::files::WriteMode;
+use aicockpit_core::workspace_agent::ChannelMsg;
 use aicockpit_core::CoreError;
+use aicockpit_workspace_agent_proto::{Event, FileMeta, SearchQuery, SearchResult};
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request as HttpRequest, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

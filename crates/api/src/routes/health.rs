@@ -61,7 +61,7 @@ pub(crate) async fn ready(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 /// share the host's kernel (Docker, Podman), so the server's own probe
 /// tells; it is not a reason to be unready: without it every command asks.
 fn agent_sandbox() -> Value {
-    use aicockpit_agent_proto::sandbox::{landlock_abi, MIN_SANDBOX_ABI};
+    use aicockpit_workspace_agent_proto::sandbox::{landlock_abi, MIN_SANDBOX_ABI};
     static ABI: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let abi = *ABI.get_or_init(landlock_abi);
     let available = abi >= MIN_SANDBOX_ABI;

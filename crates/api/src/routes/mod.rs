@@ -1,11 +1,14 @@
 //! Request handlers, one module per area of the API.
 
-pub(crate) mod agent;
 pub(crate) mod ai;
+pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod conversations;
 pub(crate) mod files;
 pub(crate) mod gateway;
 pub(crate) mod health;
+pub(crate) mod policies;
+pub(crate) mod runs;
 pub(crate) mod spa;
 pub(crate) mod terminals;
 pub(crate) mod users;

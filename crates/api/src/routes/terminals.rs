@@ -8,8 +8,8 @@
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth, WsAuth};
 use crate::AppState;
-use aicockpit_agent_proto::{Request, TermInfo};
-use aicockpit_core::agent::{AgentConn, ChannelMsg};
+use aicockpit_core::workspace_agent::{AgentConn, ChannelMsg};
+use aicockpit_workspace_agent_proto::{Request, TermInfo};
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

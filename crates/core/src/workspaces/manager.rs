@@ -9,18 +9,18 @@
 use super::model::{Workspace, WorkspaceState};
 use super::netpool::NetPool;
 use super::validate;
-use crate::agent::{AgentConn, AgentHub};
 use crate::audit::{Audit, Entry};
 use crate::auth::{new_id, Principal};
 use crate::config::WorkspacesConfig;
 use crate::templates::Catalog;
+use crate::workspace_agent::{AgentConn, AgentHub};
 use crate::{now_ms, CoreError};
-use aicockpit_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
 use aicockpit_runtime::{
     ContainerSpec, ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE,
     LABEL_MANAGED, LABEL_WORKSPACE,
 };
 use aicockpit_store::{Store, StoreError, WorkspaceRecord};
+use aicockpit_workspace_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -98,7 +98,7 @@ pub struct WorkspaceManager {
     catalog: Catalog,
     pub(super) opts: ManagerOptions,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    agents: Arc<AgentHub>,
+    workspace_agents: Arc<AgentHub>,
     /// Lifecycle and exec are recorded here, by the methods that do them.
     audit: Arc<Audit>,
     /// Last CPU reading per container, to turn cumulative time into a rate.
@@ -134,7 +134,7 @@ impl WorkspaceManager {
         runtime: Arc<dyn WorkspaceRuntime>,
         catalog: Catalog,
         opts: ManagerOptions,
-        agents: Arc<AgentHub>,
+        workspace_agents: Arc<AgentHub>,
         audit: Arc<Audit>,
     ) -> Self {
         WorkspaceManager {
@@ -143,7 +143,7 @@ impl WorkspaceManager {
             catalog,
             opts,
             locks: Mutex::new(HashMap::new()),
-            agents,
+            workspace_agents,
             audit,
             cpu_samples: Mutex::new(HashMap::new()),
         }
@@ -179,8 +179,8 @@ impl WorkspaceManager {
         }))
     }
 
-    pub fn agents(&self) -> &Arc<AgentHub> {
-        &self.agents
+    pub fn workspace_agents(&self) -> &Arc<AgentHub> {
+        &self.workspace_agents
     }
 
     /// The agent of a running workspace the caller may use.
@@ -214,7 +214,7 @@ impl WorkspaceManager {
             return Err(not_running());
         }
         let cid = rec.container_id.ok_or_else(not_running)?;
-        match self.agents.connect(&cid).await {
+        match self.workspace_agents.connect(&cid).await {
             Err(CoreError::Conflict { .. }) | Err(CoreError::Engine(_)) => Err(not_running()),
             Err(e) => Err(e),
             Ok(conn) => Ok((rec.id, conn)),
@@ -224,8 +224,8 @@ impl WorkspaceManager {
     /// Starts the agent in the background, so the first terminal or file
     /// request does not pay for placing it.
     fn warm_agent(&self, container: Option<String>) {
-        if let (Some(cid), Some(_)) = (container, self.agents.binary()) {
-            let hub = self.agents.clone();
+        if let (Some(cid), Some(_)) = (container, self.workspace_agents.binary()) {
+            let hub = self.workspace_agents.clone();
             tokio::spawn(async move {
                 if let Err(e) = hub.connect(&cid).await {
                     warn!(container = %cid, error = %e, "could not start the workspace agent");
@@ -755,7 +755,7 @@ impl WorkspaceManager {
             _ => {}
         }
         if let Some(cid) = &rec.container_id {
-            self.agents.forget(cid);
+            self.workspace_agents.forget(cid);
             self.set_state(id, WorkspaceState::Stopping, None).await?;
             match self
                 .runtime
@@ -926,7 +926,7 @@ impl WorkspaceManager {
         spec: &SandboxSpec,
         argv: Vec<String>,
     ) -> Result<Vec<String>, CoreError> {
-        let conn = self.agents.connect(cid).await?;
+        let conn = self.workspace_agents.connect(cid).await?;
         if conn.landlock_abi < MIN_SANDBOX_ABI {
             return Err(CoreError::conflict(
                 "sandbox_unavailable",
@@ -938,7 +938,7 @@ impl WorkspaceManager {
         }
         // Checked before every sandboxed command: a replaced binary would
         // run the command without the sandbox.
-        let bin = self.agents.place(cid).await?;
+        let bin = self.workspace_agents.place(cid).await?;
         let spec = serde_json::to_string(spec)
             .map_err(|e| CoreError::Internal(format!("sandbox spec: {e}")))?;
         let mut v = vec![bin, "sandbox".into(), spec, "--".into()];

@@ -7,7 +7,7 @@
 //! lock, so a new viewer sees no gap and no duplicate.
 
 use crate::conn::Outbox;
-use aicockpit_agent_proto::{AgentError, ErrorCode, Event, Frame, TermInfo};
+use aicockpit_workspace_agent_proto::{AgentError, ErrorCode, Event, Frame, TermInfo};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

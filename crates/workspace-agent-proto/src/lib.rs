@@ -1,4 +1,4 @@
-//! The protocol spoken between the server and `aicockpit-agent` over one
+//! The protocol spoken between the server and `aicockpit-workspace-agent` over one
 //! byte stream (the stdio of an engine exec, bridged to the agent daemon's
 //! socket inside the container).
 //!

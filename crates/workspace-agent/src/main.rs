@@ -1,4 +1,4 @@
-//! `aicockpit-agent`: a small static binary the server copies into every
+//! `aicockpit-workspace-agent`: a small static binary the server copies into every
 //! workspace container. `bridge` is what the server runs through the
 //! engine's exec; it starts (or finds) the long-lived `daemon`, which owns
 //! the terminals and serves files, search and watches.
@@ -19,7 +19,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: aicockpit-agent (bridge|daemon) [--root DIR] [--socket PATH|@NAME] | sandbox SPEC -- PROGRAM [ARGS…] | landlock | version";
+const USAGE: &str = "usage: aicockpit-workspace-agent (bridge|daemon) [--root DIR] [--socket PATH|@NAME] | sandbox SPEC -- PROGRAM [ARGS…] | landlock | version";
 
 fn main() -> ExitCode {
     let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -27,7 +27,10 @@ fn main() -> ExitCode {
         // Synchronous modes: no runtime, nothing between the checks and exec.
         Some("sandbox") => return sandbox::main(&raw[1..]),
         Some("landlock") => {
-            println!("{}", aicockpit_agent_proto::sandbox::landlock_abi());
+            println!(
+                "{}",
+                aicockpit_workspace_agent_proto::sandbox::landlock_abi()
+            );
             return ExitCode::SUCCESS;
         }
         _ => {}
@@ -38,7 +41,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let mut root = PathBuf::from("/workspace");
-    let mut socket = sock::Addr::parse(&format!("@aicockpit-agent-{}", env!("CARGO_PKG_VERSION")));
+    let mut socket = sock::Addr::parse(&format!(
+        "@aicockpit-workspace-agent-{}",
+        env!("CARGO_PKG_VERSION")
+    ));
     while let Some(a) = args.next() {
         match (a.as_str(), args.next()) {
             ("--root", Some(v)) => root = PathBuf::from(v),
@@ -53,7 +59,7 @@ fn main() -> ExitCode {
         println!(
             "{} protocol {}",
             env!("CARGO_PKG_VERSION"),
-            aicockpit_agent_proto::PROTOCOL_VERSION
+            aicockpit_workspace_agent_proto::PROTOCOL_VERSION
         );
         return ExitCode::SUCCESS;
     }
@@ -65,7 +71,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("aicockpit-agent: {e}");
+            eprintln!("aicockpit-workspace-agent: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -80,7 +86,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("aicockpit-agent {cmd}: {e}");
+            eprintln!("aicockpit-workspace-agent {cmd}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -7,7 +7,7 @@
 
 use crate::daemon::State;
 use crate::{archive, files, search, watch};
-use aicockpit_agent_proto::{
+use aicockpit_workspace_agent_proto::{
     AgentError, ErrorCode, Frame, FrameDecoder, FrameKind, Message, Request, CHANNEL_WINDOW,
     PROTOCOL_VERSION,
 };
@@ -107,13 +107,13 @@ impl Outbox {
     async fn respond<T: Serialize>(&self, id: u64, r: Result<T, AgentError>) {
         let result = r.map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null));
         let mut frame = Frame::json(&Message::Response { id, result });
-        if frame.payload.len() > aicockpit_agent_proto::MAX_FRAME {
+        if frame.payload.len() > aicockpit_workspace_agent_proto::MAX_FRAME {
             // A reply the link cannot carry in one frame would end the link
             // (and every terminal on it) at the server: answer with an error.
             let msg = format!(
                 "the answer is {} bytes, more than one reply may carry ({} bytes); ask for less",
                 frame.payload.len(),
-                aicockpit_agent_proto::MAX_FRAME
+                aicockpit_workspace_agent_proto::MAX_FRAME
             );
             frame = Frame::json(&Message::Response {
                 id,
@@ -148,12 +148,12 @@ where
     let (tx, rx) = mpsc::channel::<Frame>(8192);
     let out = Outbox::new(tx);
 
-    let writer = tokio::spawn(aicockpit_agent_proto::write_frames(rx, wr));
+    let writer = tokio::spawn(aicockpit_workspace_agent_proto::write_frames(rx, wr));
 
     out.send_wait(Frame::json(&Message::Hello {
         protocol: PROTOCOL_VERSION,
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        landlock_abi: aicockpit_agent_proto::sandbox::landlock_abi(),
+        landlock_abi: aicockpit_workspace_agent_proto::sandbox::landlock_abi(),
     }))
     .await;
 

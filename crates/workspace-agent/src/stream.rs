@@ -3,7 +3,7 @@
 use crate::conn::Outbox;
 use crate::files::{self, io_error, AtomicWrite};
 use crate::paths::Root;
-use aicockpit_agent_proto::{AgentError, ErrorCode, FileMeta, Frame, Message};
+use aicockpit_workspace_agent_proto::{AgentError, ErrorCode, FileMeta, Frame, Message};
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;

@@ -3,7 +3,7 @@
 //! `grep-regex` matcher finds the lines, binary files are skipped.
 
 use crate::paths::Root;
-use aicockpit_agent_proto::{
+use aicockpit_workspace_agent_proto::{
     AgentError, ErrorCode, SearchMatch, SearchQuery, SearchResult, REPLY_BUDGET,
 };
 use grep_regex::RegexMatcherBuilder;

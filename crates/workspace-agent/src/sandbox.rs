@@ -1,4 +1,4 @@
-//! `aicockpit-agent sandbox SPEC -- PROGRAM ARGS…`: runs a command the AI
+//! `aicockpit-workspace-agent sandbox SPEC -- PROGRAM ARGS…`: runs a command the AI
 //! asked for under a Landlock domain built from the workspace policy, so
 //! that what the judge misread still cannot happen: files are read-only
 //! except the writable trees (minus their read-only parts) and a private
@@ -15,7 +15,7 @@
 //! Anything that cannot be enforced fully ends the command with exit code
 //! 125 before it runs: the sandbox fails closed.
 
-use aicockpit_agent_proto::sandbox::{full_ruleset, SandboxSpec, ABIS, MIN_SANDBOX_ABI};
+use aicockpit_workspace_agent_proto::sandbox::{full_ruleset, SandboxSpec, ABIS, MIN_SANDBOX_ABI};
 use landlock::{
     Access, AccessFs, BitFlags, PathBeneath, RulesetCreated, RulesetCreatedAttr, RulesetStatus, ABI,
 };
@@ -50,26 +50,26 @@ pub(crate) fn main(args: &[OsString]) -> ExitCode {
     let (spec, argv) = match args {
         [spec, dashdash, argv @ ..] if dashdash == "--" && !argv.is_empty() => (spec, argv),
         _ => {
-            eprintln!("usage: aicockpit-agent sandbox SPEC -- PROGRAM [ARGS…]");
+            eprintln!("usage: aicockpit-workspace-agent sandbox SPEC -- PROGRAM [ARGS…]");
             return ExitCode::from(2);
         }
     };
     let spec: SandboxSpec = match serde_json::from_slice(spec.as_encoded_bytes()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("aicockpit-agent sandbox: bad spec: {e}");
+            eprintln!("aicockpit-workspace-agent sandbox: bad spec: {e}");
             return ExitCode::from(125);
         }
     };
     let tmp = match private_tmp() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("aicockpit-agent sandbox: no private temp dir: {e}");
+            eprintln!("aicockpit-workspace-agent sandbox: no private temp dir: {e}");
             return ExitCode::from(125);
         }
     };
     if let Err(e) = enforce(&spec, &tmp) {
-        eprintln!("aicockpit-agent sandbox: the sandbox could not be set up, so the command did not run: {e}");
+        eprintln!("aicockpit-workspace-agent sandbox: the sandbox could not be set up, so the command did not run: {e}");
         return ExitCode::from(125);
     }
     let mut cmd = std::process::Command::new(&argv[0]);
@@ -82,7 +82,7 @@ pub(crate) fn main(args: &[OsString]) -> ExitCode {
     cmd.env("TMPDIR", &tmp).env("AICOCKPIT_SANDBOX", "1");
     let err = cmd.exec();
     eprintln!(
-        "aicockpit-agent sandbox: {}: {err}",
+        "aicockpit-workspace-agent sandbox: {}: {err}",
         argv[0].to_string_lossy()
     );
     ExitCode::from(127)

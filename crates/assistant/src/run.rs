@@ -8,15 +8,15 @@
 use crate::audit::{Audit, Entry};
 use crate::guard::{self, MAX_TOOL_ARGUMENTS};
 use crate::policy::{Decision, Policy};
-use aicockpit_agent_proto::EntryKind;
 use aicockpit_ai::gateway::{Gateway, ReplyBody};
 use aicockpit_ai::kinds::Endpoint;
-use aicockpit_core::agent::AgentConn;
 use aicockpit_core::auth::Principal;
 use aicockpit_core::files::{WorkspaceFiles, WriteMode};
+use aicockpit_core::workspace_agent::AgentConn;
 use aicockpit_core::workspaces::{Access, ExecParams, WorkspaceManager};
 use aicockpit_core::CoreError;
 use aicockpit_store::Store;
+use aicockpit_workspace_agent_proto::EntryKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -33,7 +33,7 @@ const MAX_TOOL_READ: u64 = 4 * 1024 * 1024;
 const MAX_TOOL_ENTRIES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AgentError {
+pub enum RunError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -48,7 +48,7 @@ pub enum AgentError {
 
 /// Limits of agent runs (configurable as `[ai]` keys).
 #[derive(Debug, Clone)]
-pub struct AgentLimits {
+pub struct RunLimits {
     /// The largest file a run may change (its prior state is kept in
     /// memory and the store for undo); larger ones are refused.
     pub checkpoint_max_bytes: usize,
@@ -58,9 +58,9 @@ pub struct AgentLimits {
     pub keep_finished: Duration,
 }
 
-impl Default for AgentLimits {
+impl Default for RunLimits {
     fn default() -> Self {
-        AgentLimits {
+        RunLimits {
             checkpoint_max_bytes: 8 * 1024 * 1024,
             approval_timeout: Duration::from_secs(900),
             keep_finished: Duration::from_secs(1800),
@@ -120,11 +120,11 @@ impl Run {
     }
 }
 
-pub struct Agents {
+pub struct Runs {
     runs: Mutex<HashMap<String, Arc<Run>>>,
     actions: Mutex<HashMap<String, Vec<Instant>>>,
     max_actions_per_minute: usize,
-    limits: AgentLimits,
+    limits: RunLimits,
     gateway: Arc<Gateway>,
     workspaces: Arc<WorkspaceManager>,
     files: Arc<WorkspaceFiles>,
@@ -218,19 +218,19 @@ fn tool_detail(tool: &str, args: &Value) -> Value {
     d
 }
 
-impl Agents {
+impl Runs {
     pub fn new(
         gateway: Arc<Gateway>,
         workspaces: Arc<WorkspaceManager>,
         files: Arc<WorkspaceFiles>,
         audit: Arc<Audit>,
         store: Store,
-    ) -> Agents {
-        Agents {
+    ) -> Runs {
+        Runs {
             runs: Mutex::new(HashMap::new()),
             actions: Mutex::new(HashMap::new()),
             max_actions_per_minute: 120,
-            limits: AgentLimits::default(),
+            limits: RunLimits::default(),
             gateway,
             workspaces,
             files,
@@ -240,14 +240,14 @@ impl Agents {
     }
 
     /// Replaces the default limits.
-    pub fn with_limits(mut self, limits: AgentLimits) -> Agents {
+    pub fn with_limits(mut self, limits: RunLimits) -> Runs {
         self.limits = limits;
         self
     }
 
     /// The workspace's policy, else the installation's default (set by
     /// admins), else the built-in one.
-    pub async fn policy(&self, ws_id: &str) -> Result<Policy, AgentError> {
+    pub async fn policy(&self, ws_id: &str) -> Result<Policy, RunError> {
         for key in [policy_key(ws_id), DEFAULT_POLICY_KEY.to_owned()] {
             if let Some(s) = self.store.setting(&key).await? {
                 if let Ok(p) = serde_json::from_str(&s) {
@@ -258,7 +258,7 @@ impl Agents {
         Ok(Policy::default())
     }
 
-    pub async fn default_policy(&self) -> Result<Policy, AgentError> {
+    pub async fn default_policy(&self) -> Result<Policy, RunError> {
         Ok(match self.store.setting(DEFAULT_POLICY_KEY).await? {
             Some(s) => serde_json::from_str(&s).unwrap_or_default(),
             None => Policy::default(),
@@ -270,7 +270,7 @@ impl Agents {
         &self,
         p: &Principal,
         policy: &Policy,
-    ) -> Result<Policy, AgentError> {
+    ) -> Result<Policy, RunError> {
         p.require_admin()?;
         self.store
             .set_setting(
@@ -295,7 +295,7 @@ impl Agents {
         p: &Principal,
         ws: &str,
         policy: &Policy,
-    ) -> Result<Policy, AgentError> {
+    ) -> Result<Policy, RunError> {
         let ws_id = self.workspaces.id_of(p, ws).await?;
         p.require_write()?;
         self.store
@@ -316,11 +316,11 @@ impl Agents {
         Ok(policy.clone())
     }
 
-    pub fn run(&self, id: &str, p: &Principal) -> Result<Arc<Run>, AgentError> {
+    pub fn run(&self, id: &str, p: &Principal) -> Result<Arc<Run>, RunError> {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         match runs.get(id) {
             Some(r) if r.user.user_id == p.user_id || p.is_admin() => Ok(r.clone()),
-            _ => Err(AgentError::NotFound(format!("no agent run {id:?}"))),
+            _ => Err(RunError::NotFound(format!("no agent run {id:?}"))),
         }
     }
 
@@ -332,15 +332,13 @@ impl Agents {
         task: String,
         model: Option<String>,
         max_steps: Option<u32>,
-    ) -> Result<Arc<Run>, AgentError> {
+    ) -> Result<Arc<Run>, RunError> {
         if task.trim().is_empty() || task.len() > 100_000 {
-            return Err(AgentError::Invalid(
-                "the task must be 1-100000 bytes".into(),
-            ));
+            return Err(RunError::Invalid("the task must be 1-100000 bytes".into()));
         }
         let max_steps = max_steps.unwrap_or(20);
         if !(1..=200).contains(&max_steps) {
-            return Err(AgentError::Invalid("max_steps must be 1-200".into()));
+            return Err(RunError::Invalid("max_steps must be 1-200".into()));
         }
         // Checks access and that the workspace runs, before anything starts.
         self.workspaces.agent(p, ws, Access::Write).await?;
@@ -386,7 +384,7 @@ impl Agents {
             let outcome = me.drive(&r, task, model, max_steps).await;
             let (kind, detail) = match outcome {
                 Ok(k) => (k, Value::Null),
-                Err(AgentError::ApprovalExpired) => ("approval_expired", Value::Null),
+                Err(RunError::ApprovalExpired) => ("approval_expired", Value::Null),
                 Err(e) => ("error", json!(e.to_string())),
             };
             r.emit(json!({"type": "end", "reason": kind, "error": detail}));
@@ -416,14 +414,14 @@ impl Agents {
         call_id: &str,
         a: Approval,
         by: &Principal,
-    ) -> Result<(), AgentError> {
+    ) -> Result<(), RunError> {
         let tx = run
             .pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(call_id)
             .ok_or_else(|| {
-                AgentError::NotFound(format!("no action {call_id:?} waits for approval"))
+                RunError::NotFound(format!("no action {call_id:?} waits for approval"))
             })?;
         let _ = tx.send((a, by.username.clone()));
         Ok(())
@@ -435,7 +433,7 @@ impl Agents {
         task: String,
         model: Option<String>,
         max_steps: u32,
-    ) -> Result<&'static str, AgentError> {
+    ) -> Result<&'static str, RunError> {
         let mut stop = run.stop.subscribe();
         let mut messages = vec![
             json!({"role": "system", "content": SYSTEM}),
@@ -454,16 +452,16 @@ impl Agents {
                 Instant::now(),
             );
             let reply = tokio::select! {
-                r = call => r.map_err(|e| AgentError::Invalid(format!("the model could not be asked: {e}")))?,
+                r = call => r.map_err(|e| RunError::Invalid(format!("the model could not be asked: {e}")))?,
                 _ = stop.changed() => return Ok("stopped"),
             };
             let ReplyBody::Full(bytes) = reply.body else {
-                return Err(AgentError::Invalid(
+                return Err(RunError::Invalid(
                     "the model streamed an answer unasked".into(),
                 ));
             };
             let v: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| AgentError::Invalid(format!("the model's answer is not JSON: {e}")))?;
+                .map_err(|e| RunError::Invalid(format!("the model's answer is not JSON: {e}")))?;
             let msg = v["choices"][0]["message"].clone();
             let calls = msg["tool_calls"].as_array().cloned().unwrap_or_default();
             run.emit(json!({"type": "assistant", "step": step, "content": msg["content"]}));
@@ -506,7 +504,7 @@ impl Agents {
         id: &str,
         tool: &str,
         args: &Value,
-    ) -> Result<String, AgentError> {
+    ) -> Result<String, RunError> {
         let mut policy = self.policy(&run.workspace_id).await?;
         let conn = self.conn(run).await.ok();
         let verdict = guard::judge(&policy, tool, args, conn.as_deref()).await;
@@ -560,7 +558,7 @@ impl Agents {
                         "not run: nobody answered".into(),
                     )
                     .await?;
-                    return Err(AgentError::ApprovalExpired);
+                    return Err(RunError::ApprovalExpired);
                 };
                 let Ok((answer, by)) = answer else {
                     return Ok("the approval request was dropped".into());
@@ -678,7 +676,7 @@ impl Agents {
         decision: &str,
         approved_by: Option<String>,
         result: String,
-    ) -> Result<(), AgentError> {
+    ) -> Result<(), RunError> {
         self.audit
             .record(Entry {
                 actor,
@@ -694,13 +692,13 @@ impl Agents {
     }
 
     /// Agent actions per user per minute.
-    fn rate_check(&self, user: &str) -> Result<(), AgentError> {
+    fn rate_check(&self, user: &str) -> Result<(), RunError> {
         let now = Instant::now();
         let mut m = self.actions.lock().unwrap_or_else(|e| e.into_inner());
         let q = m.entry(user.to_owned()).or_default();
         q.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
         if q.len() >= self.max_actions_per_minute {
-            return Err(AgentError::Invalid(format!(
+            return Err(RunError::Invalid(format!(
                 "rate limit: at most {} agent actions per minute",
                 self.max_actions_per_minute
             )));
@@ -750,7 +748,7 @@ impl Agents {
     }
 
     /// Puts back every file the run changed, as it was before the run.
-    pub async fn undo(&self, run: &Run, by: &Principal) -> Result<Vec<String>, AgentError> {
+    pub async fn undo(&self, run: &Run, by: &Principal) -> Result<Vec<String>, RunError> {
         use base64::Engine as _;
         by.require_write()?;
         let ws = &run.workspace_id;
@@ -760,9 +758,7 @@ impl Agents {
                 Some(b64) => {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(b64)
-                        .map_err(|e| {
-                            AgentError::Invalid(format!("a checkpoint is corrupt: {e}"))
-                        })?;
+                        .map_err(|e| RunError::Invalid(format!("a checkpoint is corrupt: {e}")))?;
                     let mode = WriteMode::default();
                     self.files.write(by, ws, &path, mode, &bytes).await?;
                 }
@@ -801,7 +797,7 @@ impl Agents {
         run: &Run,
         tool: &str,
         args: &Value,
-        sandbox: Option<aicockpit_agent_proto::sandbox::SandboxSpec>,
+        sandbox: Option<aicockpit_workspace_agent_proto::sandbox::SandboxSpec>,
         policy: &Policy,
     ) -> Result<String, CoreError> {
         let s = |k: &str| args[k].as_str().unwrap_or("").to_owned();
@@ -863,7 +859,7 @@ impl Agents {
             }
             "read_file" => Ok(self.read_text(run, &s("path")).await?.0),
             "search" => {
-                let query = aicockpit_agent_proto::SearchQuery {
+                let query = aicockpit_workspace_agent_proto::SearchQuery {
                     query: s("query"),
                     regex: false,
                     case_sensitive: None,

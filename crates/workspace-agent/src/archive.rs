@@ -6,7 +6,7 @@
 use crate::conn::Outbox;
 use crate::files::io_error;
 use crate::paths::Root;
-use aicockpit_agent_proto::{AgentError, ArchiveStats, ErrorCode, Frame, Message};
+use aicockpit_workspace_agent_proto::{AgentError, ArchiveStats, ErrorCode, Frame, Message};
 use bytes::Bytes;
 use std::io::{BufRead, BufReader, Read, Write};
 use tokio::sync::mpsc;

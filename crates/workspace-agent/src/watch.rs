@@ -4,7 +4,9 @@
 
 use crate::conn::Outbox;
 use crate::paths::Root;
-use aicockpit_agent_proto::{AgentError, ChangeKind, ErrorCode, Event, Frame, FsChange, Message};
+use aicockpit_workspace_agent_proto::{
+    AgentError, ChangeKind, ErrorCode, Event, Frame, FsChange, Message,
+};
 use notify::{EventKind, RecursiveMode, Watcher};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

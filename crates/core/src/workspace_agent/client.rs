@@ -1,10 +1,10 @@
 //! One connection to an agent: requests with responses, data channels, events.
 
 use crate::CoreError;
-use aicockpit_agent_proto::{
+use aicockpit_runtime::Attached;
+use aicockpit_workspace_agent_proto::{
     AgentError, ErrorCode, Event, Frame, FrameDecoder, FrameKind, Message, Request,
 };
-use aicockpit_runtime::Attached;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -125,7 +125,7 @@ impl AgentConn {
 
         let writer_conn = Arc::downgrade(&conn);
         tokio::spawn(async move {
-            aicockpit_agent_proto::write_frames(rx, input).await;
+            aicockpit_workspace_agent_proto::write_frames(rx, input).await;
             if let Some(c) = writer_conn.upgrade() {
                 c.shut();
             }

@@ -1,7 +1,7 @@
 //! File operations under the workspace root.
 
 use crate::paths::Root;
-use aicockpit_agent_proto::{
+use aicockpit_workspace_agent_proto::{
     AgentError, DirEntry, EntryKind, ErrorCode, FileMeta, ListPage, MAX_PAGE_ENTRIES, REPLY_BUDGET,
 };
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -311,7 +311,7 @@ fn nanos() -> u64 {
 /// its symlinks followed, then the rest as written (`..` in the rest is
 /// refused: it would climb from a place not yet known).
 pub(crate) fn resolve(paths: &[String]) -> Result<Vec<Option<String>>, AgentError> {
-    if paths.len() > aicockpit_agent_proto::MAX_RESOLVE {
+    if paths.len() > aicockpit_workspace_agent_proto::MAX_RESOLVE {
         return Err(AgentError::new(
             ErrorCode::TooLarge,
             "too many paths to resolve",

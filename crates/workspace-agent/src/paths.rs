@@ -6,7 +6,7 @@
 //! Checks are made on the real filesystem (`canonicalize`), so a symlink
 //! planted by a terminal or the AI cannot lead an API call out.
 
-use aicockpit_agent_proto::{AgentError, ErrorCode};
+use aicockpit_workspace_agent_proto::{AgentError, ErrorCode};
 use std::path::{Component, Path, PathBuf};
 
 /// The workspace root, canonical.

@@ -12,8 +12,8 @@ mod client;
 pub use client::{AgentConn, ChannelMsg, Waiting};
 
 use crate::CoreError;
-use aicockpit_agent_proto::PROTOCOL_VERSION;
 use aicockpit_runtime::WorkspaceRuntime;
+use aicockpit_workspace_agent_proto::PROTOCOL_VERSION;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ impl AgentBinary {
         let mut v = Vec::new();
         if let Ok(exe) = std::env::current_exe() {
             if let Some(dir) = exe.parent() {
-                v.push(dir.join("aicockpit-agent"));
+                v.push(dir.join("aicockpit-workspace-agent"));
                 for up in [dir.parent(), dir.parent().and_then(Path::parent)]
                     .into_iter()
                     .flatten()
@@ -58,7 +58,7 @@ impl AgentBinary {
                         v.push(
                             up.join("x86_64-unknown-linux-musl")
                                 .join(profile)
-                                .join("aicockpit-agent"),
+                                .join("aicockpit-workspace-agent"),
                         );
                     }
                 }
@@ -69,13 +69,13 @@ impl AgentBinary {
 
     /// Where the agent binary is placed in every container.
     pub fn container_path(&self) -> String {
-        format!("/.aicockpit/agent-{}", self.hash)
+        format!("/.aicockpit/workspace-agent-{}", self.hash)
     }
 
     /// An abstract socket (see the agent's `sock`): out of a sandboxed
     /// command's reach.
     fn socket_path(&self) -> String {
-        format!("@aicockpit-agent-{}", self.hash)
+        format!("@aicockpit-workspace-agent-{}", self.hash)
     }
 }
 
@@ -136,7 +136,7 @@ impl AgentHub {
         }
         let bin = self.binary.as_ref().ok_or_else(|| {
             CoreError::AgentUnavailable(
-                "no agent binary is configured (agent.binary, or build it with scripts/agent.sh)"
+                "no agent binary is configured (workspace_agent.binary, or build it with scripts/workspace-agent.sh)"
                     .into(),
             )
         })?;
@@ -179,7 +179,7 @@ impl AgentHub {
     pub async fn place(&self, container: &str) -> Result<String, CoreError> {
         let bin = self.binary.as_ref().ok_or_else(|| {
             CoreError::AgentUnavailable(
-                "no agent binary is configured (agent.binary, or build it with scripts/agent.sh)"
+                "no agent binary is configured (workspace_agent.binary, or build it with scripts/workspace-agent.sh)"
                     .into(),
             )
         })?;

@@ -10,5 +10,5 @@ if ! rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-m
   echo "agent: adding the musl target" >&2
   rustup target add x86_64-unknown-linux-musl >&2
 fi
-cargo build --quiet --release --target x86_64-unknown-linux-musl -p aicockpit-agent
-echo "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/aicockpit-agent"
+cargo build --quiet --release --target x86_64-unknown-linux-musl -p aicockpit-workspace-agent
+echo "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/aicockpit-workspace-agent"

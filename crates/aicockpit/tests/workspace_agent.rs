@@ -432,8 +432,8 @@ async fn post_bytes(ts: &TestServer, path: &str, ct: &str, body: Vec<u8>) -> (St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_downloads_and_archive_bombs() {
     let ts = TestServer::start_with(|c| {
-        c.agent.max_archive_bytes = 2 * 1024 * 1024;
-        c.agent.max_archive_entries = 100;
+        c.workspace_agent.max_archive_bytes = 2 * 1024 * 1024;
+        c.workspace_agent.max_archive_entries = 100;
     })
     .await;
     let api = ts.admin_api();
@@ -646,18 +646,18 @@ async fn a_newer_server_replaces_the_agent_and_checks_its_version() {
     let hash_a = ts
         .state
         .workspaces
-        .agents()
+        .workspace_agents()
         .binary()
         .expect("agent binary")
         .hash
         .clone();
     let (_, ls, _) = api.sh("upgrade", "ls /.aicockpit").await;
-    assert_eq!(ls.trim(), format!("agent-{hash_a}"));
+    assert_eq!(ls.trim(), format!("workspace-agent-{hash_a}"));
     // The agent runs as the workspace user, never root.
     let (_, users, _) = api
         .sh(
             "upgrade",
-            "ps -eo user:20,args | grep '[a]icockpit/agent' | cut -d' ' -f1 | sort -u",
+            "ps -eo user:20,args | grep '[a]icockpit/workspace-agent' | cut -d' ' -f1 | sort -u",
         )
         .await;
     assert_eq!(users.trim(), "dev", "{users}");
@@ -666,7 +666,7 @@ async fn a_newer_server_replaces_the_agent_and_checks_its_version() {
     let original = ts
         .state
         .workspaces
-        .agents()
+        .workspace_agents()
         .binary()
         .expect("bin")
         .bytes
@@ -676,20 +676,20 @@ async fn a_newer_server_replaces_the_agent_and_checks_its_version() {
     // Server B on the same data, with a different agent build (same code,
     // different bytes, so a different identity).
     let dir = tempfile::tempdir().expect("tempdir");
-    let newer = dir.path().join("aicockpit-agent");
+    let newer = dir.path().join("aicockpit-workspace-agent");
     let mut bytes = original.to_vec();
     bytes.extend_from_slice(b"\0newer-build");
     std::fs::write(&newer, &bytes).expect("write");
     let ts2 = TestServer::start_with(|c| {
         c.server.data_dir = Some(data_dir.clone());
-        c.agent.binary = Some(newer.clone());
+        c.workspace_agent.binary = Some(newer.clone());
     })
     .await;
     let api2 = ts2.api(&admin);
     let hash_b = ts2
         .state
         .workspaces
-        .agents()
+        .workspace_agents()
         .binary()
         .expect("bin")
         .hash
@@ -699,7 +699,7 @@ async fn a_newer_server_replaces_the_agent_and_checks_its_version() {
     let (s, _) = api2.get("/api/v1/workspaces/upgrade/files?path=").await;
     assert_eq!(s, StatusCode::OK);
     let (_, ls, _) = api2.sh("upgrade", "ls /.aicockpit | sort").await;
-    let mut want = vec![format!("agent-{hash_a}"), format!("agent-{hash_b}")];
+    let mut want = vec![format!("workspace-agent-{hash_a}"), format!("workspace-agent-{hash_b}")];
     want.sort();
     assert_eq!(ls.lines().map(str::to_owned).collect::<Vec<_>>(), want);
     // ...and it is a fresh daemon: the old one's terminals are not its own.

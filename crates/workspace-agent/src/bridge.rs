@@ -1,4 +1,4 @@
-//! `aicockpit-agent bridge`: what the server runs through the engine's exec.
+//! `aicockpit-workspace-agent bridge`: what the server runs through the engine's exec.
 //! It makes sure the daemon runs (starting it detached if not), then copies
 //! bytes between its stdio and the daemon's socket until either side ends.
 

@@ -5,7 +5,7 @@
 use crate::paths::Root;
 use crate::sock::Addr;
 use crate::term::{self, Terminal};
-use aicockpit_agent_proto::{AgentError, ErrorCode, Event, TermInfo};
+use aicockpit_workspace_agent_proto::{AgentError, ErrorCode, Event, TermInfo};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -1,0 +1,107 @@
+//! The audit log over HTTP, read-only (there is no route that changes it).
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiQuery, Auth};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    workspace: Option<String>,
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AuditDto {
+    seq: i64,
+    at: String,
+    actor: String,
+    workspace_id: Option<String>,
+    action: String,
+    detail: Value,
+    decision: Option<String>,
+    approved_by: Option<String>,
+    result: Option<String>,
+    hash: String,
+}
+
+/// The audit log, read-only (there is no route that changes it). Admins see
+/// everything; others the entries of workspaces they can see.
+pub(crate) async fn audit(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditDto>>> {
+    let ws_id = match &q.workspace {
+        Some(w) => Some(s.workspaces.id_of(&p, w).await?),
+        None if p.is_admin() => None,
+        None => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "give ?workspace= (only admins read the whole log)",
+            ))
+        }
+    };
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let rows = s
+        .store
+        .audit_rows(ws_id.as_deref(), q.after, limit)
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| AuditDto {
+                seq: r.seq,
+                at: aicockpit_core::format_ms(r.at),
+                actor: r.actor,
+                workspace_id: r.workspace_id,
+                action: r.action,
+                detail: serde_json::from_str(&r.detail).unwrap_or(Value::Null),
+                decision: r.decision,
+                approved_by: r.approved_by,
+                result: r.result,
+                hash: r.hash,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ExportQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+/// The audit log as stored, every field that enters the hash exactly as
+/// hashed, with the recipe: anyone can recompute the chain from this alone.
+/// Pages by `after` (a row's seq); admins only.
+pub(crate) async fn audit_export(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require_admin()?;
+    let limit = q.limit.unwrap_or(10_000).clamp(1, 10_000);
+    let rows = s
+        .store
+        .audit_rows(None, q.after, limit)
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    // The database's head: rows appended by another process (the CLI)
+    // count too.
+    let head = s
+        .store
+        .audit_head()
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(Json(aicockpit_core::audit::export_json(&rows, head)))
+}
