@@ -699,7 +699,10 @@ async fn a_newer_server_replaces_the_agent_and_checks_its_version() {
     let (s, _) = api2.get("/api/v1/workspaces/upgrade/files?path=").await;
     assert_eq!(s, StatusCode::OK);
     let (_, ls, _) = api2.sh("upgrade", "ls /.aicockpit | sort").await;
-    let mut want = vec![format!("workspace-agent-{hash_a}"), format!("workspace-agent-{hash_b}")];
+    let mut want = vec![
+        format!("workspace-agent-{hash_a}"),
+        format!("workspace-agent-{hash_b}"),
+    ];
     want.sort();
     assert_eq!(ls.lines().map(str::to_owned).collect::<Vec<_>>(), want);
     // ...and it is a fresh daemon: the old one's terminals are not its own.

@@ -10,10 +10,11 @@ use crate::guard::{self, MAX_TOOL_ARGUMENTS};
 use crate::policy::{Decision, Policy};
 use aicockpit_ai::gateway::{Gateway, ReplyBody};
 use aicockpit_ai::kinds::Endpoint;
+use aicockpit_core::access::{can, Action, Resource};
 use aicockpit_core::auth::Principal;
 use aicockpit_core::files::{WorkspaceFiles, WriteMode};
 use aicockpit_core::workspace_agent::AgentConn;
-use aicockpit_core::workspaces::{Access, ExecParams, WorkspaceManager};
+use aicockpit_core::workspaces::{ExecParams, WorkspaceManager};
 use aicockpit_core::CoreError;
 use aicockpit_store::Store;
 use aicockpit_workspace_agent_proto::EntryKind;
@@ -271,7 +272,7 @@ impl Runs {
         p: &Principal,
         policy: &Policy,
     ) -> Result<Policy, RunError> {
-        p.require_admin()?;
+        can(p, Action::Administer, Resource::Instance)?;
         self.store
             .set_setting(
                 DEFAULT_POLICY_KEY,
@@ -296,8 +297,7 @@ impl Runs {
         ws: &str,
         policy: &Policy,
     ) -> Result<Policy, RunError> {
-        let ws_id = self.workspaces.id_of(p, ws).await?;
-        p.require_write()?;
+        let ws_id = self.workspaces.id_of(p, ws, Action::Change).await?;
         self.store
             .set_setting(
                 &policy_key(&ws_id),
@@ -316,12 +316,21 @@ impl Runs {
         Ok(policy.clone())
     }
 
-    pub fn run(&self, id: &str, p: &Principal) -> Result<Arc<Run>, RunError> {
+    /// A run the caller may do `action` on (others' runs are not found).
+    pub fn run(&self, id: &str, p: &Principal, action: Action) -> Result<Arc<Run>, RunError> {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        match runs.get(id) {
-            Some(r) if r.user.user_id == p.user_id || p.is_admin() => Ok(r.clone()),
-            _ => Err(RunError::NotFound(format!("no agent run {id:?}"))),
-        }
+        let run = runs
+            .get(id)
+            .ok_or_else(|| RunError::NotFound(format!("no agent run {id:?}")))?;
+        let resource = Resource::Run {
+            id,
+            owner_id: &run.user.user_id,
+        };
+        can(p, action, resource).map_err(|e| match e {
+            CoreError::NotFound(_) => RunError::NotFound(format!("no agent run {id:?}")),
+            e => e.into(),
+        })?;
+        Ok(run.clone())
     }
 
     /// Starts a run in the background; returns at once.
@@ -341,8 +350,8 @@ impl Runs {
             return Err(RunError::Invalid("max_steps must be 1-200".into()));
         }
         // Checks access and that the workspace runs, before anything starts.
-        self.workspaces.agent(p, ws, Access::Write).await?;
-        let ws_id = self.workspaces.id_of(p, ws).await?;
+        self.workspaces.agent(p, ws, Action::Change).await?;
+        let ws_id = self.workspaces.id_of(p, ws, Action::Change).await?;
         let (live, _) = broadcast::channel(1024);
         let (stop, _) = watch::channel(false);
         let run = Arc::new(Run {
@@ -750,7 +759,11 @@ impl Runs {
     /// Puts back every file the run changed, as it was before the run.
     pub async fn undo(&self, run: &Run, by: &Principal) -> Result<Vec<String>, RunError> {
         use base64::Engine as _;
-        by.require_write()?;
+        let resource = Resource::Run {
+            id: &run.id,
+            owner_id: &run.user.user_id,
+        };
+        can(by, Action::Change, resource)?;
         let ws = &run.workspace_id;
         let mut restored = Vec::new();
         for (path, content) in self.store.checkpoints(&run.id).await? {
@@ -778,7 +791,7 @@ impl Runs {
     /// Whether the run can reach its workspace's agent now.
     async fn conn(&self, run: &Run) -> Result<Arc<AgentConn>, CoreError> {
         self.workspaces
-            .agent(&run.user, &run.workspace_id, Access::Write)
+            .agent(&run.user, &run.workspace_id, Action::Change)
             .await
     }
 

@@ -69,10 +69,6 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-
     /// Who audit rows name: the user, or `agent:<run>` for the AI.
     pub fn actor(&self) -> String {
         match &self.run {
@@ -87,23 +83,6 @@ impl Principal {
             run: Some(run.to_owned()),
             ..self.clone()
         }
-    }
-
-    /// Members and admins change things; viewers only look.
-    pub fn require_write(&self) -> Result<(), CoreError> {
-        if self.role == Role::Viewer {
-            return Err(CoreError::Forbidden(
-                "viewers cannot change workspaces".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn require_admin(&self) -> Result<(), CoreError> {
-        if !self.is_admin() {
-            return Err(CoreError::Forbidden("only admins can do this".into()));
-        }
-        Ok(())
     }
 }
 

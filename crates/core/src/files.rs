@@ -6,11 +6,12 @@
 //! refuses anything that leaves it. Rows name paths, sizes, ETags and the
 //! SHA-256 of what was written, never contents.
 
+use crate::access::Action;
 use crate::audit::{hex, Audit, Entry};
 use crate::auth::Principal;
 use crate::config::WorkspaceAgentConfig;
 use crate::workspace_agent::{AgentConn, ChannelMsg};
-use crate::workspaces::{Access, WorkspaceManager};
+use crate::workspaces::WorkspaceManager;
 use crate::CoreError;
 use aicockpit_workspace_agent_proto::{
     ArchiveStats, DirEntry, FileMeta, ListPage, Request, SearchQuery, SearchResult,
@@ -101,9 +102,9 @@ impl WorkspaceFiles {
         &self,
         p: &Principal,
         ws: &str,
-        access: Access,
+        action: Action,
     ) -> Result<(String, Arc<AgentConn>), CoreError> {
-        self.workspaces.agent_of(p, ws, access).await
+        self.workspaces.agent_of(p, ws, action).await
     }
 
     async fn record(&self, p: &Principal, ws: &str, action: &str, detail: Value) {
@@ -121,7 +122,7 @@ impl WorkspaceFiles {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<ListPage, CoreError> {
-        let (_, conn) = self.conn(p, ws, Access::Read).await?;
+        let (_, conn) = self.conn(p, ws, Action::View).await?;
         let req = Request::List {
             path: path.to_owned(),
             offset,
@@ -156,7 +157,7 @@ impl WorkspaceFiles {
     }
 
     pub async fn stat(&self, p: &Principal, ws: &str, path: &str) -> Result<FileMeta, CoreError> {
-        let (_, conn) = self.conn(p, ws, Access::Read).await?;
+        let (_, conn) = self.conn(p, ws, Action::View).await?;
         conn.call_as(
             Request::Stat {
                 path: path.to_owned(),
@@ -168,7 +169,7 @@ impl WorkspaceFiles {
 
     /// Starts streaming a file's bytes.
     pub async fn open(&self, p: &Principal, ws: &str, path: &str) -> Result<Reading, CoreError> {
-        let (_, conn) = self.conn(p, ws, Access::Read).await?;
+        let (_, conn) = self.conn(p, ws, Action::View).await?;
         let path = path.to_owned();
         let (v, _, data) = conn
             .call_with_channel(|channel| Request::Read { path, channel }, CALL)
@@ -185,7 +186,7 @@ impl WorkspaceFiles {
         path: &str,
         max: u64,
     ) -> Result<(Vec<u8>, FileMeta), CoreError> {
-        let (_, conn) = self.conn(p, ws, Access::Read).await?;
+        let (_, conn) = self.conn(p, ws, Action::View).await?;
         let path_owned = path.to_owned();
         let (v, ch, mut rx) = conn
             .call_with_channel(
@@ -230,7 +231,7 @@ impl WorkspaceFiles {
     where
         S: Stream<Item = Result<Bytes, CoreError>> + Unpin,
     {
-        let (id, conn) = self.conn(p, ws, Access::Write).await?;
+        let (id, conn) = self.conn(p, ws, Action::Change).await?;
         let max = self.limits.max_file_bytes;
         let make = |channel| Request::Write {
             path: path.to_owned(),
@@ -284,7 +285,7 @@ impl WorkspaceFiles {
         path: &str,
         parents: bool,
     ) -> Result<FileMeta, CoreError> {
-        let (id, conn) = self.conn(p, ws, Access::Write).await?;
+        let (id, conn) = self.conn(p, ws, Action::Change).await?;
         let req = Request::Mkdir {
             path: path.to_owned(),
             parents,
@@ -303,7 +304,7 @@ impl WorkspaceFiles {
         to: &str,
         overwrite: bool,
     ) -> Result<FileMeta, CoreError> {
-        let (id, conn) = self.conn(p, ws, Access::Write).await?;
+        let (id, conn) = self.conn(p, ws, Action::Change).await?;
         let req = Request::Rename {
             from: from.to_owned(),
             to: to.to_owned(),
@@ -322,7 +323,7 @@ impl WorkspaceFiles {
         path: &str,
         recursive: bool,
     ) -> Result<(), CoreError> {
-        let (id, conn) = self.conn(p, ws, Access::Write).await?;
+        let (id, conn) = self.conn(p, ws, Action::Change).await?;
         let req = Request::Delete {
             path: path.to_owned(),
             recursive,
@@ -345,7 +346,7 @@ impl WorkspaceFiles {
     where
         S: Stream<Item = Result<Bytes, CoreError>> + Unpin,
     {
-        let (id, conn) = self.conn(p, ws, Access::Write).await?;
+        let (id, conn) = self.conn(p, ws, Action::Change).await?;
         let (max_bytes, max_entries) = (
             self.limits.max_archive_bytes,
             self.limits.max_archive_entries,
@@ -373,7 +374,7 @@ impl WorkspaceFiles {
         ws: &str,
         path: &str,
     ) -> Result<mpsc::Receiver<ChannelMsg>, CoreError> {
-        let (_, conn) = self.conn(p, ws, Access::Read).await?;
+        let (_, conn) = self.conn(p, ws, Action::View).await?;
         let path = path.to_owned();
         let (_, _, rx) = conn
             .call_with_channel(|channel| Request::ArchiveOut { path, channel }, CALL)
@@ -383,7 +384,7 @@ impl WorkspaceFiles {
 
     /// Starts watching a directory tree for changes.
     pub async fn watch(&self, p: &Principal, ws: &str, path: &str) -> Result<Watching, CoreError> {
-        let (_, conn) = self.conn(p, ws, Access::Read).await?;
+        let (_, conn) = self.conn(p, ws, Action::View).await?;
         let path = path.to_owned();
         let (_, channel, events) = conn
             .call_with_channel(|channel| Request::Watch { path, channel }, CALL)
@@ -400,7 +401,7 @@ impl WorkspaceFiles {
         ws: &str,
         query: SearchQuery,
     ) -> Result<SearchResult, CoreError> {
-        let (_, conn) = self.conn(p, ws, Access::Read).await?;
+        let (_, conn) = self.conn(p, ws, Action::View).await?;
         conn.call_as(Request::Search(query), LONG_CALL).await
     }
 
@@ -412,7 +413,7 @@ impl WorkspaceFiles {
         query: &str,
         max_results: usize,
     ) -> Result<Vec<String>, CoreError> {
-        let (_, conn) = self.conn(p, ws, Access::Read).await?;
+        let (_, conn) = self.conn(p, ws, Action::View).await?;
         let req = Request::FindFiles {
             query: query.to_owned(),
             max_results,

@@ -5,6 +5,7 @@
 //! *Invariant:* nothing here knows about HTTP or JSON wire formats; the `api`
 //! crate maps [`CoreError`] to responses in one place.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -2,10 +2,11 @@
 //! terminals a workspace's agent keeps, with the access check and the audit
 //! record of each open and close in one place.
 
+use crate::access::Action;
 use crate::audit::{Audit, Entry};
 use crate::auth::Principal;
 use crate::workspace_agent::{AgentConn, ChannelMsg};
-use crate::workspaces::{Access, WorkspaceManager};
+use crate::workspaces::WorkspaceManager;
 use crate::CoreError;
 use aicockpit_workspace_agent_proto::{Request, TermInfo};
 use serde_json::json;
@@ -51,7 +52,7 @@ impl WorkspaceTerminals {
         ws: &str,
         t: OpenTerminal,
     ) -> Result<TermInfo, CoreError> {
-        let (id, conn) = self.workspaces.agent_of(p, ws, Access::Write).await?;
+        let (id, conn) = self.workspaces.agent_of(p, ws, Action::Change).await?;
         let req = Request::TermOpen {
             shell: t.shell,
             cols: t.cols,
@@ -71,13 +72,13 @@ impl WorkspaceTerminals {
     }
 
     pub async fn list(&self, p: &Principal, ws: &str) -> Result<Vec<TermInfo>, CoreError> {
-        let (_, conn) = self.workspaces.agent_of(p, ws, Access::Read).await?;
+        let (_, conn) = self.workspaces.agent_of(p, ws, Action::View).await?;
         conn.call_as(Request::TermList, CALL).await
     }
 
     /// Ends a terminal (its processes get SIGHUP).
     pub async fn kill(&self, p: &Principal, ws: &str, terminal: &str) -> Result<(), CoreError> {
-        let (id, conn) = self.workspaces.agent_of(p, ws, Access::Write).await?;
+        let (id, conn) = self.workspaces.agent_of(p, ws, Action::Change).await?;
         let req = Request::TermKill {
             id: terminal.to_owned(),
         };
@@ -95,7 +96,7 @@ impl WorkspaceTerminals {
         ws: &str,
         terminal: &str,
     ) -> Result<Attached, CoreError> {
-        let (_, conn) = self.workspaces.agent_of(p, ws, Access::Write).await?;
+        let (_, conn) = self.workspaces.agent_of(p, ws, Action::Change).await?;
         let id = terminal.to_owned();
         let (v, channel, output) = conn
             .call_with_channel(|channel| Request::TermAttach { id, channel }, CALL)

@@ -5,6 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::AppState;
 use aicockpit_ai::registry::{Service, ServiceInput};
+use aicockpit_core::access::{can, Action, Resource};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -107,7 +108,7 @@ pub(crate) async fn create(
     Auth(p): Auth,
     ApiJson(b): ApiJson<ServiceBody>,
 ) -> ApiResult<(StatusCode, Json<ServiceDto>)> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     let svc = s.ai.registry().save(&p.actor(), None, b.into()).await?;
     s.ai.invalidate_models();
     let (_, active) = s.ai.registry().list().await?;
@@ -120,7 +121,7 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ServiceBody>,
 ) -> ApiResult<Json<ServiceDto>> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     let svc =
         s.ai.registry()
             .save(&p.actor(), Some(&id), b.into())
@@ -135,7 +136,7 @@ pub(crate) async fn delete(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     s.ai.registry().delete(&p.actor(), &id).await?;
     s.ai.invalidate_models();
     Ok(StatusCode::NO_CONTENT)
@@ -146,7 +147,7 @@ pub(crate) async fn activate(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ServiceDto>> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     let svc = s.ai.registry().activate(&p.actor(), &id).await?;
     Ok(Json(dto(&svc, Some(&svc.id))))
 }
@@ -156,7 +157,7 @@ pub(crate) async fn test(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<aicockpit_ai::probe::ProbeResult>> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     let svc = s.ai.registry().get(&id).await?;
     Ok(Json(aicockpit_ai::probe::probe(&s.ai, &svc).await))
 }
@@ -207,7 +208,7 @@ pub(crate) async fn set_alias(
     Path(model): Path<String>,
     ApiJson(b): ApiJson<AliasBody>,
 ) -> ApiResult<StatusCode> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     s.ai.registry()
         .set_alias(&p.actor(), &model, &b.service, b.target_model)
         .await?;
@@ -220,7 +221,7 @@ pub(crate) async fn delete_alias(
     Auth(p): Auth,
     Path(model): Path<String>,
 ) -> ApiResult<StatusCode> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     s.ai.registry().delete_alias(&p.actor(), &model).await?;
     s.ai.invalidate_models();
     Ok(StatusCode::NO_CONTENT)
@@ -253,7 +254,7 @@ pub(crate) async fn usage(
     ApiQuery(q): ApiQuery<UsageQuery>,
 ) -> ApiResult<Json<Vec<UsageDto>>> {
     if q.all {
-        p.require_admin()?;
+        can(&p, Action::Administer, Resource::Instance)?;
     }
     let hours = q.hours.unwrap_or(24 * 30);
     if !(1..=24 * 3650).contains(&hours) {

@@ -3,6 +3,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, Auth};
 use crate::AppState;
+use aicockpit_core::access::{can, sees_all_workspaces, Action, Resource};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -40,8 +41,8 @@ pub(crate) async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditDto>>> {
     let ws_id = match &q.workspace {
-        Some(w) => Some(s.workspaces.id_of(&p, w).await?),
-        None if p.is_admin() => None,
+        Some(w) => Some(s.workspaces.id_of(&p, w, Action::View).await?),
+        None if sees_all_workspaces(&p) => None,
         None => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -89,7 +90,7 @@ pub(crate) async fn audit_export(
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult<Json<Value>> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     let limit = q.limit.unwrap_or(10_000).clamp(1, 10_000);
     let rows = s
         .store

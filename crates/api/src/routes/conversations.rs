@@ -4,6 +4,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
 use crate::AppState;
+use aicockpit_core::access::Action;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -38,7 +39,7 @@ pub(crate) async fn list_conversations(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     let all = load_conversations(&s, &p.user_id, &ws_id).await?;
     Ok(Json(
         all.iter()
@@ -52,7 +53,7 @@ pub(crate) async fn get_conversation(
     Auth(p): Auth,
     Path((id, cid)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     load_conversations(&s, &p.user_id, &ws_id)
         .await?
         .into_iter()
@@ -75,7 +76,7 @@ pub(crate) async fn put_conversation(
     Path((id, cid)): Path<(String, String)>,
     ApiJson(b): ApiJson<ConversationBody>,
 ) -> ApiResult<StatusCode> {
-    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     if b.messages.len() > 500 || cid.is_empty() || cid.len() > 64 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -103,7 +104,7 @@ pub(crate) async fn delete_conversation(
     Auth(p): Auth,
     Path((id, cid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     let mut all = load_conversations(&s, &p.user_id, &ws_id).await?;
     let before = all.len();
     all.retain(|c| c["id"] != cid.as_str());

@@ -3,6 +3,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Auth;
 use crate::AppState;
+use aicockpit_core::access::{can, Action, Resource};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -81,7 +82,7 @@ pub(crate) async fn metrics(
     State(s): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<impl IntoResponse> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     let counts = s
         .store
         .count_workspaces_by_state()

@@ -4,6 +4,7 @@ use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth};
 use crate::AppState;
 use aicockpit_assistant::policy::Policy;
+use aicockpit_core::access::Action;
 use axum::extract::{Path, State};
 use axum::Json;
 
@@ -27,7 +28,7 @@ pub(crate) async fn get_policy(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Policy>> {
-    let ws_id = s.workspaces.id_of(&p, &id).await?;
+    let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     Ok(Json(s.runs.policy(&ws_id).await?))
 }
 

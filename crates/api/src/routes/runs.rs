@@ -5,6 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
 use crate::AppState;
 use aicockpit_assistant::run::{Approval, RunError};
+use aicockpit_core::access::Action;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -59,7 +60,7 @@ pub(crate) async fn events(
     Auth(p): Auth,
     Path(run): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let run = s.runs.run(&run, &p)?;
+    let run = s.runs.run(&run, &p, Action::View)?;
     let (past, live, finished) = run.subscribe();
     let past = futures_util::stream::iter(
         past.into_iter()
@@ -93,8 +94,7 @@ pub(crate) async fn approve(
     Path((run, call)): Path<(String, String)>,
     ApiJson(a): ApiJson<Approval>,
 ) -> ApiResult<StatusCode> {
-    p.require_write()?;
-    let run = s.runs.run(&run, &p)?;
+    let run = s.runs.run(&run, &p, Action::Change)?;
     s.runs.approve(&run, &call, a, &p)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -104,7 +104,7 @@ pub(crate) async fn stop(
     Auth(p): Auth,
     Path(run): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let run = s.runs.run(&run, &p)?;
+    let run = s.runs.run(&run, &p, Action::Change)?;
     s.runs.stop(&run);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -115,7 +115,7 @@ pub(crate) async fn undo(
     Auth(p): Auth,
     Path(run): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let run = s.runs.run(&run, &p)?;
+    let run = s.runs.run(&run, &p, Action::Change)?;
     let files = s.runs.undo(&run, &p).await?;
     Ok(Json(
         json!({"restored": files, "note": "commands the agent ran are not undone"}),

@@ -4,6 +4,7 @@ use crate::dto::{CreateUserRequest, UserDto};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth};
 use crate::AppState;
+use aicockpit_core::access::{can, Action, Resource};
 use aicockpit_core::auth::Role;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +14,7 @@ pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Json<Vec<UserDto>>> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     Ok(Json(
         s.auth
             .list_users()
@@ -29,7 +30,7 @@ pub(crate) async fn create(
     Auth(p): Auth,
     ApiJson(req): ApiJson<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<UserDto>)> {
-    p.require_admin()?;
+    can(&p, Action::Administer, Resource::Instance)?;
     let role = Role::parse(&req.role)?;
     let user = s
         .auth

@@ -9,6 +9,7 @@
 use super::model::{Workspace, WorkspaceState};
 use super::netpool::NetPool;
 use super::validate;
+use crate::access::{can, sees_all_workspaces, Action, Resource};
 use crate::audit::{Audit, Entry};
 use crate::auth::{new_id, Principal};
 use crate::config::WorkspacesConfig;
@@ -115,15 +116,6 @@ pub struct Usage {
     pub pids: u64,
 }
 
-/// What an agent operation needs of the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Listing, reading, searching, watching: viewers may.
-    Read,
-    /// Anything that changes files or runs things.
-    Write,
-}
-
 pub(super) fn container_name(id: &str) -> String {
     format!("aicockpit-ws-{id}")
 }
@@ -151,7 +143,7 @@ impl WorkspaceManager {
 
     /// Resource use of a running workspace; None when it is not running.
     pub async fn usage(&self, p: &Principal, id: &str) -> Result<Option<Usage>, CoreError> {
-        let rec = self.visible(p, id).await?;
+        let rec = self.authorized(p, id, Action::View).await?;
         let Some(cid) = rec.container_id else {
             return Ok(None);
         };
@@ -188,9 +180,9 @@ impl WorkspaceManager {
         &self,
         p: &Principal,
         id: &str,
-        access: Access,
+        action: Action,
     ) -> Result<Arc<AgentConn>, CoreError> {
-        Ok(self.agent_of(p, id, access).await?.1)
+        Ok(self.agent_of(p, id, action).await?.1)
     }
 
     /// The same with the workspace's id (the caller may have named it).
@@ -198,12 +190,9 @@ impl WorkspaceManager {
         &self,
         p: &Principal,
         id: &str,
-        access: Access,
+        action: Action,
     ) -> Result<(String, Arc<AgentConn>), CoreError> {
-        if access == Access::Write {
-            p.require_write()?;
-        }
-        let rec = self.visible(p, id).await?;
+        let rec = self.authorized(p, id, action).await?;
         let not_running = || {
             CoreError::conflict(
                 "workspace_not_running",
@@ -266,10 +255,15 @@ impl WorkspaceManager {
         ])
     }
 
-    /// Finds a workspace the caller may see, by id or by the caller's own
-    /// workspace name. Others' workspaces are reported as not found, so ids
-    /// cannot be probed.
-    async fn visible(&self, p: &Principal, id_or_name: &str) -> Result<WorkspaceRecord, CoreError> {
+    /// Finds a workspace by id or by the caller's own workspace name, and
+    /// asks [`can`] whether the caller may do `action` on it (others'
+    /// workspaces are reported as not found, so ids cannot be probed).
+    async fn authorized(
+        &self,
+        p: &Principal,
+        id_or_name: &str,
+        action: Action,
+    ) -> Result<WorkspaceRecord, CoreError> {
         let not_found = || CoreError::NotFound(format!("no workspace {id_or_name:?}"));
         let rec = match self.store.workspace(id_or_name).await {
             Ok(r) => r,
@@ -282,9 +276,14 @@ impl WorkspaceManager {
             }
             Err(e) => return Err(e.into()),
         };
-        if rec.owner_id != p.user_id && !p.is_admin() {
-            return Err(not_found());
-        }
+        can(
+            p,
+            action,
+            Resource::Workspace {
+                id: id_or_name,
+                owner_id: &rec.owner_id,
+            },
+        )?;
         Ok(rec)
     }
 
@@ -301,7 +300,7 @@ impl WorkspaceManager {
     }
 
     pub async fn list(&self, p: &Principal) -> Result<Vec<Workspace>, CoreError> {
-        let owner = (!p.is_admin()).then_some(p.user_id.as_str());
+        let owner = (!sees_all_workspaces(p)).then_some(p.user_id.as_str());
         Ok(self
             .store
             .list_workspaces(owner)
@@ -311,15 +310,20 @@ impl WorkspaceManager {
             .collect())
     }
 
-    /// The id of a workspace the caller may see (by id or own name), from the
-    /// database alone: for callers that need no live details.
-    pub async fn id_of(&self, p: &Principal, id_or_name: &str) -> Result<String, CoreError> {
-        Ok(self.visible(p, id_or_name).await?.id)
+    /// The id of a workspace the caller may do `action` on (by id or own
+    /// name), from the database alone: for callers that need no live details.
+    pub async fn id_of(
+        &self,
+        p: &Principal,
+        id_or_name: &str,
+        action: Action,
+    ) -> Result<String, CoreError> {
+        Ok(self.authorized(p, id_or_name, action).await?.id)
     }
 
     /// One workspace, with its published ports read from the engine.
     pub async fn get(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
-        let rec = self.visible(p, id).await?;
+        let rec = self.authorized(p, id, Action::View).await?;
         let mut ws = Workspace::from(rec);
         if ws.state == WorkspaceState::Running {
             if let Some(cid) = &ws.container_id {
@@ -355,7 +359,7 @@ impl WorkspaceManager {
         p: &Principal,
         req: CreateWorkspace,
     ) -> Result<Workspace, CoreError> {
-        p.require_write()?;
+        can(p, Action::Change, Resource::NewWorkspace)?;
         let lim = &self.opts.limits;
         validate::name(&req.name).map_err(|m| CoreError::invalid("invalid_name", m))?;
         let template = match (&req.template, &req.image) {
@@ -663,8 +667,7 @@ impl WorkspaceManager {
     }
 
     pub async fn start(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
-        p.require_write()?;
-        let rec = self.visible(p, id).await?;
+        let rec = self.authorized(p, id, Action::Change).await?;
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
         let ws = self.start_locked(&rec.id).await?;
@@ -733,8 +736,7 @@ impl WorkspaceManager {
     }
 
     pub async fn stop(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
-        p.require_write()?;
-        let rec = self.visible(p, id).await?;
+        let rec = self.authorized(p, id, Action::Change).await?;
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
         let ws = self.stop_locked(&rec.id).await?;
@@ -771,8 +773,7 @@ impl WorkspaceManager {
     }
 
     pub async fn restart(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
-        p.require_write()?;
-        let rec = self.visible(p, id).await?;
+        let rec = self.authorized(p, id, Action::Change).await?;
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
         self.stop_locked(&rec.id).await?;
@@ -789,8 +790,7 @@ impl WorkspaceManager {
         id: &str,
         purge: bool,
     ) -> Result<DeleteOutcome, CoreError> {
-        p.require_write()?;
-        let rec = self.visible(p, id).await?;
+        let rec = self.authorized(p, id, Action::Change).await?;
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
         self.set_state(&rec.id, WorkspaceState::Deleting, None)
@@ -820,62 +820,15 @@ impl WorkspaceManager {
         id: &str,
         params: ExecParams,
     ) -> Result<ExecOutput, CoreError> {
-        p.require_write()?;
-        let lim = &self.opts.limits;
-        validate::argv(&params.argv).map_err(|m| CoreError::invalid("invalid_argv", m))?;
-        validate::env(&params.env).map_err(|m| CoreError::invalid("invalid_env", m))?;
-        if let Some(cwd) = &params.cwd {
-            if !cwd.starts_with('/') || cwd.contains('\0') || cwd.len() > 4096 {
-                return Err(CoreError::invalid(
-                    "invalid_cwd",
-                    "cwd must be an absolute path",
-                ));
-            }
+        let rec = self.authorized(p, id, Action::Change).await?;
+        let (timeout, max_output) = checked_exec_params(&params, &self.opts.limits)?;
+        if params.user.as_deref().is_some_and(names_root) {
+            let ws = Resource::Workspace {
+                id,
+                owner_id: &rec.owner_id,
+            };
+            can(p, Action::ExecAsRoot, ws)?;
         }
-        if let Some(u) = &params.user {
-            if u.is_empty()
-                || u.len() > 64
-                || !u
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
-            {
-                return Err(CoreError::invalid(
-                    "invalid_user",
-                    "user must be a name or uid[:gid]",
-                ));
-            }
-            // Root inside the container is an admin's tool: members run as
-            // the image's user.
-            let name = u.split(':').next().unwrap_or("");
-            if (name == "0" || name == "root") && !p.is_admin() {
-                return Err(CoreError::Forbidden(
-                    "only admins may run commands as root".into(),
-                ));
-            }
-        }
-        let timeout = params.timeout_secs.unwrap_or(lim.exec_default_timeout_secs);
-        if timeout == 0 || timeout > lim.exec_max_timeout_secs {
-            return Err(CoreError::invalid(
-                "invalid_timeout",
-                format!(
-                    "timeout_secs must be between 1 and {}",
-                    lim.exec_max_timeout_secs
-                ),
-            ));
-        }
-        let max_output = params
-            .max_output_bytes
-            .unwrap_or(lim.exec_default_output_bytes);
-        if max_output > lim.exec_max_output_bytes {
-            return Err(CoreError::invalid(
-                "invalid_output_limit",
-                format!(
-                    "max_output_bytes must be at most {}",
-                    lim.exec_max_output_bytes
-                ),
-            ));
-        }
-        let rec = self.visible(p, id).await?;
         let not_running = || {
             CoreError::conflict(
                 "workspace_not_running",
@@ -949,4 +902,64 @@ impl WorkspaceManager {
 
 fn unreachable_image() -> Result<String, CoreError> {
     Err(CoreError::Internal("neither template nor image".into()))
+}
+
+/// Checks an exec request's own fields against the limits; returns its
+/// timeout and output cap.
+fn checked_exec_params(
+    params: &ExecParams,
+    lim: &WorkspacesConfig,
+) -> Result<(u64, usize), CoreError> {
+    validate::argv(&params.argv).map_err(|m| CoreError::invalid("invalid_argv", m))?;
+    validate::env(&params.env).map_err(|m| CoreError::invalid("invalid_env", m))?;
+    if let Some(cwd) = &params.cwd {
+        if !cwd.starts_with('/') || cwd.contains('\0') || cwd.len() > 4096 {
+            return Err(CoreError::invalid(
+                "invalid_cwd",
+                "cwd must be an absolute path",
+            ));
+        }
+    }
+    if let Some(u) = &params.user {
+        if u.is_empty()
+            || u.len() > 64
+            || !u
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
+        {
+            return Err(CoreError::invalid(
+                "invalid_user",
+                "user must be a name or uid[:gid]",
+            ));
+        }
+    }
+    let timeout = params.timeout_secs.unwrap_or(lim.exec_default_timeout_secs);
+    if timeout == 0 || timeout > lim.exec_max_timeout_secs {
+        return Err(CoreError::invalid(
+            "invalid_timeout",
+            format!(
+                "timeout_secs must be between 1 and {}",
+                lim.exec_max_timeout_secs
+            ),
+        ));
+    }
+    let max_output = params
+        .max_output_bytes
+        .unwrap_or(lim.exec_default_output_bytes);
+    if max_output > lim.exec_max_output_bytes {
+        return Err(CoreError::invalid(
+            "invalid_output_limit",
+            format!(
+                "max_output_bytes must be at most {}",
+                lim.exec_max_output_bytes
+            ),
+        ));
+    }
+    Ok((timeout, max_output))
+}
+
+/// Whether an exec `user` (name or uid[:gid]) is root: an admin's tool,
+/// members run as the image's user.
+fn names_root(user: &str) -> bool {
+    matches!(user.split(':').next(), Some("0" | "root"))
 }

@@ -9,7 +9,7 @@ pub mod reconcile;
 pub mod validate;
 
 pub use manager::{
-    Access, CreateWorkspace, DeleteOutcome, ExecParams, ManagerOptions, Usage, WorkspaceManager,
+    CreateWorkspace, DeleteOutcome, ExecParams, ManagerOptions, Usage, WorkspaceManager,
     DEFAULT_USER, WORKSPACE_DIR,
 };
 pub use model::{Workspace, WorkspaceState};
