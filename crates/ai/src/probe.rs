@@ -7,7 +7,7 @@ use crate::registry::Service;
 use serde::Serialize;
 use std::time::Instant;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProbeResult {
     pub ok: bool,
     pub latency_ms: f64,

@@ -10,14 +10,14 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct UserDto {
     pub id: String,
     pub username: String,
@@ -36,14 +36,14 @@ impl From<UserRecord> for UserDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct LoginResponse {
     pub token: String,
     pub expires_at: Option<String>,
     pub user: UserDto,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUserRequest {
     pub username: String,
@@ -56,7 +56,7 @@ fn default_role() -> String {
     "member".into()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTokenRequest {
     pub name: String,
@@ -64,7 +64,7 @@ pub(crate) struct CreateTokenRequest {
 }
 
 /// A token's metadata; the secret appears only in [`CreatedToken`].
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TokenDto {
     pub id: String,
     pub name: String,
@@ -87,7 +87,7 @@ impl From<TokenRecord> for TokenDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CreatedToken {
     /// Shown once: store it now.
     pub token: String,
@@ -95,7 +95,7 @@ pub(crate) struct CreatedToken {
     pub meta: TokenDto,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TemplateDto {
     pub name: String,
     pub image: String,
@@ -120,7 +120,7 @@ impl From<&Template> for TemplateDto {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateWorkspaceRequest {
     pub name: String,
@@ -134,21 +134,21 @@ pub(crate) struct CreateWorkspaceRequest {
     pub ports: Option<Vec<u16>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct LimitsDto {
     pub cpus: f64,
     pub memory_mb: i64,
     pub pids_limit: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct PublishedPortDto {
     pub container_port: u16,
     pub host_ip: String,
     pub host_port: u16,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct WorkspaceDto {
     pub id: String,
     pub name: String,
@@ -205,14 +205,14 @@ impl From<Workspace> for WorkspaceDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct DeletedDto {
     pub deleted: bool,
     /// The data volume left in place (absent with `?purge=true`).
     pub kept_volume: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExecRequestDto {
     pub argv: Vec<String>,
@@ -224,7 +224,7 @@ pub(crate) struct ExecRequestDto {
     pub max_output_bytes: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ExecResponseDto {
     /// Absent when the command was killed for its timeout.
     pub exit_code: Option<i64>,

@@ -11,6 +11,7 @@ mod dto;
 pub mod error;
 mod extract;
 mod metrics;
+mod openapi;
 mod routes;
 pub mod server;
 mod tickets;
@@ -23,11 +24,13 @@ use aicockpit_core::auth::AuthService;
 use aicockpit_core::workspaces::WorkspaceManager;
 use aicockpit_store::Store;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Everything handlers need, cheap to clone.
 #[derive(Clone)]
@@ -51,115 +54,113 @@ pub struct AppState {
     pub host_isolation: Arc<aicockpit_core::workspaces::hostfw::HostIsolation>,
 }
 
-/// The whole HTTP surface.
-pub fn router(state: AppState) -> Router {
+/// Every documented route with its OpenAPI description: the router and
+/// the document come from the same list, so they cannot drift apart.
+fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
         ai, audit, auth, conversations, files, gateway, health, policies, runs, terminals, users,
         workspaces,
     };
-    let api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route(
-            "/auth/tokens",
-            get(auth::list_tokens).post(auth::create_token),
-        )
-        .route("/auth/tokens/{id}", delete(auth::revoke_token))
-        .route("/users", get(users::list).post(users::create))
-        .route("/templates", get(workspaces::templates))
-        .route(
-            "/workspaces",
-            get(workspaces::list).post(workspaces::create),
-        )
-        .route(
-            "/workspaces/{id}",
-            get(workspaces::get).delete(workspaces::delete),
-        )
-        .route("/workspaces/{id}/start", post(workspaces::start))
-        .route("/workspaces/{id}/stop", post(workspaces::stop))
-        .route("/workspaces/{id}/restart", post(workspaces::restart))
-        .route("/workspaces/{id}/exec", post(workspaces::exec))
-        .route("/workspaces/{id}/usage", get(workspaces::usage))
-        .route("/auth/ticket", post(auth::ticket))
-        .route(
-            "/workspaces/{id}/terminals",
-            get(terminals::list).post(terminals::create),
-        )
-        .route("/workspaces/{id}/terminals/{tid}", delete(terminals::kill))
-        .route("/workspaces/{id}/terminals/{tid}/ws", get(terminals::ws))
-        .route(
-            "/workspaces/{id}/files",
-            get(files::list).delete(files::delete),
-        )
-        .route("/workspaces/{id}/files/stat", get(files::stat))
-        .route(
-            "/workspaces/{id}/files/content",
-            get(files::read).put(files::write),
-        )
-        .route("/workspaces/{id}/files/mkdir", post(files::mkdir))
-        .route("/workspaces/{id}/files/rename", post(files::rename))
-        .route("/workspaces/{id}/files/upload", post(files::upload))
-        .route("/workspaces/{id}/files/archive", get(files::archive))
-        .route("/workspaces/{id}/files/watch", get(files::watch))
-        .route("/workspaces/{id}/search", get(files::search))
-        .route("/workspaces/{id}/search/files", get(files::find_files))
-        .route("/ai/services", get(ai::list).post(ai::create))
-        .route(
-            "/ai/services/{id}",
-            axum::routing::patch(ai::update).delete(ai::delete),
-        )
-        .route("/ai/services/{id}/test", post(ai::test))
-        .route("/ai/services/{id}/activate", post(ai::activate))
-        .route("/ai/aliases", get(ai::aliases))
-        .route(
-            "/ai/aliases/{model}",
-            axum::routing::put(ai::set_alias).delete(ai::delete_alias),
-        )
-        .route("/ai/usage", get(ai::usage))
-        .route(
-            "/workspaces/{id}/policy",
-            get(policies::get_policy).put(policies::put_policy),
-        )
-        .route("/workspaces/{id}/runs", post(runs::start))
-        .route(
-            "/workspaces/{id}/conversations",
-            get(conversations::list_conversations),
-        )
-        .route(
-            "/workspaces/{id}/conversations/{cid}",
-            get(conversations::get_conversation)
-                .put(conversations::put_conversation)
-                .delete(conversations::delete_conversation),
-        )
-        .route(
-            "/ai/default-policy",
-            get(policies::get_default_policy).put(policies::put_default_policy),
-        )
-        .route("/runs/{run}/events", get(runs::events))
-        .route("/runs/{run}/approvals/{call}", post(runs::approve))
-        .route("/runs/{run}/stop", post(runs::stop))
-        .route("/runs/{run}/undo", post(runs::undo))
-        .route("/audit", get(audit::audit))
-        .route("/audit/export", get(audit::audit_export));
+    let api = OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::list_tokens, auth::create_token))
+        .routes(routes!(auth::revoke_token))
+        .routes(routes!(auth::ticket))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(workspaces::templates))
+        .routes(routes!(workspaces::list, workspaces::create))
+        .routes(routes!(workspaces::get, workspaces::delete))
+        .routes(routes!(workspaces::start))
+        .routes(routes!(workspaces::stop))
+        .routes(routes!(workspaces::restart))
+        .routes(routes!(workspaces::exec))
+        .routes(routes!(workspaces::usage))
+        .routes(routes!(terminals::list, terminals::create))
+        .routes(routes!(terminals::kill))
+        .routes(routes!(terminals::ws))
+        .routes(routes!(files::list, files::delete))
+        .routes(routes!(files::stat))
+        .routes(routes!(files::read, files::write))
+        .routes(routes!(files::mkdir))
+        .routes(routes!(files::rename))
+        .routes(routes!(files::upload))
+        .routes(routes!(files::archive))
+        .routes(routes!(files::watch))
+        .routes(routes!(files::search))
+        .routes(routes!(files::find_files))
+        .routes(routes!(ai::list, ai::create))
+        .routes(routes!(ai::update, ai::delete))
+        .routes(routes!(ai::test))
+        .routes(routes!(ai::activate))
+        .routes(routes!(ai::aliases))
+        .routes(routes!(ai::set_alias, ai::delete_alias))
+        .routes(routes!(ai::usage))
+        .routes(routes!(
+            policies::get_default_policy,
+            policies::put_default_policy
+        ))
+        .routes(routes!(policies::get_policy, policies::put_policy))
+        .routes(routes!(runs::start))
+        .routes(routes!(runs::events))
+        .routes(routes!(runs::approve))
+        .routes(routes!(runs::stop))
+        .routes(routes!(runs::undo))
+        .routes(routes!(conversations::list_conversations))
+        .routes(routes!(
+            conversations::get_conversation,
+            conversations::put_conversation,
+            conversations::delete_conversation
+        ))
+        .routes(routes!(audit::audit))
+        .routes(routes!(audit::audit_export))
+        .route("/openapi.json", get(openapi::serve));
     // The gateway takes larger bodies (long contexts) and answers in
     // OpenAI's error format, so it is a router of its own.
-    let v1 = Router::new()
-        .route("/chat/completions", post(gateway::chat))
-        .route("/completions", post(gateway::completions))
-        .route("/embeddings", post(gateway::embeddings))
-        .route("/models", get(gateway::models))
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(gateway::chat))
+        .routes(routes!(gateway::completions))
+        .routes(routes!(gateway::embeddings))
+        .routes(routes!(gateway::models))
         .fallback(gateway::not_found)
-        .layer(DefaultBodyLimit::max(state.ai_max_request_bytes));
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
+        .layer(DefaultBodyLimit::max(limits.ai_request_bytes));
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::metrics))
         .nest(
             "/api/v1",
-            api.layer(DefaultBodyLimit::max(state.max_body_bytes)),
+            api.layer(DefaultBodyLimit::max(limits.body_bytes)),
         )
         .nest("/v1", v1)
+}
+
+/// Request body limits of the two API surfaces.
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    body_bytes: usize,
+    ai_request_bytes: usize,
+}
+
+/// The OpenAPI document of the whole HTTP surface (served at
+/// `/api/v1/openapi.json`, checked in as `docs/openapi.json`).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let limits = BodyLimits {
+        body_bytes: 0,
+        ai_request_bytes: 0,
+    };
+    openapi::finish(documented_routes(limits).into_openapi())
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let limits = BodyLimits {
+        body_bytes: state.max_body_bytes,
+        ai_request_bytes: state.ai_max_request_bytes,
+    };
+    let (routes, _) = documented_routes(limits).split_for_parts();
+    routes
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -10,7 +10,9 @@ use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Allow,
@@ -25,7 +27,7 @@ impl Decision {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommandRule {
     /// Words the command must start with; a final `*` word is explicit
     /// "and anything after" (the default for prefixes anyway).
@@ -33,7 +35,7 @@ pub struct CommandRule {
     pub decision: Decision,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PathRule {
     /// A glob relative to /workspace (`src/**`, `**/*.rs`).
     pub glob: String,
@@ -43,7 +45,7 @@ pub struct PathRule {
     pub write: Option<Decision>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Policy {
     /// Per tool: the decision when no rule says more.
     pub tools: BTreeMap<String, Decision>,
@@ -126,7 +128,7 @@ impl Default for Policy {
 }
 
 /// A decision with the reason people see.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Verdict {
     pub decision: Decision,
     pub reason: String,

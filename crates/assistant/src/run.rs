@@ -70,7 +70,7 @@ impl Default for RunLimits {
 }
 
 /// The user's answer to an "ask".
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct Approval {
     pub approve: bool,
     /// Also allow this exact command from now on (stored in the policy).

@@ -189,6 +189,7 @@ pub struct SearchQuery {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EntryKind {
     File,
     Dir,
@@ -197,6 +198,7 @@ pub enum EntryKind {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirEntry {
     pub name: String,
     pub kind: EntryKind,
@@ -214,6 +216,7 @@ pub const REPLY_BUDGET: usize = 768 * 1024;
 
 /// One page of a directory listing, directories first, then by name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListPage {
     pub entries: Vec<DirEntry>,
     /// Entries in the whole directory.
@@ -223,6 +226,7 @@ pub struct ListPage {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileMeta {
     /// Relative to the workspace root.
     pub path: String,
@@ -235,6 +239,7 @@ pub struct FileMeta {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TermInfo {
     pub id: String,
     pub shell: String,
@@ -248,6 +253,7 @@ pub struct TermInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchMatch {
     pub path: String,
     pub line: u64,
@@ -255,6 +261,7 @@ pub struct SearchMatch {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResult {
     pub matches: Vec<SearchMatch>,
     pub truncated: bool,
@@ -262,6 +269,7 @@ pub struct SearchResult {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArchiveStats {
     pub files: u64,
     pub bytes: u64,
@@ -269,6 +277,7 @@ pub struct ArchiveStats {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChangeKind {
     Created,
     Modified,
@@ -276,6 +285,7 @@ pub enum ChangeKind {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FsChange {
     pub kind: ChangeKind,
     pub path: String,

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TimeoutsDto {
     connect_ms: u128,
     first_byte_ms: u128,
@@ -20,7 +20,7 @@ pub(crate) struct TimeoutsDto {
 }
 
 /// A service as shown: never its key or header values.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ServiceDto {
     id: String,
     name: String,
@@ -57,7 +57,7 @@ fn dto(s: &Service, active: Option<&str>) -> ServiceDto {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ServiceBody {
     name: Option<String>,
@@ -93,6 +93,13 @@ impl From<ServiceBody> for ServiceInput {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/ai/services",
+    tag = "ai",
+    summary = "AI services (keys never returned)",
+    responses((status = 200, description = "OK", body = Vec<ServiceDto>))
+)]
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(_p): Auth,
@@ -103,6 +110,14 @@ pub(crate) async fn list(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/ai/services",
+    tag = "ai",
+    summary = "Add an AI service (admins)",
+    request_body = ServiceBody,
+    responses((status = 201, description = "Created", body = ServiceDto))
+)]
 pub(crate) async fn create(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -115,6 +130,15 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(dto(&svc, active.as_deref()))))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/ai/services/{id}",
+    tag = "ai",
+    summary = "Change an AI service (admins)",
+    params(("id" = String, Path, description = "Service id or name")),
+    request_body = ServiceBody,
+    responses((status = 200, description = "OK", body = ServiceDto))
+)]
 pub(crate) async fn update(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -131,6 +155,14 @@ pub(crate) async fn update(
     Ok(Json(dto(&svc, active.as_deref())))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/ai/services/{id}",
+    tag = "ai",
+    summary = "Remove an AI service (admins)",
+    params(("id" = String, Path, description = "Service id or name")),
+    responses((status = 204, description = "Done"))
+)]
 pub(crate) async fn delete(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -142,6 +174,14 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/ai/services/{id}/activate",
+    tag = "ai",
+    summary = "Make a service the default (admins)",
+    params(("id" = String, Path, description = "Service id or name")),
+    responses((status = 200, description = "OK", body = ServiceDto))
+)]
 pub(crate) async fn activate(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -152,6 +192,14 @@ pub(crate) async fn activate(
     Ok(Json(dto(&svc, Some(&svc.id))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/ai/services/{id}/test",
+    tag = "ai",
+    summary = "Test the connection for real (admins)",
+    params(("id" = String, Path, description = "Service id or name")),
+    responses((status = 200, description = "OK", body = aicockpit_ai::probe::ProbeResult))
+)]
 pub(crate) async fn test(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -162,13 +210,20 @@ pub(crate) async fn test(
     Ok(Json(aicockpit_ai::probe::probe(&s.ai, &svc).await))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AliasDto {
     model: String,
     service: String,
     target_model: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/ai/aliases",
+    tag = "ai",
+    summary = "Model aliases",
+    responses((status = 200, description = "OK", body = Vec<AliasDto>))
+)]
 pub(crate) async fn aliases(
     State(s): State<AppState>,
     Auth(_p): Auth,
@@ -195,13 +250,22 @@ pub(crate) async fn aliases(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AliasBody {
     service: String,
     target_model: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/ai/aliases/{model}",
+    tag = "ai",
+    summary = "Route a model name to a service (admins)",
+    params(("model" = String, Path, description = "The model name clients ask for")),
+    request_body = AliasBody,
+    responses((status = 204, description = "Done"))
+)]
 pub(crate) async fn set_alias(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -216,6 +280,14 @@ pub(crate) async fn set_alias(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/ai/aliases/{model}",
+    tag = "ai",
+    summary = "Remove an alias (admins)",
+    params(("model" = String, Path, description = "The model name clients ask for")),
+    responses((status = 204, description = "Done"))
+)]
 pub(crate) async fn delete_alias(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -227,7 +299,8 @@ pub(crate) async fn delete_alias(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UsageQuery {
     /// Only since this many hours ago (default 24 * 30).
@@ -237,7 +310,7 @@ pub(crate) struct UsageQuery {
     all: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct UsageDto {
     user_id: String,
     service: String,
@@ -248,6 +321,14 @@ pub(crate) struct UsageDto {
     total_tokens: i64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/ai/usage",
+    tag = "ai",
+    summary = "Tokens and requests per user, service and model",
+    params(UsageQuery),
+    responses((status = 200, description = "OK", body = Vec<UsageDto>))
+)]
 pub(crate) async fn usage(
     State(s): State<AppState>,
     Auth(p): Auth,

@@ -10,7 +10,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
     workspace: Option<String>,
@@ -19,7 +20,7 @@ pub(crate) struct AuditQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AuditDto {
     seq: i64,
     at: String,
@@ -33,6 +34,14 @@ pub(crate) struct AuditDto {
     hash: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "audit",
+    summary = "Audit rows (admins all; others per workspace)",
+    params(AuditQuery),
+    responses((status = 200, description = "OK", body = Vec<AuditDto>))
+)]
 /// The audit log, read-only (there is no route that changes it). Admins see
 /// everything; others the entries of workspaces they can see.
 pub(crate) async fn audit(
@@ -75,13 +84,22 @@ pub(crate) async fn audit(
     ))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ExportQuery {
     #[serde(default)]
     after: i64,
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/audit/export",
+    tag = "audit",
+    summary = "The raw chain with its recipe, for independent verification (admins)",
+    params(ExportQuery),
+    responses((status = 200, description = "OK", body = Object))
+)]
 /// The audit log as stored, every field that enters the hash exactly as
 /// hashed, with the recipe: anyone can recompute the chain from this alone.
 /// Pages by `after` (a row's seq); admins only.

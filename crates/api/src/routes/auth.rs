@@ -20,6 +20,15 @@ fn client_addr(parts: &axum::http::Extensions) -> std::net::IpAddr {
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    summary = "Log in with a password; returns a session token",
+    request_body = LoginRequest,
+    responses((status = 200, description = "OK", body = LoginResponse)),
+    security(())
+)]
 pub(crate) async fn login(
     State(s): State<AppState>,
     ext: axum::http::Extensions,
@@ -34,17 +43,38 @@ pub(crate) async fn login(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    summary = "Revoke the token this request was made with",
+    responses((status = 204, description = "Done"))
+)]
 /// Revokes the token the request was made with.
 pub(crate) async fn logout(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<StatusCode> {
     s.auth.logout(&p).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    tag = "auth",
+    summary = "The caller",
+    responses((status = 200, description = "OK", body = UserDto))
+)]
 pub(crate) async fn me(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<UserDto>> {
     let user = s.auth.user_by_name(&p.username).await?;
     Ok(Json(UserDto::from(user)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/tokens",
+    tag = "auth",
+    summary = "The caller's tokens (never their secrets)",
+    responses((status = 200, description = "OK", body = Vec<TokenDto>))
+)]
 pub(crate) async fn list_tokens(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -53,6 +83,14 @@ pub(crate) async fn list_tokens(
     Ok(Json(tokens.into_iter().map(TokenDto::from).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/tokens",
+    tag = "auth",
+    summary = "Create an API token (the secret is shown once)",
+    request_body = CreateTokenRequest,
+    responses((status = 201, description = "Created", body = CreatedToken))
+)]
 pub(crate) async fn create_token(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -71,6 +109,14 @@ pub(crate) async fn create_token(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/auth/tokens/{id}",
+    tag = "auth",
+    summary = "Revoke one of the caller's tokens",
+    params(("id" = String, Path, description = "Token id")),
+    responses((status = 204, description = "Done"))
+)]
 pub(crate) async fn revoke_token(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -80,8 +126,24 @@ pub(crate) async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/ticket",
+    tag = "auth",
+    summary = "A single-use ticket (30 s) to open a WebSocket with",
+    responses((status = 200, description = "OK", body = TicketDto))
+)]
 /// A single-use ticket, valid for 30 s, to open a WebSocket with.
-pub(crate) async fn ticket(State(s): State<AppState>, Auth(p): Auth) -> Json<serde_json::Value> {
-    let t = s.tickets.issue(p);
-    Json(serde_json::json!({ "ticket": t, "expires_in": crate::tickets::TTL.as_secs() }))
+pub(crate) async fn ticket(State(s): State<AppState>, Auth(p): Auth) -> Json<TicketDto> {
+    Json(TicketDto {
+        ticket: s.tickets.issue(p),
+        expires_in: crate::tickets::TTL.as_secs(),
+    })
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TicketDto {
+    ticket: String,
+    /// Seconds.
+    expires_in: u64,
 }

@@ -23,14 +23,16 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PathQuery {
     #[serde(default)]
     path: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteQuery {
     path: String,
@@ -50,7 +52,8 @@ fn channel_body(rx: mpsc::Receiver<ChannelMsg>) -> impl Stream<Item = Result<Byt
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     #[serde(default)]
@@ -60,6 +63,14 @@ pub(crate) struct ListQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/files",
+    tag = "files",
+    summary = "One page of a directory listing (X-Total-Count, Link rel=next)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), ListQuery),
+    responses((status = 200, description = "OK", body = aicockpit_workspace_agent_proto::ListPage))
+)]
 /// One page of a directory (at most 1000 entries): the entries as a JSON
 /// array; `X-Total-Count` says how many there are, and `Link: <…>;
 /// rel="next"` where the next page starts.
@@ -85,6 +96,14 @@ pub(crate) async fn list(
     Ok(r)
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/files/stat",
+    tag = "files",
+    summary = "A file's metadata (ETag)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
+    responses((status = 200, description = "OK", body = FileMeta))
+)]
 pub(crate) async fn stat(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -104,6 +123,14 @@ fn with_etag(etag: &str, body: impl IntoResponse) -> Response {
     r
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/files/content",
+    tag = "files",
+    summary = "A file's bytes, streamed (ETag)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
+    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream", body = Vec<u8>))
+)]
 pub(crate) async fn read(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -148,6 +175,15 @@ fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, CoreError>> + Unp
     })
 }
 
+#[utoipa::path(
+    put,
+    path = "/workspaces/{id}/files/content",
+    tag = "files",
+    summary = "Write a file from the request body (If-Match, If-None-Match: *)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "OK", body = FileMeta))
+)]
 pub(crate) async fn write(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -174,7 +210,7 @@ pub(crate) async fn write(
     Ok(with_etag(&etag, Json(meta)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MkdirBody {
     path: String,
@@ -186,6 +222,15 @@ fn yes() -> bool {
     true
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/files/mkdir",
+    tag = "files",
+    summary = "Make a directory",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = MkdirBody,
+    responses((status = 201, description = "Created", body = FileMeta))
+)]
 pub(crate) async fn mkdir(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -196,7 +241,7 @@ pub(crate) async fn mkdir(
     Ok((StatusCode::CREATED, Json(meta)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RenameBody {
     from: String,
@@ -205,6 +250,15 @@ pub(crate) struct RenameBody {
     overwrite: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/files/rename",
+    tag = "files",
+    summary = "Move or rename",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = RenameBody,
+    responses((status = 200, description = "OK", body = FileMeta))
+)]
 pub(crate) async fn rename(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -215,6 +269,14 @@ pub(crate) async fn rename(
     Ok(Json(meta))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{id}/files",
+    tag = "files",
+    summary = "Delete a file or directory",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), DeleteQuery),
+    responses((status = 204, description = "Done"))
+)]
 pub(crate) async fn delete(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -225,6 +287,15 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/files/upload",
+    tag = "files",
+    summary = "Upload files (multipart) or unpack a tar/tar.gz archive into a directory",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
+    request_body(content = Vec<u8>, content_type = "application/gzip"),
+    responses((status = 201, description = "Created", body = aicockpit_workspace_agent_proto::ArchiveStats))
+)]
 /// Several files (`multipart/form-data`, each part's file name a path under
 /// `path`) or one archive (`application/x-tar`, `application/gzip`) unpacked
 /// under `path`.
@@ -297,6 +368,14 @@ pub(crate) async fn upload(
     Ok((StatusCode::CREATED, Json(stats)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/files/archive",
+    tag = "files",
+    summary = "A directory as a tar.gz, streamed",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
+    responses((status = 200, description = "A gzip-compressed tar archive", content_type = "application/gzip", body = Vec<u8>))
+)]
 pub(crate) async fn archive(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -327,6 +406,14 @@ pub(crate) async fn archive(
     Ok(r)
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/files/watch",
+    tag = "files",
+    summary = "Changes under a path as server-sent events (event: changes)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
+    responses((status = 200, description = "Server-sent events; each `changes` event's data is a JSON array of FsChange", content_type = "text/event-stream", body = String))
+)]
 /// Server-sent events: `event: changes` with `{"changes": [{kind, path}]}`.
 pub(crate) async fn watch(
     State(s): State<AppState>,
@@ -357,7 +444,8 @@ pub(crate) async fn watch(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParams {
     q: String,
@@ -374,6 +462,14 @@ pub(crate) struct SearchParams {
     include_ignored: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/search",
+    tag = "files",
+    summary = "Text or regex search, honouring .gitignore",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), SearchParams),
+    responses((status = 200, description = "OK", body = SearchResult))
+)]
 pub(crate) async fn search(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -413,13 +509,22 @@ pub(crate) async fn search(
     Ok(Json(s.files.search(&p, &id, query).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FindParams {
     q: String,
     max: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/search/files",
+    tag = "files",
+    summary = "File-name search (quick open)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), FindParams),
+    responses((status = 200, description = "OK", body = Vec<String>))
+)]
 pub(crate) async fn find_files(
     State(s): State<AppState>,
     Auth(p): Auth,

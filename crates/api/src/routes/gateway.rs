@@ -77,6 +77,14 @@ async fn forward(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/chat/completions",
+    tag = "gateway",
+    summary = "OpenAI-compatible chat completions (streams as SSE when stream is true)",
+    request_body = Object,
+    responses((status = 200, description = "The upstream's answer, JSON or an SSE stream", body = Object))
+)]
 pub(crate) async fn chat(
     State(s): State<AppState>,
     arrived: Option<Extension<Arrived>>,
@@ -86,6 +94,14 @@ pub(crate) async fn chat(
     forward(s, arrived, auth, Endpoint::Chat, body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/completions",
+    tag = "gateway",
+    summary = "OpenAI-compatible text completions",
+    request_body = Object,
+    responses((status = 200, description = "The upstream's answer", body = Object))
+)]
 pub(crate) async fn completions(
     State(s): State<AppState>,
     arrived: Option<Extension<Arrived>>,
@@ -95,6 +111,14 @@ pub(crate) async fn completions(
     forward(s, arrived, auth, Endpoint::Completions, body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/embeddings",
+    tag = "gateway",
+    summary = "OpenAI-compatible embeddings",
+    request_body = Object,
+    responses((status = 200, description = "The upstream's answer", body = Object))
+)]
 pub(crate) async fn embeddings(
     State(s): State<AppState>,
     arrived: Option<Extension<Arrived>>,
@@ -104,6 +128,13 @@ pub(crate) async fn embeddings(
     forward(s, arrived, auth, Endpoint::Embeddings, body).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/models",
+    tag = "gateway",
+    summary = "Models of every service and alias, OpenAI's format",
+    responses((status = 200, description = "OpenAI list of models", body = Object))
+)]
 pub(crate) async fn models(
     State(s): State<AppState>,
     auth: Result<Auth, crate::error::ApiError>,

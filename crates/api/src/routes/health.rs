@@ -11,11 +11,27 @@ use axum::Json;
 use serde_json::{json, Value};
 use std::time::Duration;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    summary = "Liveness",
+    responses((status = 200, description = "OK", body = Object)),
+    security(())
+)]
 /// The process is up. Open, like `/ready`: probes carry no token.
 pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "system",
+    summary = "Readiness with reasons (database, engine, agent)",
+    responses((status = 200, description = "OK", body = Object), (status = 503, description = "Not ready", body = Object)),
+    security(())
+)]
 /// The database and the engine both answer. Open to probes (Kubernetes
 /// sends no token), so it says only which part is down; the details go to
 /// the log.
@@ -77,6 +93,13 @@ fn agent_sandbox() -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    summary = "Prometheus metrics (admins)",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
 /// Prometheus text format; admins only (it describes the whole installation).
 pub(crate) async fn metrics(
     State(s): State<AppState>,

@@ -8,6 +8,13 @@ use aicockpit_core::access::Action;
 use axum::extract::{Path, State};
 use axum::Json;
 
+#[utoipa::path(
+    get,
+    path = "/ai/default-policy",
+    tag = "policies",
+    summary = "The policy new workspaces start with",
+    responses((status = 200, description = "OK", body = Policy))
+)]
 pub(crate) async fn get_default_policy(
     State(s): State<AppState>,
     Auth(_p): Auth,
@@ -15,6 +22,14 @@ pub(crate) async fn get_default_policy(
     Ok(Json(s.runs.default_policy().await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/ai/default-policy",
+    tag = "policies",
+    summary = "Set the default policy (admins)",
+    request_body = Policy,
+    responses((status = 200, description = "OK", body = Policy))
+)]
 pub(crate) async fn put_default_policy(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -23,6 +38,14 @@ pub(crate) async fn put_default_policy(
     Ok(Json(s.runs.set_default_policy(&p, &policy).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/policy",
+    tag = "policies",
+    summary = "The workspace's agent policy",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = Policy))
+)]
 pub(crate) async fn get_policy(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -32,6 +55,15 @@ pub(crate) async fn get_policy(
     Ok(Json(s.runs.policy(&ws_id).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/workspaces/{id}/policy",
+    tag = "policies",
+    summary = "Set the workspace's agent policy",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = Policy,
+    responses((status = 200, description = "OK", body = Policy))
+)]
 pub(crate) async fn put_policy(
     State(s): State<AppState>,
     Auth(p): Auth,

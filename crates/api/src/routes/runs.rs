@@ -12,9 +12,22 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+
 use std::convert::Infallible;
 use std::time::Duration;
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct RunStarted {
+    run_id: String,
+    workspace_id: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Undone {
+    /// Paths put back as they were before the run.
+    restored: Vec<String>,
+    note: &'static str,
+}
 
 impl From<RunError> for ApiError {
     fn from(e: RunError) -> Self {
@@ -32,7 +45,7 @@ impl From<RunError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StartBody {
     task: String,
@@ -40,19 +53,39 @@ pub(crate) struct StartBody {
     max_steps: Option<u32>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/runs",
+    tag = "runs",
+    summary = "Start an AI agent run on a task",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = StartBody,
+    responses((status = 201, description = "Created", body = RunStarted))
+)]
 pub(crate) async fn start(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<StartBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RunStarted>)> {
     let run = s.runs.start(&p, &id, b.task, b.model, b.max_steps).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"run_id": run.id, "workspace_id": run.workspace_id})),
+        Json(RunStarted {
+            run_id: run.id.clone(),
+            workspace_id: run.workspace_id.clone(),
+        }),
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/runs/{run}/events",
+    tag = "runs",
+    summary = "The run's steps as server-sent events (replayed from the start, ending with type end)",
+    params(("run" = String, Path, description = "Run id")),
+    responses((status = 200, description = "Server-sent events; each data is a JSON run event", content_type = "text/event-stream", body = String))
+)]
 /// Server-sent events of a run: everything so far, then live, ending with
 /// an `end` event.
 pub(crate) async fn events(
@@ -88,6 +121,15 @@ pub(crate) async fn events(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/runs/{run}/approvals/{call}",
+    tag = "runs",
+    summary = "Answer an approval request",
+    params(("run" = String, Path, description = "Run id"), ("call" = String, Path, description = "Tool call id")),
+    request_body = Approval,
+    responses((status = 204, description = "Done"))
+)]
 pub(crate) async fn approve(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -99,6 +141,14 @@ pub(crate) async fn approve(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/runs/{run}/stop",
+    tag = "runs",
+    summary = "Stop a run",
+    params(("run" = String, Path, description = "Run id")),
+    responses((status = 204, description = "Done"))
+)]
 pub(crate) async fn stop(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -109,15 +159,24 @@ pub(crate) async fn stop(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/runs/{run}/undo",
+    tag = "runs",
+    summary = "Restore every file the run changed",
+    params(("run" = String, Path, description = "Run id")),
+    responses((status = 200, description = "OK", body = Undone))
+)]
 /// Restores every file the run changed to what it was before the run.
 pub(crate) async fn undo(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(run): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Undone>> {
     let run = s.runs.run(&run, &p, Action::Change)?;
-    let files = s.runs.undo(&run, &p).await?;
-    Ok(Json(
-        json!({"restored": files, "note": "commands the agent ran are not undone"}),
-    ))
+    let restored = s.runs.undo(&run, &p).await?;
+    Ok(Json(Undone {
+        restored,
+        note: "commands the agent ran are not undone",
+    }))
 }

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 const CALL: Duration = Duration::from_secs(30);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OpenTerminal {
     shell: Option<String>,
@@ -46,6 +46,15 @@ fn default_rows() -> u16 {
     24
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/terminals",
+    tag = "terminals",
+    summary = "Open a terminal (a shell on a PTY)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = OpenTerminal,
+    responses((status = 201, description = "Created", body = TermInfo))
+)]
 pub(crate) async fn create(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -63,6 +72,14 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(info)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/terminals",
+    tag = "terminals",
+    summary = "The workspace's terminals",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = Vec<TermInfo>))
+)]
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -71,6 +88,14 @@ pub(crate) async fn list(
     Ok(Json(s.terminals.list(&p, &id).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{id}/terminals/{tid}",
+    tag = "terminals",
+    summary = "End a terminal",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), ("tid" = String, Path, description = "Terminal id")),
+    responses((status = 204, description = "Done"))
+)]
 pub(crate) async fn kill(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -80,6 +105,14 @@ pub(crate) async fn kill(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/terminals/{tid}/ws",
+    tag = "terminals",
+    summary = "Attach to a terminal over a WebSocket (binary frames: bytes; text frames: JSON resize)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), ("tid" = String, Path, description = "Terminal id"), ("ticket" = Option<String>, Query, description = "A ticket from POST /auth/ticket, for browsers that cannot send headers")),
+    responses((status = 101, description = "Switching to the WebSocket protocol"))
+)]
 pub(crate) async fn ws(
     State(s): State<AppState>,
     WsAuth(p): WsAuth,

@@ -10,6 +10,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    summary = "Every user (admins)",
+    responses((status = 200, description = "OK", body = Vec<UserDto>))
+)]
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -25,6 +32,14 @@ pub(crate) async fn list(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    summary = "Add a user (admins)",
+    request_body = CreateUserRequest,
+    responses((status = 201, description = "Created", body = UserDto))
+)]
 pub(crate) async fn create(
     State(s): State<AppState>,
     Auth(p): Auth,

@@ -12,6 +12,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
+#[utoipa::path(
+    get,
+    path = "/templates",
+    tag = "workspaces",
+    summary = "The template catalog",
+    responses((status = 200, description = "OK", body = Vec<crate::dto::TemplateDto>))
+)]
 pub(crate) async fn templates(State(s): State<AppState>, Auth(_p): Auth) -> Json<Vec<TemplateDto>> {
     Json(
         s.workspaces
@@ -23,6 +30,13 @@ pub(crate) async fn templates(State(s): State<AppState>, Auth(_p): Auth) -> Json
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces",
+    tag = "workspaces",
+    summary = "The caller's workspaces (admins: all)",
+    responses((status = 200, description = "OK", body = Vec<WorkspaceDto>))
+)]
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -37,6 +51,14 @@ pub(crate) async fn list(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces",
+    tag = "workspaces",
+    summary = "Create and start a workspace",
+    request_body = CreateWorkspaceRequest,
+    responses((status = 201, description = "Created", body = WorkspaceDto))
+)]
 pub(crate) async fn create(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -61,6 +83,14 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(WorkspaceDto::from(ws))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}",
+    tag = "workspaces",
+    summary = "One workspace",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = WorkspaceDto))
+)]
 pub(crate) async fn get(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -69,6 +99,14 @@ pub(crate) async fn get(
     Ok(Json(s.workspaces.get(&p, &id).await?.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/start",
+    tag = "workspaces",
+    summary = "Start a workspace",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = WorkspaceDto))
+)]
 pub(crate) async fn start(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -78,6 +116,14 @@ pub(crate) async fn start(
     Ok(Json(w.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/stop",
+    tag = "workspaces",
+    summary = "Stop a workspace",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = WorkspaceDto))
+)]
 pub(crate) async fn stop(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -87,6 +133,14 @@ pub(crate) async fn stop(
     Ok(Json(w.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/restart",
+    tag = "workspaces",
+    summary = "Restart a workspace",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = WorkspaceDto))
+)]
 pub(crate) async fn restart(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -96,13 +150,22 @@ pub(crate) async fn restart(
     Ok(Json(w.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteQuery {
     #[serde(default)]
     purge: bool,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{id}",
+    tag = "workspaces",
+    summary = "Delete a workspace (its data volume is kept unless purge)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), DeleteQuery),
+    responses((status = 200, description = "OK", body = DeletedDto))
+)]
 pub(crate) async fn delete(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -116,6 +179,15 @@ pub(crate) async fn delete(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/exec",
+    tag = "workspaces",
+    summary = "Run a command to completion",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = ExecRequestDto,
+    responses((status = 200, description = "OK", body = ExecResponseDto))
+)]
 pub(crate) async fn exec(
     State(s): State<AppState>,
     Auth(p): Auth,
@@ -141,20 +213,48 @@ pub(crate) async fn exec(
     Ok(Json(out.into()))
 }
 
-/// Resource use: `{"running": bool, "cpu_percent", "memory_bytes", "memory_limit_bytes", "pids"}`.
+/// Resource use now; the numbers are absent when the workspace is not running.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct WorkspaceUsageDto {
+    running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_limit_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pids: Option<u64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/usage",
+    tag = "workspaces",
+    summary = "Resource use now",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = WorkspaceUsageDto))
+)]
+
 pub(crate) async fn usage(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<WorkspaceUsageDto>> {
     Ok(Json(match s.workspaces.usage(&p, &id).await? {
-        Some(u) => serde_json::json!({
-            "running": true,
-            "cpu_percent": u.cpu_percent,
-            "memory_bytes": u.memory_bytes,
-            "memory_limit_bytes": u.memory_limit_bytes,
-            "pids": u.pids,
-        }),
-        None => serde_json::json!({ "running": false }),
+        Some(u) => WorkspaceUsageDto {
+            running: true,
+            cpu_percent: u.cpu_percent,
+            memory_bytes: Some(u.memory_bytes),
+            memory_limit_bytes: Some(u.memory_limit_bytes),
+            pids: Some(u.pids),
+        },
+        None => WorkspaceUsageDto {
+            running: false,
+            cpu_percent: None,
+            memory_bytes: None,
+            memory_limit_bytes: None,
+            pids: None,
+        },
     }))
 }
