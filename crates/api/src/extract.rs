@@ -102,6 +102,29 @@ where
     }
 }
 
+/// `Path<T>` whose failures (a segment that is not UTF-8 once decoded, a
+/// number that is not one) use our error shape.
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rej) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                rej.body_text(),
+            )),
+        }
+    }
+}
+
 /// Authentication for WebSockets: browsers cannot set headers on them, so
 /// besides `Authorization: Bearer` a single-use `?ticket=` from
 /// `POST /api/v1/auth/ticket` is accepted (short-lived, so a URL that ends

@@ -2,11 +2,11 @@
 //! everyone signed in can list them and see their own usage.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::AppState;
 use aicockpit_ai::registry::{Service, ServiceInput};
 use aicockpit_core::access::{can, Action, Resource};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -57,11 +57,80 @@ fn dto(s: &Service, active: Option<&str>) -> ServiceDto {
     }
 }
 
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+/// The kinds of AI service, as the API names them.
+#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum KindName {
+    Openai,
+    AzureOpenai,
+    LmStudio,
+    Ollama,
+    Vllm,
+    Custom,
+}
+
+impl KindName {
+    fn as_str(self) -> &'static str {
+        match self {
+            KindName::Openai => "openai",
+            KindName::AzureOpenai => "azure_openai",
+            KindName::LmStudio => "lm_studio",
+            KindName::Ollama => "ollama",
+            KindName::Vllm => "vllm",
+            KindName::Custom => "custom",
+        }
+    }
+}
+
+/// A new service: a name and a kind at least (local kinds have a default
+/// base URL).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewServiceBody {
+    #[schema(pattern = "^[a-z0-9._-]{1,64}$")]
+    name: String,
+    kind: KindName,
+    #[schema(pattern = "^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9/._-]*)?$")]
+    base_url: Option<String>,
+    /// Write-only: never returned.
+    api_key: Option<String>,
+    /// Extra headers sent upstream (values write-only).
+    headers: Option<BTreeMap<String, String>>,
+    default_model: Option<String>,
+    azure_deployment: Option<String>,
+    azure_api_version: Option<String>,
+    connect_timeout_ms: Option<i64>,
+    first_byte_timeout_ms: Option<i64>,
+    idle_timeout_ms: Option<i64>,
+    /// Name of the service to use when this one fails before answering.
+    fallback: Option<String>,
+}
+
+/// Changes to a service: only what is given changes.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ServiceBody {
+    #[schema(pattern = "^[a-z0-9._-]{1,64}$")]
     name: Option<String>,
-    kind: Option<String>,
+    kind: Option<KindName>,
+    #[schema(pattern = "^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9/._-]*)?$")]
+    base_url: Option<String>,
+    /// Write-only: never returned.
+    api_key: Option<String>,
+    /// Extra headers sent upstream (values write-only).
+    headers: Option<BTreeMap<String, String>>,
+    default_model: Option<String>,
+    azure_deployment: Option<String>,
+    azure_api_version: Option<String>,
+    connect_timeout_ms: Option<i64>,
+    first_byte_timeout_ms: Option<i64>,
+    idle_timeout_ms: Option<i64>,
+    /// Name of the service to use when this one fails before answering.
+    fallback: Option<String>,
+}
+
+/// The fields both bodies share, on their way to the registry.
+struct ServiceFields {
     base_url: Option<String>,
     api_key: Option<String>,
     headers: Option<BTreeMap<String, String>>,
@@ -74,22 +143,37 @@ pub(crate) struct ServiceBody {
     fallback: Option<String>,
 }
 
-impl From<ServiceBody> for ServiceInput {
-    fn from(b: ServiceBody) -> Self {
-        ServiceInput {
-            name: b.name,
-            kind: b.kind,
-            base_url: b.base_url,
-            api_key: b.api_key,
-            headers: b.headers,
-            default_model: b.default_model,
-            azure_deployment: b.azure_deployment,
-            azure_api_version: b.azure_api_version,
-            connect_timeout_ms: b.connect_timeout_ms,
-            first_byte_timeout_ms: b.first_byte_timeout_ms,
-            idle_timeout_ms: b.idle_timeout_ms,
-            fallback: b.fallback,
+macro_rules! service_fields {
+    ($b:expr) => {
+        ServiceFields {
+            base_url: $b.base_url,
+            api_key: $b.api_key,
+            headers: $b.headers,
+            default_model: $b.default_model,
+            azure_deployment: $b.azure_deployment,
+            azure_api_version: $b.azure_api_version,
+            connect_timeout_ms: $b.connect_timeout_ms,
+            first_byte_timeout_ms: $b.first_byte_timeout_ms,
+            idle_timeout_ms: $b.idle_timeout_ms,
+            fallback: $b.fallback,
         }
+    };
+}
+
+fn service_input(name: Option<String>, kind: Option<KindName>, f: ServiceFields) -> ServiceInput {
+    ServiceInput {
+        name,
+        kind: kind.map(|k| k.as_str().to_owned()),
+        base_url: f.base_url,
+        api_key: f.api_key,
+        headers: f.headers,
+        default_model: f.default_model,
+        azure_deployment: f.azure_deployment,
+        azure_api_version: f.azure_api_version,
+        connect_timeout_ms: f.connect_timeout_ms,
+        first_byte_timeout_ms: f.first_byte_timeout_ms,
+        idle_timeout_ms: f.idle_timeout_ms,
+        fallback: f.fallback,
     }
 }
 
@@ -115,16 +199,17 @@ pub(crate) async fn list(
     path = "/ai/services",
     tag = "ai",
     summary = "Add an AI service (admins)",
-    request_body = ServiceBody,
+    request_body = NewServiceBody,
     responses((status = 201, description = "Created", body = ServiceDto))
 )]
 pub(crate) async fn create(
     State(s): State<AppState>,
     Auth(p): Auth,
-    ApiJson(b): ApiJson<ServiceBody>,
+    ApiJson(b): ApiJson<NewServiceBody>,
 ) -> ApiResult<(StatusCode, Json<ServiceDto>)> {
     can(&p, Action::Administer, Resource::Instance)?;
-    let svc = s.ai.registry().save(&p.actor(), None, b.into()).await?;
+    let input = service_input(Some(b.name), Some(b.kind), service_fields!(b));
+    let svc = s.ai.registry().save(&p.actor(), None, input).await?;
     s.ai.invalidate_models();
     let (_, active) = s.ai.registry().list().await?;
     Ok((StatusCode::CREATED, Json(dto(&svc, active.as_deref()))))
@@ -142,13 +227,17 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<ServiceBody>,
 ) -> ApiResult<Json<ServiceDto>> {
     can(&p, Action::Administer, Resource::Instance)?;
     let svc =
         s.ai.registry()
-            .save(&p.actor(), Some(&id), b.into())
+            .save(
+                &p.actor(),
+                Some(&id),
+                service_input(b.name, b.kind, service_fields!(b)),
+            )
             .await?;
     s.ai.invalidate_models();
     let (_, active) = s.ai.registry().list().await?;
@@ -166,7 +255,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     can(&p, Action::Administer, Resource::Instance)?;
     s.ai.registry().delete(&p.actor(), &id).await?;
@@ -185,7 +274,7 @@ pub(crate) async fn delete(
 pub(crate) async fn activate(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ServiceDto>> {
     can(&p, Action::Administer, Resource::Instance)?;
     let svc = s.ai.registry().activate(&p.actor(), &id).await?;
@@ -203,7 +292,7 @@ pub(crate) async fn activate(
 pub(crate) async fn test(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<aicockpit_ai::probe::ProbeResult>> {
     can(&p, Action::Administer, Resource::Instance)?;
     let svc = s.ai.registry().get(&id).await?;
@@ -269,7 +358,7 @@ pub(crate) struct AliasBody {
 pub(crate) async fn set_alias(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(model): Path<String>,
+    ApiPath(model): ApiPath<String>,
     ApiJson(b): ApiJson<AliasBody>,
 ) -> ApiResult<StatusCode> {
     can(&p, Action::Administer, Resource::Instance)?;
@@ -291,7 +380,7 @@ pub(crate) async fn set_alias(
 pub(crate) async fn delete_alias(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(model): Path<String>,
+    ApiPath(model): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     can(&p, Action::Administer, Resource::Instance)?;
     s.ai.registry().delete_alias(&p.actor(), &model).await?;

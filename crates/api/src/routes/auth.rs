@@ -4,10 +4,10 @@ use crate::dto::{
     CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, TokenDto, UserDto,
 };
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::AppState;
 use aicockpit_core::format_ms;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
@@ -120,7 +120,7 @@ pub(crate) async fn create_token(
 pub(crate) async fn revoke_token(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     s.auth.revoke_token(&p, &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,10 +2,10 @@
 //! server so they follow the user across browsers.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::AppState;
 use aicockpit_core::access::Action;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,7 @@ async fn save_conversations(
 pub(crate) async fn list_conversations(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<ConversationSummary>>> {
     let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     let all = load_conversations(&s, &p.user_id, &ws_id).await?;
@@ -96,7 +96,7 @@ pub(crate) async fn list_conversations(
 pub(crate) async fn get_conversation(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path((id, cid)): Path<(String, String)>,
+    ApiPath((id, cid)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Conversation>> {
     let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     load_conversations(&s, &p.user_id, &ws_id)
@@ -127,7 +127,7 @@ pub(crate) struct ConversationBody {
 pub(crate) async fn put_conversation(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path((id, cid)): Path<(String, String)>,
+    ApiPath((id, cid)): ApiPath<(String, String)>,
     ApiJson(b): ApiJson<ConversationBody>,
 ) -> ApiResult<StatusCode> {
     let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
@@ -173,7 +173,7 @@ pub(crate) async fn put_conversation(
 pub(crate) async fn delete_conversation(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path((id, cid)): Path<(String, String)>,
+    ApiPath((id, cid)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     let mut all = load_conversations(&s, &p.user_id, &ws_id).await?;

@@ -3,14 +3,14 @@
 //! /workspace; the agent refuses anything that leaves it.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::AppState;
 use aicockpit_core::files::WriteMode;
 use aicockpit_core::workspace_agent::ChannelMsg;
 use aicockpit_core::CoreError;
 use aicockpit_workspace_agent_proto::{Event, FileMeta, SearchQuery, SearchResult};
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Request as HttpRequest, State};
+use axum::extract::{FromRequest, Multipart, Request as HttpRequest, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -69,7 +69,7 @@ pub(crate) struct ListQuery {
     tag = "files",
     summary = "One page of a directory listing (X-Total-Count, Link rel=next)",
     params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), ListQuery),
-    responses((status = 200, description = "OK", body = aicockpit_workspace_agent_proto::ListPage))
+    responses((status = 200, description = "The page's entries, directories first, then by name", body = Vec<aicockpit_workspace_agent_proto::DirEntry>, headers(("x-total-count" = usize, description = "Entries in the whole directory"), ("link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))))
 )]
 /// One page of a directory (at most 1000 entries): the entries as a JSON
 /// array; `X-Total-Count` says how many there are, and `Link: <…>;
@@ -77,7 +77,7 @@ pub(crate) struct ListQuery {
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let page = s.files.list(&p, &id, &q.path, q.offset, q.limit).await?;
@@ -107,7 +107,7 @@ pub(crate) async fn list(
 pub(crate) async fn stat(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<Response> {
     let meta = s.files.stat(&p, &id, &q.path).await?;
@@ -134,7 +134,7 @@ fn with_etag(etag: &str, body: impl IntoResponse) -> Response {
 pub(crate) async fn read(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<Response> {
@@ -187,7 +187,7 @@ fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, CoreError>> + Unp
 pub(crate) async fn write(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<PathQuery>,
     body: Body,
@@ -234,7 +234,7 @@ fn yes() -> bool {
 pub(crate) async fn mkdir(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<MkdirBody>,
 ) -> ApiResult<(StatusCode, Json<FileMeta>)> {
     let meta = s.files.mkdir(&p, &id, &b.path, b.parents).await?;
@@ -262,7 +262,7 @@ pub(crate) struct RenameBody {
 pub(crate) async fn rename(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<RenameBody>,
 ) -> ApiResult<Json<FileMeta>> {
     let meta = s.files.rename(&p, &id, &b.from, &b.to, b.overwrite).await?;
@@ -280,11 +280,28 @@ pub(crate) async fn rename(
 pub(crate) async fn delete(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
     s.files.delete(&p, &id, &q.path, q.recursive).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A multipart upload (documentation of the form; the handler streams parts).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UploadForm {
+    /// One or more files.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// What an upload wrote.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(crate) enum Uploaded {
+    Files { files: Vec<FileMeta> },
+    Archive(aicockpit_workspace_agent_proto::ArchiveStats),
 }
 
 #[utoipa::path(
@@ -293,8 +310,8 @@ pub(crate) async fn delete(
     tag = "files",
     summary = "Upload files (multipart) or unpack a tar/tar.gz archive into a directory",
     params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
-    request_body(content = Vec<u8>, content_type = "application/gzip"),
-    responses((status = 201, description = "Created", body = aicockpit_workspace_agent_proto::ArchiveStats))
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "Files, each part's file name a path under `path`; or send one archive as application/x-tar or application/gzip instead"),
+    responses((status = 201, description = "Written: the files' metadata (multipart), or the archive's counts", body = Uploaded))
 )]
 /// Several files (`multipart/form-data`, each part's file name a path under
 /// `path`) or one archive (`application/x-tar`, `application/gzip`) unpacked
@@ -302,7 +319,7 @@ pub(crate) async fn delete(
 pub(crate) async fn upload(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PathQuery>,
     req: HttpRequest,
 ) -> ApiResult<Response> {
@@ -345,7 +362,8 @@ pub(crate) async fn upload(
                 .await?;
             written.push(meta);
         }
-        return Ok((StatusCode::CREATED, Json(json!({ "files": written }))).into_response());
+        let files = Uploaded::Files { files: written };
+        return Ok((StatusCode::CREATED, Json(files)).into_response());
     }
     let is_archive = [
         "application/x-tar",
@@ -365,7 +383,8 @@ pub(crate) async fn upload(
     }
     let body = body_stream(req.into_body());
     let stats = s.files.unpack(&p, &id, &q.path, body).await?;
-    Ok((StatusCode::CREATED, Json(stats)).into_response())
+    let archive = Uploaded::Archive(stats);
+    Ok((StatusCode::CREATED, Json(archive)).into_response())
 }
 
 #[utoipa::path(
@@ -379,7 +398,7 @@ pub(crate) async fn upload(
 pub(crate) async fn archive(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<Response> {
     let name = q
@@ -418,7 +437,7 @@ pub(crate) async fn archive(
 pub(crate) async fn watch(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let watching = s.files.watch(&p, &id, &q.path).await?;
@@ -473,7 +492,7 @@ pub(crate) struct SearchParams {
 pub(crate) async fn search(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<SearchResult>> {
     let case_sensitive = match q.case.as_deref() {
@@ -528,7 +547,7 @@ pub(crate) struct FindParams {
 pub(crate) async fn find_files(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<FindParams>,
 ) -> ApiResult<Json<Vec<String>>> {
     let found = s.files.find(&p, &id, &q.q, q.max.unwrap_or(50)).await?;

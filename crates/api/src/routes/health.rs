@@ -98,7 +98,7 @@ fn agent_sandbox() -> Value {
     path = "/metrics",
     tag = "system",
     summary = "Prometheus metrics (admins)",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text format)", content_type = "application/openmetrics-text", body = String))
 )]
 /// Prometheus text format; admins only (it describes the whole installation).
 pub(crate) async fn metrics(

@@ -1,11 +1,11 @@
 //! Agent policies over HTTP: the admins' default and each workspace's own.
 
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::AppState;
 use aicockpit_assistant::policy::Policy;
 use aicockpit_core::access::Action;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 
 #[utoipa::path(
@@ -49,7 +49,7 @@ pub(crate) async fn put_default_policy(
 pub(crate) async fn get_policy(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Policy>> {
     let ws_id = s.workspaces.id_of(&p, &id, Action::View).await?;
     Ok(Json(s.runs.policy(&ws_id).await?))
@@ -67,7 +67,7 @@ pub(crate) async fn get_policy(
 pub(crate) async fn put_policy(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(policy): ApiJson<Policy>,
 ) -> ApiResult<Json<Policy>> {
     Ok(Json(s.runs.set_policy(&p, &id, &policy).await?))

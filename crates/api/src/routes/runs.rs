@@ -2,11 +2,11 @@
 //! approval requests, stop it, undo its file changes.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::AppState;
 use aicockpit_assistant::run::{Approval, RunError};
 use aicockpit_core::access::Action;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
@@ -65,7 +65,7 @@ pub(crate) struct StartBody {
 pub(crate) async fn start(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<StartBody>,
 ) -> ApiResult<(StatusCode, Json<RunStarted>)> {
     let run = s.runs.start(&p, &id, b.task, b.model, b.max_steps).await?;
@@ -91,7 +91,7 @@ pub(crate) async fn start(
 pub(crate) async fn events(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(run): Path<String>,
+    ApiPath(run): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let run = s.runs.run(&run, &p, Action::View)?;
     let (past, live, finished) = run.subscribe();
@@ -133,7 +133,7 @@ pub(crate) async fn events(
 pub(crate) async fn approve(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path((run, call)): Path<(String, String)>,
+    ApiPath((run, call)): ApiPath<(String, String)>,
     ApiJson(a): ApiJson<Approval>,
 ) -> ApiResult<StatusCode> {
     let run = s.runs.run(&run, &p, Action::Change)?;
@@ -152,7 +152,7 @@ pub(crate) async fn approve(
 pub(crate) async fn stop(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(run): Path<String>,
+    ApiPath(run): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let run = s.runs.run(&run, &p, Action::Change)?;
     s.runs.stop(&run);
@@ -171,7 +171,7 @@ pub(crate) async fn stop(
 pub(crate) async fn undo(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(run): Path<String>,
+    ApiPath(run): ApiPath<String>,
 ) -> ApiResult<Json<Undone>> {
     let run = s.runs.run(&run, &p, Action::Change)?;
     let restored = s.runs.undo(&run, &p).await?;

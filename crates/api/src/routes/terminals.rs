@@ -5,13 +5,14 @@
 //! (or `{"type":"input","data"}`); the server sends `{"type":"attached",…}`
 //! first and `{"type":"exit","code":N}` when the shell ends.
 
-use crate::error::ApiResult;
-use crate::extract::{ApiJson, Auth, WsAuth};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, Auth, WsAuth};
 use crate::AppState;
 use aicockpit_core::workspace_agent::{AgentConn, ChannelMsg};
 use aicockpit_workspace_agent_proto::{Request, TermInfo};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -58,7 +59,7 @@ fn default_rows() -> u16 {
 pub(crate) async fn create(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<OpenTerminal>,
 ) -> ApiResult<(StatusCode, Json<TermInfo>)> {
     let open = aicockpit_core::terminals::OpenTerminal {
@@ -83,7 +84,7 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<TermInfo>>> {
     Ok(Json(s.terminals.list(&p, &id).await?))
 }
@@ -99,7 +100,7 @@ pub(crate) async fn list(
 pub(crate) async fn kill(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path((id, tid)): Path<(String, String)>,
+    ApiPath((id, tid)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     s.terminals.kill(&p, &id, &tid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -111,14 +112,16 @@ pub(crate) async fn kill(
     tag = "terminals",
     summary = "Attach to a terminal over a WebSocket (binary frames: bytes; text frames: JSON resize)",
     params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), ("tid" = String, Path, description = "Terminal id"), ("ticket" = Option<String>, Query, description = "A ticket from POST /auth/ticket, for browsers that cannot send headers")),
-    responses((status = 101, description = "Switching to the WebSocket protocol"))
+    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 400, description = "Not a WebSocket upgrade request", body = crate::openapi::ErrorBody))
 )]
 pub(crate) async fn ws(
     State(s): State<AppState>,
     WsAuth(p): WsAuth,
-    Path((id, tid)): Path<(String, String)>,
-    upgrade: WebSocketUpgrade,
+    ApiPath((id, tid)): ApiPath<(String, String)>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    let upgrade =
+        upgrade.map_err(|e| ApiError::new(e.status(), "websocket_required", e.body_text()))?;
     // Attach before upgrading, so an unknown terminal is a plain 404.
     let a = s.terminals.attach(&p, &id, &tid).await?;
     Ok(upgrade

@@ -4,10 +4,10 @@ use crate::dto::{
     CreateWorkspaceRequest, DeletedDto, ExecRequestDto, ExecResponseDto, TemplateDto, WorkspaceDto,
 };
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::AppState;
 use aicockpit_core::workspaces::{CreateWorkspace, ExecParams};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -94,7 +94,7 @@ pub(crate) async fn create(
 pub(crate) async fn get(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     Ok(Json(s.workspaces.get(&p, &id).await?.into()))
 }
@@ -110,7 +110,7 @@ pub(crate) async fn get(
 pub(crate) async fn start(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.start(&p, &id).await?;
     Ok(Json(w.into()))
@@ -127,7 +127,7 @@ pub(crate) async fn start(
 pub(crate) async fn stop(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.stop(&p, &id).await?;
     Ok(Json(w.into()))
@@ -144,7 +144,7 @@ pub(crate) async fn stop(
 pub(crate) async fn restart(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.restart(&p, &id).await?;
     Ok(Json(w.into()))
@@ -169,7 +169,7 @@ pub(crate) struct DeleteQuery {
 pub(crate) async fn delete(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> ApiResult<Json<DeletedDto>> {
     let out = s.workspaces.delete(&p, &id, q.purge).await?;
@@ -191,7 +191,7 @@ pub(crate) async fn delete(
 pub(crate) async fn exec(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ExecRequestDto>,
 ) -> ApiResult<Json<ExecResponseDto>> {
     let out = s
@@ -239,7 +239,7 @@ pub(crate) struct WorkspaceUsageDto {
 pub(crate) async fn usage(
     State(s): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<WorkspaceUsageDto>> {
     Ok(Json(match s.workspaces.usage(&p, &id).await? {
         Some(u) => WorkspaceUsageDto {
