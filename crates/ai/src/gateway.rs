@@ -6,6 +6,7 @@ use crate::filter::{judge, Usage, Verdict};
 use crate::kinds::{self, Endpoint};
 use crate::ratelimit::RateLimiter;
 use crate::registry::{Registry, Service};
+use crate::retry;
 use crate::sse::SseParser;
 use crate::AiError;
 use aicockpit_store::{AiUsageRecord, Store};
@@ -107,9 +108,72 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<u64> {
     )
 }
 
-fn backoff(attempt: u32) -> Duration {
-    let base = 100u64 << attempt.min(5);
-    Duration::from_millis(base + rand::random::<u64>() % (base / 2 + 1))
+/// A client's request as the gateway forwards it.
+struct ClientRequest {
+    body: Value,
+    /// The model the client asked for (an alias, `service/model`, or empty).
+    model: String,
+    stream: bool,
+    /// Whether the client itself asked for the usage chunk (else we ask for
+    /// it to account tokens, and drop it before the client sees it).
+    wants_usage: bool,
+}
+
+impl ClientRequest {
+    fn parse(ep: Endpoint, body: &[u8]) -> Result<ClientRequest, AiError> {
+        let mut body: Value = serde_json::from_slice(body).map_err(|e| {
+            AiError::invalid("invalid_json", format!("the body is not valid JSON: {e}"))
+        })?;
+        let Some(obj) = body.as_object_mut() else {
+            return Err(AiError::invalid(
+                "invalid_request",
+                "the body must be a JSON object",
+            ));
+        };
+        let model = obj
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let stream = ep.can_stream() && obj.get("stream").and_then(Value::as_bool) == Some(true);
+        let wants_usage = obj
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        if stream && !wants_usage {
+            let so = obj.entry("stream_options").or_insert_with(|| json!({}));
+            if let Some(so) = so.as_object_mut() {
+                so.insert("include_usage".into(), Value::Bool(true));
+            }
+        }
+        Ok(ClientRequest {
+            body,
+            model,
+            stream,
+            wants_usage,
+        })
+    }
+
+    /// The body to send, naming the model this service is asked for.
+    fn for_model(&mut self, model: &str) -> Bytes {
+        if let Some(o) = self.body.as_object_mut() {
+            o.insert("model".into(), Value::String(model.to_owned()));
+        }
+        Bytes::from(serde_json::to_vec(&self.body).unwrap_or_default())
+    }
+}
+
+/// The attempts of one request so far.
+struct Attempts<'a> {
+    user_id: &'a str,
+    ep: Endpoint,
+    arrived: Instant,
+    /// Time spent before the first attempt (our overhead).
+    pre: Duration,
+    count: u32,
+    waited_429: bool,
+    primary: &'a Service,
 }
 
 /// Records usage and reports the outcome exactly once.
@@ -233,49 +297,25 @@ impl Gateway {
                 message: format!("rate limit reached for your account; retry in {wait} s"),
             });
         }
-        let mut req: Value = serde_json::from_slice(body).map_err(|e| {
-            AiError::invalid("invalid_json", format!("the body is not valid JSON: {e}"))
-        })?;
-        let Some(obj) = req.as_object_mut() else {
-            return Err(AiError::invalid(
-                "invalid_request",
-                "the body must be a JSON object",
-            ));
+        let mut req = ClientRequest::parse(ep, body)?;
+        let candidates = self.candidates(&req.model).await?;
+        let (primary, model) = (candidates[0].0.clone(), candidates[0].1.clone());
+        let mut run = Attempts {
+            user_id,
+            ep,
+            arrived,
+            pre: arrived.elapsed(),
+            count: 0,
+            waited_429: false,
+            primary: &primary,
         };
-        let asked_model = obj
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let stream = ep.can_stream() && obj.get("stream").and_then(Value::as_bool) == Some(true);
-        let wants_usage = obj
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
-            == Some(true);
-        if stream && !wants_usage {
-            // Ask for usage so tokens can be accounted; the extra chunk is
-            // removed before the client sees it.
-            let so = obj.entry("stream_options").or_insert_with(|| json!({}));
-            if let Some(so) = so.as_object_mut() {
-                so.insert("include_usage".into(), Value::Bool(true));
-            }
-        }
-        let (primary, model) = self.registry.resolve(&asked_model).await?;
-        let mut candidates = vec![(primary.clone(), model.clone())];
-        for f in self.registry.fallbacks(&primary).await? {
-            let m = f.default_model.clone().unwrap_or_else(|| model.clone());
-            candidates.push((f, m));
-        }
-        let pre = arrived.elapsed();
-        let mut attempts = 0u32;
-        let mut waited_429 = false;
+        let policy = retry::Policy {
+            max_retries: self.cfg.max_retries,
+            max_retry_wait: self.cfg.max_retry_wait,
+        };
         let mut last_err: Option<AiError> = None;
         for (ci, (svc, model)) in candidates.iter().enumerate() {
-            if let Some(o) = req.as_object_mut() {
-                o.insert("model".into(), Value::String(model.clone()));
-            }
-            let payload = Bytes::from(serde_json::to_vec(&req).unwrap_or_default());
+            let payload = req.for_model(model);
             let url = kinds::url(
                 svc.kind,
                 &svc.base_url,
@@ -285,145 +325,184 @@ impl Gateway {
                 model,
             );
             for attempt in 0..=self.cfg.max_retries {
-                attempts += 1;
-                let sent = self
-                    .request(svc, reqwest::Method::POST, &url)
-                    .header("content-type", "application/json")
-                    .body(payload.clone())
-                    .send();
-                let resp = match tokio::time::timeout(svc.first_byte_timeout, sent).await {
-                    Ok(Ok(r)) => r,
-                    Ok(Err(e)) => {
-                        let kind = crate::probe::classify(&e);
-                        debug!(service = %svc.name, attempt, kind, error = %e, "AI service unreachable");
-                        last_err = Some(AiError::Unavailable {
-                            kind,
-                            message: format!("the AI service {} is unreachable ({kind})", svc.name),
-                            service: svc.name.clone(),
-                        });
-                        if attempt < self.cfg.max_retries {
-                            tokio::time::sleep(backoff(attempt)).await;
+                run.count += 1;
+                let (result, outcome) = self.attempt(svc, &url, payload.clone()).await;
+                match (retry::decide(result, attempt, policy), outcome) {
+                    (retry::Next::Deliver, Ok(resp)) => {
+                        return self.deliver(resp, svc, model, ci > 0, &req, &run).await;
+                    }
+                    (next, outcome) => {
+                        let err = match outcome {
+                            Ok(resp) => self.upstream_error(resp, svc).await,
+                            Err(e) => e,
+                        };
+                        match next {
+                            retry::Next::Retry(wait) => {
+                                run.waited_429 |= matches!(wait, retry::Wait::Exactly(_));
+                                last_err = Some(err);
+                                tokio::time::sleep(retry::delay(wait)).await;
+                            }
+                            retry::Next::Fallback | retry::Next::Deliver => {
+                                last_err = Some(err);
+                                break;
+                            }
+                            retry::Next::Fail => {
+                                self.report_failure(svc, model, &req, &run, &err);
+                                return Err(err);
+                            }
                         }
-                        continue;
                     }
-                    Err(_) => {
-                        last_err = Some(AiError::Unavailable {
-                            kind: "timeout",
-                            message: format!(
-                                "the AI service {} did not answer within {} ms",
-                                svc.name,
-                                svc.first_byte_timeout.as_millis()
-                            ),
-                            service: svc.name.clone(),
-                        });
-                        if attempt < self.cfg.max_retries {
-                            tokio::time::sleep(backoff(attempt)).await;
-                        }
-                        continue;
-                    }
-                };
-                let status = resp.status().as_u16();
-                if resp.status().is_success() {
-                    let mut headers = vec![
-                        ("x-aicockpit-service", svc.name.clone()),
-                        ("x-aicockpit-model", model.clone()),
-                        ("x-aicockpit-attempts", attempts.to_string()),
-                    ];
-                    if ci > 0 {
-                        headers.push((
-                            "x-aicockpit-fallback",
-                            format!("{} (after {})", svc.name, primary.name),
-                        ));
-                    }
-                    if waited_429 {
-                        headers.push(("x-aicockpit-retried-after", "429".into()));
-                    }
-                    let recorder = Recorder {
-                        store: self.store.clone(),
-                        writes: self.writes.clone(),
-                        limiter: self.limiter.clone(),
-                        observer: self.observer.clone(),
-                        user_id: user_id.to_owned(),
-                        service_id: svc.id.clone(),
-                        outcome: Outcome {
-                            service: svc.name.clone(),
-                            model: model.clone(),
-                            endpoint: ep.path(),
-                            status,
-                            stream,
-                            usage: None,
-                            duration: Duration::ZERO,
-                            time_to_first_token: None,
-                            overhead: Duration::ZERO,
-                            error_kind: None,
-                            client_cancelled: false,
-                        },
-                        started: arrived,
-                    };
-                    return if stream {
-                        Ok(self.stream_reply(resp, svc, wants_usage, pre, headers, recorder))
-                    } else {
-                        self.full_reply(resp, svc, pre, headers, recorder).await
-                    };
                 }
-                let ra = retry_after(resp.headers());
-                let body = self.read_error_body(resp).await;
-                if status == 429 {
-                    let wait = ra.unwrap_or(1);
-                    last_err = Some(AiError::RateLimited {
-                        retry_after_secs: wait,
-                        message: format!(
-                            "the AI service {} is rate limiting (Retry-After: {wait} s)",
-                            svc.name
-                        ),
-                    });
-                    if attempt < self.cfg.max_retries
-                        && Duration::from_secs(wait) <= self.cfg.max_retry_wait
-                    {
-                        waited_429 = true;
-                        tokio::time::sleep(Duration::from_secs(wait)).await;
-                        continue;
-                    }
-                    // Waiting longer than we may: try the fallback, if any.
-                    break;
-                }
-                if matches!(status, 500 | 502 | 503 | 504) {
-                    last_err = Some(AiError::Upstream {
-                        status,
-                        body,
-                        service: svc.name.clone(),
-                    });
-                    if attempt < self.cfg.max_retries {
-                        tokio::time::sleep(backoff(attempt)).await;
-                    }
-                    continue;
-                }
-                // The request itself is wrong (400, 401, 404…): another try
-                // or another service will not fix that.
-                let err = AiError::Upstream {
-                    status,
-                    body,
-                    service: svc.name.clone(),
-                };
-                self.report_failure(svc, model, ep, stream, arrived, pre, &err);
-                return Err(err);
             }
         }
         let err = last_err
             .unwrap_or_else(|| AiError::NoService("no AI service could take the request".into()));
-        self.report_failure(&primary, &model, ep, stream, arrived, pre, &err);
+        self.report_failure(&primary, &model, &req, &run, &err);
         Err(err)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The service the request's model routes to, then its fallbacks, each
+    /// with the model to ask it for.
+    async fn candidates(&self, asked_model: &str) -> Result<Vec<(Arc<Service>, String)>, AiError> {
+        let (primary, model) = self.registry.resolve(asked_model).await?;
+        let mut candidates = vec![(primary.clone(), model.clone())];
+        for f in self.registry.fallbacks(&primary).await? {
+            let m = f.default_model.clone().unwrap_or_else(|| model.clone());
+            candidates.push((f, m));
+        }
+        Ok(candidates)
+    }
+
+    /// One try at one service: the response if the service answered with
+    /// any status, else the error; and what the policy needs to know.
+    async fn attempt(
+        &self,
+        svc: &Service,
+        url: &str,
+        payload: Bytes,
+    ) -> (retry::Attempt, Result<reqwest::Response, AiError>) {
+        let sent = self
+            .request(svc, reqwest::Method::POST, url)
+            .header("content-type", "application/json")
+            .body(payload)
+            .send();
+        match tokio::time::timeout(svc.first_byte_timeout, sent).await {
+            Ok(Ok(resp)) => {
+                let result = if resp.status().is_success() {
+                    retry::Attempt::Answered
+                } else {
+                    retry::Attempt::Status {
+                        code: resp.status().as_u16(),
+                        retry_after: retry_after(resp.headers()),
+                    }
+                };
+                (result, Ok(resp))
+            }
+            Ok(Err(e)) => {
+                let kind = crate::probe::classify(&e);
+                debug!(service = %svc.name, kind, error = %e, "AI service unreachable");
+                let err = AiError::Unavailable {
+                    kind,
+                    message: format!("the AI service {} is unreachable ({kind})", svc.name),
+                    service: svc.name.clone(),
+                };
+                (retry::Attempt::Unreachable, Err(err))
+            }
+            Err(_) => {
+                let err = AiError::Unavailable {
+                    kind: "timeout",
+                    message: format!(
+                        "the AI service {} did not answer within {} ms",
+                        svc.name,
+                        svc.first_byte_timeout.as_millis()
+                    ),
+                    service: svc.name.clone(),
+                };
+                (retry::Attempt::TimedOut, Err(err))
+            }
+        }
+    }
+
+    /// The error a non-2xx answer stands for.
+    async fn upstream_error(&self, resp: reqwest::Response, svc: &Service) -> AiError {
+        let status = resp.status().as_u16();
+        if status == 429 {
+            let wait = retry_after(resp.headers()).unwrap_or(1);
+            return AiError::RateLimited {
+                retry_after_secs: wait,
+                message: format!(
+                    "the AI service {} is rate limiting (Retry-After: {wait} s)",
+                    svc.name
+                ),
+            };
+        }
+        AiError::Upstream {
+            status,
+            body: self.read_error_body(resp).await,
+            service: svc.name.clone(),
+        }
+    }
+
+    /// Sends a successful answer on to the client, streamed or whole, with
+    /// the headers that say how it was obtained.
+    async fn deliver(
+        &self,
+        resp: reqwest::Response,
+        svc: &Service,
+        model: &str,
+        fell_back: bool,
+        req: &ClientRequest,
+        run: &Attempts<'_>,
+    ) -> Result<Reply, AiError> {
+        let mut headers = vec![
+            ("x-aicockpit-service", svc.name.clone()),
+            ("x-aicockpit-model", model.to_owned()),
+            ("x-aicockpit-attempts", run.count.to_string()),
+        ];
+        if fell_back {
+            headers.push((
+                "x-aicockpit-fallback",
+                format!("{} (after {})", svc.name, run.primary.name),
+            ));
+        }
+        if run.waited_429 {
+            headers.push(("x-aicockpit-retried-after", "429".into()));
+        }
+        let recorder = Recorder {
+            store: self.store.clone(),
+            writes: self.writes.clone(),
+            limiter: self.limiter.clone(),
+            observer: self.observer.clone(),
+            user_id: run.user_id.to_owned(),
+            service_id: svc.id.clone(),
+            outcome: Outcome {
+                service: svc.name.clone(),
+                model: model.to_owned(),
+                endpoint: run.ep.path(),
+                status: resp.status().as_u16(),
+                stream: req.stream,
+                usage: None,
+                duration: Duration::ZERO,
+                time_to_first_token: None,
+                overhead: Duration::ZERO,
+                error_kind: None,
+                client_cancelled: false,
+            },
+            started: run.arrived,
+        };
+        if req.stream {
+            Ok(self.stream_reply(resp, svc, req.wants_usage, run.pre, headers, recorder))
+        } else {
+            self.full_reply(resp, svc, run.pre, headers, recorder).await
+        }
+    }
+
     fn report_failure(
         &self,
         svc: &Service,
         model: &str,
-        ep: Endpoint,
-        stream: bool,
-        arrived: Instant,
-        pre: Duration,
+        req: &ClientRequest,
+        run: &Attempts<'_>,
         err: &AiError,
     ) {
         let (status, kind) = match err {
@@ -435,13 +514,13 @@ impl Gateway {
         (self.observer)(&Outcome {
             service: svc.name.clone(),
             model: model.to_owned(),
-            endpoint: ep.path(),
+            endpoint: run.ep.path(),
             status,
-            stream,
+            stream: req.stream,
             usage: None,
-            duration: arrived.elapsed(),
+            duration: run.arrived.elapsed(),
             time_to_first_token: None,
-            overhead: pre,
+            overhead: run.pre,
             error_kind: Some(kind),
             client_cancelled: false,
         });

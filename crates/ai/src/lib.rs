@@ -21,6 +21,7 @@ pub mod kinds;
 pub mod probe;
 pub mod ratelimit;
 pub mod registry;
+mod retry;
 pub mod sse;
 
 pub use error::AiError;

@@ -57,9 +57,11 @@ fn dto(s: &Service, active: Option<&str>) -> ServiceDto {
     }
 }
 
-/// The kinds of AI service, as the API names them.
-#[derive(Clone, Copy, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+/// The kinds of AI service, as the API names them (for the document: the
+/// registry parses the name itself, so an unknown one is `invalid_kind`).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
 pub(crate) enum KindName {
     Openai,
     AzureOpenai,
@@ -69,19 +71,6 @@ pub(crate) enum KindName {
     Custom,
 }
 
-impl KindName {
-    fn as_str(self) -> &'static str {
-        match self {
-            KindName::Openai => "openai",
-            KindName::AzureOpenai => "azure_openai",
-            KindName::LmStudio => "lm_studio",
-            KindName::Ollama => "ollama",
-            KindName::Vllm => "vllm",
-            KindName::Custom => "custom",
-        }
-    }
-}
-
 /// A new service: a name and a kind at least (local kinds have a default
 /// base URL).
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -89,7 +78,8 @@ impl KindName {
 pub(crate) struct NewServiceBody {
     #[schema(pattern = "^[a-z0-9._-]{1,64}$")]
     name: String,
-    kind: KindName,
+    #[schema(value_type = KindName)]
+    kind: String,
     #[schema(pattern = "^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9/._-]*)?$")]
     base_url: Option<String>,
     /// Write-only: never returned.
@@ -112,7 +102,8 @@ pub(crate) struct NewServiceBody {
 pub(crate) struct ServiceBody {
     #[schema(pattern = "^[a-z0-9._-]{1,64}$")]
     name: Option<String>,
-    kind: Option<KindName>,
+    #[schema(value_type = Option<KindName>)]
+    kind: Option<String>,
     #[schema(pattern = "^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9/._-]*)?$")]
     base_url: Option<String>,
     /// Write-only: never returned.
@@ -160,10 +151,10 @@ macro_rules! service_fields {
     };
 }
 
-fn service_input(name: Option<String>, kind: Option<KindName>, f: ServiceFields) -> ServiceInput {
+fn service_input(name: Option<String>, kind: Option<String>, f: ServiceFields) -> ServiceInput {
     ServiceInput {
         name,
-        kind: kind.map(|k| k.as_str().to_owned()),
+        kind,
         base_url: f.base_url,
         api_key: f.api_key,
         headers: f.headers,
@@ -460,4 +451,20 @@ pub(crate) async fn usage(
             })
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document's list of kinds is the registry's.
+    #[test]
+    fn documented_kinds_are_the_registrys() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(super::KindName::schema()).unwrap_or_default();
+        let names = schema["enum"].as_array().cloned().unwrap_or_default();
+        assert_eq!(names.len(), 6, "{schema}");
+        for n in names {
+            let n = n.as_str().unwrap_or_default();
+            assert!(aicockpit_ai::kinds::Kind::parse(n).is_ok(), "{n}");
+        }
+    }
 }
