@@ -17,47 +17,7 @@ use std::time::Duration;
 pub const MAX_TOOL_ARGUMENTS: usize = 4 * 1024 * 1024;
 
 /// The tools the model may call; anything else is denied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    ListFiles,
-    ReadFile,
-    Search,
-    WriteFile,
-    EditFile,
-    DeleteFile,
-    RunCommand,
-}
-
-impl Tool {
-    pub fn parse(name: &str) -> Option<Tool> {
-        Some(match name {
-            "list_files" => Tool::ListFiles,
-            "read_file" => Tool::ReadFile,
-            "search" => Tool::Search,
-            "write_file" => Tool::WriteFile,
-            "edit_file" => Tool::EditFile,
-            "delete_file" => Tool::DeleteFile,
-            "run_command" => Tool::RunCommand,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tool::ListFiles => "list_files",
-            Tool::ReadFile => "read_file",
-            Tool::Search => "search",
-            Tool::WriteFile => "write_file",
-            Tool::EditFile => "edit_file",
-            Tool::DeleteFile => "delete_file",
-            Tool::RunCommand => "run_command",
-        }
-    }
-
-    pub fn writes(self) -> bool {
-        matches!(self, Tool::WriteFile | Tool::EditFile | Tool::DeleteFile)
-    }
-}
+pub use crate::policy::Tool;
 
 /// Where paths lead, as the workspace's agent reports it.
 async fn resolve(conn: Option<&AgentConn>, paths: Vec<String>) -> HashMap<String, String> {
@@ -97,7 +57,7 @@ pub async fn judge(policy: &Policy, tool: &str, args: &Value, conn: Option<&Agen
     };
     match t {
         Tool::Search => Verdict {
-            decision: policy.tool(tool),
+            decision: policy.tool(t),
             reason: "the default for search (results the read rules deny are left out)".into(),
         },
         Tool::RunCommand => {
@@ -127,7 +87,7 @@ pub async fn judge(policy: &Policy, tool: &str, args: &Value, conn: Option<&Agen
                 Some(a) => resolve(conn, vec![a.clone()]).await.real(a),
                 None => None,
             };
-            let v = policy.file(tool, path, real.as_deref(), t.writes());
+            let v = policy.file(t, path, real.as_deref(), t.writes());
             if v.decision == Decision::Allow && abs.is_some() && real.is_none() {
                 return Verdict {
                     decision: Decision::Ask,
@@ -179,7 +139,7 @@ pub fn sandbox_spec(policy: &Policy) -> SandboxSpec {
         network: policy.network,
         ..Default::default()
     };
-    if policy.tool("write_file") != Decision::Deny {
+    if policy.tool(Tool::WriteFile) != Decision::Deny {
         spec.writable.push(WORKSPACE.into());
     }
     for r in &policy.paths {

@@ -9,7 +9,7 @@
 //! denied program named anywhere in the line (also where the grammar could
 //! not follow, spelled with quotes or backslashes, or by path) is denied.
 
-use crate::policy::{self, Decision, Policy, Verdict, WORKSPACE};
+use crate::policy::{self, Decision, Policy, Tool, Verdict, WORKSPACE};
 use crate::programs::{self, Inner};
 use crate::shell;
 use std::cell::RefCell;
@@ -90,7 +90,7 @@ impl Judge<'_> {
     }
 
     fn run_default(&self) -> Decision {
-        self.policy.tool("run_command")
+        self.policy.tool(Tool::RunCommand)
     }
 
     fn deny_scan<'w>(&mut self, words: impl Iterator<Item = &'w str>) {
@@ -259,7 +259,7 @@ impl Judge<'_> {
                 return;
             }
             let (inside, outside) = if write {
-                (self.policy.tool("write_file"), Decision::Deny)
+                (self.policy.tool(Tool::WriteFile), Decision::Deny)
             } else {
                 (Decision::Allow, Decision::Allow)
             };
@@ -288,7 +288,7 @@ impl Judge<'_> {
 
 /// The verdict on running `line`.
 pub fn command(policy: &Policy, line: &str, resolve: &dyn Resolve) -> Verdict {
-    if policy.tool("run_command") == Decision::Deny {
+    if policy.tool(Tool::RunCommand) == Decision::Deny {
         return Verdict {
             decision: Decision::Deny,
             reason: "run_command is denied".into(),

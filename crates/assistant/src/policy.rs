@@ -21,9 +21,61 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The name used on the wire and the audit record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Ask => "ask",
+            Decision::Deny => "deny",
+        }
+    }
+
     /// The more restrictive of two.
     pub fn and(self, other: Decision) -> Decision {
         self.max(other)
+    }
+}
+
+/// The agent's tools; the policy's `tools` map is keyed by their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    ListFiles,
+    ReadFile,
+    Search,
+    WriteFile,
+    EditFile,
+    DeleteFile,
+    RunCommand,
+}
+
+impl Tool {
+    pub fn parse(name: &str) -> Option<Tool> {
+        Some(match name {
+            "list_files" => Tool::ListFiles,
+            "read_file" => Tool::ReadFile,
+            "search" => Tool::Search,
+            "write_file" => Tool::WriteFile,
+            "edit_file" => Tool::EditFile,
+            "delete_file" => Tool::DeleteFile,
+            "run_command" => Tool::RunCommand,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::ListFiles => "list_files",
+            Tool::ReadFile => "read_file",
+            Tool::Search => "search",
+            Tool::WriteFile => "write_file",
+            Tool::EditFile => "edit_file",
+            Tool::DeleteFile => "delete_file",
+            Tool::RunCommand => "run_command",
+        }
+    }
+
+    pub fn writes(self) -> bool {
+        matches!(self, Tool::WriteFile | Tool::EditFile | Tool::DeleteFile)
     }
 }
 
@@ -199,8 +251,11 @@ fn matcher(glob: &str) -> Option<GlobMatcher> {
 }
 
 impl Policy {
-    pub fn tool(&self, tool: &str) -> Decision {
-        self.tools.get(tool).copied().unwrap_or(Decision::Ask)
+    pub fn tool(&self, tool: Tool) -> Decision {
+        self.tools
+            .get(tool.name())
+            .copied()
+            .unwrap_or(Decision::Ask)
     }
 
     /// The most specific path rule (the longest glob; on a tie the
@@ -267,7 +322,11 @@ impl Policy {
     /// Reading or writing `path` (relative to /workspace or absolute) with
     /// the tool's default where no rule speaks.
     pub fn path(&self, path: &str, write: bool) -> Verdict {
-        let tool = if write { "write_file" } else { "read_file" };
+        let tool = if write {
+            Tool::WriteFile
+        } else {
+            Tool::ReadFile
+        };
         self.file(tool, path, None, write)
     }
 
@@ -275,12 +334,12 @@ impl Policy {
     /// the workspace reports it) is `real` when known. Both the path as
     /// given and the real one are judged; the stricter wins. A path that
     /// leaves /workspace is denied.
-    pub fn file(&self, tool: &str, path: &str, real: Option<&str>, write: bool) -> Verdict {
+    pub fn file(&self, tool: Tool, path: &str, real: Option<&str>, write: bool) -> Verdict {
         let default = self.tool(tool);
         if default == Decision::Deny {
             return Verdict {
                 decision: Decision::Deny,
-                reason: format!("the tool {tool} is denied"),
+                reason: format!("the tool {} is denied", tool.name()),
             };
         }
         let Some(rel) = normalize(path) else {
@@ -483,12 +542,17 @@ mod tests {
         assert_eq!(p.path("README.md", false).decision, Allow);
         // A link inside the workspace to a denied file is judged by both.
         assert_eq!(
-            p.file("read_file", "src/k", Some("/workspace/secrets/key"), false)
-                .decision,
+            p.file(
+                Tool::ReadFile,
+                "src/k",
+                Some("/workspace/secrets/key"),
+                false
+            )
+            .decision,
             Deny
         );
         assert_eq!(
-            p.file("read_file", "src/k", Some("/etc/shadow"), false)
+            p.file(Tool::ReadFile, "src/k", Some("/etc/shadow"), false)
                 .decision,
             Deny
         );
@@ -522,8 +586,8 @@ mod tests {
     #[test]
     fn the_default_policy_reads_freely_and_asks_before_changing() {
         let p = Policy::default();
-        assert_eq!(p.tool("read_file"), Allow);
-        assert_eq!(p.tool("write_file"), Ask);
+        assert_eq!(p.tool(Tool::ReadFile), Allow);
+        assert_eq!(p.tool(Tool::WriteFile), Ask);
         assert_eq!(p.path(".git/config", true).decision, Deny);
         assert_eq!(p.denied_programs().collect::<Vec<_>>(), vec!["sudo"]);
     }

@@ -6,7 +6,7 @@
 //! approval, denied calls never reach the container. Everything is audited.
 
 use crate::audit::{Audit, Entry};
-use crate::guard::{self, MAX_TOOL_ARGUMENTS};
+use crate::guard::{self, Tool, MAX_TOOL_ARGUMENTS};
 use crate::policy::{Decision, Policy};
 use aicockpit_ai::gateway::{Gateway, ReplyBody};
 use aicockpit_ai::kinds::Endpoint;
@@ -511,146 +511,174 @@ impl Runs {
         &self,
         run: &Arc<Run>,
         id: &str,
-        tool: &str,
+        name: &str,
         args: &Value,
     ) -> Result<String, RunError> {
         let mut policy = self.policy(&run.workspace_id).await?;
         let conn = self.conn(run).await.ok();
-        let verdict = guard::judge(&policy, tool, args, conn.as_deref()).await;
-        let decision = match verdict.decision {
-            Decision::Allow => "allow",
-            Decision::Ask => "ask",
-            Decision::Deny => "deny",
+        let verdict = guard::judge(&policy, name, args, conn.as_deref()).await;
+        let decision = verdict.decision.as_str();
+        run.emit(json!({"type": "tool_call", "id": id, "tool": name, "args": args, "decision": decision, "reason": verdict.reason}));
+        let call = Call {
+            run,
+            id,
+            name,
+            args,
+            actor: format!("agent:{}", run.id),
+            recorded: tool_detail(name, args),
         };
-        run.emit(json!({"type": "tool_call", "id": id, "tool": tool, "args": args, "decision": decision, "reason": verdict.reason}));
-        let actor = format!("agent:{}", run.id);
-        let recorded = tool_detail(tool, args);
-        let mut approved_by = None;
-        let mut final_decision = decision.to_owned();
-        match verdict.decision {
-            Decision::Deny => {
-                self.audit_tool(
-                    run,
-                    actor,
-                    tool,
-                    recorded,
-                    "deny",
-                    None,
-                    verdict.reason.clone(),
-                )
-                .await?;
-                let out = format!("denied by the workspace policy ({})", verdict.reason);
-                run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
-                return Ok(out);
-            }
-            Decision::Ask => {
-                let (tx, rx) = oneshot::channel();
-                run.pending
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.to_owned(), tx);
-                run.emit(json!({"type": "approval_needed", "id": id, "tool": tool, "args": args, "reason": verdict.reason}));
-                let answer = tokio::time::timeout(self.limits.approval_timeout, rx).await;
-                let Ok(answer) = answer else {
-                    run.pending
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(id);
-                    run.emit(json!({"type": "approval_expired", "id": id}));
-                    self.audit_tool(
-                        run,
-                        actor,
-                        tool,
-                        recorded,
-                        "expired",
-                        None,
-                        "not run: nobody answered".into(),
-                    )
-                    .await?;
-                    return Err(RunError::ApprovalExpired);
-                };
-                let Ok((answer, by)) = answer else {
-                    return Ok("the approval request was dropped".into());
-                };
-                approved_by = Some(by);
-                if !answer.approve {
-                    self.audit_tool(
-                        run,
-                        actor,
-                        tool,
-                        recorded,
-                        "rejected",
-                        approved_by,
-                        "not run".into(),
-                    )
-                    .await?;
-                    let out = "the user rejected this action".to_owned();
-                    run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
-                    return Ok(out);
-                }
-                final_decision = "approved".into();
-                if answer.remember && tool == "run_command" {
-                    if let Some(cmd) = args["command"]
-                        .as_str()
-                        .filter(|c| policy.remember_command(c))
-                    {
-                        self.audit
-                            .record(Entry {
-                                actor: approved_by.clone().unwrap_or_default(),
-                                workspace_id: Some(run.workspace_id.clone()),
-                                action: "policy.remember".into(),
-                                detail: json!({"command": cmd, "run": run.id}),
-                                result: Some("ok".into()),
-                                ..Default::default()
-                            })
-                            .await?;
-                        self.store
-                            .set_setting(
-                                &policy_key(&run.workspace_id),
-                                &serde_json::to_string(&policy).unwrap_or_default(),
-                            )
-                            .await?;
-                    }
+        // The judge denies names that are no tool, so a parsed tool is
+        // known from here on.
+        let (tool, approved_by) = match (verdict.decision, Tool::parse(name)) {
+            (Decision::Deny, _) | (_, None) => return self.refuse(&call, &verdict.reason).await,
+            (Decision::Ask, Some(tool)) => {
+                match self.ask(&call, tool, &verdict.reason, &mut policy).await? {
+                    Asked::Approved(by) => (tool, Some(by)),
+                    Asked::Refused(out) => return Ok(out),
                 }
             }
-            Decision::Allow => {}
-        }
-        if let Err(e) = self.rate_check(&run.user.user_id) {
-            let out = e.to_string();
+            (Decision::Allow, Some(tool)) => (tool, None),
+        };
+        if let Some(out) = self.not_ready(&call, tool).await {
             run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
             return Ok(out);
         }
-        if matches!(tool, "write_file" | "edit_file" | "delete_file") {
-            if let Err(e) = self
-                .checkpoint(run, args["path"].as_str().unwrap_or(""))
-                .await
-            {
-                let out = format!("not run: the file could not be checkpointed for undo ({e})");
-                run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
-                return Ok(out);
+        self.run_recorded(&call, tool, approved_by, &policy).await
+    }
+
+    /// A denied call: on the record, and the model is told why.
+    async fn refuse(&self, call: &Call<'_>, reason: &str) -> Result<String, RunError> {
+        let row = ToolRow::new(call, "deny", None, reason.to_owned());
+        self.audit_tool(call.run, row).await?;
+        let out = format!("denied by the workspace policy ({reason})");
+        call.run
+            .emit(json!({"type": "tool_result", "id": call.id, "ok": false, "output": out}));
+        Ok(out)
+    }
+
+    /// Asks the user and waits (bounded) for the answer; a remembered
+    /// command is added to the workspace's policy.
+    async fn ask(
+        &self,
+        call: &Call<'_>,
+        tool: Tool,
+        reason: &str,
+        policy: &mut Policy,
+    ) -> Result<Asked, RunError> {
+        let (run, id) = (call.run, call.id);
+        let (tx, rx) = oneshot::channel();
+        run.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_owned(), tx);
+        run.emit(json!({"type": "approval_needed", "id": id, "tool": call.name, "args": call.args, "reason": reason}));
+        let answer = tokio::time::timeout(self.limits.approval_timeout, rx).await;
+        let Ok(answer) = answer else {
+            run.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(id);
+            run.emit(json!({"type": "approval_expired", "id": id}));
+            let row = ToolRow::new(call, "expired", None, "not run: nobody answered".into());
+            self.audit_tool(run, row).await?;
+            return Err(RunError::ApprovalExpired);
+        };
+        let Ok((answer, by)) = answer else {
+            return Ok(Asked::Refused("the approval request was dropped".into()));
+        };
+        if !answer.approve {
+            let row = ToolRow::new(call, "rejected", Some(by), "not run".into());
+            self.audit_tool(run, row).await?;
+            let out = "the user rejected this action".to_owned();
+            run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": out}));
+            return Ok(Asked::Refused(out));
+        }
+        if answer.remember && tool == Tool::RunCommand {
+            self.remember_command(call, &by, policy).await?;
+        }
+        Ok(Asked::Approved(by))
+    }
+
+    /// "Always allow this command": stored in the workspace's policy, on
+    /// the record under the name of who approved it.
+    async fn remember_command(
+        &self,
+        call: &Call<'_>,
+        by: &str,
+        policy: &mut Policy,
+    ) -> Result<(), RunError> {
+        let run = call.run;
+        let Some(cmd) = call.args["command"]
+            .as_str()
+            .filter(|c| policy.remember_command(c))
+        else {
+            return Ok(());
+        };
+        self.audit
+            .record(Entry {
+                actor: by.to_owned(),
+                workspace_id: Some(run.workspace_id.clone()),
+                action: "policy.remember".into(),
+                detail: json!({"command": cmd, "run": run.id}),
+                result: Some("ok".into()),
+                ..Default::default()
+            })
+            .await?;
+        self.store
+            .set_setting(
+                &policy_key(&run.workspace_id),
+                &serde_json::to_string(&policy).unwrap_or_default(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Why an allowed call cannot run now (rate limit, no checkpoint for
+    /// undo), or None.
+    async fn not_ready(&self, call: &Call<'_>, tool: Tool) -> Option<String> {
+        if let Err(e) = self.rate_check(&call.run.user.user_id) {
+            return Some(e.to_string());
+        }
+        if tool.writes() {
+            let path = call.args["path"].as_str().unwrap_or("");
+            if let Err(e) = self.checkpoint(call.run, path).await {
+                return Some(format!(
+                    "not run: the file could not be checkpointed for undo ({e})"
+                ));
             }
         }
+        None
+    }
+
+    /// Runs the call between a "started" row (no row, no run) and a row
+    /// with its outcome.
+    async fn run_recorded(
+        &self,
+        call: &Call<'_>,
+        tool: Tool,
+        approved_by: Option<String>,
+        policy: &Policy,
+    ) -> Result<String, RunError> {
         // What runs without an approval runs inside the kernel sandbox;
         // what a person approved runs as approved (they saw the exact call).
-        let sandbox =
-            (tool == "run_command" && approved_by.is_none()).then(|| guard::sandbox_spec(&policy));
-        let mut detail = recorded;
-        if let (Some(d), "run_command") = (detail.as_object_mut(), tool) {
+        let sandbox = (tool == Tool::RunCommand && approved_by.is_none())
+            .then(|| guard::sandbox_spec(policy));
+        let decision = if approved_by.is_some() {
+            "approved"
+        } else {
+            "allow"
+        };
+        let mut started = ToolRow::new(call, decision, approved_by, "started".into());
+        if let (Some(d), Tool::RunCommand) = (started.detail.as_object_mut(), tool) {
             d.insert("sandboxed".into(), json!(sandbox.is_some()));
         }
-        // On the record before it runs (a run stopped half-way still leaves
-        // its row), or not run at all; the outcome follows in a second row.
-        self.audit_tool(
-            run,
-            actor.clone(),
-            tool,
-            detail.clone(),
-            &final_decision,
-            approved_by.clone(),
-            "started".into(),
-        )
-        .await?;
-        let (ok, output) = match self.execute(run, tool, args, sandbox, &policy).await {
+        let finished_detail = started.detail.clone();
+        let finished_by = started.approved_by.clone();
+        self.audit_tool(call.run, started).await?;
+        let (ok, output) = match self
+            .execute(call.run, tool, call.args, sandbox, policy)
+            .await
+        {
             Ok(s) => (true, s),
             Err(e) => (false, format!("error: {e}")),
         };
@@ -660,47 +688,36 @@ impl Runs {
             if ok { "ok" } else { "failed" },
             output.chars().take(200).collect::<String>()
         );
-        self.audit_tool(
-            run,
-            actor,
-            tool,
-            detail,
-            &final_decision,
-            approved_by,
-            summary,
-        )
-        .await?;
-        run.emit(json!({"type": "tool_result", "id": id, "ok": ok, "output": output}));
+        let finished = ToolRow {
+            actor: call.actor.clone(),
+            tool: call.name.to_owned(),
+            detail: finished_detail,
+            decision,
+            approved_by: finished_by,
+            result: summary,
+        };
+        self.audit_tool(call.run, finished).await?;
+        call.run
+            .emit(json!({"type": "tool_result", "id": call.id, "ok": ok, "output": output}));
         Ok(output)
     }
 
     /// One agent tool call on the audit record.
-    #[allow(clippy::too_many_arguments)]
-    async fn audit_tool(
-        &self,
-        run: &Run,
-        actor: String,
-        tool: &str,
-        detail: Value,
-        decision: &str,
-        approved_by: Option<String>,
-        result: String,
-    ) -> Result<(), RunError> {
+    async fn audit_tool(&self, run: &Run, row: ToolRow) -> Result<(), RunError> {
         self.audit
             .record(Entry {
-                actor,
+                actor: row.actor,
                 workspace_id: Some(run.workspace_id.clone()),
-                action: format!("agent.tool.{tool}"),
-                detail,
-                decision: Some(decision.to_owned()),
-                approved_by,
-                result: Some(result),
+                action: format!("agent.tool.{}", row.tool),
+                detail: row.detail,
+                decision: Some(row.decision.to_owned()),
+                approved_by: row.approved_by,
+                result: Some(row.result),
             })
             .await?;
         Ok(())
     }
 
-    /// Agent actions per user per minute.
     fn rate_check(&self, user: &str) -> Result<(), RunError> {
         let now = Instant::now();
         let mut m = self.actions.lock().unwrap_or_else(|e| e.into_inner());
@@ -808,7 +825,7 @@ impl Runs {
     async fn execute(
         &self,
         run: &Run,
-        tool: &str,
+        tool: Tool,
         args: &Value,
         sandbox: Option<aicockpit_workspace_agent_proto::sandbox::SandboxSpec>,
         policy: &Policy,
@@ -816,7 +833,7 @@ impl Runs {
         let s = |k: &str| args[k].as_str().unwrap_or("").to_owned();
         let (me, ws) = (run.acting(), &run.workspace_id);
         match tool {
-            "run_command" => {
+            Tool::RunCommand => {
                 let timeout = args["timeout_secs"].as_u64().unwrap_or(120).clamp(1, 3600);
                 let out = self
                     .workspaces
@@ -847,7 +864,7 @@ impl Runs {
                     String::from_utf8_lossy(&out.stderr)
                 ))
             }
-            "list_files" => {
+            Tool::ListFiles => {
                 let entries = self
                     .files
                     .list_all(&me, ws, &s("path"), MAX_TOOL_ENTRIES)
@@ -870,8 +887,8 @@ impl Runs {
                     .collect::<Vec<_>>()
                     .join("\n"))
             }
-            "read_file" => Ok(self.read_text(run, &s("path")).await?.0),
-            "search" => {
+            Tool::ReadFile => Ok(self.read_text(run, &s("path")).await?.0),
+            Tool::Search => {
                 let query = aicockpit_workspace_agent_proto::SearchQuery {
                     query: s("query"),
                     regex: false,
@@ -890,7 +907,7 @@ impl Runs {
                     .collect::<Vec<_>>()
                     .join("\n"))
             }
-            "write_file" => {
+            Tool::WriteFile => {
                 let content = s("content");
                 let mode = WriteMode::default();
                 self.files
@@ -898,7 +915,7 @@ impl Runs {
                     .await?;
                 Ok(format!("wrote {}", s("path")))
             }
-            "edit_file" => {
+            Tool::EditFile => {
                 let (text, etag) = self.read_text(run, &s("path")).await?;
                 let old = s("old_text");
                 let n = if old.is_empty() {
@@ -921,11 +938,57 @@ impl Runs {
                     .await?;
                 Ok(format!("edited {}", s("path")))
             }
-            "delete_file" => {
+            Tool::DeleteFile => {
                 self.files.delete(&me, ws, &s("path"), false).await?;
                 Ok(format!("deleted {}", s("path")))
             }
-            other => Ok(format!("there is no tool {other:?}")),
+        }
+    }
+}
+
+/// One tool call as the model made it, with what its audit rows say.
+struct Call<'a> {
+    run: &'a Arc<Run>,
+    id: &'a str,
+    /// The name the model used (a tool's, once judged).
+    name: &'a str,
+    args: &'a Value,
+    actor: String,
+    /// The arguments as recorded (file contents as hashes).
+    recorded: Value,
+}
+
+/// The user's answer to an "ask".
+enum Asked {
+    Approved(String),
+    /// Not run; what the model is told.
+    Refused(String),
+}
+
+/// One row of a tool call on the audit record.
+struct ToolRow {
+    actor: String,
+    tool: String,
+    detail: Value,
+    decision: &'static str,
+    approved_by: Option<String>,
+    result: String,
+}
+
+impl ToolRow {
+    fn new(
+        call: &Call<'_>,
+        decision: &'static str,
+        approved_by: Option<String>,
+        result: String,
+    ) -> ToolRow {
+        ToolRow {
+            actor: call.actor.clone(),
+            tool: call.name.to_owned(),
+            detail: call.recorded.clone(),
+            decision,
+            approved_by,
+            result,
         }
     }
 }
