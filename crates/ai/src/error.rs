@@ -26,7 +26,7 @@ pub enum AiError {
     /// The service could not be reached or did not answer in time.
     #[error("{message}")]
     Unavailable {
-        kind: &'static str,
+        kind: crate::failure::FailureKind,
         message: String,
         service: String,
     },

@@ -2,6 +2,7 @@
 //! retried and failed over while nothing has been sent to the client yet,
 //! streamed back event by event, accounted for.
 
+use crate::failure::FailureKind;
 use crate::filter::{judge, Usage, Verdict};
 use crate::kinds::{self, Endpoint};
 use crate::ratelimit::RateLimiter;
@@ -60,7 +61,7 @@ pub struct Outcome {
     pub duration: Duration,
     pub time_to_first_token: Option<Duration>,
     pub overhead: Duration,
-    pub error_kind: Option<&'static str>,
+    pub error_kind: Option<FailureKind>,
     pub client_cancelled: bool,
 }
 
@@ -400,7 +401,7 @@ impl Gateway {
             }
             Ok(Err(e)) => {
                 let kind = crate::probe::classify(&e);
-                debug!(service = %svc.name, kind, error = %e, "AI service unreachable");
+                debug!(service = %svc.name, %kind, error = %e, "AI service unreachable");
                 let err = AiError::Unavailable {
                     kind,
                     message: format!("the AI service {} is unreachable ({kind})", svc.name),
@@ -410,7 +411,7 @@ impl Gateway {
             }
             Err(_) => {
                 let err = AiError::Unavailable {
-                    kind: "timeout",
+                    kind: FailureKind::Timeout,
                     message: format!(
                         "the AI service {} did not answer within {} ms",
                         svc.name,
@@ -506,10 +507,10 @@ impl Gateway {
         err: &AiError,
     ) {
         let (status, kind) = match err {
-            AiError::Upstream { status, .. } => (*status, "upstream_error"),
+            AiError::Upstream { status, .. } => (*status, FailureKind::UpstreamError),
             AiError::Unavailable { kind, .. } => (502, *kind),
-            AiError::RateLimited { .. } => (429, "rate_limited"),
-            _ => (500, "error"),
+            AiError::RateLimited { .. } => (429, FailureKind::RateLimited),
+            _ => (500, FailureKind::Error),
         };
         (self.observer)(&Outcome {
             service: svc.name.clone(),
@@ -557,14 +558,14 @@ impl Gateway {
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
                     return Err(AiError::Unavailable {
-                        kind: "disconnected",
+                        kind: FailureKind::Disconnected,
                         message: format!("the AI service {} broke off its answer: {e}", svc.name),
                         service: svc.name.clone(),
                     })
                 }
                 Err(_) => {
                     return Err(AiError::Unavailable {
-                        kind: "timeout",
+                        kind: FailureKind::Timeout,
                         message: format!("the AI service {} stalled while answering", svc.name),
                         service: svc.name.clone(),
                     })
@@ -714,7 +715,7 @@ struct StreamState {
     rec: Option<Recorder>,
 }
 
-fn error_event(code: &'static str, message: &str) -> Bytes {
+fn error_event(code: FailureKind, message: &str) -> Bytes {
     let v = json!({"error": {"message": message, "type": "upstream_error", "code": code}});
     Bytes::from(format!("data: {v}\n\n"))
 }
@@ -723,7 +724,7 @@ impl StreamState {
     async fn pull(&mut self) {
         match tokio::time::timeout(self.idle, self.upstream.next()).await {
             Err(_) => self.fail(
-                "idle_timeout",
+                FailureKind::IdleTimeout,
                 "the AI service stopped sending (idle timeout)",
             ),
             Ok(None) => {
@@ -732,7 +733,7 @@ impl StreamState {
                 }
                 if !self.saw_done {
                     self.fail(
-                        "upstream_disconnected",
+                        FailureKind::UpstreamDisconnected,
                         "the AI service ended the stream early",
                     );
                 }
@@ -741,7 +742,7 @@ impl StreamState {
             Ok(Some(Err(e))) => {
                 warn!(error = %e, "AI stream broke off");
                 self.fail(
-                    "upstream_disconnected",
+                    FailureKind::UpstreamDisconnected,
                     "the AI service broke off the stream",
                 );
             }
@@ -755,7 +756,7 @@ impl StreamState {
                 }
                 if self.parser.overflowed() {
                     self.fail(
-                        "invalid_stream",
+                        FailureKind::InvalidStream,
                         "the AI service sent an event too large to be valid",
                     );
                 }
@@ -775,7 +776,7 @@ impl StreamState {
                 rec.outcome.time_to_first_token = Some(now.duration_since(rec.started));
             }
             if seen.error {
-                rec.outcome.error_kind = Some("upstream_error_in_stream");
+                rec.outcome.error_kind = Some(FailureKind::UpstreamErrorInStream);
             }
         }
         match verdict {
@@ -789,7 +790,7 @@ impl StreamState {
         }
     }
 
-    fn fail(&mut self, code: &'static str, message: &str) {
+    fn fail(&mut self, code: FailureKind, message: &str) {
         self.out.push_back(error_event(code, message));
         if let Some(rec) = &mut self.rec {
             rec.outcome.error_kind = Some(code);

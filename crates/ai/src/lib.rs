@@ -15,6 +15,7 @@
 pub mod assemble;
 pub mod crypto;
 mod error;
+pub mod failure;
 pub mod filter;
 pub mod gateway;
 pub mod kinds;

@@ -1,6 +1,7 @@
 //! "Test connection": one real, minimal call (the models list) and an exact
 //! account of what went wrong if it failed.
 
+use crate::failure::FailureKind;
 use crate::gateway::Gateway;
 use crate::kinds::{self, Endpoint};
 use crate::registry::Service;
@@ -17,15 +18,15 @@ pub struct ProbeResult {
     pub default_model_found: Option<bool>,
     /// `dns`, `refused`, `tls`, `timeout`, `connect`, `unauthorized`,
     /// `not_found`, `http_error`, `invalid_response`.
-    pub error_kind: Option<&'static str>,
+    pub error_kind: Option<FailureKind>,
     pub error: Option<String>,
     pub status: Option<u16>,
 }
 
 /// Classifies a transport error by walking its causes.
-pub fn classify(e: &reqwest::Error) -> &'static str {
+pub fn classify(e: &reqwest::Error) -> FailureKind {
     if e.is_timeout() {
-        return "timeout";
+        return FailureKind::Timeout;
     }
     let mut text = e.to_string().to_lowercase();
     let mut src = std::error::Error::source(e);
@@ -38,19 +39,19 @@ pub fn classify(e: &reqwest::Error) -> &'static str {
         || text.contains("failed to lookup")
         || text.contains("name or service not known")
     {
-        "dns"
+        FailureKind::Dns
     } else if text.contains("refused") {
-        "refused"
+        FailureKind::Refused
     } else if text.contains("certificate")
         || text.contains("tls")
         || text.contains("handshake")
         || text.contains("ssl")
     {
-        "tls"
+        FailureKind::Tls
     } else if text.contains("timed out") {
-        "timeout"
+        FailureKind::Timeout
     } else {
-        "connect"
+        FailureKind::Connect
     }
 }
 
@@ -83,7 +84,10 @@ pub async fn probe(gw: &Gateway, svc: &Service) -> ProbeResult {
         Err(e) => {
             r.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
             r.error_kind = Some(classify(&e));
-            r.error = Some(format!("{}: {e}", r.error_kind.unwrap_or("connect")));
+            r.error = Some(format!(
+                "{}: {e}",
+                r.error_kind.unwrap_or(FailureKind::Connect)
+            ));
             return r;
         }
     };
@@ -93,9 +97,9 @@ pub async fn probe(gw: &Gateway, svc: &Service) -> ProbeResult {
     r.status = Some(status.as_u16());
     if !status.is_success() {
         r.error_kind = Some(match status.as_u16() {
-            401 | 403 => "unauthorized",
-            404 => "not_found",
-            _ => "http_error",
+            401 | 403 => FailureKind::Unauthorized,
+            404 => FailureKind::NotFound,
+            _ => FailureKind::HttpError,
         });
         let detail = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
@@ -116,13 +120,13 @@ pub async fn probe(gw: &Gateway, svc: &Service) -> ProbeResult {
             if let Some(dm) = &svc.default_model {
                 r.default_model_found = Some(r.models.iter().any(|m| m == dm));
                 if r.default_model_found == Some(false) && !r.models.is_empty() {
-                    r.error_kind = Some("not_found");
+                    r.error_kind = Some(FailureKind::NotFound);
                     r.error = Some(format!("the service answers, but has no model {dm:?}"));
                 }
             }
         }
         Err(e) => {
-            r.error_kind = Some("invalid_response");
+            r.error_kind = Some(FailureKind::InvalidResponse);
             r.error = Some(format!("the answer is not JSON: {e}"));
         }
     }

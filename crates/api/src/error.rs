@@ -155,7 +155,7 @@ pub(crate) fn ai_parts(
             )
         }
         E::Unavailable { kind, message, .. } => {
-            let st = if *kind == "timeout" {
+            let st = if *kind == aicockpit_ai::failure::FailureKind::Timeout {
                 S::GATEWAY_TIMEOUT
             } else {
                 S::BAD_GATEWAY

@@ -219,6 +219,7 @@ impl Metrics {
             .inc();
         for kind in o
             .error_kind
+            .map(|k| k.as_str())
             .into_iter()
             .chain(o.client_cancelled.then_some("client_cancelled"))
         {
