@@ -227,73 +227,96 @@ impl Registry {
         Ok(svc)
     }
 
+    /// Validates the input against the current record (if any), seals its
+    /// secrets and writes the merged record: what the input leaves out is
+    /// kept, an empty string clears.
     async fn save_unrecorded(
         &self,
         existing: Option<&str>,
         input: ServiceInput,
     ) -> Result<Arc<Service>, AiError> {
         let current = match existing {
-            Some(id) => Some(
-                self.store
-                    .ai_services()
-                    .await?
-                    .into_iter()
-                    .find(|s| s.id == id || s.name == id)
-                    .ok_or_else(|| AiError::NotFound(format!("no AI service {id:?}")))?,
-            ),
+            Some(id) => Some(self.record_of(id).await?),
             None => None,
         };
-        let name = input
-            .name
-            .or_else(|| current.as_ref().map(|c| c.name.clone()))
-            .ok_or_else(|| AiError::invalid("invalid_name", "a service needs a name"))?;
-        if !valid_name(&name) {
-            return Err(AiError::invalid(
-                "invalid_name",
-                "service names are 1-64 lowercase letters, digits, '-', '_' or '.'",
-            ));
-        }
-        let kind = match input.kind.as_deref() {
-            Some(k) => Kind::parse(k)?,
-            None => match &current {
-                Some(c) => Kind::parse(&c.kind)?,
-                None => return Err(AiError::invalid("invalid_kind", "a service needs a kind")),
-            },
+        let cur = current.as_ref();
+        let (name, kind, base_url) = identity(&input, cur)?;
+        check_azure(kind, &input, cur)?;
+        let api_key_enc = self.sealed_key(input.api_key.as_deref(), cur)?;
+        let (headers_enc, header_names) = self.sealed_headers(input.headers.as_ref(), cur)?;
+        let fallback_id = self.fallback_of(input.fallback.as_deref(), cur).await?;
+        let kept = |v: Option<String>, cur: Option<&String>| match v {
+            Some(s) if s.is_empty() => None,
+            Some(s) => Some(s),
+            None => cur.cloned(),
         };
-        let base_url = input
-            .base_url
-            .or_else(|| current.as_ref().map(|c| c.base_url.clone()))
-            .or_else(|| kind.default_base_url().map(str::to_owned))
-            .ok_or_else(|| {
-                AiError::invalid("invalid_base_url", "this kind of service needs a base_url")
-            })?;
-        let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
-            AiError::invalid("invalid_base_url", format!("base_url is not a URL: {e}"))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(AiError::invalid(
-                "invalid_base_url",
-                "base_url must be an http(s) URL with a host",
-            ));
-        }
-        if kind == Kind::AzureOpenAi {
-            let has_dep = input
-                .azure_deployment
-                .as_ref()
-                .or(current.as_ref().and_then(|c| c.azure_deployment.as_ref()));
-            let has_ver = input
-                .azure_api_version
-                .as_ref()
-                .or(current.as_ref().and_then(|c| c.azure_api_version.as_ref()));
-            if has_ver.is_some_and(|v| !v.is_empty()) && has_dep.is_none_or(|d| d.is_empty()) {
-                return Err(AiError::invalid(
-                    "invalid_azure",
-                    "classic Azure URLs (with azure_api_version) need azure_deployment; leave both out for the /openai/v1 API",
-                ));
-            }
-        }
-        let api_key_enc = match input.api_key {
-            Some(k) if k.is_empty() => None,
+        let now = now_ms();
+        let rec = AiServiceRecord {
+            id: cur
+                .map(|c| c.id.clone())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+            name,
+            kind: kind.as_str().into(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key_enc,
+            headers_enc,
+            header_names,
+            default_model: kept(
+                input.default_model,
+                cur.and_then(|c| c.default_model.as_ref()),
+            ),
+            azure_deployment: kept(
+                input.azure_deployment,
+                cur.and_then(|c| c.azure_deployment.as_ref()),
+            ),
+            azure_api_version: kept(
+                input.azure_api_version,
+                cur.and_then(|c| c.azure_api_version.as_ref()),
+            ),
+            timeout_connect_ms: timeout_ms(
+                input.connect_timeout_ms,
+                cur.map(|c| c.timeout_connect_ms),
+                5_000,
+                "connect timeout",
+            )?,
+            timeout_first_byte_ms: timeout_ms(
+                input.first_byte_timeout_ms,
+                cur.map(|c| c.timeout_first_byte_ms),
+                60_000,
+                "first-byte timeout",
+            )?,
+            timeout_idle_ms: timeout_ms(
+                input.idle_timeout_ms,
+                cur.map(|c| c.timeout_idle_ms),
+                60_000,
+                "idle timeout",
+            )?,
+            fallback_id,
+            created_at: cur.map(|c| c.created_at).unwrap_or(now),
+            updated_at: now,
+        };
+        self.store_record(&rec).await?;
+        self.get(&rec.id).await
+    }
+
+    /// The stored record of a service, by id or name.
+    async fn record_of(&self, id_or_name: &str) -> Result<AiServiceRecord, AiError> {
+        self.store
+            .ai_services()
+            .await?
+            .into_iter()
+            .find(|s| s.id == id_or_name || s.name == id_or_name)
+            .ok_or_else(|| AiError::NotFound(format!("no AI service {id_or_name:?}")))
+    }
+
+    /// The API key to store: sealed, kept, or cleared by an empty string.
+    fn sealed_key(
+        &self,
+        key: Option<&str>,
+        cur: Option<&AiServiceRecord>,
+    ) -> Result<Option<String>, AiError> {
+        match key {
+            Some("") => Ok(None),
             Some(k) => {
                 if k.len() > 4096 || k.contains(['\n', '\r', '\0']) {
                     return Err(AiError::invalid(
@@ -301,126 +324,82 @@ impl Registry {
                         "the API key has invalid characters",
                     ));
                 }
-                Some(self.secrets.seal(&k)?)
+                Ok(Some(self.secrets.seal(k)?))
             }
-            None => current.as_ref().and_then(|c| c.api_key_enc.clone()),
-        };
-        let (headers_enc, header_names) = match input.headers {
-            Some(h) => {
-                for (k, v) in &h {
-                    if !valid_header_name(k) || v.contains(['\n', '\r', '\0']) || v.len() > 8192 {
-                        return Err(AiError::invalid(
-                            "invalid_headers",
-                            format!("header {k:?} is not valid"),
-                        ));
-                    }
-                }
-                let names = h.keys().cloned().collect();
-                let sealed = if h.is_empty() {
-                    None
-                } else {
-                    Some(
-                        self.secrets
-                            .seal(&serde_json::to_string(&h).unwrap_or_default())?,
-                    )
-                };
-                (sealed, names)
-            }
-            None => current
-                .as_ref()
+            None => Ok(cur.and_then(|c| c.api_key_enc.clone())),
+        }
+    }
+
+    /// Extra headers to store: sealed with their names in the clear (the
+    /// names are shown, the values never), or kept.
+    fn sealed_headers(
+        &self,
+        headers: Option<&BTreeMap<String, String>>,
+        cur: Option<&AiServiceRecord>,
+    ) -> Result<(Option<String>, Vec<String>), AiError> {
+        let Some(h) = headers else {
+            return Ok(cur
                 .map(|c| (c.headers_enc.clone(), c.header_names.clone()))
-                .unwrap_or((None, Vec::new())),
+                .unwrap_or((None, Vec::new())));
         };
-        let t = |v: Option<i64>, cur: Option<i64>, def: i64, what: &str| -> Result<i64, AiError> {
-            let x = v.or(cur).unwrap_or(def);
-            if !(100..=3_600_000).contains(&x) {
+        for (k, v) in h {
+            if !valid_header_name(k) || v.contains(['\n', '\r', '\0']) || v.len() > 8192 {
                 return Err(AiError::invalid(
-                    "invalid_timeout",
-                    format!("{what} must be 100-3600000 ms"),
+                    "invalid_headers",
+                    format!("header {k:?} is not valid"),
                 ));
             }
-            Ok(x)
-        };
-        let fallback_id = match input.fallback {
-            Some(f) if f.is_empty() => None,
+        }
+        let names = h.keys().cloned().collect();
+        if h.is_empty() {
+            return Ok((None, names));
+        }
+        let sealed = self
+            .secrets
+            .seal(&serde_json::to_string(h).unwrap_or_default())?;
+        Ok((Some(sealed), names))
+    }
+
+    /// The fallback service's id: another existing service, kept, or
+    /// cleared by an empty string.
+    async fn fallback_of(
+        &self,
+        fallback: Option<&str>,
+        cur: Option<&AiServiceRecord>,
+    ) -> Result<Option<String>, AiError> {
+        match fallback {
+            Some("") => Ok(None),
             Some(f) => {
-                let target = self.get(&f).await?;
-                if Some(&target.id) == current.as_ref().map(|c| &c.id) {
+                let target = self.get(f).await?;
+                if Some(&target.id) == cur.map(|c| &c.id) {
                     return Err(AiError::invalid(
                         "invalid_fallback",
                         "a service cannot fall back to itself",
                     ));
                 }
-                Some(target.id.clone())
+                Ok(Some(target.id.clone()))
             }
-            None => current.as_ref().and_then(|c| c.fallback_id.clone()),
-        };
-        let opt = |v: Option<String>, cur: Option<String>| match v {
-            Some(s) if s.is_empty() => None,
-            Some(s) => Some(s),
-            None => cur,
-        };
-        let now = now_ms();
-        let rec = AiServiceRecord {
-            id: current
-                .as_ref()
-                .map(|c| c.id.clone())
-                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
-            name: name.clone(),
-            kind: kind.as_str().into(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key_enc,
-            headers_enc,
-            header_names,
-            default_model: opt(
-                input.default_model,
-                current.as_ref().and_then(|c| c.default_model.clone()),
-            ),
-            azure_deployment: opt(
-                input.azure_deployment,
-                current.as_ref().and_then(|c| c.azure_deployment.clone()),
-            ),
-            azure_api_version: opt(
-                input.azure_api_version,
-                current.as_ref().and_then(|c| c.azure_api_version.clone()),
-            ),
-            timeout_connect_ms: t(
-                input.connect_timeout_ms,
-                current.as_ref().map(|c| c.timeout_connect_ms),
-                5_000,
-                "connect timeout",
-            )?,
-            timeout_first_byte_ms: t(
-                input.first_byte_timeout_ms,
-                current.as_ref().map(|c| c.timeout_first_byte_ms),
-                60_000,
-                "first-byte timeout",
-            )?,
-            timeout_idle_ms: t(
-                input.idle_timeout_ms,
-                current.as_ref().map(|c| c.timeout_idle_ms),
-                60_000,
-                "idle timeout",
-            )?,
-            fallback_id,
-            created_at: current.as_ref().map(|c| c.created_at).unwrap_or(now),
-            updated_at: now,
-        };
-        match self.store.upsert_ai_service(&rec).await {
+            None => Ok(cur.and_then(|c| c.fallback_id.clone())),
+        }
+    }
+
+    /// Writes the record; the first service becomes the active one.
+    async fn store_record(&self, rec: &AiServiceRecord) -> Result<(), AiError> {
+        match self.store.upsert_ai_service(rec).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 return Err(AiError::Conflict(format!(
-                    "an AI service named {name:?} already exists"
+                    "an AI service named {:?} already exists",
+                    rec.name
                 )))
             }
             Err(e) => return Err(e.into()),
         }
-        // The first service becomes the active one.
         if self.store.setting(ACTIVE_KEY).await?.is_none() {
             self.store.set_setting(ACTIVE_KEY, &rec.id).await?;
         }
         self.invalidate();
-        self.get(&rec.id).await
+        Ok(())
     }
 
     pub async fn delete(&self, actor: &str, id_or_name: &str) -> Result<(), AiError> {
@@ -549,4 +528,85 @@ impl Registry {
         }
         Ok(out)
     }
+}
+
+/// The service's name, kind and base URL, from the input or the current
+/// record (a local kind has a default URL).
+fn identity(
+    input: &ServiceInput,
+    cur: Option<&AiServiceRecord>,
+) -> Result<(String, Kind, String), AiError> {
+    let name = input
+        .name
+        .clone()
+        .or_else(|| cur.map(|c| c.name.clone()))
+        .ok_or_else(|| AiError::invalid("invalid_name", "a service needs a name"))?;
+    if !valid_name(&name) {
+        return Err(AiError::invalid(
+            "invalid_name",
+            "service names are 1-64 lowercase letters, digits, '-', '_' or '.'",
+        ));
+    }
+    let kind = match (input.kind.as_deref(), cur) {
+        (Some(k), _) => Kind::parse(k)?,
+        (None, Some(c)) => Kind::parse(&c.kind)?,
+        (None, None) => return Err(AiError::invalid("invalid_kind", "a service needs a kind")),
+    };
+    let base_url = input
+        .base_url
+        .clone()
+        .or_else(|| cur.map(|c| c.base_url.clone()))
+        .or_else(|| kind.default_base_url().map(str::to_owned))
+        .ok_or_else(|| {
+            AiError::invalid("invalid_base_url", "this kind of service needs a base_url")
+        })?;
+    let parsed = reqwest::Url::parse(&base_url)
+        .map_err(|e| AiError::invalid("invalid_base_url", format!("base_url is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(AiError::invalid(
+            "invalid_base_url",
+            "base_url must be an http(s) URL with a host",
+        ));
+    }
+    Ok((name, kind, base_url))
+}
+
+/// Classic Azure URLs (with an API version) name a deployment; the
+/// /openai/v1 API needs neither.
+fn check_azure(
+    kind: Kind,
+    input: &ServiceInput,
+    cur: Option<&AiServiceRecord>,
+) -> Result<(), AiError> {
+    if kind != Kind::AzureOpenAi {
+        return Ok(());
+    }
+    let has_dep = input
+        .azure_deployment
+        .as_ref()
+        .or(cur.and_then(|c| c.azure_deployment.as_ref()));
+    let has_ver = input
+        .azure_api_version
+        .as_ref()
+        .or(cur.and_then(|c| c.azure_api_version.as_ref()));
+    if has_ver.is_some_and(|v| !v.is_empty()) && has_dep.is_none_or(|d| d.is_empty()) {
+        return Err(AiError::invalid(
+            "invalid_azure",
+            "classic Azure URLs (with azure_api_version) need azure_deployment; leave both out for the /openai/v1 API",
+        ));
+    }
+    Ok(())
+}
+
+/// A timeout in ms from the input, the current record or the default,
+/// within 100 ms – 1 h.
+fn timeout_ms(v: Option<i64>, cur: Option<i64>, default: i64, what: &str) -> Result<i64, AiError> {
+    let x = v.or(cur).unwrap_or(default);
+    if !(100..=3_600_000).contains(&x) {
+        return Err(AiError::invalid(
+            "invalid_timeout",
+            format!("{what} must be 100-3600000 ms"),
+        ));
+    }
+    Ok(x)
 }
