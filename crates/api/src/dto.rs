@@ -46,9 +46,13 @@ pub(crate) struct LoginResponse {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUserRequest {
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,31}$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
+    /// `admin`, `member` (default) or `viewer`.
     #[serde(default = "default_role")]
+    #[schema(pattern = "^(admin|member|viewer)$")]
     pub role: String,
 }
 
@@ -59,7 +63,9 @@ fn default_role() -> String {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTokenRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<i64>,
 }
 
@@ -123,11 +129,19 @@ impl From<&Template> for TemplateDto {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateWorkspaceRequest {
+    /// 1-63 lowercase letters, digits and '-', starting and ending with a
+    /// letter or digit; unique among the caller's workspaces.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub name: String,
+    /// A template's name (default `base`); or give `image` instead.
     pub template: Option<String>,
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")]
     pub image: Option<String>,
+    #[schema(minimum = 0.1)]
     pub cpus: Option<f64>,
+    #[schema(minimum = 64)]
     pub memory_mb: Option<i64>,
+    #[schema(minimum = 32)]
     pub pids_limit: Option<i64>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
