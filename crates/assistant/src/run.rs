@@ -78,6 +78,22 @@ pub struct Approval {
     pub remember: bool,
 }
 
+/// Why a run ended (the `end` event's and the `agent.end` row's `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The model answered without asking for a tool.
+    Done,
+    /// `max_steps` model turns were used up.
+    StepLimit,
+    /// The user stopped it.
+    Stopped,
+    /// Nobody answered an approval request in time.
+    ApprovalExpired,
+    /// The model could not be asked, or answered nonsense.
+    Error,
+}
+
 /// One agent run.
 pub struct Run {
     pub id: String,
@@ -393,8 +409,8 @@ impl Runs {
             let outcome = me.drive(&r, task, model, max_steps).await;
             let (kind, detail) = match outcome {
                 Ok(k) => (k, Value::Null),
-                Err(RunError::ApprovalExpired) => ("approval_expired", Value::Null),
-                Err(e) => ("error", json!(e.to_string())),
+                Err(RunError::ApprovalExpired) => (EndReason::ApprovalExpired, Value::Null),
+                Err(e) => (EndReason::Error, json!(e.to_string())),
             };
             r.emit(json!({"type": "end", "reason": kind, "error": detail}));
             *r.finished.lock().unwrap_or_else(|p| p.into_inner()) = true;
@@ -442,7 +458,7 @@ impl Runs {
         task: String,
         model: Option<String>,
         max_steps: u32,
-    ) -> Result<&'static str, RunError> {
+    ) -> Result<EndReason, RunError> {
         let mut stop = run.stop.subscribe();
         let mut messages = vec![
             json!({"role": "system", "content": SYSTEM}),
@@ -450,7 +466,7 @@ impl Runs {
         ];
         for step in 1..=max_steps {
             if *stop.borrow() {
-                return Ok("stopped");
+                return Ok(EndReason::Stopped);
             }
             let body = json!({"model": model.clone().unwrap_or_default(), "messages": messages, "tools": tools(), "tool_choice": "auto"});
             let body = body.to_string();
@@ -462,7 +478,7 @@ impl Runs {
             );
             let reply = tokio::select! {
                 r = call => r.map_err(|e| RunError::Invalid(format!("the model could not be asked: {e}")))?,
-                _ = stop.changed() => return Ok("stopped"),
+                _ = stop.changed() => return Ok(EndReason::Stopped),
             };
             let ReplyBody::Full(bytes) = reply.body else {
                 return Err(RunError::Invalid(
@@ -476,7 +492,7 @@ impl Runs {
             run.emit(json!({"type": "assistant", "step": step, "content": msg["content"]}));
             messages.push(msg);
             if calls.is_empty() {
-                return Ok("done");
+                return Ok(EndReason::Done);
             }
             for c in calls {
                 let id = c["id"].as_str().unwrap_or("").to_owned();
@@ -496,13 +512,13 @@ impl Runs {
                     r = self.one_call(run, &id, &tool, &args) => r?,
                     _ = stop.changed() => {
                         run.emit(json!({"type": "tool_result", "id": id, "ok": false, "output": "stopped by the user"}));
-                        return Ok("stopped");
+                        return Ok(EndReason::Stopped);
                     }
                 };
                 messages.push(json!({"role": "tool", "tool_call_id": id, "content": result}));
             }
         }
-        Ok("step_limit")
+        Ok(EndReason::StepLimit)
     }
 
     /// Judges, asks if needed, runs and audits one tool call; returns what
