@@ -533,6 +533,12 @@ impl WorkspaceRuntime for DockerRuntime {
             }
         };
         let mem = st.memory_stats.unwrap_or_default();
+        let pids = st.pids_stats.and_then(|p| p.current);
+        // A container that is not running has a stats record without
+        // readings: that is "no usage", not a usage of zero.
+        if mem.usage.is_none() && pids.is_none() {
+            return Ok(None);
+        }
         let cache = mem
             .stats
             .as_ref()
@@ -550,7 +556,7 @@ impl WorkspaceRuntime for DockerRuntime {
                 .unwrap_or(0),
             memory_bytes: mem.usage.unwrap_or(0).saturating_sub(cache),
             memory_limit_bytes: mem.limit.unwrap_or(0),
-            pids: st.pids_stats.and_then(|p| p.current).unwrap_or(0),
+            pids: pids.unwrap_or(0),
         }))
     }
 
