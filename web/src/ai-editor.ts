@@ -3,7 +3,7 @@
 // and Ctrl/Cmd+K (an instruction; the rewrite streams into a diff to
 // accept or reject).
 import type * as Monaco from 'monaco-editor';
-import { token } from './api';
+import * as gateway from './api/gateway';
 
 const cache = new Map<string, string>();
 let fimWorks: boolean | null = null;
@@ -15,29 +15,19 @@ function abortOn(tok: Monaco.CancellationToken): AbortController {
 }
 
 async function complete(prefix: string, suffix: string, signal: AbortSignal): Promise<string> {
-  const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${token()}` };
   if (fimWorks !== false) {
     // The model's own fill-in-the-middle, where the service has it.
-    const r = await fetch('/v1/completions', {
-      method: 'POST',
-      headers,
-      signal,
-      body: JSON.stringify({ model: '', prompt: prefix, suffix, max_tokens: 48, temperature: 0.2, stop: ['\n\n'] }),
-    });
+    const r = await gateway.complete({ model: '', prompt: prefix, suffix, max_tokens: 48, temperature: 0.2, stop: ['\n\n'] }, signal);
     if (r.ok) {
       fimWorks = true;
-      const j = await r.json();
-      return j.choices?.[0]?.text ?? '';
+      return r.text;
     }
     if (r.status !== 400 && r.status !== 404) return '';
     fimWorks = false;
   }
   // Chat-style fallback for services without completions.
-  const r = await fetch('/v1/chat/completions', {
-    method: 'POST',
-    headers,
-    signal,
-    body: JSON.stringify({
+  return gateway.chatText(
+    {
       model: '',
       max_tokens: 48,
       temperature: 0.2,
@@ -45,11 +35,9 @@ async function complete(prefix: string, suffix: string, signal: AbortSignal): Pr
         { role: 'system', content: 'Complete the code at <CURSOR>. Reply with only the inserted text, no explanation, no code fences.' },
         { role: 'user', content: `${prefix}<CURSOR>${suffix}` },
       ],
-    }),
-  });
-  if (!r.ok) return '';
-  const j = await r.json();
-  return j.choices?.[0]?.message?.content ?? '';
+    },
+    signal,
+  );
 }
 
 export function registerInlineCompletions(monaco: typeof Monaco): Monaco.IDisposable {
@@ -81,40 +69,21 @@ export function registerInlineCompletions(monaco: typeof Monaco): Monaco.IDispos
   });
 }
 
+const unfence = (t: string) => t.replace(/^```\w*\n?/, '').replace(/\n?```\s*$/, '');
+
 /// Streams a rewrite of `original` following `instruction`; calls `onText`
 /// with the text so far.
 export async function streamRewrite(original: string, instruction: string, language: string, signal: AbortSignal, onText: (t: string) => void): Promise<string> {
-  const r = await fetch('/v1/chat/completions', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token()}` },
-    signal,
-    body: JSON.stringify({
+  const text = await gateway.streamChat(
+    {
       model: '',
-      stream: true,
       messages: [
         { role: 'system', content: `You rewrite ${language} code as instructed. Reply with only the new code, no explanation, no code fences.` },
         { role: 'user', content: `Instruction: ${instruction}\n\nCode:\n${original}` },
       ],
-    }),
-  });
-  if (!r.ok || !r.body) throw new Error((await r.json().catch(() => null))?.error?.message || `HTTP ${r.status}`);
-  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = '';
-  let text = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const data = buf.slice(0, i).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
-      buf = buf.slice(i + 2);
-      if (!data || data === '[DONE]') continue;
-      const j = JSON.parse(data);
-      if (j.error) throw new Error(j.error.message);
-      text += j.choices?.[0]?.delta?.content ?? '';
-      onText(text.replace(/^```\w*\n?/, '').replace(/\n?```\s*$/, ''));
-    }
-  }
-  return text.replace(/^```\w*\n?/, '').replace(/\n?```\s*$/, '');
+    },
+    signal,
+    (soFar) => onText(unfence(soFar)),
+  );
+  return unfence(text);
 }

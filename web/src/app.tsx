@@ -1,23 +1,71 @@
-// The application shell: who is logged in, and which page to show.
+// The application shell: who is logged in, and which page the route table
+// shows for the address.
+import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { get, onUnauthorized, post, setToken, token, User, Workspace } from './api';
-import { navigate, useLocation } from './router';
+import { onUnauthorized, setToken, token } from './api/http';
+import { logout as endSession, me } from './api/auth';
+import type { User, Workspace } from './api/types';
+import { idePath, matchRoute, navigate, Route, useLocation } from './router';
 import { Login } from './pages/login';
 import { Dashboard } from './pages/dashboard';
 import { QuickSwitcher } from './components/quick-switcher';
+
+/// What every page gets from the shell.
+interface PageArgs {
+  params: Record<string, string>;
+  url: URL;
+  user: User;
+  onLogin: (u: User) => void;
+  onLogout: () => void;
+  onSwitch: () => void;
+}
+
+interface Page {
+  render: (a: PageArgs) => JSX.Element;
+  /// Starts loading the page's code as soon as its address is known.
+  preload?: () => void;
+}
+
+// The IDE (Monaco, xterm) loads only when a workspace is opened, so the
+// login page and dashboard stay small.
+let ideLoading: Promise<typeof import('./pages/ide')> | null = null;
+let ideModule: typeof import('./pages/ide') | null = null;
+const loadIde = () =>
+  (ideLoading ??= import('./pages/ide').then((m) => {
+    ideModule = m;
+    return m;
+  }));
+
+function LazyIde(props: { id: string; file: string | null; user: User; onSwitch: () => void }) {
+  const [ide, setIde] = useState(ideModule);
+  useEffect(() => {
+    if (!ide) loadIde().then(setIde);
+  }, [ide]);
+  return ide ? <ide.Ide {...props} /> : <div class="center muted">Loading the IDE…</div>;
+}
+
+/// The first match wins; anything unknown shows the dashboard.
+const routes: Route<Page>[] = [
+  { pattern: '/login', page: { render: (a) => <Login onLogin={a.onLogin} /> } },
+  {
+    pattern: '/w/:id/*',
+    page: {
+      render: (a) => <LazyIde id={a.params.id} file={a.url.searchParams.get('file')} user={a.user} onSwitch={a.onSwitch} />,
+      preload: loadIde,
+    },
+  },
+  { pattern: '*', page: { render: (a) => <Dashboard user={a.user} onLogout={a.onLogout} onSwitch={a.onSwitch} /> } },
+];
 
 export function App() {
   const loc = useLocation();
   const [user, setUser] = useState<User | null>(null);
   const [checked, setChecked] = useState(false);
   const [switcher, setSwitcher] = useState(false);
-  // The IDE (Monaco, xterm) loads only when a workspace is opened, so the
-  // login page and dashboard stay small.
-  const [ide, setIde] = useState<typeof import('./pages/ide') | null>(null);
-  const wantIde = /^\/w\//.test(loc.pathname);
+  const { page, params } = matchRoute(routes, loc.pathname)!;
   useEffect(() => {
-    if (wantIde && !ide) import('./pages/ide').then(setIde);
-  }, [wantIde, ide]);
+    page.preload?.();
+  }, [page]);
 
   useEffect(() => {
     const stop = onUnauthorized(() => {
@@ -26,7 +74,7 @@ export function App() {
       if (location.pathname !== '/login') navigate('/login?next=' + encodeURIComponent(location.pathname + location.search), true);
     });
     if (token()) {
-      get<User>('/api/v1/auth/me')
+      me()
         .then(setUser)
         .catch(() => setUser(null))
         .finally(() => setChecked(true));
@@ -49,19 +97,15 @@ export function App() {
   }, []);
 
   if (!checked) return <div class="center muted">Loading…</div>;
-  if (!user || loc.pathname === '/login') {
-    return (
-      <Login
-        onLogin={(u) => {
-          setUser(u);
-          navigate(new URLSearchParams(location.search).get('next') || '/', true);
-        }}
-      />
-    );
-  }
-  const logout = async () => {
+  const onLogin = (u: User) => {
+    setUser(u);
+    navigate(new URLSearchParams(location.search).get('next') || '/', true);
+  };
+  // Signed out, every address shows the login page (and stays as it is).
+  if (!user) return <Login onLogin={onLogin} />;
+  const onLogout = async () => {
     try {
-      await post('/api/v1/auth/logout');
+      await endSession();
     } catch {
       /* the token may already be gone */
     }
@@ -69,24 +113,15 @@ export function App() {
     setUser(null);
     navigate('/login', true);
   };
-  const m = loc.pathname.match(/^\/w\/([^/]+)/);
   return (
     <>
-      {m ? (
-        ide ? (
-          <ide.Ide id={decodeURIComponent(m[1])} file={loc.searchParams.get('file')} user={user} onSwitch={() => setSwitcher(true)} />
-        ) : (
-          <div class="center muted">Loading the IDE…</div>
-        )
-      ) : (
-        <Dashboard user={user} onLogout={logout} onSwitch={() => setSwitcher(true)} />
-      )}
+      {page.render({ params, url: loc, user, onLogin, onLogout, onSwitch: () => setSwitcher(true) })}
       {switcher && (
         <QuickSwitcher
           onClose={() => setSwitcher(false)}
           onPick={(w: Workspace) => {
             setSwitcher(false);
-            navigate(`/w/${w.id}`);
+            navigate(idePath(w.id));
           }}
         />
       )}

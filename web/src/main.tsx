@@ -1,3 +1,4 @@
+// The entry point: renders the app into #app.
 import { render } from 'preact';
 import { App } from './app';
 import './styles.css';

@@ -1,3 +1,4 @@
+// A confirmation dialog with an optional checkbox (e.g. "also delete the data").
 import { useState } from 'preact/hooks';
 import { Modal } from './modal';
 

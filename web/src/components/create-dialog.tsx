@@ -1,5 +1,8 @@
+// The new-workspace form: template, name, limits, environment and ports.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, post, Template, Workspace } from '../api';
+import { ApiError } from '../api/http';
+import { createWorkspace, listTemplates } from '../api/workspaces';
+import type { CreateWorkspaceRequest, Template, Workspace } from '../api/types';
 import { Modal } from './modal';
 
 export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (w: Workspace) => void }) {
@@ -14,7 +17,7 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    get<Template[]>('/api/v1/templates').then(setTemplates).catch((e) => setError(String(e.message || e)));
+    listTemplates().then(setTemplates).catch((e) => setError(String(e.message || e)));
   }, []);
   const t = templates.find((x) => x.name === template);
 
@@ -32,13 +35,13 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
       .filter(Boolean)
       .map(Number);
     if (portList.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) return setError('Ports are numbers from 1 to 65535.');
-    const body: Record<string, unknown> = { name, template, env: envMap };
+    const body: CreateWorkspaceRequest = { name, template, env: envMap };
     if (cpus) body.cpus = Number(cpus);
     if (memory) body.memory_mb = Number(memory);
     if (portList.length) body.ports = portList;
     setBusy(true);
     try {
-      onCreated(await post<Workspace>('/api/v1/workspaces', body));
+      onCreated(await createWorkspace(body));
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
       setBusy(false);

@@ -1,7 +1,9 @@
 // The file tree: lazy directories, create/rename/delete, upload by drag and
 // drop, download, and live updates from the agent's watch stream.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, DirEntry, get, post, request, sse, token, ws, q, del } from '../api';
+import { ApiError, token } from '../api/http';
+import { archive, listDir, mkdir, readBlob, remove as removePath, rename as renamePath, upload, watch as watchFiles, writeText } from '../api/files';
+import type { DirEntry } from '../api/types';
 
 type Dirs = Record<string, DirEntry[] | undefined>;
 
@@ -18,7 +20,7 @@ export function FileTree({ id, onOpen, onError, activePath }: { id: string; onOp
 
   const load = async (dir: string) => {
     try {
-      const list = await get<DirEntry[]>(`${ws(id)}/files${q({ path: dir })}`);
+      const list = await listDir(id, dir);
       setDirs((d) => ({ ...d, [dir]: list }));
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) setDirs((d) => ({ ...d, [dir]: undefined }));
@@ -32,8 +34,7 @@ export function FileTree({ id, onOpen, onError, activePath }: { id: string; onOp
     const ctrl = new AbortController();
     let retry: ReturnType<typeof setTimeout>;
     const watch = () =>
-      sse(`${ws(id)}/files/watch${q({ path: '' })}`, ctrl.signal, (_name, data) => {
-        const changes: { path: string }[] = JSON.parse(data).changes;
+      watchFiles(id, '', ctrl.signal, (changes) => {
         const touched = new Set(changes.map((c) => parent(c.path)));
         touched.forEach((d) => openRef.current.has(d) && load(d));
       })
@@ -77,29 +78,28 @@ export function FileTree({ id, onOpen, onError, activePath }: { id: string; onOp
     const name = prompt(`New file in /${dir}`);
     if (!name) return;
     const path = join(dir, name);
-    act(() => request('PUT', `${ws(id)}/files/content${q({ path })}`, '', { 'If-None-Match': '*' }), [dir]).then(() => onOpen(path));
+    act(() => writeText(id, path, '', { createOnly: true }), [dir]).then(() => onOpen(path));
   };
   const newFolder = () => {
     const dir = targetDir();
     const name = prompt(`New folder in /${dir}`);
-    if (name) act(() => post(`${ws(id)}/files/mkdir`, { path: join(dir, name) }), [dir]);
+    if (name) act(() => mkdir(id, join(dir, name)), [dir]);
   };
   const rename = () => {
     if (!selected) return;
     const to = prompt('Rename to', selected);
-    if (to && to !== selected) act(() => post(`${ws(id)}/files/rename`, { from: selected, to }), [parent(selected), parent(to)]);
+    if (to && to !== selected) act(() => renamePath(id, selected, to), [parent(selected), parent(to)]);
   };
   const remove = () => {
     if (!selected || !confirm(`Delete ${selected}?`)) return;
-    act(() => del(`${ws(id)}/files${q({ path: selected, recursive: true })}`), [parent(selected)]);
+    act(() => removePath(id, selected, true), [parent(selected)]);
     setSelected('');
   };
   const download = async () => {
     const path = selected;
     const entry = dirs[parent(path)]?.find((e) => join(parent(path), e.name) === path);
-    const url = entry?.kind === 'file' ? `${ws(id)}/files/content${q({ path })}` : `${ws(id)}/files/archive${q({ path })}`;
     try {
-      const blob = await (await request('GET', url)).blob();
+      const blob = await (entry?.kind === 'file' ? readBlob(id, path) : archive(id, path));
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
       a.download = entry?.kind === 'file' ? path.split('/').pop() || 'file' : `${path.split('/').pop() || 'workspace'}.tar.gz`;
@@ -116,9 +116,7 @@ export function FileTree({ id, onOpen, onError, activePath }: { id: string; onOp
     setDropDir(null);
     const files = Array.from(e.dataTransfer?.files || []);
     if (!files.length) return;
-    const form = new FormData();
-    files.forEach((f) => form.append('file', f, f.name));
-    act(() => request('POST', `${ws(id)}/files/upload${q({ path: dir })}`, form), [dir]);
+    act(() => upload(id, dir, files), [dir]);
   };
 
   const render = (dir: string, depth: number): preact.JSX.Element[] =>

@@ -1,3 +1,4 @@
+// A modal dialog: a titled card over a backdrop; Escape or a click outside closes it.
 import { ComponentChildren } from 'preact';
 import { useEffect } from 'preact/hooks';
 

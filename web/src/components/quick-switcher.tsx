@@ -1,6 +1,7 @@
 // Ctrl/Cmd+Shift+K: type to filter workspaces, Enter to open.
 import { useEffect, useState } from 'preact/hooks';
-import { get, Workspace } from '../api';
+import { listWorkspaces } from '../api/workspaces';
+import type { Workspace } from '../api/types';
 import { recentWorkspaces } from '../router';
 import { Modal } from './modal';
 
@@ -9,7 +10,7 @@ export function QuickSwitcher({ onClose, onPick }: { onClose: () => void; onPick
   const [filter, setFilter] = useState('');
   const [sel, setSel] = useState(0);
   useEffect(() => {
-    get<Workspace[]>('/api/v1/workspaces').then((l) => {
+    listWorkspaces().then((l) => {
       const recent = recentWorkspaces();
       const rank = (w: Workspace) => (recent.indexOf(w.id) + 1 || 99);
       setAll([...l].sort((a, b) => rank(a) - rank(b)));

@@ -4,7 +4,10 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import '@xterm/xterm/css/xterm.css';
-import { ApiError, get, post, del, TermInfo, ws } from '../api';
+import { ApiError } from '../api/http';
+import { killTerminal, listTerminals, openTerminal, terminalSocketUrl } from '../api/terminals';
+import type { TermInfo } from '../api/types';
+import { CommandHelp } from './command-help';
 
 const theme = () =>
   window.matchMedia('(prefers-color-scheme: dark)').matches
@@ -28,9 +31,7 @@ function TerminalView({ id, term, visible }: { id: string; term: TermInfo; visib
     };
     const connect = async () => {
       try {
-        const { ticket } = await post<{ ticket: string }>('/api/v1/auth/ticket');
-        const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-        sock = new WebSocket(`${proto}://${location.host}${ws(id)}/terminals/${term.id}/ws?ticket=${ticket}`);
+        sock = new WebSocket(await terminalSocketUrl(id, term.id));
         sock.binaryType = 'arraybuffer';
         let first = true;
         sock.onopen = () => {
@@ -105,7 +106,7 @@ export function Terminals({ id, onError }: { id: string; onError: (m: string) =>
   const [active, setActive] = useState<string | null>(null);
   const open = async () => {
     try {
-      const t = await post<TermInfo>(`${ws(id)}/terminals`, { cols: 100, rows: 24 });
+      const t = await openTerminal(id, { cols: 100, rows: 24 });
       setTerms((ts) => [...ts, t]);
       setActive(t.id);
     } catch (e) {
@@ -114,7 +115,7 @@ export function Terminals({ id, onError }: { id: string; onError: (m: string) =>
   };
   useEffect(() => {
     // Terminals outlive the page: pick up the running ones, or start one.
-    get<TermInfo[]>(`${ws(id)}/terminals`)
+    listTerminals(id)
       .then((list) => {
         const live = list.filter((t) => t.exit_code === null);
         if (live.length) {
@@ -125,7 +126,7 @@ export function Terminals({ id, onError }: { id: string; onError: (m: string) =>
       .catch((e) => onError(e instanceof ApiError ? e.message : String(e)));
   }, [id]);
   const kill = async (tid: string) => {
-    await del(`${ws(id)}/terminals/${tid}`).catch(() => {});
+    await killTerminal(id, tid).catch(() => {});
     const rest = terms.filter((t) => t.id !== tid);
     setTerms(rest);
     if (active === tid) setActive(rest.length ? rest[0].id : null);
@@ -151,78 +152,6 @@ export function Terminals({ id, onError }: { id: string; onError: (m: string) =>
           <TerminalView key={t.id} id={id} term={t} visible={t.id === active} />
         ))}
       </div>
-    </div>
-  );
-}
-
-/// Describe a task in words, get a shell command with a short explanation;
-/// it runs in the terminal only after the user confirms.
-function CommandHelp({ onRun }: { onRun: (cmd: string) => void }) {
-  const [ask, setAsk] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [answer, setAnswer] = useState<{ command: string; explanation: string } | null>(null);
-  const [error, setError] = useState('');
-  const go = async () => {
-    setBusy(true);
-    setError('');
-    setAnswer(null);
-    try {
-      const r = await post<{ choices: { message: { content: string } }[] }>('/v1/chat/completions', {
-        model: '',
-        temperature: 0,
-        max_tokens: 200,
-        messages: [
-          {
-            role: 'system',
-            content:
-              'You turn a task into one POSIX shell command for a Debian workspace. Reply with JSON only: {"command": "...", "explanation": "one sentence"}.',
-          },
-          { role: 'user', content: ask },
-        ],
-      });
-      const text = r.choices?.[0]?.message?.content ?? '';
-      const m = text.match(/\{[\s\S]*\}/);
-      let parsed: { command?: string; explanation?: string } = {};
-      try {
-        parsed = m ? JSON.parse(m[0]) : {};
-      } catch {
-        parsed = {};
-      }
-      const command = (parsed.command || text.replace(/```\w*/g, '').trim().split('\n')[0] || '').trim();
-      if (!command) throw new Error('the model suggested no command');
-      setAnswer({ command, explanation: parsed.explanation || '' });
-    } catch (e) {
-      setError(e instanceof ApiError ? e.message : String((e as Error).message || e));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <div class="cmd-help">
-      {answer ? (
-        <>
-          <span class="suggestion" title={answer.explanation}>
-            $ {answer.command}
-          </span>
-          <span class="muted small">{answer.explanation}</span>
-          <span class="spacer" />
-          <button class="primary" onClick={() => (onRun(answer.command), setAnswer(null), setAsk(''))}>
-            Run
-          </button>
-          <button onClick={() => setAnswer(null)}>Cancel</button>
-        </>
-      ) : (
-        <>
-          <input
-            placeholder="Describe a command for the AI to suggest (Enter)…"
-            value={ask}
-            onInput={(e) => setAsk(e.currentTarget.value)}
-            onKeyDown={(e) => e.key === 'Enter' && ask.trim() && !busy && go()}
-          />
-          {busy && <span class="spinner" />}
-          {error && <span class="error small">{error}</span>}
-        </>
-      )}
     </div>
   );
 }

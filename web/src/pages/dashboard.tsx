@@ -1,8 +1,11 @@
 // The dashboard: every workspace with live state and resource use, create,
 // start/stop/restart/delete, recent workspaces.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, del, formatBytes, get, post, Usage, User, Workspace, ws } from '../api';
-import { navigate, recentWorkspaces } from '../router';
+import { ApiError } from '../api/http';
+import { changeState, deleteWorkspace, listWorkspaces, usage as workspaceUsage } from '../api/workspaces';
+import type { Usage, User, Workspace } from '../api/types';
+import { formatBytes } from '../format';
+import { idePath, navigate, recentWorkspaces } from '../router';
 import { CreateDialog } from '../components/create-dialog';
 import { Confirm } from '../components/confirm';
 
@@ -16,12 +19,12 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
 
   const refresh = async () => {
     try {
-      const l = await get<Workspace[]>('/api/v1/workspaces');
+      const l = await listWorkspaces();
       setList(l);
       setError('');
       const running = l.filter((w) => w.state === 'running');
       const entries = await Promise.all(
-        running.map(async (w) => [w.id, await get<Usage>(`${ws(w.id)}/usage`).catch(() => ({ running: false }))] as const),
+        running.map(async (w) => [w.id, await workspaceUsage(w.id).catch((): Usage => ({ running: false }))] as const),
       );
       setUsage(Object.fromEntries(entries));
     } catch (e) {
@@ -38,7 +41,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
   const act = async (w: Workspace, verb: 'start' | 'stop' | 'restart') => {
     setBusy((b) => ({ ...b, [w.id]: verb }));
     try {
-      await post(`${ws(w.id)}/${verb}`);
+      await changeState(w.id, verb);
       await refresh();
     } catch (e) {
       setError(`${w.name}: ${e instanceof ApiError ? e.message : e}`);
@@ -54,7 +57,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
     setDeleting(null);
     setBusy((b) => ({ ...b, [w.id]: 'delete' }));
     try {
-      await del(`${ws(w.id)}?purge=${purge}`);
+      await deleteWorkspace(w.id, purge);
       await refresh();
     } catch (e) {
       setError(`${w.name}: ${e instanceof ApiError ? e.message : e}`);
@@ -97,7 +100,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
           <div class="recent">
             <span class="muted">Recent:</span>
             {recent.map((w) => (
-              <a href={`/w/${w.id}`} onClick={(e) => (e.preventDefault(), navigate(`/w/${w.id}`))}>
+              <a href={idePath(w.id)} onClick={(e) => (e.preventDefault(), navigate(idePath(w.id)))}>
                 {w.name}
               </a>
             ))}
@@ -131,7 +134,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
                 return (
                   <tr key={w.id} data-workspace={w.name}>
                     <td>
-                      <a class="ws-name" href={`/w/${w.id}`} onClick={(e) => (e.preventDefault(), navigate(`/w/${w.id}`))}>
+                      <a class="ws-name" href={idePath(w.id)} onClick={(e) => (e.preventDefault(), navigate(idePath(w.id)))}>
                         {w.name}
                       </a>
                     </td>
@@ -151,7 +154,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
                       <div class="muted small">of {w.limits.memory_mb} MiB</div>
                     </td>
                     <td class="actions">
-                      <button onClick={() => navigate(`/w/${w.id}`)} disabled={w.state !== 'running'}>
+                      <button onClick={() => navigate(idePath(w.id))} disabled={w.state !== 'running'}>
                         Open
                       </button>
                       {w.state === 'running' ? (
@@ -183,7 +186,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
           onCreated={(w) => {
             setCreating(false);
             refresh();
-            navigate(`/w/${w.id}`);
+            navigate(idePath(w.id));
           }}
         />
       )}

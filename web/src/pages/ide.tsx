@@ -1,7 +1,10 @@
 // The workspace IDE: file tree, tabbed editor, terminals, AI panel, status.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, get, request, User, Workspace, ws, q, FileMeta } from '../api';
-import { navigate, rememberWorkspace } from '../router';
+import { ApiError } from '../api/http';
+import { getWorkspace, startWorkspace } from '../api/workspaces';
+import { readText, writeText } from '../api/files';
+import type { User, Workspace } from '../api/types';
+import { idePath, navigate, rememberWorkspace } from '../router';
 import { FileTree } from '../components/file-tree';
 import { EditorArea, OpenFile } from '../components/editor';
 import { Terminals } from '../components/terminals';
@@ -23,7 +26,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
     let stop = false;
     const poll = async () => {
       try {
-        const x = await get<Workspace>(ws(id));
+        const x = await getWorkspace(id);
         if (stop) return;
         setW(x);
         setOnline(true);
@@ -50,9 +53,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
         return;
       }
       try {
-        const resp = await request('GET', `${ws(id)}/files/content${q({ path })}`);
-        const text = await resp.text();
-        const etag = resp.headers.get('etag') || '';
+        const { text, etag } = await readText(id, path);
         setFiles((fs) => [...fs, { path, content: text, saved: text, etag, conflict: false }]);
         setActive(path);
       } catch (e) {
@@ -67,7 +68,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
     if (file) openFile(file);
   }, [file, openFile]);
   useEffect(() => {
-    const url = `/w/${encodeURIComponent(id)}${active ? q({ file: active }) : ''}`;
+    const url = idePath(id, active);
     if (location.pathname + location.search !== url) navigate(url, true);
   }, [active, id]);
 
@@ -75,10 +76,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
     const f = filesRef.current.find((x) => x.path === path);
     if (!f) return;
     try {
-      const headers: Record<string, string> = {};
-      if (f.etag && !force) headers['If-Match'] = f.etag;
-      const resp = await request('PUT', `${ws(id)}/files/content${q({ path })}`, f.content, headers);
-      const meta: FileMeta = await resp.json();
+      const meta = await writeText(id, path, f.content, { ifMatch: force ? undefined : f.etag });
       setFiles((fs) => fs.map((x) => (x.path === path ? { ...x, saved: f.content, etag: meta.etag, conflict: false } : x)));
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) {
@@ -90,9 +88,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
   };
 
   const reload = async (path: string) => {
-    const resp = await request('GET', `${ws(id)}/files/content${q({ path })}`);
-    const text = await resp.text();
-    const etag = resp.headers.get('etag') || '';
+    const { text, etag } = await readText(id, path);
     setFiles((fs) => fs.map((x) => (x.path === path ? { ...x, content: text, saved: text, etag, conflict: false, version: (x.version || 0) + 1 } : x)));
   };
 
@@ -143,7 +139,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
           <p>
             This workspace is <b>{w.state}</b>. {w.state_reason}
           </p>
-          <button class="primary" onClick={() => request('POST', `${ws(id)}/start`).catch((e) => setError(e.message))}>
+          <button class="primary" onClick={() => startWorkspace(id).catch((e) => setError(e.message))}>
             Start it
           </button>
         </div>

@@ -1,5 +1,8 @@
+// The sign-in form; the session token it gets is kept for every later call.
 import { useState } from 'preact/hooks';
-import { ApiError, post, setToken, User } from '../api';
+import { ApiError, setToken } from '../api/http';
+import { login } from '../api/auth';
+import type { User } from '../api/types';
 
 export function Login({ onLogin }: { onLogin: (u: User) => void }) {
   const [username, setUsername] = useState('');
@@ -11,7 +14,7 @@ export function Login({ onLogin }: { onLogin: (u: User) => void }) {
     setBusy(true);
     setError('');
     try {
-      const r = await post<{ token: string; user: User }>('/api/v1/auth/login', { username, password });
+      const r = await login({ username, password });
       setToken(r.token);
       onLogin(r.user);
     } catch (err) {

@@ -1,0 +1,15 @@
+// Sessions and tokens: `/api/v1/auth/…`.
+import { del, get, post, seg } from './http';
+import type { ApiToken, CreatedToken, CreateTokenRequest, LoginRequest, LoginResponse, Ticket, User } from './types';
+
+export const login = (body: LoginRequest) => post<LoginResponse>('/api/v1/auth/login', body);
+export const logout = () => post<void>('/api/v1/auth/logout');
+export const me = () => get<User>('/api/v1/auth/me');
+
+export const listTokens = () => get<ApiToken[]>('/api/v1/auth/tokens');
+export const createToken = (body: CreateTokenRequest) => post<CreatedToken>('/api/v1/auth/tokens', body);
+export const revokeToken = (id: string) => del<void>(`/api/v1/auth/tokens/${seg(id)}`);
+
+/// A single-use, short-lived ticket for a WebSocket URL (browsers cannot
+/// send headers on WebSockets).
+export const ticket = () => post<Ticket>('/api/v1/auth/ticket');

@@ -1,0 +1,113 @@
+// The API's request and response types under the names the web app uses:
+// the types generated from the OpenAPI document (schema.d.ts, regenerated
+// by scripts/web.sh) wherever it describes them, and below them the few
+// shapes it leaves open (agent run events, file watch events, the `/v1`
+// gateway's OpenAI bodies).
+import type { components } from './schema';
+
+type Schemas = components['schemas'];
+
+// Auth and users.
+export type User = Schemas['UserDto'];
+export type LoginRequest = Schemas['LoginRequest'];
+export type LoginResponse = Schemas['LoginResponse'];
+export type Ticket = Schemas['TicketDto'];
+export type ApiToken = Schemas['TokenDto'];
+export type CreateTokenRequest = Schemas['CreateTokenRequest'];
+export type CreatedToken = Schemas['CreatedToken'];
+
+// Workspaces.
+export type Workspace = Schemas['WorkspaceDto'];
+export type CreateWorkspaceRequest = Schemas['CreateWorkspaceRequest'];
+export type DeletedWorkspace = Schemas['DeletedDto'];
+export type Template = Schemas['TemplateDto'];
+export type Usage = Schemas['WorkspaceUsageDto'];
+export type ExecRequest = Schemas['ExecRequestDto'];
+export type ExecResponse = Schemas['ExecResponseDto'];
+
+// Files.
+export type DirEntry = Schemas['DirEntry'];
+export type FileMeta = Schemas['FileMeta'];
+export type Uploaded = Schemas['Uploaded'];
+export type SearchResult = Schemas['SearchResult'];
+
+// Terminals.
+export type TermInfo = Schemas['TermInfo'];
+export type OpenTerminal = Schemas['OpenTerminal'];
+
+// Agent runs, their policy, and the audit trail.
+export type StartRun = Schemas['StartBody'];
+export type RunStarted = Schemas['RunStarted'];
+export type Approval = Schemas['Approval'];
+export type Undone = Schemas['Undone'];
+export type Policy = Schemas['Policy'];
+export type AuditRow = Schemas['AuditDto'];
+
+// Conversations (the messages are the client's own, stored as sent).
+export type ConversationSummary = Schemas['ConversationSummary'];
+export type Conversation = Omit<Schemas['Conversation'], 'messages'> & { messages: ChatMessage[] };
+
+// --- Shapes the OpenAPI document leaves open. ---
+
+/// One step of an agent run, as `GET /runs/{run}/events` sends it.
+export interface RunEvent {
+  /// `assistant`, `tool_call`, `approval_needed`, `tool_result` or `end`.
+  type: string;
+  id?: string;
+  tool?: string;
+  args?: Record<string, unknown>;
+  decision?: string;
+  reason?: string;
+  content?: string | null;
+  output?: string;
+  ok?: boolean;
+}
+
+/// One change in a `files/watch` stream's `changes` event.
+export interface FsChange {
+  kind: 'created' | 'modified' | 'removed';
+  path: string;
+}
+
+/// A chat message as the OpenAI-compatible gateway takes it.
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest {
+  /// Empty: the active service's default model.
+  model: string;
+  messages: ChatMessage[];
+  stream?: boolean;
+  max_tokens?: number;
+  temperature?: number;
+}
+
+export interface ChatResponse {
+  choices: { message: { content: string } }[];
+}
+
+/// One `data:` chunk of a streamed chat completion.
+export interface ChatChunk {
+  choices?: { delta?: { content?: string } }[];
+  error?: { message: string };
+}
+
+/// A (fill-in-the-middle) text completion request.
+export interface CompletionRequest {
+  model: string;
+  prompt: string;
+  suffix?: string;
+  max_tokens?: number;
+  temperature?: number;
+  stop?: string[];
+}
+
+export interface CompletionResponse {
+  choices?: { text?: string }[];
+}
+
+export interface ModelList {
+  data: { id: string }[];
+}

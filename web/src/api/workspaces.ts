@@ -1,0 +1,21 @@
+// Workspaces and templates: `/api/v1/workspaces…`, `/api/v1/templates`.
+import { del, get, post, q, seg } from './http';
+import type { CreateWorkspaceRequest, DeletedWorkspace, ExecRequest, ExecResponse, Template, Usage, Workspace } from './types';
+
+/// The URL of one workspace; the files, terminals, runs, policy and
+/// conversations modules build theirs on it.
+export const workspacePath = (id: string) => `/api/v1/workspaces/${seg(id)}`;
+
+export const listWorkspaces = () => get<Workspace[]>('/api/v1/workspaces');
+export const getWorkspace = (id: string) => get<Workspace>(workspacePath(id));
+export const createWorkspace = (body: CreateWorkspaceRequest) => post<Workspace>('/api/v1/workspaces', body);
+/// Removes the container; `purge` also removes the /workspace data.
+export const deleteWorkspace = (id: string, purge: boolean) => del<DeletedWorkspace>(`${workspacePath(id)}${q({ purge })}`);
+
+export type Lifecycle = 'start' | 'stop' | 'restart';
+export const changeState = (id: string, verb: Lifecycle) => post<Workspace>(`${workspacePath(id)}/${verb}`);
+export const startWorkspace = (id: string) => changeState(id, 'start');
+
+export const exec = (id: string, body: ExecRequest) => post<ExecResponse>(`${workspacePath(id)}/exec`, body);
+export const usage = (id: string) => get<Usage>(`${workspacePath(id)}/usage`);
+export const listTemplates = () => get<Template[]>('/api/v1/templates');
