@@ -8,6 +8,7 @@
 
 use super::model::{Workspace, WorkspaceState};
 use super::netpool::NetPool;
+use super::plan;
 use super::validate;
 use crate::access::{can, sees_all_workspaces, Action, Resource};
 use crate::audit::{Audit, Entry};
@@ -360,80 +361,8 @@ impl WorkspaceManager {
         req: CreateWorkspace,
     ) -> Result<Workspace, CoreError> {
         can(p, Action::Change, Resource::NewWorkspace)?;
-        let lim = &self.opts.limits;
-        validate::name(&req.name).map_err(|m| CoreError::invalid("invalid_name", m))?;
-        let template = match (&req.template, &req.image) {
-            (Some(_), Some(_)) => {
-                return Err(CoreError::invalid(
-                    "invalid_request",
-                    "give either a template or an image, not both",
-                ))
-            }
-            (Some(t), None) => Some(
-                self.catalog
-                    .get(t)
-                    .ok_or_else(|| {
-                        CoreError::invalid("unknown_template", format!("no template named {t:?}"))
-                    })?
-                    .clone(),
-            ),
-            (None, Some(_)) => None,
-            (None, None) => Some(
-                self.catalog
-                    .get("base")
-                    .or_else(|| self.catalog.all().first())
-                    .ok_or_else(|| {
-                        CoreError::invalid(
-                            "unknown_template",
-                            "no template given and the catalog is empty",
-                        )
-                    })?
-                    .clone(),
-            ),
-        };
-        let image = match (&template, &req.image) {
-            (Some(t), _) => t.image.clone(),
-            (None, Some(i)) => i.clone(),
-            (None, None) => unreachable_image()?,
-        };
-        validate::image(&image).map_err(|m| CoreError::invalid("invalid_image", m))?;
-        let cpus = req
-            .cpus
-            .or(template.as_ref().and_then(|t| t.cpus))
-            .unwrap_or(lim.default_cpus);
-        if !(cpus >= 0.1 && cpus <= lim.max_cpus) {
-            return Err(CoreError::invalid(
-                "invalid_limits",
-                format!("cpus must be between 0.1 and {}", lim.max_cpus),
-            ));
-        }
-        let memory_mb = req
-            .memory_mb
-            .or(template.as_ref().and_then(|t| t.memory_mb))
-            .unwrap_or(lim.default_memory_mb);
-        if !(64..=lim.max_memory_mb).contains(&memory_mb) {
-            return Err(CoreError::invalid(
-                "invalid_limits",
-                format!("memory_mb must be between 64 and {}", lim.max_memory_mb),
-            ));
-        }
-        let pids_limit = req.pids_limit.unwrap_or(lim.default_pids_limit);
-        if !(32..=lim.max_pids_limit).contains(&pids_limit) {
-            return Err(CoreError::invalid(
-                "invalid_limits",
-                format!("pids_limit must be between 32 and {}", lim.max_pids_limit),
-            ));
-        }
-        let mut env = template.as_ref().map(|t| t.env.clone()).unwrap_or_default();
-        env.extend(req.env.clone());
-        validate::env(&env).map_err(|m| CoreError::invalid("invalid_env", m))?;
-        let ports = req
-            .ports
-            .clone()
-            .or_else(|| template.as_ref().map(|t| t.ports.clone()))
-            .unwrap_or_default();
-        validate::ports(&ports).map_err(|m| CoreError::invalid("invalid_ports", m))?;
-
+        let plan = plan::resolve(&req, &self.catalog, &self.opts.limits)?;
+        let image = plan.image.clone();
         // The image must be there before anything is recorded, so that a bad
         // image leaves nothing behind.
         if !self.runtime.image_exists(&image).await? {
@@ -450,19 +379,16 @@ impl WorkspaceManager {
             id: id.clone(),
             owner_id: p.user_id.clone(),
             name: req.name.clone(),
-            template: template.as_ref().map(|t| t.name.clone()),
+            template: plan.template,
             image,
             state: WorkspaceState::Creating.as_str().into(),
             state_reason: None,
-            cpu_millis: (cpus * 1000.0).round() as i64,
-            memory_mb,
-            pids_limit,
-            env,
-            ports,
-            run_as: template
-                .as_ref()
-                .and_then(|t| t.user.clone())
-                .unwrap_or_else(|| DEFAULT_USER.into()),
+            cpu_millis: plan.cpu_millis,
+            memory_mb: plan.memory_mb,
+            pids_limit: plan.pids_limit,
+            env: plan.env,
+            ports: plan.ports,
+            run_as: plan.user,
             container_id: None,
             volume: format!("aicockpit-vol-{id}"),
             network: format!("aicockpit-net-{id}"),
@@ -898,10 +824,6 @@ impl WorkspaceManager {
         v.extend(argv);
         Ok(v)
     }
-}
-
-fn unreachable_image() -> Result<String, CoreError> {
-    Err(CoreError::Internal("neither template nor image".into()))
 }
 
 /// Checks an exec request's own fields against the limits; returns its

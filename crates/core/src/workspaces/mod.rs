@@ -5,6 +5,7 @@ pub mod hostfw;
 mod manager;
 mod model;
 pub mod netpool;
+pub mod plan;
 pub mod reconcile;
 pub mod validate;
 
