@@ -100,6 +100,13 @@ impl FrameDecoder {
         self.buf.extend_from_slice(data);
     }
 
+    /// What has arrived and is not yet a frame: when the stream turns out
+    /// not to speak the protocol, it is usually an error text from the
+    /// engine that is worth showing.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// The next complete frame, if one has arrived.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         if self.buf.len() < 4 {

@@ -20,7 +20,7 @@ mod frame;
 mod messages;
 pub mod sandbox;
 
-pub use frame::{write_frames, Frame, FrameDecoder, FrameKind, MAX_FRAME};
+pub use frame::{write_frames, Frame, FrameDecoder, FrameError, FrameKind, MAX_FRAME};
 pub use messages::*;
 
 /// Bumped whenever a message changes incompatibly. The server replaces an

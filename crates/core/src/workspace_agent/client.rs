@@ -3,7 +3,7 @@
 use crate::CoreError;
 use aicockpit_runtime::Attached;
 use aicockpit_workspace_agent_proto::{
-    AgentError, ErrorCode, Event, Frame, FrameDecoder, FrameKind, Message, Request,
+    AgentError, ErrorCode, Event, Frame, FrameDecoder, FrameError, FrameKind, Message, Request,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -71,6 +71,25 @@ fn gone() -> CoreError {
     CoreError::AgentUnavailable("the connection to the workspace agent was lost".into())
 }
 
+/// The bridge's output was not the protocol: the engine (or whatever ran
+/// in its place) wrote text such as "cannot exec in a stopped state".
+/// Shown bounded and printable only.
+fn not_the_agent(decoder: &FrameDecoder, e: &FrameError) -> CoreError {
+    let text: String = String::from_utf8_lossy(decoder.pending())
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control() && *c != char::REPLACEMENT_CHARACTER)
+        .take(200)
+        .collect();
+    if text.trim().is_empty() {
+        CoreError::AgentUnavailable(e.to_string())
+    } else {
+        CoreError::AgentUnavailable(format!("the workspace agent did not start: {}", text.trim()))
+    }
+}
+
 impl AgentConn {
     /// Takes over an attached bridge process and waits for the hello.
     pub(crate) async fn start(attached: Attached) -> Result<Arc<AgentConn>, CoreError> {
@@ -81,7 +100,7 @@ impl AgentConn {
             loop {
                 if let Some(f) = decoder
                     .next_frame()
-                    .map_err(|e| CoreError::AgentUnavailable(e.to_string()))?
+                    .map_err(|e| not_the_agent(&decoder, &e))?
                 {
                     return match serde_json::from_slice::<Message>(&f.payload) {
                         Ok(Message::Hello {
@@ -467,5 +486,40 @@ pub(crate) fn agent_error(e: AgentError) -> CoreError {
         ErrorCode::Invalid => CoreError::invalid("invalid_request", e.message),
         ErrorCode::PermissionDenied => CoreError::Forbidden(e.message),
         ErrorCode::Io => CoreError::Internal(format!("workspace agent: {}", e.message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the engine may write in place of the agent, and what the user
+    /// is told.
+    #[test]
+    fn text_in_place_of_the_protocol_is_shown_bounded() {
+        let long = "x".repeat(5000);
+        let cases: [(&[u8], &str); 4] = [
+            (
+                b"cannot exec in a stopped state: unknown\r\n",
+                "workspace agent unavailable: the workspace agent did not start: cannot exec in a stopped state: unknown",
+            ),
+            (
+                b"OCI runtime exec failed: \x1b[31mno such file\x07\nsecond line",
+                "workspace agent unavailable: the workspace agent did not start: OCI runtime exec failed: [31mno such file",
+            ),
+            (b"\xff\xff\xff\xff\x00", "workspace agent unavailable: bad frame: length 4294967295 out of range"),
+            (long.as_bytes(), ""),
+        ];
+        for (input, want) in cases {
+            let mut d = FrameDecoder::default();
+            d.push(input);
+            let err = d.next_frame().expect_err("not a frame");
+            let got = not_the_agent(&d, &err).to_string();
+            if want.is_empty() {
+                assert!(got.len() < 300, "bounded: {}", got.len());
+            } else {
+                assert_eq!(got, want);
+            }
+        }
     }
 }

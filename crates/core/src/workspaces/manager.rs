@@ -18,7 +18,7 @@ use crate::templates::Catalog;
 use crate::workspace_agent::{AgentConn, AgentHub};
 use crate::{now_ms, CoreError};
 use aicockpit_runtime::{
-    ContainerSpec, ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE,
+    ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE,
     LABEL_MANAGED, LABEL_WORKSPACE,
 };
 use aicockpit_store::{Store, StoreError, WorkspaceRecord};
@@ -206,8 +206,28 @@ impl WorkspaceManager {
         let cid = rec.container_id.ok_or_else(not_running)?;
         match self.workspace_agents.connect(&cid).await {
             Err(CoreError::Conflict { .. }) | Err(CoreError::Engine(_)) => Err(not_running()),
+            // The container may have stopped between the record's check and
+            // the exec (a stop racing this request): that is the user's
+            // state, not a server failure.
+            Err(e @ CoreError::AgentUnavailable(_)) => {
+                if self.container_running(&cid).await {
+                    Err(e)
+                } else {
+                    Err(not_running())
+                }
+            }
             Err(e) => Err(e),
             Ok(conn) => Ok((rec.id, conn)),
+        }
+    }
+
+    /// Whether the engine says the container runs (an engine that cannot
+    /// answer counts as running, so its own error is the one reported).
+    async fn container_running(&self, cid: &str) -> bool {
+        match self.runtime.inspect_container(cid).await {
+            Ok(Some(info)) => info.status == ContainerStatus::Running,
+            Ok(None) => false,
+            Err(_) => true,
         }
     }
 
