@@ -150,8 +150,10 @@ async fn leftovers_are_adopted_or_removed_and_foreign_objects_left_alone() {
         make_container(&format!("foreign-{suffix}"), labels("someone-else", "gone")).await;
 
     let report = ts.state.workspaces.reconcile().await.expect("reconcile");
-    assert_eq!(report.orphan_containers_removed, 1, "{report:?}");
-    assert_eq!(report.orphan_networks_removed, 1, "{report:?}");
+    assert_eq!(
+        report.orphans_removed, 1,
+        "container and network of one workspace: {report:?}"
+    );
 
     let adopted = store.workspace(&adopt_id).await.expect("adopted row");
     assert_eq!(adopted.container_id.as_deref(), Some(adopted_cid.as_str()));

@@ -56,7 +56,8 @@ impl App {
             None => Catalog::builtin(),
         }
         .map_err(StartError::Config)?;
-        let runtime: Arc<dyn WorkspaceRuntime> = Arc::new(DockerRuntime::new(config.engine_host()));
+        let runtime: Arc<dyn WorkspaceRuntime> =
+            Arc::new(DockerRuntime::new(config.engine_host(), instance.clone()));
         let head_file = aicockpit_core::audit::HeadFile::open(&data_dir)
             .map_err(|e| StartError::Io(format!("the audit key in {}: {e}", data_dir.display())))?;
         let audit =

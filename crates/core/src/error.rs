@@ -87,6 +87,11 @@ impl From<RuntimeError> for CoreError {
                 "network_addresses_exhausted",
                 format!("the container engine has no network addresses left for a workspace: {m}"),
             ),
+            RuntimeError::NoFreeAddressRange(m) => CoreError::conflict(
+                "network_pool_exhausted",
+                format!("no free network for the workspace: {m}"),
+            ),
+            RuntimeError::StartFailed(m) => CoreError::StartFailed(m),
             RuntimeError::Engine(m) => CoreError::Engine(m),
         }
     }

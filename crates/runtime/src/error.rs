@@ -21,6 +21,12 @@ pub enum RuntimeError {
     /// The address range asked for is taken (or the engine has none left).
     #[error("{0}")]
     AddressInUse(String),
+    /// Every address range offered for the workspace's network is taken.
+    #[error("no free address range for the workspace's network: {0}")]
+    NoFreeAddressRange(String),
+    /// The workspace was made but would not run (bad image, init exits…).
+    #[error("{0}")]
+    StartFailed(String),
     /// The engine failed otherwise.
     #[error("container engine error: {0}")]
     Engine(String),

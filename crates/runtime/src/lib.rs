@@ -1,9 +1,14 @@
-//! The container engine behind workspaces.
+//! The backends that run workspaces.
 //!
 //! [`WorkspaceRuntime`] is the one interface the rest of AiCockpit uses to
-//! run workspaces; [`DockerRuntime`] implements it over the Docker Engine API
-//! (Docker and Podman's compatible service). *Invariant:* this is the only
-//! crate that talks to a container engine.
+//! run workspaces, in the workspace's own terms: provision, start, stop,
+//! destroy (with or without its data), exec, attach, copy a file in,
+//! inspect, list, usage. How a backend makes a workspace out of engine
+//! objects (Docker: a network, a volume and a container, with labels,
+//! capabilities and names) stays inside it. [`DockerRuntime`] implements it
+//! over the Docker Engine API (Docker and Podman's compatible service);
+//! `tests/conformance.rs` is the suite every backend passes.
+//! *Invariant:* this is the only crate that talks to a container engine.
 
 mod docker;
 mod error;
@@ -13,108 +18,76 @@ mod spec;
 pub use docker::DockerRuntime;
 pub use error::RuntimeError;
 pub use spec::{
-    Attached, ContainerInfo, ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, PortMapping,
-    ResourceSample,
+    Attached, ContainerStatus, ExecOutput, ExecRequest, Limits, PortMapping, Present, Provisioned,
+    ResourceSample, WorkspaceInfo, WorkspaceSpec,
 };
 
 use async_trait::async_trait;
-use std::collections::HashMap;
 
-/// Label put on everything AiCockpit creates, so our objects can be told
-/// apart from the user's own containers on a shared engine.
-pub const LABEL_MANAGED: &str = "io.aicockpit.managed";
-/// Label naming the AiCockpit installation that owns an object. Two servers
-/// (or two test runs) on one engine never touch each other's objects.
-pub const LABEL_INSTANCE: &str = "io.aicockpit.instance";
-/// Label carrying the workspace id a container, network or volume belongs to.
-pub const LABEL_WORKSPACE: &str = "io.aicockpit.workspace";
-
-/// Operations on a container engine that workspaces need.
+/// What a backend does with workspaces.
 ///
-/// Every method is idempotent where that makes sense (removing something that
-/// is already gone succeeds), because callers retry after crashes.
+/// Per-workspace calls take the handle [`WorkspaceRuntime::provision`]
+/// returned, except [`WorkspaceRuntime::destroy`], which takes the
+/// workspace id so that it can clean up after a crash that lost the handle.
+/// Every call is idempotent where that makes sense (destroying what is
+/// already gone succeeds), because callers retry after crashes.
 #[async_trait]
 pub trait WorkspaceRuntime: Send + Sync {
     /// A short name for logs and `/ready` (`docker` or `podman`).
     fn engine_name(&self) -> String;
-    /// Cheap liveness check of the engine.
+    /// Cheap liveness check of the backend.
     async fn ping(&self) -> Result<(), RuntimeError>;
-    /// Whether `image` is present locally.
-    async fn image_exists(&self, image: &str) -> Result<bool, RuntimeError>;
-    /// Pulls `image`, reporting progress lines through `progress`.
-    async fn pull_image(
+    /// Makes `image` available, pulling it if needed and reporting progress
+    /// lines through `progress`.
+    async fn ensure_image(
         &self,
         image: &str,
         progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<(), RuntimeError>;
-    /// Creates the network if absent, with `subnet` when given; a subnet
-    /// already in use is [`RuntimeError::AddressInUse`].
-    async fn ensure_network(
-        &self,
-        name: &str,
-        labels: &HashMap<String, String>,
-        subnet: Option<&str>,
-    ) -> Result<(), RuntimeError>;
-    async fn remove_network(&self, name: &str) -> Result<(), RuntimeError>;
-    /// Creates the volume if absent; returns true if it was created now.
-    async fn ensure_volume(
-        &self,
-        name: &str,
-        labels: &HashMap<String, String>,
-    ) -> Result<bool, RuntimeError>;
-    async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
-    /// Names of networks carrying all of `labels`.
-    async fn list_networks(
-        &self,
-        labels: &HashMap<String, String>,
-    ) -> Result<Vec<(String, HashMap<String, String>)>, RuntimeError>;
-    /// Creates (does not start) a container; returns its id.
-    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
-    async fn start_container(&self, id: &str) -> Result<(), RuntimeError>;
-    /// Stops gracefully, killing after `timeout_secs`.
-    async fn stop_container(&self, id: &str, timeout_secs: i64) -> Result<(), RuntimeError>;
-    /// Force-removes a container; succeeds if it is already gone.
-    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError>;
-    /// The container's state, or `None` if it does not exist.
-    async fn inspect_container(&self, id: &str) -> Result<Option<ContainerInfo>, RuntimeError>;
-    /// Containers (running or not) carrying all of `labels`.
-    async fn list_containers(
-        &self,
-        labels: &HashMap<String, String>,
-    ) -> Result<Vec<ContainerInfo>, RuntimeError>;
-    /// Waits up to `within` for the container to exit; returns its exit code
-    /// if it did. Used to catch containers that die right after starting.
-    async fn wait_exited(
-        &self,
-        id: &str,
-        within: std::time::Duration,
-    ) -> Result<Option<i64>, RuntimeError>;
-    /// The last `max_bytes` of the container's output (for error reports).
-    async fn logs(&self, id: &str, max_bytes: usize) -> Result<String, RuntimeError>;
-    /// Current resource use of a running container (None if not running).
-    async fn sample(&self, id: &str) -> Result<Option<ResourceSample>, RuntimeError>;
-    /// The content of the regular file at `path` in the container's
-    /// filesystem, read by the engine; `None` when there is none, or when
+    /// Makes the workspace and starts it for the first time: its private
+    /// network (on the first free range of `spec.subnets`, else
+    /// [`RuntimeError::NoFreeAddressRange`]), its data (kept data of the
+    /// same id is reused), and what runs it. A leftover of an interrupted
+    /// attempt is replaced. A start that fails is [`RuntimeError::StartFailed`].
+    /// On error nothing made by this call is left behind (kept data stays).
+    async fn provision(&self, spec: &WorkspaceSpec) -> Result<Provisioned, RuntimeError>;
+    /// Starts a stopped workspace ([`RuntimeError::StartFailed`] if it cannot).
+    async fn start(&self, handle: &str) -> Result<(), RuntimeError>;
+    /// Stops gracefully, killing after `grace`; a stopped or missing
+    /// workspace is fine.
+    async fn stop(&self, handle: &str, grace: std::time::Duration) -> Result<(), RuntimeError>;
+    /// Removes the workspace's objects, and its data unless `keep_data`.
+    async fn destroy(&self, workspace: &str, keep_data: bool) -> Result<(), RuntimeError>;
+    /// The workspace's state, or `None` if nothing runs it.
+    async fn inspect(&self, handle: &str) -> Result<Option<WorkspaceInfo>, RuntimeError>;
+    /// Every workspace of this installation that has objects on the
+    /// backend, whether or not it has a record.
+    async fn list(&self) -> Result<Vec<Present>, RuntimeError>;
+    /// The last `max_bytes` of the workspace's own output (for error reports).
+    async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError>;
+    /// Current resource use (None if not running).
+    async fn usage(&self, handle: &str) -> Result<Option<ResourceSample>, RuntimeError>;
+    /// The content of the regular file at `path` in the workspace's
+    /// filesystem, read by the backend; `None` when there is none, or when
     /// it is larger than `max` bytes (nothing past `max` is buffered).
     async fn read_file(
         &self,
-        id: &str,
+        handle: &str,
         path: &str,
         max: u64,
     ) -> Result<Option<Vec<u8>>, RuntimeError>;
-    /// Writes one file (and its missing parent directories) into the
-    /// container's filesystem; the engine does it, so the container needs
-    /// no privileges for it.
+    /// Copies one file (and its missing parent directories) in; the backend
+    /// does it, so the workspace needs no privileges for it.
     async fn put_file(
         &self,
-        id: &str,
+        handle: &str,
         path: &str,
         content: &[u8],
         mode: u32,
     ) -> Result<(), RuntimeError>;
     /// Starts `argv` with its stdin and stdout attached: a byte stream both
     /// ways (stderr goes to the server log).
-    async fn attach(&self, id: &str, argv: &[String]) -> Result<Attached, RuntimeError>;
-    /// Runs a command to completion inside a running container.
-    async fn exec(&self, id: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
+    async fn attach(&self, handle: &str, argv: &[String]) -> Result<Attached, RuntimeError>;
+    /// Runs a command to completion inside a running workspace.
+    async fn exec(&self, handle: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
 }

@@ -1,30 +1,64 @@
-//! Engine-neutral descriptions of containers and commands.
+//! Engine-neutral descriptions of workspaces and commands.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Everything needed to create a workspace container.
+/// What a workspace is, as a backend needs it to make one. The backend
+/// names and labels its objects after `id` (and its own installation), so
+/// that finding and removing them needs nothing but the id.
 #[derive(Debug, Clone)]
-pub struct ContainerSpec {
-    pub name: String,
+pub struct WorkspaceSpec {
+    pub id: String,
     pub image: String,
     pub hostname: String,
     /// `uid:gid` or a user name known to the image.
     pub user: String,
     pub env: Vec<(String, String)>,
-    pub labels: HashMap<String, String>,
+    pub limits: Limits,
+    /// Where the workspace's persistent data is mounted; also the working
+    /// directory.
+    pub data_dir: String,
+    /// Give newly made data to `user` (for images without a `data_dir` of
+    /// their own, where it would belong to root).
+    pub own_new_data: bool,
+    /// Check that the first start keeps running: an arbitrary image may lack
+    /// what the init needs and exit a moment after a successful start.
+    pub verify_start: bool,
+    /// Ports inside the workspace the server must be able to reach.
+    pub ports: Vec<u16>,
+    /// Address ranges for the workspace's private network, tried in order
+    /// (empty: the backend's own choice).
+    pub subnets: Vec<String>,
+    /// Facts kept with the objects for operators (owner, name).
+    pub annotations: Vec<(String, String)>,
+}
+
+/// Resource limits of one workspace.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
     /// CPU quota in thousandths of a CPU.
     pub cpu_millis: i64,
     pub memory_bytes: i64,
-    pub pids_limit: i64,
-    /// Named volume mounted at `volume_target`.
-    pub volume: String,
-    pub volume_target: String,
-    pub network: String,
-    /// Container ports to publish on the engine host's loopback.
-    pub ports: Vec<u16>,
-    /// Capabilities kept after dropping all of them.
-    pub cap_add: Vec<String>,
+    pub pids: i64,
+}
+
+/// What [`crate::WorkspaceRuntime::provision`] made.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    /// The backend's handle for the running workspace (a container id),
+    /// which the per-workspace calls take.
+    pub handle: String,
+    /// Whether the data was made now (false: kept data was reused).
+    pub data_created: bool,
+}
+
+/// A workspace as the backend holds it: its objects may outlive its
+/// record (a crash mid-create, a kept network).
+#[derive(Debug, Clone)]
+pub struct Present {
+    pub workspace: String,
+    /// None when only other objects are left (its network).
+    pub info: Option<WorkspaceInfo>,
 }
 
 /// The coarse state of a container, as workspaces care about it.
@@ -53,11 +87,14 @@ pub struct PortMapping {
     pub host_port: u16,
 }
 
-/// What we read back about a container.
+/// What a backend reports about a workspace's running part.
 #[derive(Debug, Clone)]
-pub struct ContainerInfo {
-    pub id: String,
-    pub name: String,
+pub struct WorkspaceInfo {
+    /// The handle per-workspace calls take.
+    pub handle: String,
+    /// The workspace this belongs to (from the backend's own labels).
+    pub workspace: Option<String>,
+    /// Labels as the backend keeps them (for operators and tests).
     pub labels: HashMap<String, String>,
     pub status: ContainerStatus,
     pub exit_code: Option<i64>,

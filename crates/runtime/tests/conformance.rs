@@ -2,125 +2,116 @@
 //! `WorkspaceRuntime` — Docker (DOCKER_HOST, which scripts/test starts) and
 //! Podman (AICOCKPIT_TEST_PODMAN_HOST) today — as the store's suite does
 //! for SQLite and PostgreSQL. A new backend (Kubernetes) is added by giving
-//! it an entry point in `backends!` and passing these cases.
+//! it an entry point in `backends!` and passing these cases. The cases use
+//! only the trait: how a backend builds a workspace is its own business.
 //!
-//! Each case works under an instance label of its own and removes what it
-//! made, also when it fails.
+//! Each case works as an installation of its own and destroys what it made,
+//! also when it fails.
 
 use aicockpit_runtime::{
-    ContainerSpec, DockerRuntime, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE,
-    LABEL_MANAGED, LABEL_WORKSPACE,
+    DockerRuntime, ExecRequest, Limits, RuntimeError, WorkspaceRuntime, WorkspaceSpec,
 };
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-/// A backend under test and an image it holds.
+/// A backend under test: how to open it as an installation, and an image
+/// it holds.
 #[derive(Clone)]
 struct Backend {
-    rt: Arc<dyn WorkspaceRuntime>,
+    open: fn(&str) -> Arc<dyn WorkspaceRuntime>,
     image: String,
 }
 
 fn docker() -> Backend {
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     Backend {
-        rt: Arc::new(DockerRuntime::new(host)),
+        open: |instance| {
+            let host = std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            Arc::new(DockerRuntime::new(host, instance))
+        },
         image: std::env::var("AICOCKPIT_TEST_IMAGE")
             .unwrap_or_else(|_| "localhost/aicockpit/base:latest".into()),
     }
 }
 
 fn podman() -> Backend {
-    let host = std::env::var("AICOCKPIT_TEST_PODMAN_HOST").expect(
-        "AICOCKPIT_TEST_PODMAN_HOST must name Podman's API socket (scripts/test starts it)",
-    );
     Backend {
-        rt: Arc::new(DockerRuntime::new(host)),
+        open: |instance| {
+            let host = std::env::var("AICOCKPIT_TEST_PODMAN_HOST").expect(
+                "AICOCKPIT_TEST_PODMAN_HOST must name Podman's API socket (scripts/test starts it)",
+            );
+            Arc::new(DockerRuntime::new(host, instance))
+        },
         // scripts/podman.sh loads the debootstrap root filesystem there.
         image: "localhost/aicockpit/rootfs:bookworm".into(),
     }
 }
 
-/// One workspace's engine objects, named and labelled as the server does,
-/// under a test instance of its own; removed on drop.
+/// One installation with workspaces of its own; destroyed on cleanup.
 struct Fixture {
+    backend: Backend,
     rt: Arc<dyn WorkspaceRuntime>,
     image: String,
     instance: String,
+    /// The case's main workspace id; `other(n)` names more.
     id: String,
 }
 
 impl Fixture {
     fn new(b: Backend) -> Fixture {
         let u = uuid_like();
+        let instance = format!("conf-{}", &u[..10]);
         Fixture {
-            rt: b.rt,
-            image: b.image,
-            instance: format!("conf-{}", &u[..10]),
+            rt: (b.open)(&instance),
+            image: b.image.clone(),
+            backend: b,
+            instance,
             id: u[10..22].to_owned(),
         }
     }
 
-    fn labels(&self) -> HashMap<String, String> {
-        HashMap::from([
-            (LABEL_MANAGED.to_owned(), "true".to_owned()),
-            (LABEL_INSTANCE.to_owned(), self.instance.clone()),
-            (LABEL_WORKSPACE.to_owned(), self.id.clone()),
-        ])
+    fn other(&self, n: u8) -> String {
+        format!("{}x{n}", self.id)
     }
 
-    fn name(&self, what: &str) -> String {
-        format!("aicockpit-conf-{what}-{}", self.id)
+    fn spec(&self) -> WorkspaceSpec {
+        self.spec_for(&self.id)
     }
 
-    fn spec(&self) -> ContainerSpec {
-        ContainerSpec {
-            name: self.name("ws"),
+    fn spec_for(&self, id: &str) -> WorkspaceSpec {
+        WorkspaceSpec {
+            id: id.to_owned(),
             image: self.image.clone(),
             hostname: "conf".into(),
             user: "1000:1000".into(),
             env: vec![("CONFORMANCE".into(), "yes".into())],
-            labels: self.labels(),
-            cpu_millis: 500,
-            memory_bytes: 256 * 1024 * 1024,
-            pids_limit: 128,
-            volume: self.name("vol"),
-            volume_target: "/workspace".into(),
-            network: self.name("net"),
+            limits: Limits {
+                cpu_millis: 500,
+                memory_bytes: 256 * 1024 * 1024,
+                pids: 128,
+            },
+            data_dir: "/workspace".into(),
+            own_new_data: false,
+            verify_start: true,
             ports: vec![],
-            cap_add: vec![],
+            subnets: vec![],
+            annotations: vec![("name".into(), "conf".into())],
         }
     }
 
-    /// Network, volume and a started container: what a workspace is.
+    /// A provisioned, running workspace: its handle.
     async fn running(&self) -> String {
-        let labels = self.labels();
-        self.rt
-            .ensure_network(&self.name("net"), &labels, None)
-            .await
-            .expect("network");
-        assert!(self
-            .rt
-            .ensure_volume(&self.name("vol"), &labels)
-            .await
-            .expect("volume"));
-        let cid = self
-            .rt
-            .create_container(&self.spec())
-            .await
-            .expect("create");
-        self.rt.start_container(&cid).await.expect("start");
-        cid
+        let made = self.rt.provision(&self.spec()).await.expect("provision");
+        assert!(made.data_created, "new data for a new workspace");
+        made.handle
     }
 
-    async fn sh(&self, cid: &str, script: &str) -> (Option<i64>, String, String) {
+    async fn sh(&self, handle: &str, script: &str) -> (Option<i64>, String, String) {
         let out = self
             .rt
-            .exec(cid, &exec(&["sh", "-c", script]))
+            .exec(handle, &exec(&["sh", "-c", script]))
             .await
             .expect("exec");
         (
@@ -130,10 +121,24 @@ impl Fixture {
         )
     }
 
+    /// The workspaces the backend lists for this installation.
+    async fn listed(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .rt
+            .list()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|p| p.workspace)
+            .collect();
+        ids.sort();
+        ids
+    }
+
     async fn cleanup(&self) {
-        let _ = self.rt.remove_container(&self.name("ws")).await;
-        let _ = self.rt.remove_network(&self.name("net")).await;
-        let _ = self.rt.remove_volume(&self.name("vol")).await;
+        for id in [self.id.clone(), self.other(1), self.other(2)] {
+            let _ = self.rt.destroy(&id, false).await;
+        }
     }
 }
 
@@ -176,24 +181,28 @@ where
 
 // ---- the cases ------------------------------------------------------------
 
-/// Provisioned and started, the workspace runs as asked: labels, user,
-/// environment, the data mount, limits.
+/// Provisioned, the workspace runs as asked: user, environment, its data
+/// mounted at the data dir, limits; inspect and list know it.
 async fn provision_and_inspect(b: Backend) {
-    b.rt.ping().await.expect("the engine answers");
-    let present = b.rt.image_exists(&b.image).await.expect("image_exists");
-    assert!(present, "{}", b.image);
     with_fixture(b, |f| async move {
-        let cid = f.running().await;
+        f.rt.ping().await.expect("the backend answers");
+        f.rt.ensure_image(&f.image, &|_| {})
+            .await
+            .expect("the image is there");
+        let handle = f.running().await;
         let info =
-            f.rt.inspect_container(&cid)
+            f.rt.inspect(&handle)
                 .await
                 .expect("inspect")
                 .expect("exists");
         assert!(info.status.is_running(), "{:?}", info.status);
-        assert_eq!(info.labels.get(LABEL_INSTANCE), Some(&f.instance));
-        assert_eq!(info.labels.get(LABEL_WORKSPACE), Some(&f.id));
+        assert_eq!(info.workspace.as_deref(), Some(f.id.as_str()));
+        assert_eq!(info.handle, handle);
         let (code, out, err) = f
-            .sh(&cid, "id -u; echo $CONFORMANCE; stat -c %m /workspace")
+            .sh(
+                &handle,
+                "id -u; echo $CONFORMANCE; stat -c %m /workspace; pwd",
+            )
             .await;
         assert_eq!(code, Some(0), "{err}");
         let lines: Vec<&str> = out.lines().collect();
@@ -202,11 +211,18 @@ async fn provision_and_inspect(b: Backend) {
         assert_eq!(
             lines.get(2),
             Some(&"/workspace"),
-            "the volume is its own mount: {out}"
+            "the data is its own mount: {out}"
         );
-        let sample = f.rt.sample(&cid).await.expect("sample").expect("running");
-        assert!(sample.memory_bytes > 0, "{sample:?}");
-        assert_eq!(sample.memory_limit_bytes, 256 * 1024 * 1024, "{sample:?}");
+        let usage = f.rt.usage(&handle).await.expect("usage").expect("running");
+        assert!(usage.memory_bytes > 0, "{usage:?}");
+        assert_eq!(usage.memory_limit_bytes, 256 * 1024 * 1024, "{usage:?}");
+        let present = f.rt.list().await.expect("list");
+        assert_eq!(present.len(), 1, "{present:?}");
+        assert_eq!(present[0].workspace, f.id);
+        assert_eq!(
+            present[0].info.as_ref().map(|i| i.handle.as_str()),
+            Some(handle.as_str())
+        );
     })
     .await;
 }
@@ -215,20 +231,20 @@ async fn provision_and_inspect(b: Backend) {
 /// command at its timeout.
 async fn exec_codes_caps_and_timeouts(b: Backend) {
     with_fixture(b, |f| async move {
-        let cid = f.running().await;
-        let (code, out, err) = f.sh(&cid, "echo out; echo err >&2; exit 7").await;
+        let h = f.running().await;
+        let (code, out, err) = f.sh(&h, "echo out; echo err >&2; exit 7").await;
         assert_eq!(
             (code, out.as_str(), err.as_str()),
             (Some(7), "out\n", "err\n")
         );
         let mut big = exec(&["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"]);
         big.max_output_bytes = 1000;
-        let o = f.rt.exec(&cid, &big).await.expect("exec");
+        let o = f.rt.exec(&h, &big).await.expect("exec");
         assert_eq!(o.stdout.len(), 1000);
         assert!(o.stdout_truncated && o.exit_code == Some(0), "{o:?}");
         let mut slow = exec(&["sleep", "30"]);
         slow.timeout = Duration::from_millis(500);
-        let o = f.rt.exec(&cid, &slow).await.expect("exec");
+        let o = f.rt.exec(&h, &slow).await.expect("exec");
         assert!(o.timed_out && o.exit_code.is_none(), "{o:?}");
         assert!(o.duration < Duration::from_secs(10), "{o:?}");
     })
@@ -238,13 +254,13 @@ async fn exec_codes_caps_and_timeouts(b: Backend) {
 /// Attach streams both ways.
 async fn attach_streams_both_ways(b: Backend) {
     with_fixture(b, |f| async move {
-        let cid = f.running().await;
+        let h = f.running().await;
         let argv = vec![
             "sh".to_owned(),
             "-c".to_owned(),
             "read l; echo got:$l".to_owned(),
         ];
-        let mut a = f.rt.attach(&cid, &argv).await.expect("attach");
+        let mut a = f.rt.attach(&h, &argv).await.expect("attach");
         a.input.write_all(b"hello\n").await.expect("write");
         a.input.flush().await.expect("flush");
         let mut seen = Vec::new();
@@ -270,25 +286,25 @@ async fn attach_streams_both_ways(b: Backend) {
 /// A file copied in reads back the same; reads are bounded.
 async fn copy_in_and_read_back(b: Backend) {
     with_fixture(b, |f| async move {
-        let cid = f.running().await;
+        let h = f.running().await;
         let content: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
-        f.rt.put_file(&cid, "/tmp/conf/deep/file.bin", &content, 0o755)
+        f.rt.put_file(&h, "/tmp/conf/deep/file.bin", &content, 0o755)
             .await
             .expect("put_file");
         let back =
-            f.rt.read_file(&cid, "/tmp/conf/deep/file.bin", 1 << 20)
+            f.rt.read_file(&h, "/tmp/conf/deep/file.bin", 1 << 20)
                 .await
                 .expect("read");
         assert_eq!(back.as_deref(), Some(content.as_slice()));
-        let (_, mode, _) = f.sh(&cid, "stat -c %a /tmp/conf/deep/file.bin").await;
+        let (_, mode, _) = f.sh(&h, "stat -c %a /tmp/conf/deep/file.bin").await;
         assert_eq!(mode.trim(), "755");
         let capped =
-            f.rt.read_file(&cid, "/tmp/conf/deep/file.bin", 1000)
+            f.rt.read_file(&h, "/tmp/conf/deep/file.bin", 1000)
                 .await
                 .expect("read");
         assert_eq!(capped, None, "over the bound is None, never a partial read");
         let missing =
-            f.rt.read_file(&cid, "/tmp/conf/nothing", 1000)
+            f.rt.read_file(&h, "/tmp/conf/nothing", 1000)
                 .await
                 .expect("read");
         assert_eq!(missing, None);
@@ -296,82 +312,61 @@ async fn copy_in_and_read_back(b: Backend) {
     .await;
 }
 
-/// Stop stops; start again keeps what was written under /workspace; a new
-/// container on the same volume sees it too; removing the volume loses it.
-async fn data_survives_stop_start_and_recreate(b: Backend) {
+/// Stop stops; start again keeps what was written in the data dir;
+/// destroyed with its data kept, a workspace of the same id provisioned
+/// again sees it; destroyed with its data, it is gone.
+async fn data_survives_stop_start_and_reprovision(b: Backend) {
     with_fixture(b, |f| async move {
-        let cid = f.running().await;
-        let (code, _, err) = f.sh(&cid, "echo kept > /workspace/note").await;
+        let h = f.running().await;
+        let (code, _, err) = f.sh(&h, "echo kept > /workspace/note").await;
         assert_eq!(code, Some(0), "{err}");
-        f.rt.stop_container(&cid, 2).await.expect("stop");
-        let info =
-            f.rt.inspect_container(&cid)
-                .await
-                .expect("inspect")
-                .expect("exists");
+        f.rt.stop(&h, Duration::from_secs(2)).await.expect("stop");
+        f.rt.stop(&h, Duration::from_secs(2))
+            .await
+            .expect("stopping a stopped workspace is fine");
+        let info = f.rt.inspect(&h).await.expect("inspect").expect("exists");
         assert!(!info.status.is_running(), "{:?}", info.status);
         assert!(
-            f.rt.sample(&cid).await.expect("sample").is_none(),
+            f.rt.usage(&h).await.expect("usage").is_none(),
             "no usage when stopped"
         );
-        f.rt.start_container(&cid).await.expect("start again");
-        assert_eq!(f.sh(&cid, "cat /workspace/note").await.1, "kept\n");
-        // Destroy the container, keep the data: a new one sees it.
-        f.rt.remove_container(&cid).await.expect("remove");
-        assert!(f
-            .rt
-            .inspect_container(&cid)
+        f.rt.start(&h).await.expect("start again");
+        f.rt.start(&h)
             .await
-            .expect("inspect")
-            .is_none());
-        assert!(
-            !f.rt
-                .ensure_volume(&f.name("vol"), &f.labels())
-                .await
-                .expect("volume"),
-            "kept"
-        );
-        let cid = f.rt.create_container(&f.spec()).await.expect("re-create");
-        f.rt.start_container(&cid).await.expect("start");
-        assert_eq!(f.sh(&cid, "cat /workspace/note").await.1, "kept\n");
-        // Destroy with the data.
-        f.rt.remove_container(&cid).await.expect("remove");
-        f.rt.remove_volume(&f.name("vol"))
-            .await
-            .expect("remove volume");
-        assert!(
-            f.rt.ensure_volume(&f.name("vol"), &f.labels())
-                .await
-                .expect("volume"),
-            "new"
-        );
+            .expect("starting a running workspace is fine");
+        assert_eq!(f.sh(&h, "cat /workspace/note").await.1, "kept\n");
+
+        f.rt.destroy(&f.id, true).await.expect("destroy, keep data");
+        assert!(f.rt.inspect(&h).await.expect("inspect").is_none());
+        let again = f.rt.provision(&f.spec()).await.expect("provision again");
+        assert!(!again.data_created, "the kept data is reused");
+        assert_eq!(f.sh(&again.handle, "cat /workspace/note").await.1, "kept\n");
+
+        f.rt.destroy(&f.id, false).await.expect("destroy with data");
+        let fresh = f.rt.provision(&f.spec()).await.expect("provision anew");
+        assert!(fresh.data_created);
+        let (code, _, _) = f.sh(&fresh.handle, "test -e /workspace/note").await;
+        assert_eq!(code, Some(1), "the data went with the workspace");
     })
     .await;
 }
 
-/// Removing what is already gone succeeds (callers retry after crashes);
-/// inspecting it says None.
+/// Destroying what is already gone succeeds (callers retry after crashes);
+/// inspecting it says None and listing no longer shows it.
 async fn destroy_is_idempotent(b: Backend) {
     with_fixture(b, |f| async move {
-        let cid = f.running().await;
+        let h = f.running().await;
         for _ in 0..2 {
-            f.rt.remove_container(&cid).await.expect("remove container");
-            f.rt.remove_network(&f.name("net"))
-                .await
-                .expect("remove network");
-            f.rt.remove_volume(&f.name("vol"))
-                .await
-                .expect("remove volume");
+            f.rt.destroy(&f.id, false).await.expect("destroy");
         }
-        assert!(f
-            .rt
-            .inspect_container(&cid)
+        assert!(f.rt.inspect(&h).await.expect("inspect").is_none());
+        assert!(f.listed().await.is_empty(), "{:?}", f.listed().await);
+        f.rt.destroy("never-made", false)
             .await
-            .expect("inspect")
-            .is_none());
+            .expect("destroying what never was");
         assert!(f
             .rt
-            .inspect_container("aicockpit-conf-never")
+            .inspect("aicockpit-conf-never")
             .await
             .expect("inspect")
             .is_none());
@@ -379,106 +374,107 @@ async fn destroy_is_idempotent(b: Backend) {
     .await;
 }
 
-/// Listing by labels finds this instance's workspace and nothing of
-/// another instance's.
-async fn listing_is_per_instance(b: Backend) {
+/// Listing shows this installation's workspaces and nothing of another's,
+/// and another installation cannot destroy them.
+async fn listing_is_per_installation(b: Backend) {
     with_fixture(b, |f| async move {
-        let cid = f.running().await;
-        let mine = HashMap::from([(LABEL_INSTANCE.to_owned(), f.instance.clone())]);
-        let found = f.rt.list_containers(&mine).await.expect("list");
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].id, cid);
-        let nets = f.rt.list_networks(&mine).await.expect("networks");
-        assert_eq!(nets.len(), 1, "{nets:?}");
-        let other = HashMap::from([(LABEL_INSTANCE.to_owned(), format!("{}-other", f.instance))]);
-        assert!(f.rt.list_containers(&other).await.expect("list").is_empty());
-        assert!(f
-            .rt
-            .list_networks(&other)
+        let h = f.running().await;
+        assert_eq!(f.listed().await, vec![f.id.clone()]);
+        let other = (f.backend.open)(&format!("{}-other", f.instance));
+        assert!(other.list().await.expect("list").is_empty());
+        other
+            .destroy(&f.id, false)
             .await
-            .expect("networks")
-            .is_empty());
-    })
-    .await;
-}
-
-/// A subnet another network holds is reported as such, so the pool can
-/// move on to the next one.
-async fn a_taken_subnet_is_address_in_use(b: Backend) {
-    with_fixture(b, |f| async move {
-        let labels = f.labels();
-        let subnet = format!(
-            "10.251.{}.0/28",
-            u8::from_str_radix(&f.id[..2], 16).unwrap_or(7) % 250
+            .expect("destroy elsewhere");
+        let info = f.rt.inspect(&h).await.expect("inspect");
+        assert!(
+            info.is_some_and(|i| i.status.is_running()),
+            "another installation's destroy left it alone"
         );
-        f.rt.ensure_network(&f.name("net"), &labels, Some(&subnet))
-            .await
-            .expect("first");
-        // The same network again is fine (idempotent)…
-        f.rt.ensure_network(&f.name("net"), &labels, Some(&subnet))
-            .await
-            .expect("again");
-        // …another one on its subnet is not.
-        let second = f.name("net2");
-        let r = f.rt.ensure_network(&second, &labels, Some(&subnet)).await;
-        let _ = f.rt.remove_network(&second).await;
-        assert!(matches!(r, Err(RuntimeError::AddressInUse(_))), "{r:?}");
     })
     .await;
 }
 
-/// A container whose image does not exist is a clear error, not a hang.
+/// The private network takes the first free range offered; when every
+/// range is taken provisioning says so and leaves nothing behind.
+async fn address_ranges_are_tried_in_order(b: Backend) {
+    with_fixture(b, |f| async move {
+        let n = u8::from_str_radix(&f.id[..2], 16).unwrap_or(7) % 250;
+        let taken = format!("10.251.{n}.0/28");
+        let free = format!("10.251.{n}.16/28");
+        let mut first = f.spec();
+        first.subnets = vec![taken.clone()];
+        f.rt.provision(&first).await.expect("first");
+        let mut second = f.spec_for(&f.other(1));
+        second.subnets = vec![taken.clone(), free];
+        let made =
+            f.rt.provision(&second)
+                .await
+                .expect("second, on the free range");
+        let (_, addr, _) = f.sh(&made.handle, "hostname -i").await;
+        assert!(
+            addr.trim().starts_with(&format!("10.251.{n}.")),
+            "on the second range: {addr}"
+        );
+        let mut third = f.spec_for(&f.other(2));
+        third.subnets = vec![taken];
+        let r = f.rt.provision(&third).await;
+        assert!(
+            matches!(r, Err(RuntimeError::NoFreeAddressRange(_))),
+            "{r:?}"
+        );
+        assert!(
+            !f.listed().await.contains(&f.other(2)),
+            "nothing left of the refused one"
+        );
+    })
+    .await;
+}
+
+/// A missing image is a clear error, not a hang, and leaves nothing.
 async fn a_missing_image_is_a_clear_error(b: Backend) {
     with_fixture(b, |f| async move {
-        assert!(!f
-            .rt
-            .image_exists("localhost/aicockpit/none:never")
+        let none = "localhost/aicockpit/none:never";
+        let r = tokio::time::timeout(Duration::from_secs(60), f.rt.ensure_image(none, &|_| {}))
             .await
-            .expect("exists?"));
-        let labels = f.labels();
-        f.rt.ensure_network(&f.name("net"), &labels, None)
-            .await
-            .expect("network");
-        f.rt.ensure_volume(&f.name("vol"), &labels)
-            .await
-            .expect("volume");
+            .expect("answers in time");
+        assert!(
+            matches!(r, Err(RuntimeError::ImageUnavailable { .. })),
+            "{r:?}"
+        );
         let mut spec = f.spec();
-        spec.image = "localhost/aicockpit/none:never".into();
-        let r = tokio::time::timeout(Duration::from_secs(30), f.rt.create_container(&spec)).await;
-        let r = r.expect("answers in time");
+        spec.image = none.into();
+        let r = tokio::time::timeout(Duration::from_secs(60), f.rt.provision(&spec))
+            .await
+            .expect("answers in time");
         assert!(r.is_err(), "{r:?}");
+        assert!(f.listed().await.is_empty(), "{:?}", f.listed().await);
     })
     .await;
 }
 
-/// A container whose init exits is seen as exited, with its output.
-async fn an_init_that_exits_is_seen(b: Backend) {
+/// A workspace the engine cannot start is StartFailed with the reason, and
+/// provisioning leaves nothing behind.
+async fn a_workspace_that_cannot_run_is_start_failed(b: Backend) {
     with_fixture(b, |f| async move {
-        let labels = f.labels();
-        f.rt.ensure_network(&f.name("net"), &labels, None)
-            .await
-            .expect("network");
-        f.rt.ensure_volume(&f.name("vol"), &labels)
-            .await
-            .expect("volume");
-        let cid = f.rt.create_container(&f.spec()).await.expect("create");
-        f.rt.start_container(&cid).await.expect("start");
-        // Our init runs until stopped: no exit within the window.
-        let code =
-            f.rt.wait_exited(&cid, Duration::from_millis(300))
-                .await
-                .expect("wait");
-        assert_eq!(code, None);
-        f.rt.stop_container(&cid, 1).await.expect("stop");
-        let code =
-            f.rt.wait_exited(&cid, Duration::from_secs(5))
-                .await
-                .expect("wait");
-        assert!(code.is_some(), "a stopped container has an exit code");
-        let _logs =
-            f.rt.logs(&cid, 2048)
-                .await
-                .expect("logs of a stopped container");
+        let mut no_user = f.spec();
+        no_user.user = "no-such-user-here".into();
+        let r = f.rt.provision(&no_user).await;
+        assert!(matches!(r, Err(RuntimeError::StartFailed(_))), "{r:?}");
+        assert!(f.listed().await.is_empty(), "{:?}", f.listed().await);
+    })
+    .await;
+}
+
+/// New data is given to the workspace's user when asked (images without a
+/// data dir of their own).
+async fn new_data_is_given_to_the_user(b: Backend) {
+    with_fixture(b, |f| async move {
+        let mut spec = f.spec();
+        spec.own_new_data = true;
+        let made = f.rt.provision(&spec).await.expect("provision");
+        let (code, _, err) = f.sh(&made.handle, "touch /workspace/mine").await;
+        assert_eq!(code, Some(0), "the user can write its data dir: {err}");
     })
     .await;
 }
@@ -511,10 +507,11 @@ backends!(
     exec_codes_caps_and_timeouts,
     attach_streams_both_ways,
     copy_in_and_read_back,
-    data_survives_stop_start_and_recreate,
+    data_survives_stop_start_and_reprovision,
     destroy_is_idempotent,
-    listing_is_per_instance,
-    a_taken_subnet_is_address_in_use,
+    listing_is_per_installation,
+    address_ranges_are_tried_in_order,
     a_missing_image_is_a_clear_error,
-    an_init_that_exits_is_seen,
+    a_workspace_that_cannot_run_is_start_failed,
+    new_data_is_given_to_the_user,
 );

@@ -86,7 +86,10 @@ fn not_the_agent(decoder: &FrameDecoder, e: &FrameError) -> CoreError {
     if text.trim().is_empty() {
         CoreError::AgentUnavailable(e.to_string())
     } else {
-        CoreError::AgentUnavailable(format!("the workspace agent did not start: {}", text.trim()))
+        CoreError::AgentUnavailable(format!(
+            "the workspace agent did not start: {}",
+            text.trim()
+        ))
     }
 }
 

@@ -18,8 +18,7 @@ use crate::templates::Catalog;
 use crate::workspace_agent::{AgentConn, AgentHub};
 use crate::{now_ms, CoreError};
 use aicockpit_runtime::{
-    ContainerSpec, ContainerStatus, ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime, LABEL_INSTANCE,
-    LABEL_MANAGED, LABEL_WORKSPACE,
+    ContainerStatus, ExecOutput, ExecRequest, Limits, RuntimeError, WorkspaceRuntime, WorkspaceSpec,
 };
 use aicockpit_store::{Store, StoreError, WorkspaceRecord};
 use aicockpit_workspace_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
@@ -34,21 +33,6 @@ pub const WORKSPACE_DIR: &str = "/workspace";
 /// The user workspaces run as unless a template says otherwise: uid 1000,
 /// which is `dev` in our images and a non-root user in any image.
 pub const DEFAULT_USER: &str = "1000:1000";
-
-/// Capabilities a workspace keeps after dropping all: enough for a root exec
-/// to fix file ownership and manage its own processes, nothing that reaches
-/// outside the container (no NET_RAW, SYS_ADMIN, MKNOD, …).
-const CAPABILITIES: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "NET_BIND_SERVICE",
-];
 
 /// Fixed settings of a manager.
 #[derive(Debug, Clone)]
@@ -117,10 +101,6 @@ pub struct Usage {
     pub pids: u64,
 }
 
-pub(super) fn container_name(id: &str) -> String {
-    format!("aicockpit-ws-{id}")
-}
-
 impl WorkspaceManager {
     pub fn new(
         store: Store,
@@ -151,7 +131,7 @@ impl WorkspaceManager {
         if WorkspaceState::parse(&rec.state) != WorkspaceState::Running {
             return Ok(None);
         }
-        let Some(s) = self.runtime.sample(&cid).await? else {
+        let Some(s) = self.runtime.usage(&cid).await? else {
             return Ok(None);
         };
         let now = std::time::Instant::now();
@@ -224,7 +204,7 @@ impl WorkspaceManager {
     /// Whether the engine says the container runs (an engine that cannot
     /// answer counts as running, so its own error is the one reported).
     async fn container_running(&self, cid: &str) -> bool {
-        match self.runtime.inspect_container(cid).await {
+        match self.runtime.inspect(cid).await {
             Ok(Some(info)) => info.status == ContainerStatus::Running,
             Ok(None) => false,
             Err(_) => true,
@@ -266,14 +246,12 @@ impl WorkspaceManager {
         map.remove(id);
     }
 
-    pub(super) fn labels(&self, rec: &WorkspaceRecord) -> HashMap<String, String> {
-        HashMap::from([
-            (LABEL_MANAGED.to_owned(), "true".to_owned()),
-            (LABEL_INSTANCE.to_owned(), self.opts.instance.clone()),
-            (LABEL_WORKSPACE.to_owned(), rec.id.clone()),
-            ("io.aicockpit.owner".to_owned(), rec.owner_id.clone()),
-            ("io.aicockpit.name".to_owned(), rec.name.clone()),
-        ])
+    /// What the backend keeps with the workspace's objects for operators.
+    fn annotations(rec: &WorkspaceRecord) -> Vec<(String, String)> {
+        vec![
+            ("owner".to_owned(), rec.owner_id.clone()),
+            ("name".to_owned(), rec.name.clone()),
+        ]
     }
 
     /// Finds a workspace by id or by the caller's own workspace name, and
@@ -350,7 +328,7 @@ impl WorkspaceManager {
             if let Some(cid) = &ws.container_id {
                 // Live details are a bonus: the record stands on its own if
                 // the engine is slow or down.
-                if let Ok(Some(info)) = self.runtime.inspect_container(cid).await {
+                if let Ok(Some(info)) = self.runtime.inspect(cid).await {
                     ws.published_ports = info.ports;
                 }
             }
@@ -385,13 +363,10 @@ impl WorkspaceManager {
         let image = plan.image.clone();
         // The image must be there before anything is recorded, so that a bad
         // image leaves nothing behind.
-        if !self.runtime.image_exists(&image).await? {
-            info!(%image, "pulling image");
-            let img = image.clone();
-            self.runtime
-                .pull_image(&image, &move |line| info!(image = %img, "pull: {line}"))
-                .await?;
-        }
+        let img = image.clone();
+        self.runtime
+            .ensure_image(&image, &move |line| info!(image = %img, "pull: {line}"))
+            .await?;
 
         let id = new_id();
         let now = now_ms();
@@ -434,19 +409,15 @@ impl WorkspaceManager {
             }
         }
         match self.provision(&rec).await {
-            Ok(created_volume) => {
-                if created_volume && rec.template.is_none() {
-                    self.own_workspace_dir(&rec).await;
-                }
+            Ok(()) => {
                 self.set_state(&id, WorkspaceState::Running, None).await?;
                 info!(workspace = %id, name = %rec.name, "workspace created");
                 let ws = Workspace::from(self.store.workspace(&id).await?);
                 self.warm_agent(ws.container_id.clone());
                 Ok(ws)
             }
-            Err((err, created_volume)) => {
+            Err(err) => {
                 warn!(workspace = %id, error = %err, "creating workspace failed; cleaning up");
-                self.teardown(&rec, created_volume).await;
                 if let Err(e) = self.store.delete_workspace(&id).await {
                     warn!(workspace = %id, error = %e, "could not delete the failed workspace's row");
                 }
@@ -456,51 +427,16 @@ impl WorkspaceManager {
         }
     }
 
-    /// The workspace's own bridge network, on a subnet from the pool.
-    async fn ensure_network(
-        &self,
-        rec: &WorkspaceRecord,
-        labels: &HashMap<String, String>,
-    ) -> Result<(), CoreError> {
+    /// What the backend is asked to make for `rec`.
+    fn spec(&self, rec: &WorkspaceRecord) -> Result<WorkspaceSpec, CoreError> {
         let lim = &self.opts.limits;
         let pool = NetPool::parse(&lim.network_pool, lim.network_prefix)
             .map_err(|e| CoreError::Internal(format!("workspaces.network_pool: {e}")))?;
-        for subnet in pool.candidates(&rec.id) {
-            match self
-                .runtime
-                .ensure_network(&rec.network, labels, Some(&subnet))
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(RuntimeError::AddressInUse(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(CoreError::conflict(
-            "network_pool_exhausted",
-            format!(
-                "no free subnet left in the workspace network pool {} (/{} each): delete workspaces or widen workspaces.network_pool",
-                pool.describe(),
-                lim.network_prefix
-            ),
-        ))
-    }
-
-    /// Makes the network, volume and container and starts it. On error says
-    /// whether the volume was created by this call (so cleanup may remove it).
-    async fn provision(&self, rec: &WorkspaceRecord) -> Result<bool, (CoreError, bool)> {
-        let labels = self.labels(rec);
-        self.ensure_network(rec, &labels)
-            .await
-            .map_err(|e| (e, false))?;
-        let created_volume = self
-            .runtime
-            .ensure_volume(&rec.volume, &labels)
-            .await
-            .map_err(|e| (e.into(), false))?;
-        let fail = |e: CoreError| (e, created_volume);
-        let spec = ContainerSpec {
-            name: container_name(&rec.id),
+        // Arbitrary images: their init may not run, and a fresh /workspace
+        // would be root's. Our own template images are known to be right.
+        let arbitrary = rec.template.is_none();
+        Ok(WorkspaceSpec {
+            id: rec.id.clone(),
             image: rec.image.clone(),
             hostname: rec.name.clone(),
             user: rec.run_as.clone(),
@@ -509,106 +445,59 @@ impl WorkspaceManager {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            labels,
-            cpu_millis: rec.cpu_millis,
-            memory_bytes: rec.memory_mb * 1024 * 1024,
-            pids_limit: rec.pids_limit,
-            volume: rec.volume.clone(),
-            volume_target: WORKSPACE_DIR.into(),
-            network: rec.network.clone(),
+            limits: Limits {
+                cpu_millis: rec.cpu_millis,
+                memory_bytes: rec.memory_mb * 1024 * 1024,
+                pids: rec.pids_limit,
+            },
+            data_dir: WORKSPACE_DIR.into(),
+            own_new_data: arbitrary,
+            verify_start: arbitrary,
             ports: rec.ports.clone(),
-            cap_add: CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
-        };
-        let cid = match self.runtime.create_container(&spec).await {
-            Ok(cid) => cid,
-            // A container of that name is a leftover of an interrupted
-            // attempt: it belongs to this workspace, so replace it.
-            Err(RuntimeError::Conflict(_)) => {
-                self.runtime
-                    .remove_container(&spec.name)
-                    .await
-                    .map_err(|e| fail(e.into()))?;
-                self.runtime
-                    .create_container(&spec)
-                    .await
-                    .map_err(|e| fail(e.into()))?
-            }
-            Err(e) => return Err(fail(e.into())),
-        };
-        self.store
-            .set_workspace_container(&rec.id, Some(&cid), now_ms())
+            subnets: pool.candidates(&rec.id).collect(),
+            annotations: Self::annotations(rec),
+        })
+    }
+
+    /// Has the backend make and start the workspace, and records what runs
+    /// it. On error nothing new is left behind.
+    async fn provision(&self, rec: &WorkspaceRecord) -> Result<(), CoreError> {
+        let spec = self.spec(rec)?;
+        let made = self
+            .runtime
+            .provision(&spec)
             .await
-            .map_err(|e| fail(e.into()))?;
-        self.runtime.start_container(&cid).await.map_err(|e| {
-            fail(match e {
-                RuntimeError::Unavailable(m) => CoreError::EngineUnavailable(m),
-                other => CoreError::StartFailed(format!(
-                    "the workspace container could not start: {other}"
-                )),
-            })
-        })?;
-        // An arbitrary image may lack what PID 1 needs (`sleep`): the engine
-        // reports a successful start and the init exits a moment later.
-        // Our own template images are known to run, so they skip the wait.
-        if rec.template.is_none() {
-            if let Some(code) = self
-                .runtime
-                .wait_exited(&cid, Duration::from_millis(250))
-                .await
-                .map_err(|e| fail(e.into()))?
-            {
-                let logs = self.runtime.logs(&cid, 2048).await.unwrap_or_default();
-                return Err(fail(CoreError::StartFailed(format!(
-                    "the workspace container exited right after starting (exit code {code}): {logs}"
-                ))));
+            .map_err(|e| self.provision_error(e))?;
+        if let Err(e) = self
+            .store
+            .set_workspace_container(&rec.id, Some(&made.handle), now_ms())
+            .await
+        {
+            if let Err(e) = self.runtime.destroy(&rec.id, !made.data_created).await {
+                warn!(workspace = %rec.id, error = %e, "could not remove an unrecorded workspace");
             }
+            return Err(e.into());
         }
-        Ok(created_volume)
+        Ok(())
     }
 
-    /// A fresh volume for an arbitrary image (one without a /workspace of
-    /// its own) has a root-owned root; make it the workspace user's. A root
-    /// exec in a container whose user is not root has no capabilities on
-    /// Docker, so `chown` may be refused; the owner (uid 0) can still open
-    /// the directory up with `chmod`. Best effort: failure is logged.
-    async fn own_workspace_dir(&self, rec: &WorkspaceRecord) {
-        let req = ExecRequest {
-            argv: vec![
-                "sh".into(),
-                "-c".into(),
-                format!("chown \"$1\" {WORKSPACE_DIR} 2>/dev/null || chmod 0777 {WORKSPACE_DIR}"),
-                "sh".into(),
-                rec.run_as.clone(),
-            ],
-            cwd: None,
-            env: Vec::new(),
-            user: Some("0".into()),
-            timeout: Duration::from_secs(10),
-            max_output_bytes: 4096,
-        };
-        match self.runtime.exec(&container_name(&rec.id), &req).await {
-            Ok(out) if out.exit_code == Some(0) => {}
-            Ok(out) => {
-                warn!(workspace = %rec.id, stderr = %String::from_utf8_lossy(&out.stderr), "chown of /workspace failed")
+    /// The backend's refusal in the words of this server's settings.
+    fn provision_error(&self, e: RuntimeError) -> CoreError {
+        match e {
+            RuntimeError::NoFreeAddressRange(_) => {
+                let lim = &self.opts.limits;
+                let pool = NetPool::parse(&lim.network_pool, lim.network_prefix)
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|_| lim.network_pool.clone());
+                CoreError::conflict(
+                    "network_pool_exhausted",
+                    format!(
+                        "no free subnet left in the workspace network pool {pool} (/{} each): delete workspaces or widen workspaces.network_pool",
+                        lim.network_prefix
+                    ),
+                )
             }
-            Err(e) => warn!(workspace = %rec.id, error = %e, "chown of /workspace failed"),
-        }
-    }
-
-    /// Removes the container and network (and the volume if asked).
-    /// Best effort: what fails is logged and left to the reconciler.
-    pub(super) async fn teardown(&self, rec: &WorkspaceRecord, remove_volume: bool) {
-        let name = container_name(&rec.id);
-        if let Err(e) = self.runtime.remove_container(&name).await {
-            warn!(workspace = %rec.id, error = %e, "could not remove container");
-        }
-        if let Err(e) = self.runtime.remove_network(&rec.network).await {
-            warn!(workspace = %rec.id, error = %e, "could not remove network");
-        }
-        if remove_volume {
-            if let Err(e) = self.runtime.remove_volume(&rec.volume).await {
-                warn!(workspace = %rec.id, error = %e, "could not remove volume");
-            }
+            other => other.into(),
         }
     }
 
@@ -633,7 +522,7 @@ impl WorkspaceManager {
             WorkspaceState::Running => {
                 // Trust but verify: a stale "running" is corrected below.
                 if let Some(cid) = &rec.container_id {
-                    if let Some(info) = self.runtime.inspect_container(cid).await? {
+                    if let Some(info) = self.runtime.inspect(cid).await? {
                         if info.status.is_running() {
                             return Ok(Workspace::from(rec));
                         }
@@ -644,23 +533,18 @@ impl WorkspaceManager {
         }
         self.set_state(id, WorkspaceState::Starting, None).await?;
         let existing = match &rec.container_id {
-            Some(cid) => self.runtime.inspect_container(cid).await?,
+            Some(cid) => self.runtime.inspect(cid).await?,
             None => None,
         };
         let result = match existing {
             Some(info) => self
                 .runtime
-                .start_container(&info.id)
+                .start(&info.handle)
                 .await
-                .map_err(|e| match e {
-                    RuntimeError::Unavailable(m) => CoreError::EngineUnavailable(m),
-                    other => CoreError::StartFailed(format!(
-                        "the workspace container could not start: {other}"
-                    )),
-                }),
-            // The container is gone (removed behind our back, or never made):
-            // make a new one on the same volume.
-            None => self.provision(&rec).await.map(|_| ()).map_err(|(e, _)| e),
+                .map_err(CoreError::from),
+            // Nothing runs it (removed behind our back, or never made): make
+            // it again on the kept data.
+            None => self.provision(&rec).await,
         };
         match result {
             Ok(()) => {
@@ -705,14 +589,8 @@ impl WorkspaceManager {
         if let Some(cid) = &rec.container_id {
             self.workspace_agents.forget(cid);
             self.set_state(id, WorkspaceState::Stopping, None).await?;
-            match self
-                .runtime
-                .stop_container(cid, self.opts.stop_timeout_secs)
-                .await
-            {
-                Ok(()) | Err(RuntimeError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+            let grace = Duration::from_secs(self.opts.stop_timeout_secs.max(0) as u64);
+            self.runtime.stop(cid, grace).await?;
         }
         self.set_state(id, WorkspaceState::Stopped, None).await?;
         Ok(Workspace::from(self.store.workspace(id).await?))
@@ -743,13 +621,7 @@ impl WorkspaceManager {
             .await?;
         // Any engine failure here leaves the row in `deleting`, which the
         // reconciler finishes once the engine answers again.
-        self.runtime
-            .remove_container(&container_name(&rec.id))
-            .await?;
-        self.runtime.remove_network(&rec.network).await?;
-        if purge {
-            self.runtime.remove_volume(&rec.volume).await?;
-        }
+        self.runtime.destroy(&rec.id, !purge).await?;
         self.store.delete_workspace(&rec.id).await?;
         self.forget_lock(&rec.id);
         info!(workspace = %rec.id, purge, "workspace deleted");

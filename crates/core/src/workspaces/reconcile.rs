@@ -6,15 +6,15 @@
 //! needs a fix re-reads both sides under the workspace's lock before acting,
 //! so it never undoes an operation that finished a moment ago.
 
-use super::manager::{container_name, WorkspaceManager};
+use super::manager::WorkspaceManager;
 use super::model::WorkspaceState;
 use crate::{now_ms, CoreError};
-use aicockpit_runtime::{ContainerInfo, LABEL_INSTANCE, LABEL_WORKSPACE};
+use aicockpit_runtime::{Present, WorkspaceInfo};
 use aicockpit_store::{StoreError, WorkspaceRecord};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 /// One correction to a workspace's row or engine objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub const REASON_CREATE_INTERRUPTED: &str = "creation was interrupted; start fin
 pub fn decide(
     state: WorkspaceState,
     container_id: Option<&str>,
-    container: Option<&ContainerInfo>,
+    container: Option<&WorkspaceInfo>,
 ) -> Vec<Fix> {
     use WorkspaceState as S;
     if state == S::Deleting {
@@ -59,10 +59,10 @@ pub fn decide(
         };
     };
     let mut fixes = Vec::new();
-    if container_id != Some(c.id.as_str()) {
+    if container_id != Some(c.handle.as_str()) {
         // A container made for this workspace whose id never reached the
         // row (a crash between the two): adopt it.
-        fixes.push(Fix::SetContainer(Some(c.id.clone())));
+        fixes.push(Fix::SetContainer(Some(c.handle.clone())));
     }
     if c.status.is_running() {
         if state != S::Running {
@@ -86,33 +86,32 @@ pub fn decide(
     fixes
 }
 
+/// The running part of each listed workspace, by workspace id.
+fn running_parts(present: &[Present]) -> HashMap<&str, &WorkspaceInfo> {
+    present
+        .iter()
+        .filter_map(|p| Some((p.workspace.as_str(), p.info.as_ref()?)))
+        .collect()
+}
+
 /// What one reconciliation pass did.
 #[derive(Debug, Default, Clone)]
 pub struct ReconcileReport {
     pub fixed: usize,
-    pub orphan_containers_removed: usize,
-    pub orphan_networks_removed: usize,
+    /// Workspaces without a record whose objects were removed (their data
+    /// is kept).
+    pub orphans_removed: usize,
     /// Workspaces skipped because an operation held them.
     pub busy: usize,
 }
 
 impl WorkspaceManager {
-    fn instance_labels(&self) -> HashMap<String, String> {
-        HashMap::from([(LABEL_INSTANCE.to_owned(), self.opts.instance.clone())])
-    }
-
     /// One pass: correct every row, adopt or remove our leftovers.
     pub async fn reconcile(&self) -> Result<ReconcileReport, CoreError> {
         let mut report = ReconcileReport::default();
-        let containers = self
-            .runtime
-            .list_containers(&self.instance_labels())
-            .await?;
+        let present = self.runtime.list().await?;
         let rows = self.store.list_workspaces(None).await?;
-        let by_ws: HashMap<&str, &ContainerInfo> = containers
-            .iter()
-            .filter_map(|c| c.labels.get(LABEL_WORKSPACE).map(|w| (w.as_str(), c)))
-            .collect();
+        let by_ws = running_parts(&present);
         let known: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
 
         for row in &rows {
@@ -137,14 +136,11 @@ impl WorkspaceManager {
                 Err(StoreError::NotFound) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let info = self
-                .runtime
-                .inspect_container(&container_name(&row.id))
-                .await?;
+            let now = self.runtime.list().await?;
             let fixes = decide(
                 WorkspaceState::parse(&row.state),
                 row.container_id.as_deref(),
-                info.as_ref(),
+                running_parts(&now).get(row.id.as_str()).copied(),
             );
             if !fixes.is_empty() {
                 info!(workspace = %row.id, name = %row.name, ?fixes, "reconciling workspace");
@@ -153,11 +149,9 @@ impl WorkspaceManager {
             }
         }
 
-        for c in &containers {
-            let Some(ws) = c.labels.get(LABEL_WORKSPACE) else {
-                continue;
-            };
-            if known.contains(ws.as_str()) {
+        for p in &present {
+            let ws = p.workspace.as_str();
+            if known.contains(ws) {
                 continue;
             }
             let lock = self.lock_for(ws);
@@ -167,31 +161,19 @@ impl WorkspaceManager {
             };
             match self.store.workspace(ws).await {
                 Err(StoreError::NotFound) => {
-                    info!(container = %c.name, workspace = %ws, "removing orphaned workspace container");
-                    self.runtime.remove_container(&c.id).await?;
-                    report.orphan_containers_removed += 1;
+                    info!(workspace = %ws, "removing an orphaned workspace's objects (its data is kept)");
+                    match self.runtime.destroy(ws, true).await {
+                        Ok(()) => report.orphans_removed += 1,
+                        // A network still in use by a container being
+                        // removed: the next pass finishes it.
+                        Err(e) => warn!(workspace = %ws, error = %e, "orphan not removed yet"),
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => return Err(e.into()),
             }
             drop(_guard);
             self.forget_lock(ws);
-        }
-
-        for (name, labels) in self.runtime.list_networks(&self.instance_labels()).await? {
-            let Some(ws) = labels.get(LABEL_WORKSPACE) else {
-                continue;
-            };
-            if known.contains(ws.as_str()) {
-                continue;
-            }
-            if let Err(StoreError::NotFound) = self.store.workspace(ws).await {
-                match self.runtime.remove_network(&name).await {
-                    Ok(()) => report.orphan_networks_removed += 1,
-                    // Still in use by a container being removed: next pass.
-                    Err(e) => debug!(network = %name, error = %e, "orphan network not removed yet"),
-                }
-            }
         }
         Ok(report)
     }
@@ -210,10 +192,7 @@ impl WorkspaceManager {
                         .await?
                 }
                 Fix::FinishDelete => {
-                    self.runtime
-                        .remove_container(&container_name(&row.id))
-                        .await?;
-                    self.runtime.remove_network(&row.network).await?;
+                    self.runtime.destroy(&row.id, true).await?;
                     match self.store.delete_workspace(&row.id).await {
                         Ok(()) | Err(StoreError::NotFound) => {}
                         Err(e) => return Err(e.into()),
@@ -240,10 +219,7 @@ impl WorkspaceManager {
                     _ = shutdown.changed() => return,
                 }
                 match self.reconcile().await {
-                    Ok(r)
-                        if r.fixed + r.orphan_containers_removed + r.orphan_networks_removed
-                            > 0 =>
-                    {
+                    Ok(r) if r.fixed + r.orphans_removed > 0 => {
                         info!(?r, "reconciled with the engine")
                     }
                     Ok(_) => {}
@@ -260,10 +236,10 @@ mod tests {
     use aicockpit_runtime::ContainerStatus;
     use WorkspaceState as S;
 
-    fn container(id: &str, status: ContainerStatus) -> ContainerInfo {
-        ContainerInfo {
-            id: id.into(),
-            name: "n".into(),
+    fn container(id: &str, status: ContainerStatus) -> WorkspaceInfo {
+        WorkspaceInfo {
+            handle: id.into(),
+            workspace: Some("w".into()),
             labels: HashMap::new(),
             status,
             exit_code: Some(137),
