@@ -1,7 +1,8 @@
 // Browser test of the web IDE against the real server and engine: log in,
 // create a workspace from a template, run a command in a terminal, create
-// and edit a file in the editor, save, see it from the terminal, stop and
-// delete the workspace. Takes the screenshots in docs/images/.
+// and edit a file in the editor, save, see it from the terminal, keep it
+// from idle stop, stop it, reopen it (which starts it) and delete it.
+// Takes the screenshots in docs/images/.
 //
 // Needs AICOCKPIT_BIN (the server binary) and a running engine (DOCKER_HOST);
 // scripts/test provides both.
@@ -80,6 +81,12 @@ test('a user works in a workspace from login to delete', { timeout: 180_000 }, a
   await page.locator('.term-view[data-status=connected]').first().waitFor();
   const ttiIde = Date.now() - t1;
 
+  // Idle stop: when it would stop, and keeping it running.
+  const idle = page.locator('[data-testid=idle]');
+  await idle.filter({ hasText: /stops at .* if idle/ }).waitFor();
+  await idle.getByRole('button', { name: 'Keep running' }).click();
+  await idle.filter({ hasText: /kept running until/ }).waitFor();
+
   // Back on the dashboard: live state and resource use.
   await page.goto(base + '/');
   const row = page.locator('tr[data-workspace=webtest]');
@@ -88,6 +95,12 @@ test('a user works in a workspace from login to delete', { timeout: 180_000 }, a
   await page.waitForTimeout(3500); // a second sample gives the CPU rate
   await page.screenshot({ path: join(images, 'dashboard.png') });
 
+  await row.getByRole('button', { name: 'Stop' }).click();
+  await row.locator('.state-stopped').waitFor({ timeout: 30_000 });
+  // Opening a stopped workspace starts it.
+  await page.goto(ideUrl);
+  await page.locator('[data-testid=ws-state]', { hasText: 'running' }).waitFor({ timeout: 30_000 });
+  await page.goto(base + '/');
   await row.getByRole('button', { name: 'Stop' }).click();
   await row.locator('.state-stopped').waitFor({ timeout: 30_000 });
   await row.getByRole('button', { name: 'Delete' }).click();

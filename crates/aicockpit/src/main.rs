@@ -55,6 +55,15 @@ enum Command {
     Ws(cli::ws::WsCmd),
     /// List the server's workspace templates.
     Templates,
+    /// Keep a running workspace from idle stop (`ws keepalive`).
+    Keepalive {
+        workspace: String,
+        /// How long: seconds, or a number with s, m, h or d (`2h`).
+        #[arg(long = "for", value_parser = cli::ws::parse_duration)]
+        duration: u64,
+        #[arg(long)]
+        reason: String,
+    },
     /// AI services and chat.
     #[command(subcommand)]
     Ai(cli::ai::AiCmd),
@@ -87,6 +96,18 @@ fn main() -> ExitCode {
             Command::Logout => cli::session::logout(conn, out).await,
             Command::Ws(c) => cli::ws::run(conn, c, out).await,
             Command::Templates => cli::ws::templates(conn, out).await,
+            Command::Keepalive {
+                workspace,
+                duration,
+                reason,
+            } => {
+                let cmd = cli::ws::WsCmd::Keepalive {
+                    workspace,
+                    duration,
+                    reason,
+                };
+                cli::ws::run(conn, cmd, out).await
+            }
             Command::Ai(c) => cli::ai::run(conn, c, out).await,
         }
     });

@@ -136,6 +136,28 @@ async fn the_cli_drives_the_whole_lifecycle_with_trustworthy_exit_codes() {
     let show = cli.ok(&["ws", "show", "clitest"]);
     assert!(show.contains("512 MiB"), "{show}");
 
+    // Idle stop: a keep-alive and the workspace's own timeout.
+    let kept = cli.ok(&[
+        "keepalive",
+        "clitest",
+        "--for",
+        "2h",
+        "--reason",
+        "long build",
+    ]);
+    assert!(kept.contains("kept running until"), "{kept}");
+    let w: Value =
+        serde_json::from_str(&cli.ok(&["ws", "show", "clitest", "--json"])).expect("json");
+    assert_eq!(w["idle"]["keep_alive"]["reason"], "long build", "{w}");
+    assert_eq!(
+        cli.code(&["keepalive", "clitest", "--for", "2y", "--reason", "x"]),
+        2
+    );
+    let idle = cli.ok(&["ws", "idle", "clitest", "30m"]);
+    assert!(idle.contains("1800 s"), "{idle}");
+    let idle = cli.ok(&["ws", "idle", "clitest", "default"]);
+    assert!(idle.contains("server's idle timeout"), "{idle}");
+
     let out = cli.run(
         &[
             "ws",

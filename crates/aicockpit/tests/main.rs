@@ -14,5 +14,6 @@ mod crash;
 mod engines;
 mod fake_ai;
 mod guard;
+mod idle;
 mod reconcile;
 mod workspace_agent;

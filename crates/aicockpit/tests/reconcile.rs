@@ -99,6 +99,7 @@ async fn leftovers_are_adopted_or_removed_and_foreign_objects_left_alone() {
         network: format!("aicockpit-net-{id}"),
         created_at: now,
         updated_at: now,
+        idle_timeout_secs: None,
     };
     let suffix = &ts.instance;
 

@@ -3,7 +3,7 @@
 
 use aicockpit_core::format_ms;
 use aicockpit_core::templates::Template;
-use aicockpit_core::workspaces::Workspace;
+use aicockpit_core::workspaces::{IdleStatus, Workspace};
 use aicockpit_runtime::ExecOutput;
 use aicockpit_store::{TokenRecord, UserRecord};
 use base64::Engine as _;
@@ -146,6 +146,65 @@ pub(crate) struct CreateWorkspaceRequest {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub ports: Option<Vec<u16>>,
+    /// Seconds without activity before it is stopped: absent for the
+    /// server's default, 0 for never (where admins allow it), else 60 up to
+    /// the server's maximum.
+    #[schema(minimum = 0)]
+    pub idle_timeout_secs: Option<i64>,
+}
+
+/// Changes to a workspace's settings.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateWorkspaceRequest {
+    /// Its own idle timeout: null for the server's default, 0 for never,
+    /// else 60 up to the server's maximum; absent leaves it as it is.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub idle_timeout_secs: Option<Option<i64>>,
+}
+
+/// A field that is there, null or not (absent is the outer None).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Keep a running workspace from idle stop for a while.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeepAliveRequest {
+    /// How long, 1 second to 7 days.
+    #[schema(minimum = 1, maximum = 604800)]
+    pub for_secs: u64,
+    /// Why, for whoever looks (one line, at most 200 bytes).
+    #[schema(min_length = 1, max_length = 200)]
+    pub reason: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct KeepAliveDto {
+    pub until: String,
+    pub reason: String,
+    /// Who asked (`user:…`, or `agent:<run>`).
+    pub by: String,
+}
+
+/// A running workspace's standing with idle stop.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct IdleDto {
+    /// The timeout in force, in seconds (0: never).
+    pub timeout_secs: u64,
+    /// When it will be stopped unless there is activity (absent while work
+    /// is in progress, or never).
+    pub stop_at: Option<String>,
+    pub last_activity: Option<String>,
+    /// Work in progress that keeps it running: `exec`, `agent_run`.
+    pub busy: Vec<&'static str>,
+    pub keep_alive: Option<KeepAliveDto>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -181,6 +240,26 @@ pub(crate) struct WorkspaceDto {
     pub network: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Its own idle timeout (absent: the server's default; 0: never).
+    pub idle_timeout_secs: Option<i64>,
+    /// Where it stands with idle stop (running workspaces only).
+    pub idle: Option<IdleDto>,
+}
+
+impl From<IdleStatus> for IdleDto {
+    fn from(i: IdleStatus) -> Self {
+        IdleDto {
+            timeout_secs: i.timeout_secs,
+            stop_at: i.stop_at_ms.map(format_ms),
+            last_activity: i.last_activity_ms.map(format_ms),
+            busy: i.busy,
+            keep_alive: i.keep_alive.map(|k| KeepAliveDto {
+                until: format_ms(k.until_ms),
+                reason: k.reason,
+                by: k.by,
+            }),
+        }
+    }
 }
 
 impl From<Workspace> for WorkspaceDto {
@@ -215,6 +294,8 @@ impl From<Workspace> for WorkspaceDto {
             network: w.network,
             created_at: format_ms(w.created_at),
             updated_at: format_ms(w.updated_at),
+            idle_timeout_secs: w.idle_timeout_secs,
+            idle: w.idle.map(IdleDto::from),
         }
     }
 }

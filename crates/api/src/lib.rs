@@ -71,7 +71,13 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(workspaces::templates))
         .routes(routes!(workspaces::list, workspaces::create))
-        .routes(routes!(workspaces::get, workspaces::delete))
+        .routes(routes!(
+            workspaces::get,
+            workspaces::update,
+            workspaces::delete
+        ))
+        .routes(routes!(workspaces::keep_alive))
+        .routes(routes!(workspaces::activity))
         .routes(routes!(workspaces::start))
         .routes(routes!(workspaces::stop))
         .routes(routes!(workspaces::restart))

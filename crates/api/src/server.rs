@@ -175,8 +175,12 @@ impl App {
             }
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let reconciler = manager.spawn_reconciler(
+        let reconciler = manager.clone().spawn_reconciler(
             Duration::from_secs(self.config.workspaces.reconcile_interval_secs),
+            stop_rx.clone(),
+        );
+        let idle_stopper = manager.spawn_idle_stopper(
+            Duration::from_secs(self.config.workspaces.idle_check_interval_secs),
             stop_rx,
         );
         let store = self.state.store.clone();
@@ -197,6 +201,7 @@ impl App {
         .await;
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
+        let _ = idle_stopper.await;
         // Usage rows of requests that just finished are not lost.
         ai.drain().await;
         store.close().await;

@@ -14,6 +14,7 @@ use aicockpit_core::access::{can, Action, Resource};
 use aicockpit_core::auth::Principal;
 use aicockpit_core::files::{WorkspaceFiles, WriteMode};
 use aicockpit_core::workspace_agent::AgentConn;
+use aicockpit_core::workspaces::activity::Work;
 use aicockpit_core::workspaces::{ExecParams, WorkspaceManager};
 use aicockpit_core::CoreError;
 use aicockpit_store::Store;
@@ -406,6 +407,12 @@ impl Runs {
         let me = self.clone();
         let r = run.clone();
         tokio::spawn(async move {
+            // A run in progress (also while it waits for an approval) is
+            // work: the workspace is not idle until it ends.
+            let _busy = me
+                .workspaces
+                .activity()
+                .hold(&r.workspace_id, Work::AgentRun);
             let outcome = me.drive(&r, task, model, max_steps).await;
             let (kind, detail) = match outcome {
                 Ok(k) => (k, Value::Null),

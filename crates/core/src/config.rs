@@ -206,6 +206,20 @@ pub struct WorkspacesConfig {
     pub block_host_access: bool,
     /// Host addresses workspaces may still reach: `IPV4` or `IPV4:PORT`.
     pub host_allow: Vec<String>,
+    /// Seconds without activity after which a running workspace is stopped
+    /// (0: never). Activity is typing in a terminal, file changes, a command
+    /// running through exec, an AI agent run in progress or waiting for an
+    /// approval, and keep-alives.
+    pub idle_timeout_secs: u64,
+    /// The longest idle timeout a workspace may ask for.
+    pub max_idle_timeout_secs: u64,
+    /// Whether a workspace may ask never to be stopped for idleness.
+    pub allow_never_idle: bool,
+    /// The longest a workspace runs without a restart, active or not (0: no
+    /// limit).
+    pub max_lifetime_secs: u64,
+    /// How often running workspaces are checked for idleness.
+    pub idle_check_interval_secs: u64,
 }
 
 impl Default for WorkspacesConfig {
@@ -227,6 +241,11 @@ impl Default for WorkspacesConfig {
             network_prefix: 28,
             block_host_access: true,
             host_allow: Vec::new(),
+            idle_timeout_secs: 2 * 3600,
+            max_idle_timeout_secs: 7 * 24 * 3600,
+            allow_never_idle: true,
+            max_lifetime_secs: 0,
+            idle_check_interval_secs: 30,
         }
     }
 }
@@ -327,6 +346,16 @@ impl Config {
         if w.reconcile_interval_secs == 0 {
             return Err(ConfigError(
                 "workspaces.reconcile_interval_secs must be at least 1".into(),
+            ));
+        }
+        if w.idle_check_interval_secs == 0 {
+            return Err(ConfigError(
+                "workspaces.idle_check_interval_secs must be at least 1".into(),
+            ));
+        }
+        if w.idle_timeout_secs > w.max_idle_timeout_secs {
+            return Err(ConfigError(
+                "workspaces.idle_timeout_secs must be at most max_idle_timeout_secs".into(),
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

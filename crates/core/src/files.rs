@@ -107,7 +107,9 @@ impl WorkspaceFiles {
         self.workspaces.agent_of(p, ws, action).await
     }
 
+    /// Every change is on the record, and is activity (for idle stop).
     async fn record(&self, p: &Principal, ws: &str, action: &str, detail: Value) {
+        self.workspaces.activity().touch(ws);
         let e = Entry::done(&p.actor(), Some(ws), action, detail);
         self.audit.note(e).await;
     }

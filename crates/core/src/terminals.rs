@@ -6,6 +6,7 @@ use crate::access::Action;
 use crate::audit::{Audit, Entry};
 use crate::auth::Principal;
 use crate::workspace_agent::{AgentConn, ChannelMsg};
+use crate::workspaces::activity::Activity;
 use crate::workspaces::WorkspaceManager;
 use crate::CoreError;
 use aicockpit_workspace_agent_proto::{Request, TermInfo};
@@ -34,6 +35,20 @@ pub struct Attached {
     pub channel: u32,
     pub output: mpsc::Receiver<ChannelMsg>,
     pub info: TermInfo,
+    /// Typing is activity (for idle stop): call [`Typing::typed`] on input.
+    pub typing: Typing,
+}
+
+/// Marks a workspace active when someone types into one of its terminals.
+pub struct Typing {
+    activity: Arc<Activity>,
+    workspace: String,
+}
+
+impl Typing {
+    pub fn typed(&self) {
+        self.activity.touch(&self.workspace);
+    }
 }
 
 pub struct WorkspaceTerminals {
@@ -96,7 +111,7 @@ impl WorkspaceTerminals {
         ws: &str,
         terminal: &str,
     ) -> Result<Attached, CoreError> {
-        let (_, conn) = self.workspaces.agent_of(p, ws, Action::Change).await?;
+        let (ws_id, conn) = self.workspaces.agent_of(p, ws, Action::Change).await?;
         let id = terminal.to_owned();
         let (v, channel, output) = conn
             .call_with_channel(|channel| Request::TermAttach { id, channel }, CALL)
@@ -107,6 +122,10 @@ impl WorkspaceTerminals {
             channel,
             output,
             info,
+            typing: Typing {
+                activity: self.workspaces.activity().clone(),
+                workspace: ws_id,
+            },
         })
     }
 }

@@ -58,6 +58,9 @@ pub struct WorkspaceRecord {
     pub network: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Seconds without activity before it is stopped: None is the server
+    /// default, 0 never.
+    pub idle_timeout_secs: Option<i64>,
 }
 
 /// What creating a workspace row needs.

@@ -6,7 +6,8 @@ use sqlx::Row;
 
 const COLUMNS: &str =
     "id, owner_id, name, template, image, state, state_reason, cpu_millis, memory_mb, \
-     pids_limit, env, ports, run_as, container_id, volume, network, created_at, updated_at";
+     pids_limit, env, ports, run_as, container_id, volume, network, created_at, updated_at, \
+     idle_timeout_secs";
 
 fn decode(row: &AnyRow) -> Result<WorkspaceRecord, StoreError> {
     let env: String = row.try_get("env")?;
@@ -36,6 +37,7 @@ fn decode(row: &AnyRow) -> Result<WorkspaceRecord, StoreError> {
         network: row.try_get("network")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        idle_timeout_secs: row.try_get("idle_timeout_secs")?,
     })
 }
 
@@ -49,7 +51,7 @@ impl Store {
     pub async fn insert_workspace(&self, w: &NewWorkspace) -> Result<(), StoreError> {
         sqlx::query(&format!(
             "INSERT INTO workspaces ({COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         ))
         .bind(&w.id)
         .bind(&w.owner_id)
@@ -69,6 +71,7 @@ impl Store {
         .bind(&w.network)
         .bind(w.created_at)
         .bind(w.updated_at)
+        .bind(w.idle_timeout_secs)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -135,6 +138,27 @@ impl Store {
         )
         .bind(state)
         .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Sets the workspace's own idle timeout (None: the server default).
+    pub async fn set_workspace_idle_timeout(
+        &self,
+        id: &str,
+        secs: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query(
+            "UPDATE workspaces SET idle_timeout_secs = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(secs)
         .bind(now)
         .bind(id)
         .execute(&self.pool)

@@ -74,6 +74,7 @@ fn workspace(owner: &str, name: &str) -> WorkspaceRecord {
         network: "n".into(),
         created_at: 1,
         updated_at: 1,
+        idle_timeout_secs: None,
     }
 }
 

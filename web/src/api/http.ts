@@ -93,6 +93,7 @@ export const get = <T>(path: string) => json<T>('GET', path);
 export const post = <T>(path: string, body?: unknown) => json<T>('POST', path, body);
 export const put = <T>(path: string, body?: unknown) => json<T>('PUT', path, body);
 export const del = <T>(path: string) => json<T>('DELETE', path);
+export const patch = <T>(path: string, body?: unknown) => json<T>('PATCH', path, body);
 
 /// A query string (`?a=1&b=x`) from the given parameters; undefined ones are left out.
 export const q = (params: Record<string, string | number | boolean | undefined>) =>

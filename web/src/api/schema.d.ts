@@ -417,6 +417,24 @@ export interface paths {
         delete: operations["workspaces_delete"];
         options?: never;
         head?: never;
+        /** Change a workspace's settings (its idle timeout) */
+        patch: operations["workspaces_update"];
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Note activity the server cannot see (typing in the editor), for idle stop */
+        post: operations["workspaces_activity"];
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -605,6 +623,23 @@ export interface paths {
         get: operations["files_watch"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/keepalive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Keep a running workspace from idle stop for a while */
+        post: operations["workspaces_keep_alive"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1002,6 +1037,13 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            /**
+             * Format: int64
+             * @description Seconds without activity before it is stopped: absent for the
+             *     server's default, 0 for never (where admins allow it), else 60 up to
+             *     the server's maximum.
+             */
+            idle_timeout_secs?: number | null;
             image?: string | null;
             /** Format: int64 */
             memory_mb?: number | null;
@@ -1094,6 +1136,39 @@ export interface components {
             path: string;
             /** Format: int64 */
             size: number;
+        };
+        /** @description A running workspace's standing with idle stop. */
+        IdleDto: {
+            /** @description Work in progress that keeps it running: `exec`, `agent_run`. */
+            busy: string[];
+            keep_alive?: components["schemas"]["KeepAliveDto"] | null;
+            last_activity?: string | null;
+            /**
+             * @description When it will be stopped unless there is activity (absent while work
+             *     is in progress, or never).
+             */
+            stop_at?: string | null;
+            /**
+             * Format: int64
+             * @description The timeout in force, in seconds (0: never).
+             */
+            timeout_secs: number;
+        };
+        KeepAliveDto: {
+            /** @description Who asked (`user:…`, or `agent:<run>`). */
+            by: string;
+            reason: string;
+            until: string;
+        };
+        /** @description Keep a running workspace from idle stop for a while. */
+        KeepAliveRequest: {
+            /**
+             * Format: int64
+             * @description How long, 1 second to 7 days.
+             */
+            for_secs: number;
+            /** @description Why, for whoever looks (one line, at most 200 bytes). */
+            reason: string;
         };
         /**
          * @description The kinds of AI service, as the API names them (for the document: the
@@ -1324,6 +1399,15 @@ export interface components {
             /** @description Paths put back as they were before the run. */
             restored: string[];
         };
+        /** @description Changes to a workspace's settings. */
+        UpdateWorkspaceRequest: {
+            /**
+             * Format: int64
+             * @description Its own idle timeout: null for the server's default, 0 for never,
+             *     else 60 up to the server's maximum; absent leaves it as it is.
+             */
+            idle_timeout_secs?: number | null;
+        };
         /** @description A multipart upload (documentation of the form; the handler streams parts). */
         UploadForm: {
             /**
@@ -1362,6 +1446,12 @@ export interface components {
                 [key: string]: string;
             };
             id: string;
+            idle?: components["schemas"]["IdleDto"] | null;
+            /**
+             * Format: int64
+             * @description Its own idle timeout (absent: the server's default; 0: never).
+             */
+            idle_timeout_secs?: number | null;
             image: string;
             limits: components["schemas"]["LimitsDto"];
             name: string;
@@ -2402,6 +2492,72 @@ export interface operations {
             };
         };
     };
+    workspaces_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWorkspaceRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_activity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Noted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     conversations_list_conversations: {
         parameters: {
             query?: never;
@@ -2917,6 +3073,42 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_keep_alive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeepAliveRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceDto"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

@@ -1,6 +1,6 @@
 // Workspaces and templates: `/api/v1/workspaces…`, `/api/v1/templates`.
-import { del, get, post, q, seg } from './http';
-import type { CreateWorkspaceRequest, DeletedWorkspace, ExecRequest, ExecResponse, Template, Usage, Workspace } from './types';
+import { del, get, patch, post, q, seg } from './http';
+import type { CreateWorkspaceRequest, DeletedWorkspace, ExecRequest, ExecResponse, KeepAliveRequest, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
 
 /// The URL of one workspace; the files, terminals, runs, policy and
 /// conversations modules build theirs on it.
@@ -15,6 +15,12 @@ export const deleteWorkspace = (id: string, purge: boolean) => del<DeletedWorksp
 export type Lifecycle = 'start' | 'stop' | 'restart';
 export const changeState = (id: string, verb: Lifecycle) => post<Workspace>(`${workspacePath(id)}/${verb}`);
 export const startWorkspace = (id: string) => changeState(id, 'start');
+
+/// Idle stop: keep it running a while, change its own timeout, or note
+/// activity the server cannot see (typing in the editor).
+export const keepAlive = (id: string, body: KeepAliveRequest) => post<Workspace>(`${workspacePath(id)}/keepalive`, body);
+export const updateWorkspace = (id: string, body: UpdateWorkspaceRequest) => patch<Workspace>(workspacePath(id), body);
+export const noteActivity = (id: string) => post<void>(`${workspacePath(id)}/activity`);
 
 export const exec = (id: string, body: ExecRequest) => post<ExecResponse>(`${workspacePath(id)}/exec`, body);
 export const usage = (id: string) => get<Usage>(`${workspacePath(id)}/usage`);

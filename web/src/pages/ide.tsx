@@ -1,7 +1,7 @@
 // The workspace IDE: file tree, tabbed editor, terminals, AI panel, status.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api/http';
-import { getWorkspace, startWorkspace } from '../api/workspaces';
+import { getWorkspace, keepAlive, noteActivity, startWorkspace } from '../api/workspaces';
 import { readText, writeText } from '../api/files';
 import type { User, Workspace } from '../api/types';
 import { idePath, navigate, rememberWorkspace } from '../router';
@@ -20,6 +20,18 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
   const [aiOpen, setAiOpen] = useState(true);
   const filesRef = useRef(files);
   filesRef.current = files;
+  // Opening a stopped workspace starts it (once: a failed start is shown,
+  // not retried in a loop).
+  const autoStarted = useRef(false);
+  // Typing in the editor is activity the server cannot see until a save:
+  // told at most once a minute.
+  const lastTyping = useRef(0);
+  const typed = () => {
+    const now = Date.now();
+    if (now - lastTyping.current < 60_000) return;
+    lastTyping.current = now;
+    noteActivity(id).catch(() => {});
+  };
 
   // The workspace's state, and whether the server answers at all.
   useEffect(() => {
@@ -28,6 +40,12 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
       try {
         const x = await getWorkspace(id);
         if (stop) return;
+        if (x.state === 'stopped' && !autoStarted.current) {
+          autoStarted.current = true;
+          startWorkspace(id)
+            .then((started) => !stop && setW(started))
+            .catch((e) => setError(e instanceof ApiError ? e.message : String(e)));
+        }
         setW(x);
         setOnline(true);
         rememberWorkspace(x.id);
@@ -63,10 +81,22 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
     [id],
   );
 
-  // Deep link: /w/<id>?file=<path> opens that file.
+  // Deep link: /w/<id>?file=<path> opens that file, once the workspace
+  // runs (opening a stopped one starts it first).
+  // The URL is rewritten to the active file meanwhile, so the wanted one
+  // is kept aside until then.
+  const wanted = useRef(file);
   useEffect(() => {
-    if (file) openFile(file);
-  }, [file, openFile]);
+    if (file) wanted.current = file;
+  }, [file]);
+  const isRunning = w?.state === 'running';
+  useEffect(() => {
+    const path = wanted.current;
+    if (path && isRunning) {
+      wanted.current = null;
+      openFile(path);
+    }
+  }, [file, openFile, isRunning]);
   useEffect(() => {
     const url = idePath(id, active);
     if (location.pathname + location.search !== url) navigate(url, true);
@@ -154,7 +184,10 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
                 files={files}
                 active={active}
                 onActivate={setActive}
-                onChange={(path, content) => setFiles((fs) => fs.map((x) => (x.path === path ? { ...x, content } : x)))}
+                onChange={(path, content) => {
+                  typed();
+                  setFiles((fs) => fs.map((x) => (x.path === path ? { ...x, content } : x)));
+                }}
                 onSave={save}
                 onClose={close}
                 onReload={reload}
@@ -197,8 +230,36 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
           </>
         )}
         <span class="spacer" />
+        {w?.idle && <IdleStatus w={w} onKeep={(x) => setW(x)} onError={setError} />}
         {active && <span>{active}</span>}
       </footer>
     </div>
+  );
+}
+
+/// When the workspace will stop for inactivity, and a way to keep it.
+function IdleStatus({ w, onKeep, onError }: { w: Workspace; onKeep: (w: Workspace) => void; onError: (m: string) => void }) {
+  const idle = w.idle;
+  if (!idle) return null;
+  const keep = () =>
+    keepAlive(w.id, { for_secs: 3600, reason: 'kept running from the IDE' })
+      .then(onKeep)
+      .catch((e) => onError(e instanceof ApiError ? e.message : String(e)));
+  let text: string;
+  if (idle.busy.length) text = `busy (${idle.busy.join(', ').replace('agent_run', 'AI agent run')})`;
+  else if (idle.keep_alive) text = `kept running until ${new Date(idle.keep_alive.until).toLocaleTimeString()}`;
+  else if (idle.stop_at) text = `stops at ${new Date(idle.stop_at).toLocaleTimeString()} if idle`;
+  else text = 'never stops for idleness';
+  const soon = !!idle.stop_at && !idle.keep_alive && new Date(idle.stop_at).getTime() - Date.now() < 15 * 60_000;
+  return (
+    <span data-testid="idle" class={soon ? 'warn' : ''}>
+      {text}
+      {idle.stop_at && (
+        <button class="ghost small" onClick={keep} title="Keep it running for an hour">
+          Keep running
+        </button>
+      )}
+      <span class="sep" />
+    </span>
   );
 }

@@ -54,6 +54,23 @@ pub(crate) enum WsCmd {
         #[arg(long)]
         purge: bool,
     },
+    /// Keep a running workspace from idle stop for a while.
+    Keepalive {
+        workspace: String,
+        /// How long: seconds, or a number with s, m, h or d (`2h`).
+        #[arg(long = "for", value_parser = parse_duration)]
+        duration: u64,
+        /// Why (shown to whoever looks at the workspace).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Set a workspace's idle timeout: a duration (`30m`), `never`, or
+    /// `default` (the server's).
+    Idle {
+        workspace: String,
+        #[arg(value_parser = parse_idle)]
+        timeout: IdleSetting,
+    },
     /// Run a command in a workspace; exits with the command's exit code.
     Exec {
         workspace: String,
@@ -71,6 +88,42 @@ pub(crate) enum WsCmd {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
+}
+
+/// Seconds from `90`, `90s`, `30m`, `2h` or `1d`.
+pub(crate) fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration like 90s, 30m, 2h or 1d, got {s:?}"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("unknown unit in {s:?} (use s, m, h or d)")),
+    };
+    n.checked_mul(unit)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdleSetting {
+    Default,
+    Never,
+    After(u64),
+}
+
+fn parse_idle(s: &str) -> Result<IdleSetting, String> {
+    match s {
+        "default" => Ok(IdleSetting::Default),
+        "never" => Ok(IdleSetting::Never),
+        d => parse_duration(d).map(IdleSetting::After),
+    }
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -244,6 +297,42 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 None => format!("deleted {workspace} and its data"),
             };
             out.print(&v, &text);
+        }
+        WsCmd::Keepalive {
+            workspace,
+            duration,
+            reason,
+        } => {
+            let body = json!({"for_secs": duration, "reason": reason});
+            let w: Value = c
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/workspaces/{}/keepalive", seg(&workspace)),
+                    Some(&body),
+                )
+                .await?;
+            let until = w["idle"]["keep_alive"]["until"].as_str().unwrap_or("?");
+            out.print(&w, &format!("{workspace} is kept running until {until}"));
+        }
+        WsCmd::Idle { workspace, timeout } => {
+            let secs = match timeout {
+                IdleSetting::Default => Value::Null,
+                IdleSetting::Never => json!(0),
+                IdleSetting::After(s) => json!(s),
+            };
+            let w: Value = c
+                .call(
+                    Method::PATCH,
+                    &format!("/api/v1/workspaces/{}", seg(&workspace)),
+                    Some(&json!({ "idle_timeout_secs": secs })),
+                )
+                .await?;
+            let text = match w["idle_timeout_secs"].as_i64() {
+                None => format!("{workspace} stops after the server's idle timeout"),
+                Some(0) => format!("{workspace} is never stopped for idleness"),
+                Some(s) => format!("{workspace} stops after {s} s without activity"),
+            };
+            out.print(&w, &text);
         }
         WsCmd::Exec {
             workspace,

@@ -8,6 +8,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, Auth, WsAuth};
 use crate::AppState;
+use aicockpit_core::terminals::Attached;
 use aicockpit_core::workspace_agent::{AgentConn, ChannelMsg};
 use aicockpit_workspace_agent_proto::{Request, TermInfo};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -22,7 +23,6 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 const CALL: Duration = Duration::from_secs(30);
 
@@ -126,7 +126,7 @@ pub(crate) async fn ws(
     let a = s.terminals.attach(&p, &id, &tid).await?;
     Ok(upgrade
         .max_message_size(1024 * 1024)
-        .on_upgrade(move |socket| pump(socket, a.conn, a.channel, a.output, a.info)))
+        .on_upgrade(move |socket| pump(socket, a)))
 }
 
 #[derive(Deserialize)]
@@ -136,13 +136,14 @@ enum Control {
     Input { data: String },
 }
 
-async fn pump(
-    socket: WebSocket,
-    conn: Arc<AgentConn>,
-    ch: u32,
-    mut rx: mpsc::Receiver<ChannelMsg>,
-    info: TermInfo,
-) {
+async fn pump(socket: WebSocket, a: Attached) {
+    let Attached {
+        conn,
+        channel: ch,
+        output: mut rx,
+        info,
+        typing,
+    } = a;
     let (mut sink, mut stream) = socket.split();
     let tid = info.id.clone();
     let hello = json!({"type": "attached", "terminal": info}).to_string();
@@ -168,6 +169,7 @@ async fn pump(
             },
             incoming = stream.next() => match incoming {
                 Some(Ok(WsMessage::Binary(b))) => {
+                    typing.typed();
                     if conn.send_data(ch, b).await.is_err() {
                         break;
                     }
@@ -177,6 +179,7 @@ async fn pump(
                         let _ = conn.call(Request::TermResize { id: tid.clone(), cols, rows }, CALL).await;
                     }
                     Ok(Control::Input { data }) => {
+                        typing.typed();
                         if conn.send_data(ch, data.into_bytes().into()).await.is_err() {
                             break;
                         }

@@ -1,7 +1,8 @@
 //! The workspace lifecycle endpoints and the template catalog.
 
 use crate::dto::{
-    CreateWorkspaceRequest, DeletedDto, ExecRequestDto, ExecResponseDto, TemplateDto, WorkspaceDto,
+    CreateWorkspaceRequest, DeletedDto, ExecRequestDto, ExecResponseDto, KeepAliveRequest,
+    TemplateDto, UpdateWorkspaceRequest, WorkspaceDto,
 };
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
@@ -77,6 +78,7 @@ pub(crate) async fn create(
                 pids_limit: req.pids_limit,
                 env: req.env,
                 ports: req.ports,
+                idle_timeout_secs: req.idle_timeout_secs,
             },
         )
         .await?;
@@ -148,6 +150,67 @@ pub(crate) async fn restart(
 ) -> ApiResult<Json<WorkspaceDto>> {
     let w = s.workspaces.restart(&p, &id).await?;
     Ok(Json(w.into()))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/workspaces/{id}",
+    tag = "workspaces",
+    summary = "Change a workspace's settings (its idle timeout)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = UpdateWorkspaceRequest,
+    responses((status = 200, description = "OK", body = WorkspaceDto))
+)]
+pub(crate) async fn update(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateWorkspaceRequest>,
+) -> ApiResult<Json<WorkspaceDto>> {
+    let w = match req.idle_timeout_secs {
+        Some(secs) => s.workspaces.set_idle_timeout(&p, &id, secs).await?,
+        None => s.workspaces.get(&p, &id).await?,
+    };
+    Ok(Json(w.into()))
+}
+
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/keepalive",
+    tag = "workspaces",
+    summary = "Keep a running workspace from idle stop for a while",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = KeepAliveRequest,
+    responses((status = 200, description = "OK", body = WorkspaceDto))
+)]
+pub(crate) async fn keep_alive(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<KeepAliveRequest>,
+) -> ApiResult<Json<WorkspaceDto>> {
+    let w = s
+        .workspaces
+        .keep_alive(&p, &id, req.for_secs, &req.reason)
+        .await?;
+    Ok(Json(w.into()))
+}
+
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/activity",
+    tag = "workspaces",
+    summary = "Note activity the server cannot see (typing in the editor), for idle stop",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 204, description = "Noted"))
+)]
+pub(crate) async fn activity(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    s.workspaces.note_activity(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -6,6 +6,7 @@
 //! that says what was under way, which the reconciler finishes or corrects;
 //! and nothing is ever created on the engine without a row that owns it.
 
+use super::activity::{Activity, Work};
 use super::model::{Workspace, WorkspaceState};
 use super::netpool::NetPool;
 use super::plan;
@@ -55,6 +56,9 @@ pub struct CreateWorkspace {
     pub pids_limit: Option<i64>,
     pub env: BTreeMap<String, String>,
     pub ports: Option<Vec<u16>>,
+    /// Seconds without activity before it stops (None: the server's
+    /// default; 0: never, where allowed).
+    pub idle_timeout_secs: Option<i64>,
 }
 
 /// A command to run in a workspace.
@@ -86,9 +90,11 @@ pub struct WorkspaceManager {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     workspace_agents: Arc<AgentHub>,
     /// Lifecycle and exec are recorded here, by the methods that do them.
-    audit: Arc<Audit>,
+    pub(super) audit: Arc<Audit>,
     /// Last CPU reading per container, to turn cumulative time into a rate.
     cpu_samples: Mutex<HashMap<String, (u64, std::time::Instant)>>,
+    /// What counts as work in each workspace, for idle stop.
+    pub(super) activity: Arc<Activity>,
 }
 
 /// A workspace's resource use now.
@@ -119,6 +125,7 @@ impl WorkspaceManager {
             workspace_agents,
             audit,
             cpu_samples: Mutex::new(HashMap::new()),
+            activity: Arc::new(Activity::default()),
         }
     }
 
@@ -257,7 +264,7 @@ impl WorkspaceManager {
     /// Finds a workspace by id or by the caller's own workspace name, and
     /// asks [`can`] whether the caller may do `action` on it (others'
     /// workspaces are reported as not found, so ids cannot be probed).
-    async fn authorized(
+    pub(super) async fn authorized(
         &self,
         p: &Principal,
         id_or_name: &str,
@@ -286,7 +293,7 @@ impl WorkspaceManager {
         Ok(rec)
     }
 
-    async fn set_state(
+    pub(super) async fn set_state(
         &self,
         id: &str,
         state: WorkspaceState,
@@ -305,7 +312,7 @@ impl WorkspaceManager {
             .list_workspaces(owner)
             .await?
             .into_iter()
-            .map(Workspace::from)
+            .map(|r| self.with_idle(Workspace::from(r)))
             .collect())
     }
 
@@ -333,7 +340,7 @@ impl WorkspaceManager {
                 }
             }
         }
-        Ok(ws)
+        Ok(self.with_idle(ws))
     }
 
     pub async fn create(
@@ -389,6 +396,7 @@ impl WorkspaceManager {
             network: format!("aicockpit-net-{id}"),
             created_at: now,
             updated_at: now,
+            idle_timeout_secs: plan.idle_timeout_secs,
         };
         // Taken before the row exists, so the reconciler never sees this
         // workspace half-made while we are still making it.
@@ -411,6 +419,7 @@ impl WorkspaceManager {
         match self.provision(&rec).await {
             Ok(()) => {
                 self.set_state(&id, WorkspaceState::Running, None).await?;
+                self.activity.started(&id);
                 info!(workspace = %id, name = %rec.name, "workspace created");
                 let ws = Workspace::from(self.store.workspace(&id).await?);
                 self.warm_agent(ws.container_id.clone());
@@ -549,6 +558,7 @@ impl WorkspaceManager {
         match result {
             Ok(()) => {
                 self.set_state(id, WorkspaceState::Running, None).await?;
+                self.activity.started(id);
                 let ws = Workspace::from(self.store.workspace(id).await?);
                 self.warm_agent(ws.container_id.clone());
                 Ok(ws)
@@ -574,7 +584,7 @@ impl WorkspaceManager {
         Ok(ws)
     }
 
-    async fn stop_locked(&self, id: &str) -> Result<Workspace, CoreError> {
+    pub(super) async fn stop_locked(&self, id: &str) -> Result<Workspace, CoreError> {
         let rec = self.store.workspace(id).await?;
         match WorkspaceState::parse(&rec.state) {
             WorkspaceState::Deleting => {
@@ -624,6 +634,7 @@ impl WorkspaceManager {
         self.runtime.destroy(&rec.id, !purge).await?;
         self.store.delete_workspace(&rec.id).await?;
         self.forget_lock(&rec.id);
+        self.activity.forget(&rec.id);
         info!(workspace = %rec.id, purge, "workspace deleted");
         let detail = json!({"name": rec.name, "purge": purge});
         self.record(p, &rec.id, "workspace.delete", detail).await;
@@ -679,6 +690,8 @@ impl WorkspaceManager {
             timeout: Duration::from_secs(timeout),
             max_output_bytes: max_output,
         };
+        // A command running is work: the workspace is not idle meanwhile.
+        let _busy = self.activity.hold(&rec.id, Work::Exec);
         match self.runtime.exec(&cid, &req).await {
             Ok(out) => Ok(out),
             Err(RuntimeError::Conflict(_)) | Err(RuntimeError::NotFound(_)) => Err(not_running()),

@@ -1,5 +1,6 @@
 //! The workspace as the rest of the system sees it.
 
+use super::activity::KeepAlive;
 use aicockpit_runtime::PortMapping;
 use aicockpit_store::WorkspaceRecord;
 use std::collections::BTreeMap;
@@ -73,6 +74,24 @@ pub struct Workspace {
     pub updated_at: i64,
     /// Published ports (only filled in by `get`, from the engine).
     pub published_ports: Vec<PortMapping>,
+    /// Its own idle timeout (None: the server's default; 0: never).
+    pub idle_timeout_secs: Option<i64>,
+    /// Where it stands with idle stop (running workspaces only).
+    pub idle: Option<IdleStatus>,
+}
+
+/// A running workspace's standing with idle stop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdleStatus {
+    /// The timeout in force (0: never).
+    pub timeout_secs: u64,
+    /// When it will be stopped unless there is activity (None: not while
+    /// work is in progress, or never).
+    pub stop_at_ms: Option<i64>,
+    pub last_activity_ms: Option<i64>,
+    /// Work in progress (`exec`, `agent_run`).
+    pub busy: Vec<&'static str>,
+    pub keep_alive: Option<KeepAlive>,
 }
 
 impl From<WorkspaceRecord> for Workspace {
@@ -97,6 +116,8 @@ impl From<WorkspaceRecord> for Workspace {
             created_at: r.created_at,
             updated_at: r.updated_at,
             published_ports: Vec::new(),
+            idle_timeout_secs: r.idle_timeout_secs,
+            idle: None,
         }
     }
 }

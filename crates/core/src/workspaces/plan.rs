@@ -24,6 +24,29 @@ pub struct Plan {
     pub pids_limit: i64,
     pub env: BTreeMap<String, String>,
     pub ports: Vec<u16>,
+    /// The workspace's own idle timeout (None: the server's default).
+    pub idle_timeout_secs: Option<i64>,
+}
+
+/// A workspace's own idle timeout checked against the server's limits:
+/// None keeps the server default, 0 is "never" (where admins allow it).
+pub fn idle_timeout(secs: Option<i64>, lim: &WorkspacesConfig) -> Result<Option<i64>, CoreError> {
+    match secs {
+        None => Ok(None),
+        Some(0) if lim.allow_never_idle => Ok(Some(0)),
+        Some(0) => Err(CoreError::invalid(
+            "invalid_idle_timeout",
+            "this server does not allow workspaces that never stop for idleness",
+        )),
+        Some(s) if s >= 60 && (s as u64) <= lim.max_idle_timeout_secs => Ok(Some(s)),
+        Some(_) => Err(CoreError::invalid(
+            "invalid_idle_timeout",
+            format!(
+                "idle_timeout_secs must be 0 (never) or between 60 and {}",
+                lim.max_idle_timeout_secs
+            ),
+        )),
+    }
 }
 
 /// The request's template (or `base`, or the catalog's first) or its bare
@@ -79,6 +102,7 @@ pub fn resolve(
         .or_else(|| t.map(|t| t.ports.clone()))
         .unwrap_or_default();
     validate::ports(&ports).map_err(|m| CoreError::invalid("invalid_ports", m))?;
+    let idle_timeout_secs = idle_timeout(req.idle_timeout_secs, lim)?;
     Ok(Plan {
         template: t.map(|t| t.name.clone()),
         image,
@@ -90,6 +114,7 @@ pub fn resolve(
         pids_limit,
         env,
         ports,
+        idle_timeout_secs,
     })
 }
 
@@ -133,6 +158,34 @@ mod tests {
             pids_limit: None,
             env: BTreeMap::new(),
             ports: None,
+            idle_timeout_secs: None,
+        }
+    }
+
+    #[test]
+    fn idle_timeouts_within_the_limits() {
+        let mut lim = WorkspacesConfig {
+            max_idle_timeout_secs: 3600,
+            ..Default::default()
+        };
+        type Case = (Option<i64>, bool, Result<Option<i64>, &'static str>);
+        let cases: [Case; 8] = [
+            (None, true, Ok(None)),
+            (Some(0), true, Ok(Some(0))),
+            (Some(0), false, Err("invalid_idle_timeout")),
+            (Some(60), true, Ok(Some(60))),
+            (Some(3600), true, Ok(Some(3600))),
+            (Some(59), true, Err("invalid_idle_timeout")),
+            (Some(3601), true, Err("invalid_idle_timeout")),
+            (Some(-5), true, Err("invalid_idle_timeout")),
+        ];
+        for (secs, never_ok, want) in cases {
+            lim.allow_never_idle = never_ok;
+            let got = idle_timeout(secs, &lim).map_err(|e| match e {
+                CoreError::Invalid { code, .. } => code,
+                _ => "other",
+            });
+            assert_eq!(got, want, "{secs:?} (never allowed: {never_ok})");
         }
     }
 
