@@ -92,6 +92,7 @@ test('a user works in a workspace from login to delete', { timeout: 180_000 }, a
   const row = page.locator('tr[data-workspace=webtest]');
   await row.locator('.state-running').waitFor();
   await row.getByText(/MiB$/).first().waitFor();
+  await page.locator('[data-testid=quota]', { hasText: /1 of \d+ workspaces · 1 of \d+ running/ }).waitFor();
   await page.waitForTimeout(3500); // a second sample gives the CPU rate
   await page.screenshot({ path: join(images, 'dashboard.png') });
 

@@ -15,5 +15,6 @@ mod engines;
 mod fake_ai;
 mod guard;
 mod idle;
+mod quotas;
 mod reconcile;
 mod workspace_agent;

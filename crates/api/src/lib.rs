@@ -58,8 +58,8 @@ pub struct AppState {
 /// the document come from the same list, so they cannot drift apart.
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
-        ai, audit, auth, conversations, files, gateway, health, policies, runs, terminals, users,
-        workspaces,
+        ai, audit, auth, conversations, files, gateway, health, policies, quotas, runs, terminals,
+        users, workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -69,6 +69,8 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::revoke_token))
         .routes(routes!(auth::ticket))
         .routes(routes!(users::list, users::create))
+        .routes(routes!(quotas::mine))
+        .routes(routes!(quotas::get, quotas::set))
         .routes(routes!(workspaces::templates))
         .routes(routes!(workspaces::list, workspaces::create))
         .routes(routes!(

@@ -81,6 +81,12 @@ pub fn can(p: &Principal, action: Action, resource: Resource<'_>) -> Result<(), 
     }
 }
 
+/// Whether quotas hold `p` back: everyone but admins, who may raise any
+/// quota anyway.
+pub fn bound_by_quota(p: &Principal) -> bool {
+    can(p, Action::Administer, Resource::Instance).is_err()
+}
+
 /// Whether `p` sees every workspace (listings are then not filtered by owner).
 pub fn sees_all_workspaces(p: &Principal) -> bool {
     can(p, Action::View, Resource::AllWorkspaces).is_ok()

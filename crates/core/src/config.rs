@@ -220,6 +220,13 @@ pub struct WorkspacesConfig {
     pub max_lifetime_secs: u64,
     /// How often running workspaces are checked for idleness.
     pub idle_check_interval_secs: u64,
+    /// Default per-user quotas (0: no limit; admins may set others per
+    /// user; admins themselves are not held back): workspaces, running
+    /// workspaces, and CPUs and memory of the running ones together.
+    pub quota_workspaces: u32,
+    pub quota_running: u32,
+    pub quota_cpus: f64,
+    pub quota_memory_mb: i64,
 }
 
 impl Default for WorkspacesConfig {
@@ -246,6 +253,10 @@ impl Default for WorkspacesConfig {
             allow_never_idle: true,
             max_lifetime_secs: 0,
             idle_check_interval_secs: 30,
+            quota_workspaces: 20,
+            quota_running: 10,
+            quota_cpus: 0.0,
+            quota_memory_mb: 0,
         }
     }
 }

@@ -281,6 +281,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's quota and what they hold */
+        get: operations["users_mine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run}/approvals/{call}": {
         parameters: {
             query?: never;
@@ -378,6 +395,24 @@ export interface paths {
         put?: never;
         /** Add a user (admins) */
         post: operations["users_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user's quota, own settings and holding (admins) */
+        get: operations["users_get"];
+        /** Set a user's own quota (admins) */
+        put: operations["users_set"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1277,6 +1312,46 @@ export interface components {
             /** Format: int32 */
             host_port: number;
         };
+        /** @description A user's quota in force, and what they hold now. */
+        QuotaDto: {
+            limits: components["schemas"]["QuotaFigures"];
+            own?: components["schemas"]["QuotaSettings"] | null;
+            used: components["schemas"]["QuotaFigures"];
+        };
+        /** @description Quota figures (in `limits`, 0 means no limit). */
+        QuotaFigures: {
+            /**
+             * Format: double
+             * @description CPUs of the running workspaces together.
+             */
+            cpus: number;
+            /**
+             * Format: int64
+             * @description Memory of the running workspaces together, in MiB.
+             */
+            memory_mb: number;
+            /**
+             * Format: int32
+             * @description Running at once.
+             */
+            running: number;
+            /** Format: int32 */
+            workspaces: number;
+        };
+        /**
+         * @description A user's own quota: null fields follow the server's default, 0 is no
+         *     limit.
+         */
+        QuotaSettings: {
+            /** Format: double */
+            cpus?: number | null;
+            /** Format: int64 */
+            memory_mb?: number | null;
+            /** Format: int32 */
+            running?: number | null;
+            /** Format: int32 */
+            workspaces?: number | null;
+        };
         RenameBody: {
             from: string;
             overwrite?: boolean;
@@ -2143,6 +2218,35 @@ export interface operations {
             };
         };
     };
+    users_mine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     runs_approve: {
         parameters: {
             query?: never;
@@ -2351,6 +2455,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuotaSettings"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaDto"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

@@ -3,7 +3,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/http';
 import { changeState, deleteWorkspace, listWorkspaces, usage as workspaceUsage } from '../api/workspaces';
-import type { Usage, User, Workspace } from '../api/types';
+import { myQuota } from '../api/quota';
+import type { Quota, Usage, User, Workspace } from '../api/types';
 import { formatBytes } from '../format';
 import { idePath, navigate, recentWorkspaces } from '../router';
 import { CreateDialog } from '../components/create-dialog';
@@ -16,6 +17,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
   const [creating, setCreating] = useState(false);
   const [busy, setBusy] = useState<Record<string, string>>({});
   const [deleting, setDeleting] = useState<Workspace | null>(null);
+  const [quota, setQuota] = useState<Quota | null>(null);
 
   const refresh = async () => {
     try {
@@ -27,6 +29,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
         running.map(async (w) => [w.id, await workspaceUsage(w.id).catch((): Usage => ({ running: false }))] as const),
       );
       setUsage(Object.fromEntries(entries));
+      setQuota(await myQuota().catch(() => null));
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
     }
@@ -91,6 +94,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
             New workspace
           </button>
         </div>
+        {quota && <QuotaLine q={quota} />}
         {error && (
           <div class="error" role="alert">
             {error}
@@ -201,5 +205,24 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
         />
       )}
     </div>
+  );
+}
+
+/// The caller's quota and what they hold ("3 of 5 workspaces · …"); limits
+/// of 0 are no limit and are left out.
+function QuotaLine({ q }: { q: Quota }) {
+  const parts: string[] = [];
+  const part = (used: number, limit: number, what: string) => {
+    if (limit > 0) parts.push(`${used} of ${limit} ${what}`);
+  };
+  part(q.used.workspaces, q.limits.workspaces, 'workspaces');
+  part(q.used.running, q.limits.running, 'running');
+  part(q.used.cpus, q.limits.cpus, 'CPUs');
+  part(q.used.memory_mb, q.limits.memory_mb, 'MiB of memory');
+  if (!parts.length) return null;
+  return (
+    <p class="muted small" data-testid="quota">
+      Your quota: {parts.join(' · ')}
+    </p>
   );
 }

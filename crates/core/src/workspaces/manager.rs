@@ -10,6 +10,7 @@ use super::activity::{Activity, Work};
 use super::model::{Workspace, WorkspaceState};
 use super::netpool::NetPool;
 use super::plan;
+use super::quota::Ask;
 use super::validate;
 use crate::access::{can, sees_all_workspaces, Action, Resource};
 use crate::audit::{Audit, Entry};
@@ -367,6 +368,14 @@ impl WorkspaceManager {
     ) -> Result<Workspace, CoreError> {
         can(p, Action::Change, Resource::NewWorkspace)?;
         let plan = plan::resolve(&req, &self.catalog, &self.opts.limits)?;
+        // Held until the row exists (it counts from then on).
+        let gate = self.quota_gate(&p.user_id);
+        let _quota = gate.lock().await;
+        let ask = Ask::Create {
+            cpus: plan.cpu_millis as f64 / 1000.0,
+            memory_mb: plan.memory_mb,
+        };
+        self.check_quota(p, &p.user_id, ask).await?;
         let image = plan.image.clone();
         // The image must be there before anything is recorded, so that a bad
         // image leaves nothing behind.
@@ -512,8 +521,18 @@ impl WorkspaceManager {
 
     pub async fn start(&self, p: &Principal, id: &str) -> Result<Workspace, CoreError> {
         let rec = self.authorized(p, id, Action::Change).await?;
+        let gate = self.quota_gate(&rec.owner_id);
+        let _quota = gate.lock().await;
         let lock = self.lock_for(&rec.id);
         let _guard = lock.lock().await;
+        let now = self.store.workspace(&rec.id).await?;
+        if WorkspaceState::parse(&now.state) != WorkspaceState::Running {
+            let ask = Ask::Start {
+                cpus: now.cpu_millis as f64 / 1000.0,
+                memory_mb: now.memory_mb,
+            };
+            self.check_quota(p, &now.owner_id, ask).await?;
+        }
         let ws = self.start_locked(&rec.id).await?;
         self.record(p, &ws.id, "workspace.start", Value::Null).await;
         Ok(ws)

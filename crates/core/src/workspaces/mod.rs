@@ -8,6 +8,7 @@ mod manager;
 mod model;
 pub mod netpool;
 pub mod plan;
+pub mod quota;
 pub mod reconcile;
 pub mod validate;
 
