@@ -55,6 +55,17 @@ enum Command {
     Ws(cli::ws::WsCmd),
     /// List the server's workspace templates.
     Templates,
+    /// Forward a local TCP port to a port inside a workspace (any TCP
+    /// protocol, several connections at once) until interrupted.
+    PortForward {
+        workspace: String,
+        /// `REMOTE` or `LOCAL:REMOTE` (LOCAL 0 picks a free port).
+        #[arg(value_parser = cli::forward::parse_ports)]
+        ports: (u16, u16),
+        /// The local address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        address: String,
+    },
     /// Keep a running workspace from idle stop (`ws keepalive`).
     Keepalive {
         workspace: String,
@@ -96,6 +107,11 @@ fn main() -> ExitCode {
             Command::Logout => cli::session::logout(conn, out).await,
             Command::Ws(c) => cli::ws::run(conn, c, out).await,
             Command::Templates => cli::ws::templates(conn, out).await,
+            Command::PortForward {
+                workspace,
+                ports,
+                address,
+            } => cli::forward::run(conn, workspace, ports, address, out).await,
             Command::Keepalive {
                 workspace,
                 duration,

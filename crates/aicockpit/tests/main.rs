@@ -15,6 +15,7 @@ mod engines;
 mod fake_ai;
 mod guard;
 mod idle;
+mod ports;
 mod quotas;
 mod reconcile;
 mod workspace_agent;

@@ -43,6 +43,7 @@ pub struct AppState {
     /// Files and terminals in workspaces (access, limits, audit).
     pub files: Arc<aicockpit_core::files::WorkspaceFiles>,
     pub terminals: Arc<aicockpit_core::terminals::WorkspaceTerminals>,
+    pub ports: Arc<aicockpit_core::ports::WorkspacePorts>,
     pub audit: Arc<aicockpit_core::audit::Audit>,
     /// Serve the web app from this directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
@@ -58,8 +59,8 @@ pub struct AppState {
 /// the document come from the same list, so they cannot drift apart.
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
-        ai, audit, auth, conversations, files, gateway, health, policies, quotas, runs, terminals,
-        users, workspaces,
+        ai, audit, auth, conversations, files, gateway, health, policies, ports, quotas, runs,
+        terminals, users, workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -88,6 +89,7 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(terminals::list, terminals::create))
         .routes(routes!(terminals::kill))
         .routes(routes!(terminals::ws))
+        .routes(routes!(ports::tcp))
         .routes(routes!(files::list, files::delete))
         .routes(routes!(files::stat))
         .routes(routes!(files::read, files::write))

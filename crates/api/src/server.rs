@@ -101,6 +101,10 @@ impl App {
             workspaces.clone(),
             audit.clone(),
         ));
+        let ports = Arc::new(aicockpit_core::ports::WorkspacePorts::new(
+            workspaces.clone(),
+            audit.clone(),
+        ));
         let secrets = match &config.ai.secret_key {
             Some(k) => aicockpit_ai::crypto::SecretBox::from_key_b64(k),
             None => aicockpit_ai::crypto::SecretBox::load_or_create(&data_dir.join("secret.key")),
@@ -153,6 +157,7 @@ impl App {
             max_body_bytes: config.server.max_body_bytes,
             files,
             terminals,
+            ports,
             audit,
             web_dir: config.server.web_dir.clone(),
             tickets: Arc::new(crate::Tickets::default()),

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 mod error;
 pub mod files;
+pub mod ports;
 pub mod templates;
 pub mod terminals;
 pub mod workspace_agent;

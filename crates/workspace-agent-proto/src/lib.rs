@@ -25,7 +25,7 @@ pub use messages::*;
 
 /// Bumped whenever a message changes incompatibly. The server replaces an
 /// agent that answers the hello with another protocol or build.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Re-exported so users of the protocol use the same `Bytes`.
 pub use bytes::Bytes;

@@ -165,6 +165,16 @@ pub enum Request {
     Unwatch {
         channel: u32,
     },
+
+    // --- ports ------------------------------------------------------------
+    /// Connects to `port` on the workspace's own loopback and carries the
+    /// connection on `channel` both ways: data the server sends goes to the
+    /// port (its end-of-data closes the sending side), what the port sends
+    /// comes back paced by credits. Answer: `()` once connected.
+    TcpConnect {
+        port: u16,
+        channel: u32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -127,7 +127,8 @@ impl Outbox {
 /// What a data channel feeds.
 enum Sink {
     Terminal(Arc<crate::term::Terminal>),
-    /// `Err` = the sender aborted: discard, do not commit.
+    /// A consumer of the server's data (a file write, an archive upload, a
+    /// TCP connection). `Err` = the sender aborted: discard, do not commit.
     Upload(mpsc::Sender<Result<Bytes, ()>>),
 }
 
@@ -373,6 +374,24 @@ async fn dispatch(
             tokio::spawn(async move {
                 let r = archive::receive(root, path, max_bytes, max_entries, rx).await;
                 out2.respond(id, r).await;
+            });
+        }
+        Request::TcpConnect { port, channel } => {
+            // Registered now, so that no data frame can arrive before it.
+            let (tx, rx) = mpsc::channel::<Result<Bytes, ()>>(64);
+            sinks.insert(channel, Sink::Upload(tx));
+            out.open_window(channel);
+            tokio::spawn(async move {
+                match crate::tcp::connect(port).await {
+                    Ok(stream) => {
+                        out2.respond(id, Ok(())).await;
+                        crate::tcp::pump(stream, channel, out2, rx).await;
+                    }
+                    Err(e) => {
+                        out2.cancel(channel);
+                        out2.respond::<()>(id, Err(e)).await;
+                    }
+                }
             });
         }
         Request::Search(q) => {

@@ -13,6 +13,7 @@ mod sandbox;
 mod search;
 mod sock;
 mod stream;
+mod tcp;
 mod term;
 mod watch;
 

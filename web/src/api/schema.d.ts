@@ -699,6 +699,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/ports/{port}/tcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Connect to a TCP port inside the workspace over a WebSocket (binary frames: the connection's bytes; the text frame {"type":"eof"}: the client has no more to send) */
+        get: operations["workspaces_tcp"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{id}/restart": {
         parameters: {
             query?: never;
@@ -3349,6 +3366,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_tcp: {
+        parameters: {
+            query?: {
+                /** @description A ticket from POST /auth/ticket, for browsers that cannot send headers */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+                /** @description Port inside the workspace, 1-65535 */
+                port: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to the WebSocket protocol */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a WebSocket upgrade request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

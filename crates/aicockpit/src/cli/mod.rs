@@ -2,6 +2,7 @@
 //! session, output in text or JSON, and exit codes scripts can rely on.
 
 pub(crate) mod ai;
+pub(crate) mod forward;
 pub(crate) mod session;
 pub(crate) mod ws;
 
@@ -95,6 +96,15 @@ impl Client {
             base: base.trim_end_matches('/').to_owned(),
             token,
         })
+    }
+
+    /// The server's base URL (`http://host:port`).
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// Resolves the connection (flags, env, then the saved session).

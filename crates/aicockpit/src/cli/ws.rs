@@ -134,7 +134,7 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 
 /// Path-segment encoding for ids and names (they are validated server-side,
 /// but a user may type anything here).
-fn seg(s: &str) -> String {
+pub(crate) fn seg(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {

@@ -1,0 +1,97 @@
+//! `WorkspacePorts`: connections to ports inside a workspace, carried by the
+//! workspace agent (which dials the workspace's own loopback), for port
+//! forwarding. Who may connect is who may change the workspace; each
+//! connection is on the audit record and counts as activity.
+
+use crate::access::Action;
+use crate::audit::{Audit, Entry};
+use crate::auth::Principal;
+use crate::workspace_agent::{AgentConn, ChannelMsg};
+use crate::workspaces::activity::Activity;
+use crate::workspaces::WorkspaceManager;
+use crate::CoreError;
+use aicockpit_workspace_agent_proto::Request;
+use bytes::Bytes;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Dialling gives up after the agent's own 5 s and a margin.
+const CONNECT: Duration = Duration::from_secs(10);
+
+pub struct WorkspacePorts {
+    workspaces: Arc<WorkspaceManager>,
+    audit: Arc<Audit>,
+}
+
+/// One open connection to a port: send with [`Tunnel::send`], receive on
+/// `incoming` (ends when the port closes its side), finish with
+/// [`Tunnel::close`].
+pub struct Tunnel {
+    conn: Arc<AgentConn>,
+    channel: u32,
+    pub incoming: mpsc::Receiver<ChannelMsg>,
+    activity: Arc<Activity>,
+    workspace: String,
+}
+
+impl Tunnel {
+    /// Bytes for the port; traffic is activity (for idle stop).
+    pub async fn send(&self, data: Bytes) -> Result<(), CoreError> {
+        self.activity.touch(&self.workspace);
+        self.conn.send_data(self.channel, data).await
+    }
+
+    /// The client is done sending (the port sees end-of-data).
+    pub async fn finish_sending(&self) {
+        let _ = self.conn.send_eof(self.channel).await;
+    }
+
+    /// Ends the connection both ways.
+    pub fn close(&self) {
+        self.conn.abort_channel(self.channel);
+        self.conn.close_channel(self.channel);
+    }
+}
+
+impl WorkspacePorts {
+    pub fn new(workspaces: Arc<WorkspaceManager>, audit: Arc<Audit>) -> WorkspacePorts {
+        WorkspacePorts { workspaces, audit }
+    }
+
+    /// Connects to `port` inside workspace `ws`.
+    pub async fn connect(&self, p: &Principal, ws: &str, port: u16) -> Result<Tunnel, CoreError> {
+        if port == 0 {
+            return Err(CoreError::invalid("invalid_port", "ports are 1-65535"));
+        }
+        let (id, conn) = self.workspaces.agent_of(p, ws, Action::Change).await?;
+        let (channel, incoming) = conn.open_channel();
+        if let Err(e) = conn
+            .call(Request::TcpConnect { port, channel }, CONNECT)
+            .await
+        {
+            // The agent registered the channel before dialling: end it there
+            // too, so that failed attempts leave nothing behind.
+            conn.close_channel(channel);
+            let _ = conn.send_eof(channel).await;
+            return Err(e);
+        }
+        let e = Entry::done(
+            &p.actor(),
+            Some(&id),
+            "port.connect",
+            json!({ "port": port }),
+        );
+        self.audit.note(e).await;
+        let activity = self.workspaces.activity().clone();
+        activity.touch(&id);
+        Ok(Tunnel {
+            conn,
+            channel,
+            incoming,
+            activity,
+            workspace: id,
+        })
+    }
+}
