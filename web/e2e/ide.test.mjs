@@ -1,5 +1,5 @@
 // Browser test of the web IDE against the real server and engine: log in,
-// create a workspace from a template, run a command in a terminal, create
+// create a workspace from a template and an archive, run a command in a terminal, create
 // and edit a file in the editor, save, see it from the terminal, keep it
 // from idle stop, stop it, reopen it (which starts it) and delete it.
 // Takes the screenshots in docs/images/.
@@ -9,6 +9,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { startHarness, images, USER, PASSWORD } from './harness.mjs';
 
 let h, base, browser, api;
@@ -44,8 +47,15 @@ test('a user works in a workspace from login to delete', { timeout: 180_000 }, a
   await page.locator('select[name=template]').selectOption('base');
   await page.locator('input[name=name]').fill('webtest');
   await page.locator('input[name=memory]').fill('768');
+  // Started from an archive of a project.
+  const src = mkdtempSync(join(tmpdir(), 'aicockpit-archive-'));
+  writeFileSync(join(src, 'from-archive.txt'), 'unpacked\n');
+  execFileSync('tar', ['czf', join(src, 'project.tar.gz'), '-C', src, 'from-archive.txt']);
+  await page.locator('input[name=archive]').setInputFiles(join(src, 'project.tar.gz'));
   await page.getByRole('dialog').getByRole('button', { name: 'Create', exact: true }).click();
   await page.waitForURL(/\/w\/[0-9a-f]+/, { timeout: 60_000 });
+
+  await page.locator('.tree-row[data-path="from-archive.txt"]').waitFor({ timeout: 30_000 });
 
   // A terminal opens by itself; run a command in it.
   const term = page.locator('.term-view[data-status=connected]').first();

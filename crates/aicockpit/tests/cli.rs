@@ -136,6 +136,31 @@ async fn the_cli_drives_the_whole_lifecycle_with_trustworthy_exit_codes() {
     let show = cli.ok(&["ws", "show", "clitest"]);
     assert!(show.contains("512 MiB"), "{show}");
 
+    // Starting from an archive.
+    let zip_path = dir.path().join("project.zip");
+    std::fs::write(
+        &zip_path,
+        crate::workspace_agent::zip_of(&[("src/", b""), ("src/a.txt", b"from the zip\n")], &[]),
+    )
+    .expect("zip");
+    let made = cli.ok(&[
+        "ws",
+        "create",
+        "fromzip",
+        "--archive",
+        zip_path.to_str().expect("path"),
+    ]);
+    assert!(made.contains("unpacked 2 entries"), "{made}");
+    assert_eq!(
+        cli.ok(&["ws", "exec", "fromzip", "--", "cat", "src/a.txt"]),
+        "from the zip\n"
+    );
+    assert_eq!(
+        cli.code(&["ws", "create", "nozip", "--archive", "/nonexistent.zip"]),
+        2,
+        "a missing archive is a usage error, before anything is made"
+    );
+
     // Idle stop: a keep-alive and the workspace's own timeout.
     let kept = cli.ok(&[
         "keepalive",

@@ -844,3 +844,143 @@ async fn a_slow_reader_does_not_stall_the_workspace_link() {
         .collect();
     assert_eq!(got, sum.trim());
 }
+
+/// A zip archive; `link` entries become symlinks to their data.
+pub fn zip_of(entries: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        if name.ends_with('/') {
+            w.add_directory(*name, opts).expect("dir");
+        } else {
+            w.start_file(*name, opts).expect("file");
+            w.write_all(data).expect("data");
+        }
+    }
+    for (name, target) in links {
+        w.add_symlink(*name, *target, opts).expect("link");
+    }
+    w.finish().expect("zip").into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zip_archives_unpack_and_hostile_ones_are_refused() {
+    let ts = TestServer::start_with(|c| {
+        c.workspace_agent.max_archive_bytes = 2 * 1024 * 1024;
+        c.workspace_agent.max_archive_entries = 100;
+    })
+    .await;
+    let api = ts.admin_api();
+    api.create_ws("zips").await;
+    let good = zip_of(
+        &[
+            ("proj/", b""),
+            ("proj/src/main.rs", b"fn main() {}\n"),
+            ("proj/README", b"hi\n"),
+        ],
+        &[],
+    );
+    let (s, v) = post_bytes(
+        &ts,
+        "/api/v1/workspaces/zips/files/upload?path=z",
+        "application/zip",
+        good,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["files"], 3, "{v}");
+    assert_eq!(
+        api.sh(
+            "zips",
+            "cat /workspace/z/proj/src/main.rs /workspace/z/proj/README"
+        )
+        .await
+        .1,
+        "fn main() {}\nhi\n"
+    );
+
+    let zeros = vec![0u8; 3 * 1024 * 1024];
+    let many: Vec<(String, Vec<u8>)> = (0..150).map(|i| (format!("f{i}"), vec![b'x'])).collect();
+    let many: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    // (archive, status, code): nothing of these may land.
+    let hostile: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "zip slip",
+            zip_of(&[("../../evil", b"x")], &[]),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "symlink out",
+            zip_of(&[], &[("link", "/etc/passwd")]),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "bomb",
+            zip_of(&[("z", &zeros)], &[]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "too many entries",
+            zip_of(&many, &[]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "truncated",
+            zip_of(&[("a", b"abc")], &[])[..20].to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (what, body, status, code) in hostile {
+        let (s, v) = post_bytes(
+            &ts,
+            "/api/v1/workspaces/zips/files/upload?path=h",
+            "application/zip",
+            body,
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {v}"
+        );
+    }
+    let (_, out, _) = api
+        .sh(
+            "zips",
+            "ls /evil /workspace/evil /workspace/h/link 2>/dev/null | wc -l",
+        )
+        .await;
+    assert_eq!(out.trim(), "0", "nothing hostile landed");
+    // An absolute name lands under the destination, as tar's do.
+    let abs = zip_of(&[("/etc/evil", b"x")], &[]);
+    let (s, v) = post_bytes(
+        &ts,
+        "/api/v1/workspaces/zips/files/upload?path=abs",
+        "application/zip",
+        abs,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, out, _) = api
+        .sh(
+            "zips",
+            "cat /workspace/abs/etc/evil; test -e /etc/evil && echo ESCAPED",
+        )
+        .await;
+    assert_eq!(out, "x");
+    // What the bomb began is not left half-written.
+    let (_, out, _) = api
+        .sh("zips", "test -e /workspace/h/z && echo left || echo gone")
+        .await;
+    assert_eq!(out.trim(), "gone");
+}

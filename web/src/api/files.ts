@@ -43,6 +43,13 @@ export async function upload(id: string, dir: string, list: File[]): Promise<Upl
   return (await request('POST', `${files(id)}/upload${q({ path: dir })}`, form)).json();
 }
 
+/// Unpacks a .tar, .tar.gz or .zip archive into a directory.
+export async function unpack(id: string, dir: string, file: File): Promise<Uploaded> {
+  const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  const type = head[0] === 0x50 && head[1] === 0x4b ? 'application/zip' : head[0] === 0x1f && head[1] === 0x8b ? 'application/gzip' : 'application/x-tar';
+  return (await request('POST', `${files(id)}/upload${q({ path: dir })}`, file, { 'content-type': type })).json();
+}
+
 /// The URL of a directory as a `.tar.gz` (needs the session token: fetch it with `archive`).
 export const archiveUrl = (id: string, path: string) => `${files(id)}/archive${q({ path })}`;
 export const archive = async (id: string, path: string) => (await request('GET', archiveUrl(id, path))).blob();

@@ -639,7 +639,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Upload files (multipart) or unpack a tar/tar.gz archive into a directory */
+        /** Upload files (multipart) or unpack a tar, tar.gz or zip archive into a directory */
         post: operations["files_upload"];
         delete?: never;
         options?: never;
@@ -3214,7 +3214,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Files, each part's file name a path under `path`; or send one archive as application/x-tar or application/gzip instead */
+        /** @description Files, each part's file name a path under `path`; or send one archive as application/x-tar, application/gzip or application/zip instead */
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["UploadForm"];

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/http';
 import { createWorkspace, listTemplates } from '../api/workspaces';
+import { unpack } from '../api/files';
 import type { CreateWorkspaceRequest, Template, Workspace } from '../api/types';
 import { Modal } from './modal';
 
@@ -13,6 +14,8 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
   const [memory, setMemory] = useState('');
   const [env, setEnv] = useState('');
   const [ports, setPorts] = useState('');
+  const [archive, setArchive] = useState<File | null>(null);
+  const [step, setStep] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
 
@@ -40,10 +43,18 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
     if (memory) body.memory_mb = Number(memory);
     if (portList.length) body.ports = portList;
     setBusy(true);
+    let created: Workspace | null = null;
     try {
-      onCreated(await createWorkspace(body));
+      setStep('Creating…');
+      created = await createWorkspace(body);
+      if (archive) {
+        setStep(`Unpacking ${archive.name}…`);
+        await unpack(created.id, '', archive);
+      }
+      onCreated(created);
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      const m = err instanceof ApiError ? err.message : String(err);
+      setError(created ? `The workspace was created, but the archive was not unpacked: ${m}` : m);
       setBusy(false);
     }
   };
@@ -81,6 +92,10 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
           <textarea name="env" rows={3} placeholder="KEY=value, one per line" value={env} onInput={(e) => setEnv(e.currentTarget.value)} />
         </label>
         <label>
+          Start from an archive <span class="muted small">(optional: .tar, .tar.gz or .zip, unpacked into /workspace)</span>
+          <input name="archive" type="file" accept=".tar,.tar.gz,.tgz,.zip,application/zip,application/gzip,application/x-tar" onChange={(e) => setArchive(e.currentTarget.files?.[0] ?? null)} />
+        </label>
+        <label>
           Ports
           <input name="ports" placeholder={t?.ports.join(', ') || 'e.g. 8000, 3000'} value={ports} onInput={(e) => setPorts(e.currentTarget.value)} />
         </label>
@@ -96,7 +111,7 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
           <button class="primary" type="submit" disabled={busy || !name}>
             {busy ? (
               <>
-                <span class="spinner" /> Creating…
+                <span class="spinner" /> {step || 'Creating…'}
               </>
             ) : (
               'Create'

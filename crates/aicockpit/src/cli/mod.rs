@@ -185,11 +185,33 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<T, Failure> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
         if let Some(b) = body {
             req = req.json(b);
+        }
+        self.send(req).await
+    }
+
+    /// Streams a file as the body of a POST and decodes the JSON answer.
+    pub(crate) async fn post_file<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        file: tokio::fs::File,
+    ) -> Result<T, Failure> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(reqwest::Body::from(file));
+        self.send(req).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        mut req: reqwest::RequestBuilder,
+    ) -> Result<T, Failure> {
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
         }
         let resp = req.send().await.map_err(|e| Failure {
             message: format!("cannot reach {}: {e}", self.base),

@@ -32,6 +32,10 @@ pub(crate) enum WsCmd {
         /// Container port to publish on the server's loopback (repeatable).
         #[arg(long = "port", short = 'p')]
         ports: Vec<u16>,
+        /// Start from an archive: a .tar, .tar.gz or .zip unpacked into
+        /// /workspace once the workspace runs.
+        #[arg(long)]
+        archive: Option<std::path::PathBuf>,
     },
     /// List workspaces.
     Ls,
@@ -88,6 +92,26 @@ pub(crate) enum WsCmd {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
+}
+
+/// An archive to upload and its media type, told by its first bytes (zip,
+/// gzip, else tar).
+async fn open_archive(path: &std::path::Path) -> Result<(tokio::fs::File, &'static str), Failure> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let fail = |e: std::io::Error| Failure {
+        message: format!("cannot read {}: {e}", path.display()),
+        code: exit::USAGE,
+    };
+    let mut f = tokio::fs::File::open(path).await.map_err(fail)?;
+    let mut head = [0u8; 4];
+    let n = f.read(&mut head).await.map_err(fail)?;
+    f.rewind().await.map_err(fail)?;
+    let kind = match &head[..n] {
+        [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => "application/zip",
+        [0x1f, 0x8b, ..] => "application/gzip",
+        _ => "application/x-tar",
+    };
+    Ok((f, kind))
 }
 
 /// Seconds from `90`, `90s`, `30m`, `2h` or `1d`.
@@ -229,7 +253,13 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
             pids_limit,
             env,
             ports,
+            archive,
         } => {
+            // Opened first: a missing file fails before anything is made.
+            let archive = match archive {
+                Some(path) => Some(open_archive(&path).await?),
+                None => None,
+            };
             let env: BTreeMap<_, _> = env.into_iter().collect();
             let mut body = json!({"name": name, "env": env});
             for (k, v) in [
@@ -250,14 +280,26 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
             let w: Value = c
                 .call(Method::POST, "/api/v1/workspaces", Some(&body))
                 .await?;
-            out.print(
-                &w,
-                &format!(
-                    "created {} ({})",
-                    w["name"].as_str().unwrap_or("?"),
-                    w["id"].as_str().unwrap_or("?")
-                ),
-            );
+            let id = w["id"].as_str().unwrap_or("?");
+            let mut text = format!("created {} ({id})", w["name"].as_str().unwrap_or("?"));
+            if let Some((file, content_type)) = archive {
+                let path = format!("/api/v1/workspaces/{}/files/upload", seg(id));
+                let stats: Value =
+                    c.post_file(&path, content_type, file)
+                        .await
+                        .map_err(|f| Failure {
+                            message: format!(
+                                "the workspace was created, but its archive was not unpacked: {}",
+                                f.message
+                            ),
+                            code: f.code,
+                        })?;
+                text.push_str(&format!(
+                    "; unpacked {} entries ({} bytes) into /workspace",
+                    stats["files"], stats["bytes"]
+                ));
+            }
+            out.print(&w, &text);
         }
         WsCmd::Ls => {
             let list: Value = c.call(Method::GET, "/api/v1/workspaces", None).await?;

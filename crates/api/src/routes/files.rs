@@ -308,9 +308,9 @@ pub(crate) enum Uploaded {
     post,
     path = "/workspaces/{id}/files/upload",
     tag = "files",
-    summary = "Upload files (multipart) or unpack a tar/tar.gz archive into a directory",
+    summary = "Upload files (multipart) or unpack a tar, tar.gz or zip archive into a directory",
     params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
-    request_body(content = UploadForm, content_type = "multipart/form-data", description = "Files, each part's file name a path under `path`; or send one archive as application/x-tar or application/gzip instead"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "Files, each part's file name a path under `path`; or send one archive as application/x-tar, application/gzip or application/zip instead"),
     responses((status = 201, description = "Written: the files' metadata (multipart), or the archive's counts", body = Uploaded))
 )]
 /// Several files (`multipart/form-data`, each part's file name a path under
@@ -371,6 +371,8 @@ pub(crate) async fn upload(
         "application/x-gzip",
         "application/x-gtar",
         "application/tar",
+        "application/zip",
+        "application/x-zip-compressed",
     ]
     .iter()
     .any(|t| ct.starts_with(t));
@@ -378,7 +380,7 @@ pub(crate) async fn upload(
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "upload multipart/form-data files or an application/x-tar or application/gzip archive",
+            "upload multipart/form-data files or an application/x-tar, application/gzip or application/zip archive",
         ));
     }
     let body = body_stream(req.into_body());
