@@ -75,6 +75,11 @@ test('a user works in a workspace from login to delete', { timeout: 180_000 }, a
   await page.locator('.tab[data-path="notes.txt"] .dirty').waitFor({ state: 'detached' });
   assert.match(page.url(), /file=notes.txt/, 'the URL deep-links the open file');
 
+  // A server started in the terminal shows up among the ports.
+  await term.click();
+  await page.keyboard.type("nohup perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalPort=>5173,Listen=>1,ReuseAddr=>1); sleep 600' >/dev/null 2>&1 &\n");
+  await page.locator('[data-testid=ports] button', { hasText: '5173' }).waitFor({ timeout: 15_000 });
+
   // The terminal sees what the editor saved; the tree shows the new file.
   await term.click();
   await page.keyboard.type('cat notes.txt; echo; echo tree-$((2*3)) > made-in-terminal.txt\n');

@@ -1,4 +1,4 @@
-//! Port forwarding: `aicockpit port-forward` carries a TCP echo (several
+//! Ports: those listening are listed; `aicockpit port-forward` carries a TCP echo (several
 //! connections at once, data both ways, half-close) and an HTTP request to
 //! servers inside a workspace; wrong tokens, other users and closed ports
 //! are refused.
@@ -64,6 +64,20 @@ async fn port_forward_carries_tcp_and_http_and_refuses_strangers() {
         .sh("fwd", "for i in $(seq 50); do nc -z 127.0.0.1 7000 && nc -z 127.0.0.1 8080 && exit 0; sleep 0.1; done; exit 1")
         .await;
     assert_eq!(code, 0, "servers listening: {err}");
+
+    // Found by themselves, from the kernel's tables.
+    let (s, ports) = api.get("/api/v1/workspaces/fwd/ports").await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{ports}");
+    for want in [7000, 8080] {
+        let p = ports
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["port"] == want)
+            .unwrap_or_else(|| panic!("{want} not listed: {ports}"));
+        assert_eq!(p["loopback_only"], true, "{p}");
+        assert_eq!(p["process"], "perl", "{p}");
+    }
 
     // TCP echo: three connections at once, 300 KB each way, half-close.
     let (mut echo, addr) = forward(&ts, &ts.admin, "0:7000");

@@ -89,6 +89,7 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(terminals::list, terminals::create))
         .routes(routes!(terminals::kill))
         .routes(routes!(terminals::ws))
+        .routes(routes!(ports::list))
         .routes(routes!(ports::tcp))
         .routes(routes!(files::list, files::delete))
         .routes(routes!(files::stat))

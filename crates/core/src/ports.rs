@@ -1,6 +1,6 @@
-//! `WorkspacePorts`: connections to ports inside a workspace, carried by the
-//! workspace agent (which dials the workspace's own loopback), for port
-//! forwarding. Who may connect is who may change the workspace; each
+//! `WorkspacePorts`: the ports something in a workspace listens on, and
+//! connections to them carried by the workspace agent (which dials the
+//! workspace's own loopback), for port forwarding. Who may connect is who may change the workspace; each
 //! connection is on the audit record and counts as activity.
 
 use crate::access::Action;
@@ -10,7 +10,7 @@ use crate::workspace_agent::{AgentConn, ChannelMsg};
 use crate::workspaces::activity::Activity;
 use crate::workspaces::WorkspaceManager;
 use crate::CoreError;
-use aicockpit_workspace_agent_proto::Request;
+use aicockpit_workspace_agent_proto::{ListeningPort, Request};
 use bytes::Bytes;
 use serde_json::json;
 use std::sync::Arc;
@@ -58,6 +58,16 @@ impl Tunnel {
 impl WorkspacePorts {
     pub fn new(workspaces: Arc<WorkspaceManager>, audit: Arc<Audit>) -> WorkspacePorts {
         WorkspacePorts { workspaces, audit }
+    }
+
+    /// The TCP ports something in workspace `ws` listens on.
+    pub async fn listening(
+        &self,
+        p: &Principal,
+        ws: &str,
+    ) -> Result<Vec<ListeningPort>, CoreError> {
+        let (_, conn) = self.workspaces.agent_of(p, ws, Action::View).await?;
+        conn.call_as(Request::ListeningPorts, CONNECT).await
     }
 
     /// Connects to `port` inside workspace `ws`.

@@ -175,6 +175,21 @@ pub enum Request {
         port: u16,
         channel: u32,
     },
+    /// Ports something in the workspace listens on (TCP, from the kernel's
+    /// socket tables). Answer: `Vec<ListeningPort>`, by port.
+    ListeningPorts,
+}
+
+/// A TCP port something in the workspace listens on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ListeningPort {
+    pub port: u16,
+    /// Only on the workspace's loopback (reachable by port forwarding, not
+    /// by other containers).
+    pub loopback_only: bool,
+    /// The listening program's name, when the agent may see it.
+    pub process: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -422,6 +422,12 @@ async fn dispatch(
             watches.remove(&channel);
             out.respond(id, Ok(())).await;
         }
+        Request::ListeningPorts => {
+            tokio::spawn(async move {
+                let r = blocking(|| Ok(crate::ports::listening())).await;
+                out2.respond(id, r).await
+            });
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod conn;
 mod daemon;
 mod files;
 mod paths;
+mod ports;
 mod sandbox;
 mod search;
 mod sock;

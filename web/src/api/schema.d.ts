@@ -699,6 +699,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/ports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The TCP ports something in the workspace listens on */
+        get: operations["workspaces_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{id}/ports/{port}/tcp": {
         parameters: {
             query?: never;
@@ -1235,6 +1252,18 @@ export interface components {
             memory_mb: number;
             /** Format: int64 */
             pids_limit: number;
+        };
+        /** @description A TCP port something in the workspace listens on. */
+        ListeningPort: {
+            /**
+             * @description Only on the workspace's loopback (reachable by port forwarding, not
+             *     by other containers).
+             */
+            loopback_only: boolean;
+            /** Format: int32 */
+            port: number;
+            /** @description The listening program's name, when the agent may see it. */
+            process?: string | null;
         };
         LoginRequest: {
             password: string;
@@ -3366,6 +3395,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListeningPort"][];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

@@ -23,6 +23,7 @@ export type DeletedWorkspace = Schemas['DeletedDto'];
 export type KeepAliveRequest = Schemas['KeepAliveRequest'];
 export type UpdateWorkspaceRequest = Schemas['UpdateWorkspaceRequest'];
 export type Quota = Schemas['QuotaDto'];
+export type ListeningPort = Schemas['ListeningPort'];
 export type Template = Schemas['TemplateDto'];
 export type Usage = Schemas['WorkspaceUsageDto'];
 export type ExecRequest = Schemas['ExecRequestDto'];

@@ -1,6 +1,6 @@
 // Workspaces and templates: `/api/v1/workspaces…`, `/api/v1/templates`.
 import { del, get, patch, post, q, seg } from './http';
-import type { CreateWorkspaceRequest, DeletedWorkspace, ExecRequest, ExecResponse, KeepAliveRequest, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
+import type { CreateWorkspaceRequest, DeletedWorkspace, ExecRequest, ExecResponse, KeepAliveRequest, ListeningPort, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
 
 /// The URL of one workspace; the files, terminals, runs, policy and
 /// conversations modules build theirs on it.
@@ -21,6 +21,9 @@ export const startWorkspace = (id: string) => changeState(id, 'start');
 export const keepAlive = (id: string, body: KeepAliveRequest) => post<Workspace>(`${workspacePath(id)}/keepalive`, body);
 export const updateWorkspace = (id: string, body: UpdateWorkspaceRequest) => patch<Workspace>(workspacePath(id), body);
 export const noteActivity = (id: string) => post<void>(`${workspacePath(id)}/activity`);
+
+/// The TCP ports something in the workspace listens on.
+export const listeningPorts = (id: string) => get<ListeningPort[]>(`${workspacePath(id)}/ports`);
 
 export const exec = (id: string, body: ExecRequest) => post<ExecResponse>(`${workspacePath(id)}/exec`, body);
 export const usage = (id: string) => get<Usage>(`${workspacePath(id)}/usage`);

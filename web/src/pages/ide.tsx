@@ -1,9 +1,9 @@
 // The workspace IDE: file tree, tabbed editor, terminals, AI panel, status.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api/http';
-import { getWorkspace, keepAlive, noteActivity, startWorkspace } from '../api/workspaces';
+import { getWorkspace, keepAlive, listeningPorts, noteActivity, startWorkspace } from '../api/workspaces';
 import { readText, writeText } from '../api/files';
-import type { User, Workspace } from '../api/types';
+import type { ListeningPort, User, Workspace } from '../api/types';
 import { idePath, navigate, rememberWorkspace } from '../router';
 import { FileTree } from '../components/file-tree';
 import { EditorArea, OpenFile } from '../components/editor';
@@ -18,6 +18,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
   const [active, setActive] = useState<string | null>(null);
   const [panelHeight, setPanelHeight] = useState(260);
   const [aiOpen, setAiOpen] = useState(true);
+  const [ports, setPorts] = useState<ListeningPort[]>([]);
   const filesRef = useRef(files);
   filesRef.current = files;
   // Opening a stopped workspace starts it (once: a failed start is shown,
@@ -48,6 +49,8 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
         }
         setW(x);
         setOnline(true);
+        if (x.state === 'running') listeningPorts(id).then((p) => !stop && setPorts(p)).catch(() => {});
+        else setPorts([]);
         rememberWorkspace(x.id);
       } catch (e) {
         if (stop) return;
@@ -230,6 +233,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
           </>
         )}
         <span class="spacer" />
+        {w && ports.length > 0 && <Ports name={w.name} ports={ports} />}
         {w?.idle && <IdleStatus w={w} onKeep={(x) => setW(x)} onError={setError} />}
         {active && <span>{active}</span>}
       </footer>
@@ -259,6 +263,30 @@ function IdleStatus({ w, onKeep, onError }: { w: Workspace; onKeep: (w: Workspac
           Keep running
         </button>
       )}
+      <span class="sep" />
+    </span>
+  );
+}
+
+/// Ports something in the workspace listens on, each with the command
+/// that forwards it to the user's machine (copied on click).
+function Ports({ name, ports }: { name: string; ports: ListeningPort[] }) {
+  const [copied, setCopied] = useState<number | null>(null);
+  return (
+    <span data-testid="ports" class="ports">
+      Ports:
+      {ports.map((p) => {
+        const cmd = `aicockpit port-forward ${name} ${p.port}`;
+        return (
+          <button
+            class="ghost small"
+            title={`${p.process ? p.process + ' listens' : 'Listening'}${p.loopback_only ? ' on the workspace loopback' : ''}. Click to copy: ${cmd}`}
+            onClick={() => navigator.clipboard?.writeText(cmd).then(() => setCopied(p.port), () => {})}
+          >
+            {copied === p.port ? 'copied' : p.port}
+          </button>
+        );
+      })}
       <span class="sep" />
     </span>
   );

@@ -2,15 +2,33 @@
 //! over an authenticated WebSocket (binary frames both ways).
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, WsAuth};
+use crate::extract::{ApiPath, Auth, WsAuth};
 use crate::AppState;
 use aicockpit_core::ports::Tunnel;
 use aicockpit_core::workspace_agent::ChannelMsg;
+use aicockpit_workspace_agent_proto::ListeningPort;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Json;
 use futures_util::{SinkExt, StreamExt};
+
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/ports",
+    tag = "workspaces",
+    summary = "The TCP ports something in the workspace listens on",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = Vec<ListeningPort>))
+)]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<ListeningPort>>> {
+    Ok(Json(s.ports.listening(&p, &id).await?))
+}
 
 #[utoipa::path(
     get,
