@@ -195,17 +195,12 @@ impl WorkspaceManager {
     pub fn spawn_idle_stopper(
         self: Arc<Self>,
         interval: Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = shutdown.changed() => return,
-                }
-                if let Err(e) = self.stop_idle().await {
+        super::every(interval, shutdown, move || {
+            let me = self.clone();
+            async move {
+                if let Err(e) = me.stop_idle().await {
                     warn!(error = %e, "idle check failed; will retry");
                 }
             }

@@ -17,3 +17,28 @@ pub use manager::{
     DEFAULT_USER, WORKSPACE_DIR,
 };
 pub use model::{IdleStatus, Workspace, WorkspaceState};
+
+/// Runs `pass` every `interval` (the first after one interval) until
+/// `shutdown` fires: the reconciler's and the idle stopper's loop.
+pub(crate) fn every<F, Fut>(
+    interval: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut pass: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            pass().await;
+        }
+    })
+}

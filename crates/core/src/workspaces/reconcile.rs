@@ -207,18 +207,12 @@ impl WorkspaceManager {
     pub fn spawn_reconciler(
         self: Arc<Self>,
         interval: Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = shutdown.changed() => return,
-                }
-                match self.reconcile().await {
+        super::every(interval, shutdown, move || {
+            let me = self.clone();
+            async move {
+                match me.reconcile().await {
                     Ok(r) if r.fixed + r.orphans_removed > 0 => {
                         info!(?r, "reconciled with the engine")
                     }
