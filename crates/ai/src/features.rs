@@ -196,7 +196,10 @@ mod tests {
     use super::*;
 
     /// A change, and the models after it or the error code.
-    type Case = (FeatureChange, Result<Vec<(Feature, &'static str)>, &'static str>);
+    type Case = (
+        FeatureChange,
+        Result<Vec<(Feature, &'static str)>, &'static str>,
+    );
 
     #[test]
     fn changes_set_clear_and_refuse() {

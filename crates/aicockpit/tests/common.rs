@@ -73,6 +73,13 @@ impl TestServer {
         let app = App::build(config).await.expect("server builds");
         let state = app.state.clone();
         let instance = state.workspaces.instance().to_owned();
+        // The generated first admin must choose a password before anything
+        // else; set one from the console, as an operator would.
+        state
+            .auth
+            .set_password("system", "admin", "admin-password-1")
+            .await
+            .expect("admin password");
         let admin_user = state
             .auth
             .user_by_name("admin")
@@ -295,6 +302,10 @@ impl Api {
 
     pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
         Api::finish(self.req(reqwest::Method::PUT, path).json(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        Api::finish(self.req(reqwest::Method::PATCH, path).json(&body)).await
     }
 
     pub async fn post_empty(&self, path: &str) -> (StatusCode, Value) {

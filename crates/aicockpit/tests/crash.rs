@@ -98,6 +98,26 @@ async fn kill_9_at_rest_and_mid_create_loses_nothing_and_leaks_nothing() {
         .await
         .expect("json");
     let token = login["token"].as_str().expect("token").to_owned();
+    // The generated password must be replaced before anything else works.
+    let (s, v) = call(
+        &c,
+        reqwest::Method::GET,
+        format!("{}/api/v1/workspaces", server.url),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "password_change_required", "{v}");
+    let (s, v) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{}/api/v1/auth/password", server.url),
+        &token,
+        Some(json!({"current_password": password.trim(), "new_password": "a-new-password-1"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     let base = server.url.clone();
     let ws = |path: &str| format!("{base}/api/v1/workspaces{path}");
 

@@ -4,6 +4,8 @@
 
 mod common;
 
+mod accounts;
+mod admin_api;
 mod ai;
 mod api_auth;
 mod api_errors;

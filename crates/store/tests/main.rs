@@ -3,7 +3,7 @@
 //! database of its own.
 
 use aicockpit_store::{
-    AuditRecord, Backend, Store, StoreError, TokenRecord, UserRecord, WorkspaceRecord,
+    AuditFilter, AuditRecord, Backend, Store, StoreError, TokenRecord, UserRecord, WorkspaceRecord,
 };
 use std::collections::BTreeMap;
 
@@ -323,4 +323,187 @@ async fn unsupported_urls_are_refused() {
         Store::connect("mysql://x").await,
         Err(StoreError::UnsupportedUrl)
     ));
+}
+
+/// Role changes never leave no enabled admin; tokens go by user and kind;
+/// audit search and usage series, on both databases.
+async fn accounts_audit_search_and_usage_series(store: Store) {
+    let mut a = user("ada");
+    a.role = "admin".into();
+    let mut b = user("bea");
+    b.role = "admin".into();
+    store.insert_user(&a).await.expect("a");
+    store.insert_user(&b).await.expect("b");
+    let b2 = store
+        .update_user(&b.id, None, Some(true))
+        .await
+        .expect("disable b");
+    assert!(b2.disabled && !b2.must_change_password);
+    assert!(matches!(
+        store.update_user(&a.id, Some("member"), None).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store.update_user(&a.id, None, Some(true)).await,
+        Err(StoreError::Conflict)
+    ));
+    // Making the last admin admin again is fine; so is a missing user.
+    store
+        .update_user(&a.id, Some("admin"), None)
+        .await
+        .expect("no-op");
+    assert!(matches!(
+        store.update_user("nobody", Some("member"), None).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .update_user(&b.id, None, Some(false))
+        .await
+        .expect("enable b");
+    let a2 = store
+        .update_user(&a.id, Some("viewer"), None)
+        .await
+        .expect("demote a");
+    assert_eq!(a2.role, "viewer");
+    store
+        .set_password_hash(&a.id, "$argon2id$other", true)
+        .await
+        .expect("pw");
+    assert!(
+        store
+            .user_by_id(&a.id)
+            .await
+            .expect("a")
+            .must_change_password
+    );
+
+    for (i, kind) in ["session", "session", "api"].iter().enumerate() {
+        store
+            .insert_token(&TokenRecord {
+                id: format!("t{i}"),
+                user_id: a.id.clone(),
+                name: "n".into(),
+                kind: (*kind).into(),
+                token_hash: format!("h{i}"),
+                created_at: 1,
+                expires_at: None,
+                last_used_at: None,
+            })
+            .await
+            .expect("token");
+    }
+    let n = store
+        .delete_tokens_of(&a.id, Some("session"), Some("t0"))
+        .await
+        .expect("del");
+    assert_eq!(n, 1);
+    let mut left: Vec<String> = store
+        .list_tokens(&a.id)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["t0", "t2"]);
+    assert_eq!(
+        store
+            .delete_tokens_of(&a.id, None, None)
+            .await
+            .expect("all"),
+        2
+    );
+
+    for (seq, action, actor) in [
+        (1, "user.create", "x"),
+        (2, "user.update", "y"),
+        (3, "workspace.create", "x"),
+        (4, "user_x", "x"),
+    ] {
+        store
+            .insert_audit(&AuditRecord {
+                seq,
+                at: seq * 1000,
+                actor: actor.into(),
+                workspace_id: None,
+                action: action.into(),
+                detail: "{}".into(),
+                decision: None,
+                approved_by: None,
+                result: None,
+                prev_hash: "0".into(),
+                hash: format!("h{seq}"),
+            })
+            .await
+            .expect("audit");
+    }
+    let seqs = |rows: Vec<AuditRecord>| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+    let f = |prefix: &str| AuditFilter {
+        action_prefix: Some(prefix.into()),
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        seqs(store.audit_search(&f("user.")).await.expect("q")),
+        [1, 2]
+    );
+    assert_eq!(seqs(store.audit_search(&f("user_")).await.expect("q")), [4]);
+    assert_eq!(
+        seqs(store.audit_search(&f("%")).await.expect("q")),
+        Vec::<i64>::new()
+    );
+    let newest = AuditFilter {
+        before: Some(4),
+        actor: Some("x".into()),
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    assert_eq!(seqs(store.audit_search(&newest).await.expect("q")), [3, 1]);
+    let window = AuditFilter {
+        since: Some(2000),
+        until: Some(3000),
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    assert_eq!(seqs(store.audit_search(&window).await.expect("q")), [2, 3]);
+
+    let hour = 3_600_000;
+    for (i, at) in [hour * 10 + 5, hour * 10 + 99, hour * 11 + 1]
+        .iter()
+        .enumerate()
+    {
+        store
+            .insert_ai_usage(&aicockpit_store::AiUsageRecord {
+                id: format!("u{i}"),
+                user_id: a.id.clone(),
+                service_id: "s".into(),
+                model: "m".into(),
+                endpoint: "chat".into(),
+                prompt_tokens: 10,
+                completion_tokens: 1,
+                created_at: *at,
+            })
+            .await
+            .expect("usage");
+    }
+    let series = store.ai_usage_series(None, 0, hour).await.expect("series");
+    let points: Vec<(i64, i64, i64)> = series
+        .iter()
+        .map(|t| (t.bucket, t.requests, t.prompt_tokens))
+        .collect();
+    assert_eq!(points, [(hour * 10, 2, 20), (hour * 11, 1, 10)]);
+    let totals = store.ai_usage_totals(Some(&a.id), 0).await.expect("totals");
+    assert_eq!(totals.len(), 1);
+    assert_eq!((totals[0].bucket, totals[0].requests), (0, 3));
+}
+
+#[tokio::test]
+async fn sqlite_accounts_audit_search_and_usage_series() {
+    let (s, _d) = sqlite().await;
+    accounts_audit_search_and_usage_series(s).await;
+}
+
+#[tokio::test]
+async fn postgres_accounts_audit_search_and_usage_series() {
+    accounts_audit_search_and_usage_series(postgres().await).await;
 }
