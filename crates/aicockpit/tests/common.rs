@@ -262,6 +262,10 @@ pub struct Api {
 }
 
 impl Api {
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let r = self.http.request(method, format!("{}{path}", self.base));
         match &self.token {

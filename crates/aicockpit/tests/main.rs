@@ -18,6 +18,7 @@ mod fake_ai;
 mod guard;
 mod idle;
 mod ports;
+mod previews;
 mod quotas;
 mod reconcile;
 mod workspace_agent;

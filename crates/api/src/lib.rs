@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod metrics;
 mod openapi;
+mod proxy;
 mod routes;
 pub mod server;
 mod tickets;
@@ -24,7 +25,7 @@ use aicockpit_core::auth::AuthService;
 use aicockpit_core::workspaces::WorkspaceManager;
 use aicockpit_store::Store;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub files: Arc<aicockpit_core::files::WorkspaceFiles>,
     pub terminals: Arc<aicockpit_core::terminals::WorkspaceTerminals>,
     pub ports: Arc<aicockpit_core::ports::WorkspacePorts>,
+    /// Web previews of workspace ports (who may open them, sessions).
+    pub previews: Arc<aicockpit_core::previews::Previews>,
     pub audit: Arc<aicockpit_core::audit::Audit>,
     /// Serve the web app from this directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
@@ -62,7 +65,7 @@ pub struct AppState {
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
         ai, ai_features, audit, auth, conversations, files, gateway, health, policies, ports,
-        quotas, runs, system, terminals, users, workspaces,
+        previews, quotas, runs, system, terminals, users, workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -96,6 +99,9 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(terminals::ws))
         .routes(routes!(ports::list))
         .routes(routes!(ports::tcp))
+        .routes(routes!(previews::authorize))
+        .routes(routes!(previews::set_share))
+        .routes(routes!(previews::shares))
         .routes(routes!(files::list, files::delete))
         .routes(routes!(files::stat))
         .routes(routes!(files::read, files::write))
@@ -191,8 +197,21 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
+        // Path-mode previews (each method goes to the port).
+        .route("/w/{ws}/ports/{port}", any(routes::previews::path_mode))
+        .route("/w/{ws}/ports/{port}/", any(routes::previews::path_mode))
+        .route(
+            "/w/{ws}/ports/{port}/{*rest}",
+            any(routes::previews::path_mode),
+        )
         .fallback(routes::spa::serve)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        // Requests whose Host names a subdomain preview never reach the
+        // app's routes.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::previews::dispatch,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)

@@ -145,7 +145,16 @@ impl App {
             }),
         );
         let host_isolation = Arc::new(host_isolation(&config).await);
+        let previews = Arc::new(aicockpit_core::previews::Previews::new(
+            store.clone(),
+            workspaces.clone(),
+            ports.clone(),
+            auth.clone(),
+            audit.clone(),
+            config.previews.clone(),
+        ));
         let state = AppState {
+            previews,
             host_isolation,
             ai_detect_urls: Arc::new(config.ai.detect_urls.clone()),
             store,

@@ -589,6 +589,29 @@ impl AuthService {
         })
     }
 
+    /// The rights of `user_id` for a session that is not a token (a
+    /// preview cookie): refused once the user is disabled.
+    pub async fn principal_of(&self, user_id: &str, session: &str) -> Result<Principal, CoreError> {
+        let user = match self.store.user_by_id(user_id).await {
+            Ok(u) => u,
+            Err(StoreError::NotFound) => {
+                return Err(CoreError::Unauthenticated("the session ended".into()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if user.disabled {
+            return Err(CoreError::Unauthenticated("the session ended".into()));
+        }
+        Ok(Principal {
+            user_id: user.id,
+            username: user.username,
+            role: Role::parse(&user.role)?,
+            token_id: session.to_owned(),
+            run: None,
+            must_change_password: user.must_change_password,
+        })
+    }
+
     pub async fn list_tokens(&self, user_id: &str) -> Result<Vec<TokenRecord>, CoreError> {
         Ok(self.store.list_tokens(user_id).await?)
     }

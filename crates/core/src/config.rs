@@ -18,7 +18,34 @@ pub struct Config {
     pub auth: AuthConfig,
     pub workspace_agent: WorkspaceAgentConfig,
     pub ai: AiConfig,
+    pub previews: PreviewsConfig,
     pub log: LogConfig,
+}
+
+/// Web previews of workspace ports.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreviewsConfig {
+    /// Previews are served at `PORT--WORKSPACE--OWNER.<base_domain>` (or
+    /// `PORT--WORKSPACE_ID.<base_domain>`), each its own origin. The
+    /// default `localhost` needs no DNS: browsers send `*.localhost` to
+    /// the loopback. Empty: subdomain previews off.
+    pub base_domain: String,
+    /// Where browsers log in for a preview (the main app's address); by
+    /// default the preview's address without its first label.
+    pub app_url: Option<String>,
+    /// Whether ports may be shared with anyone, logged in or not.
+    pub allow_public: bool,
+}
+
+impl Default for PreviewsConfig {
+    fn default() -> Self {
+        PreviewsConfig {
+            base_domain: "localhost".into(),
+            app_url: None,
+            allow_public: true,
+        }
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize)]

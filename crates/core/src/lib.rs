@@ -12,6 +12,7 @@ pub mod config;
 mod error;
 pub mod files;
 pub mod ports;
+pub mod previews;
 pub mod templates;
 pub mod terminals;
 pub mod workspace_agent;

@@ -70,12 +70,37 @@ impl WorkspacePorts {
         conn.call_as(Request::ListeningPorts, CONNECT).await
     }
 
-    /// Connects to `port` inside workspace `ws`.
+    /// Connects to `port` inside workspace `ws` (port forwarding: audited
+    /// per connection).
     pub async fn connect(&self, p: &Principal, ws: &str, port: u16) -> Result<Tunnel, CoreError> {
         if port == 0 {
             return Err(CoreError::invalid("invalid_port", "ports are 1-65535"));
         }
         let (id, conn) = self.workspaces.agent_of(p, ws, Action::Change).await?;
+        let tunnel = self.dial(id, conn, port).await?;
+        let e = Entry::done(
+            &p.actor(),
+            Some(&tunnel.workspace),
+            "port.connect",
+            json!({ "port": port }),
+        );
+        self.audit.note(e).await;
+        Ok(tunnel)
+    }
+
+    /// Connects to `port` of workspace `ws_id` for a preview request, whose
+    /// access `previews` decided. Not audited per request (a page load is
+    /// dozens): opening a preview and changing who may are.
+    pub(crate) async fn connect_for_preview(
+        &self,
+        ws_id: &str,
+        port: u16,
+    ) -> Result<Tunnel, CoreError> {
+        let (id, conn) = self.workspaces.agent_for_preview(ws_id).await?;
+        self.dial(id, conn, port).await
+    }
+
+    async fn dial(&self, id: String, conn: Arc<AgentConn>, port: u16) -> Result<Tunnel, CoreError> {
         let (channel, incoming) = conn.open_channel();
         if let Err(e) = conn
             .call(Request::TcpConnect { port, channel }, CONNECT)
@@ -87,13 +112,6 @@ impl WorkspacePorts {
             let _ = conn.send_eof(channel).await;
             return Err(e);
         }
-        let e = Entry::done(
-            &p.actor(),
-            Some(&id),
-            "port.connect",
-            json!({ "port": port }),
-        );
-        self.audit.note(e).await;
         let activity = self.workspaces.activity().clone();
         activity.touch(&id);
         Ok(Tunnel {

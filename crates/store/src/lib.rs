@@ -9,6 +9,7 @@
 mod ai;
 mod audit;
 mod error;
+mod port_shares;
 mod records;
 mod settings;
 mod tokens;

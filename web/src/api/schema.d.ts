@@ -434,6 +434,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/previews/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A one-use link that opens a port's preview in a browser, logged in */
+        post: operations["previews_authorize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/quota": {
         parameters: {
             query?: never;
@@ -920,6 +937,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/ports/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's ports that are not private */
+        get: operations["previews_shares"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/ports/{port}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Who may open this port's preview (audited) */
+        put: operations["previews_set_share"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{id}/ports/{port}/tcp": {
         parameters: {
             query?: never;
@@ -1265,6 +1316,27 @@ export interface components {
             seq: number;
             workspace_id?: string | null;
         };
+        AuthorizeBody: {
+            /** @description A preview host (as a browser was sent here with), or */
+            host?: string | null;
+            /** @description Where to go on the preview afterwards (a path; default `/`). */
+            next?: string | null;
+            /**
+             * Format: int32
+             * @description a port in it.
+             */
+            port?: number | null;
+            /** @description a workspace (id or name) and */
+            workspace?: string | null;
+        };
+        AuthorizedDto: {
+            /** @description The path-mode address (public ports in browsers). */
+            path_url: string;
+            /** @description The preview's own address. */
+            preview_url: string;
+            /** @description Open this: it logs the browser in on the preview's origin once. */
+            url: string;
+        };
         /** @description The caller's own password change. */
         ChangePasswordRequest: {
             current_password: string;
@@ -1588,6 +1660,11 @@ export interface components {
             command: string;
             policy: components["schemas"]["Policy"];
         };
+        PortShareDto: {
+            level: string;
+            /** Format: int32 */
+            port: number;
+        };
         /** @description A well-known local model server: what the add form is prefilled with. */
         Preset: {
             base_url: string;
@@ -1722,6 +1799,10 @@ export interface components {
             last_test?: components["schemas"]["LastTest"] | null;
             name: string;
             timeouts: components["schemas"]["TimeoutsDto"];
+        };
+        ShareBody: {
+            /** @description `private`, `authenticated` or `public`. */
+            level: string;
         };
         StartBody: {
             /** Format: int32 */
@@ -2883,6 +2964,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    previews_authorize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorizeBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizedDto"];
+                };
             };
             /** @description An error: the status says which kind, the body what happened */
             default: {
@@ -4164,6 +4278,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ListeningPort"][];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    previews_shares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortShareDto"][];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    previews_set_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+                /** @description Port inside the workspace, 1-65535 */
+                port: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortShareDto"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

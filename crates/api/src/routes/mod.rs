@@ -10,6 +10,7 @@ pub(crate) mod gateway;
 pub(crate) mod health;
 pub(crate) mod policies;
 pub(crate) mod ports;
+pub(crate) mod previews;
 pub(crate) mod quotas;
 pub(crate) mod runs;
 pub(crate) mod spa;

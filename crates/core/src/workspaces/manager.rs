@@ -182,6 +182,29 @@ impl WorkspaceManager {
         action: Action,
     ) -> Result<(String, Arc<AgentConn>), CoreError> {
         let rec = self.authorized(p, id, action).await?;
+        self.agent_of_record(rec).await
+    }
+
+    /// The agent of workspace `id` for a preview, whose access was decided
+    /// by the port's share level (a public port has no principal).
+    pub(crate) async fn agent_for_preview(
+        &self,
+        id: &str,
+    ) -> Result<(String, Arc<AgentConn>), CoreError> {
+        let rec = match self.store.workspace(id).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => {
+                return Err(CoreError::NotFound(format!("no workspace {id:?}")))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.agent_of_record(rec).await
+    }
+
+    async fn agent_of_record(
+        &self,
+        rec: WorkspaceRecord,
+    ) -> Result<(String, Arc<AgentConn>), CoreError> {
         let not_running = || {
             CoreError::conflict(
                 "workspace_not_running",

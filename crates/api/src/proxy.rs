@@ -1,0 +1,221 @@
+//! The previews' reverse proxy: one HTTP/1.1 connection per request to the
+//! workspace's port, carried by the workspace agent's tunnel. Bodies stream
+//! both ways without buffering (Server-Sent Events, long downloads), and an
+//! upgrade (WebSocket) becomes a byte pipe between browser and port.
+
+use aicockpit_core::ports::Tunnel;
+use aicockpit_core::workspace_agent::ChannelMsg;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How long the port may take to send a response's head.
+const RESPONSE_HEAD: Duration = Duration::from_secs(60);
+
+/// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1);
+/// `connection`/`upgrade` are put back for upgrades.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// What the request looks like to the port.
+pub(crate) struct Forward {
+    /// Path and query as the port sees them.
+    pub uri: Uri,
+    /// `X-Forwarded-Host` / `-Proto` / `-Prefix` (path mode).
+    pub host: String,
+    pub proto: &'static str,
+    pub prefix: Option<String>,
+    pub client: Option<std::net::IpAddr>,
+    /// The cookie of ours to take out of `Cookie`.
+    pub strip_cookie: &'static str,
+    /// Take `Authorization` out (it carried our token).
+    pub strip_authorization: bool,
+}
+
+/// Sends `req` to the port behind `tunnel` and returns its response.
+pub(crate) async fn forward(tunnel: Tunnel, mut req: Request, f: Forward) -> Response {
+    let upgrade = wants_upgrade(req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let io = TokioIo::new(pipe(tunnel));
+    let (mut sender, conn) = match hyper::client::conn::http1::Builder::new()
+        .handshake::<_, Body>(io)
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return bad_gateway(&format!("cannot speak HTTP to the port: {e}")),
+    };
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let (mut parts, body) = req.into_parts();
+    parts.uri = f.uri.clone();
+    rewrite_request_headers(&mut parts.headers, &f, upgrade);
+    let upstream = Request::from_parts(parts, body);
+    let mut resp = match tokio::time::timeout(RESPONSE_HEAD, sender.send_request(upstream)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return bad_gateway(&format!("the port did not answer with HTTP: {e}")),
+        Err(_) => return bad_gateway("the port sent no response within 60 s"),
+    };
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let port_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                if let (Ok(client), Ok(port)) = (client_upgrade.await, port_upgrade.await) {
+                    let mut client = TokioIo::new(client);
+                    let mut port = TokioIo::new(port);
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut port).await;
+                }
+            });
+        }
+    }
+    let (mut parts, body) = resp.into_parts();
+    let switching = parts.status == StatusCode::SWITCHING_PROTOCOLS;
+    strip_hop_by_hop(&mut parts.headers, switching);
+    Response::from_parts(parts, Body::new(body))
+}
+
+fn wants_upgrade(h: &HeaderMap) -> bool {
+    h.get(header::UPGRADE).is_some()
+        && h.get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+}
+
+/// Removes hop-by-hop headers (and those `Connection` names); for an
+/// upgrade keeps `Connection: upgrade` and `Upgrade`.
+fn strip_hop_by_hop(h: &mut HeaderMap, upgrade: bool) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::try_from(t.trim()).ok())
+        .collect();
+    let upgrade_value = h.get(header::UPGRADE).cloned();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+    if let (true, Some(u)) = (upgrade, upgrade_value) {
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, u);
+    }
+}
+
+fn rewrite_request_headers(h: &mut HeaderMap, f: &Forward, upgrade: bool) {
+    strip_hop_by_hop(h, upgrade);
+    if f.strip_authorization {
+        h.remove(header::AUTHORIZATION);
+    }
+    strip_cookie(h, f.strip_cookie);
+    let set = |h: &mut HeaderMap, name: &'static str, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(name, v);
+        }
+    };
+    set(h, "x-forwarded-host", &f.host);
+    set(h, "x-forwarded-proto", f.proto);
+    if let Some(ip) = f.client {
+        set(h, "x-forwarded-for", &ip.to_string());
+    }
+    match &f.prefix {
+        Some(p) => set(h, "x-forwarded-prefix", p),
+        None => {
+            h.remove("x-forwarded-prefix");
+        }
+    }
+}
+
+/// Takes cookie `name` out of every `Cookie` header: the port never sees
+/// the preview session.
+pub(crate) fn strip_cookie(h: &mut HeaderMap, name: &str) {
+    let kept: Vec<String> = h
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.split('=').next().map(str::trim) != Some(name))
+        .map(str::to_owned)
+        .collect();
+    h.remove(header::COOKIE);
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+            h.insert(header::COOKIE, v);
+        }
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub(crate) fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| k.trim() == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// The tunnel as a byte stream: a duplex pipe whose far end one task
+/// moves to and from the agent's channel (whose credits pace both ways).
+/// hyper dropping its end (the exchange is over) ends the connection.
+fn pipe(mut tunnel: Tunnel) -> tokio::io::DuplexStream {
+    let (near, far) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let (mut rd, mut wr) = tokio::io::split(far);
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            tokio::select! {
+                n = rd.read(&mut buf) => match n {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tunnel.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                            break;
+                        }
+                    }
+                },
+                msg = tunnel.incoming.recv() => match msg {
+                    Some(ChannelMsg::Data(b)) => {
+                        if wr.write_all(&b).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(ChannelMsg::Event(_)) => {}
+                    None => break,
+                },
+            }
+        }
+        let _ = wr.shutdown().await;
+        tunnel.close();
+    });
+    near
+}
+
+fn bad_gateway(why: &str) -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("AiCockpit preview: {why}\n"),
+    )
+        .into_response()
+}

@@ -1,0 +1,465 @@
+//! Web previews of workspace ports.
+//!
+//! - Subdomain mode (`PORT--WS--OWNER.<base domain>`): each preview is an
+//!   origin of its own. A browser without a session there is sent to the
+//!   main app (`/preview?host=…`), which asks `POST /previews/authorize`
+//!   for a one-minute ticket and sends the browser back to
+//!   `/__aicockpit/auth?ticket=…` on the preview's origin; that sets an
+//!   HttpOnly cookie for that host alone. The port never sees it.
+//! - Path mode (`/w/{ws}/ports/{port}/…`) shares the main app's origin,
+//!   where the user's token lives: its responses are sandboxed (an opaque
+//!   origin, so the page's scripts cannot read the app's storage) and it
+//!   serves public ports to browsers, and any port the caller may open to
+//!   clients that send a token.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::proxy::{self, Forward};
+use crate::AppState;
+use aicockpit_core::access::Action;
+use aicockpit_core::auth::Principal;
+use aicockpit_core::previews::{label_for, Resolved, ShareLevel, Target};
+use aicockpit_core::CoreError;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+/// The preview session cookie (host-only, HttpOnly).
+const COOKIE: &str = "aicockpit_preview";
+/// Where the preview origin takes a ticket.
+const AUTH_PATH: &str = "/__aicockpit/auth";
+
+fn host_of(h: &HeaderMap) -> Option<&str> {
+    h.get(header::HOST).and_then(|v| v.to_str().ok())
+}
+
+fn proto_of(h: &HeaderMap) -> &'static str {
+    match h.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    }
+}
+
+fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// A short page for browsers (previews are opened by people).
+fn page(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        format!("AiCockpit preview: {text}\n"),
+    )
+        .into_response()
+}
+
+/// A path to return to after logging in: only a local path (no scheme, no
+/// `//host`), or `/`.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => {
+            n.chars().filter(|c| !c.is_control()).take(2048).collect()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// Sends requests whose `Host` names a preview to it, the rest on.
+pub(crate) async fn dispatch(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let target = host_of(req.headers()).and_then(|h| s.previews.target_of_host(h));
+    match target {
+        Some(t) => subdomain(&s, t, req).await,
+        None => next.run(req).await,
+    }
+}
+
+async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
+    let host = host_of(req.headers())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let resolved = match s.previews.resolve(&target).await {
+        Ok(r) => r,
+        Err(_) => return page(StatusCode::NOT_FOUND, "no such preview"),
+    };
+    if req.uri().path() == AUTH_PATH {
+        return take_ticket(s, &host, &resolved, req.uri()).await;
+    }
+    let viewer = match proxy::cookie(req.headers(), COOKIE) {
+        Some(c) => s.previews.session(c, &host).await,
+        None => None,
+    };
+    match s.previews.check(&resolved, viewer.as_ref()).await {
+        Ok(()) => {}
+        Err(CoreError::Unauthenticated(_)) => return to_login(s, &host, &req),
+        Err(CoreError::NotFound(_)) => return page(StatusCode::NOT_FOUND, "no such preview"),
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let uri = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+    let f = Forward {
+        uri: uri.parse().unwrap_or_else(|_| Uri::from_static("/")),
+        host: host.clone(),
+        proto: proto_of(req.headers()),
+        prefix: None,
+        client: client_ip(&req),
+        strip_cookie: COOKIE,
+        strip_authorization: false,
+    };
+    connect_and_forward(s, &resolved, req, f, false).await
+}
+
+/// `/__aicockpit/auth?ticket=…&next=…` on the preview's origin.
+async fn take_ticket(s: &AppState, host: &str, r: &Resolved, uri: &Uri) -> Response {
+    #[derive(Deserialize)]
+    struct Q {
+        ticket: String,
+        next: Option<String>,
+    }
+    let Ok(q) = serde_urlencoded::from_str::<Q>(uri.query().unwrap_or_default()) else {
+        return page(StatusCode::BAD_REQUEST, "the link is incomplete");
+    };
+    let Some(p) = s.previews.redeem_ticket(&q.ticket, host).await else {
+        return page(
+            StatusCode::UNAUTHORIZED,
+            "this link was used or has expired; open the preview again from AiCockpit",
+        );
+    };
+    if let Err(e) = s.previews.check(r, Some(&p)).await {
+        return match e {
+            CoreError::NotFound(_) => page(StatusCode::NOT_FOUND, "no such preview"),
+            e => ApiError::from(e).into_response(),
+        };
+    }
+    let session = s.previews.open_session(&p, host, r).await;
+    let cookie = format!("{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax");
+    let mut resp = StatusCode::FOUND.into_response();
+    let h = resp.headers_mut();
+    if let (Ok(c), Ok(l)) = (
+        HeaderValue::from_str(&cookie),
+        HeaderValue::from_str(&safe_next(q.next.as_deref())),
+    ) {
+        h.insert(header::SET_COOKIE, c);
+        h.insert(header::LOCATION, l);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A browser without a session goes to the main app to log in; other
+/// clients are told.
+fn to_login(s: &AppState, host: &str, req: &Request) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return page(StatusCode::UNAUTHORIZED, "log in to open this preview");
+    }
+    let app = app_url(s, host, proto_of(req.headers()));
+    let next = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let q = serde_urlencoded::to_string([("host", host), ("next", next)]).unwrap_or_default();
+    let mut resp = StatusCode::FOUND.into_response();
+    if let Ok(l) = HeaderValue::from_str(&format!("{app}/preview?{q}")) {
+        resp.headers_mut().insert(header::LOCATION, l);
+    }
+    resp
+}
+
+/// The main app's address, seen from a preview host: configured, or the
+/// host without its first label.
+fn app_url(s: &AppState, host: &str, proto: &str) -> String {
+    if let Some(u) = &s.previews.config().app_url {
+        return u.trim_end_matches('/').to_owned();
+    }
+    let rest = host.split_once('.').map_or(host, |(_, r)| r);
+    format!("{proto}://{rest}")
+}
+
+async fn connect_and_forward(
+    s: &AppState,
+    r: &Resolved,
+    req: Request,
+    f: Forward,
+    sandbox: bool,
+) -> Response {
+    let tunnel = match s.previews.connect(r).await {
+        Ok(t) => t,
+        Err(CoreError::Conflict { .. }) => {
+            return page(
+                StatusCode::CONFLICT,
+                "the workspace is not running; start it first",
+            )
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, port = r.port, "preview: cannot connect");
+            return page(
+                StatusCode::BAD_GATEWAY,
+                &format!("nothing answers on port {} in the workspace", r.port),
+            );
+        }
+    };
+    let mut resp = proxy::forward(tunnel, req, f).await;
+    if sandbox {
+        // An opaque origin: scripts run, but cannot reach the app's
+        // storage on this origin.
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads",
+            ),
+        );
+    }
+    resp
+}
+
+/// Path mode: `/w/{ws}/ports/{port}/{*rest}`.
+pub(crate) async fn path_mode(
+    State(s): State<AppState>,
+    axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>,
+    req: Request,
+) -> Response {
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (Some(ws), Some(port)) = (get("ws"), get("port")) else {
+        return page(StatusCode::NOT_FOUND, "no such preview");
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return page(StatusCode::BAD_REQUEST, "ports are 1-65535");
+    };
+    let rest = get("rest").unwrap_or_default();
+    let prefix = format!("/w/{ws}/ports/{port}");
+    if rest.is_empty() && !req.uri().path().ends_with('/') {
+        // Relative links resolve against the directory.
+        let mut resp = StatusCode::MOVED_PERMANENTLY.into_response();
+        if let Ok(l) = HeaderValue::from_str(&format!("{prefix}/")) {
+            resp.headers_mut().insert(header::LOCATION, l);
+        }
+        return resp;
+    }
+    // A token in `Authorization` (scripts, curl) may open what its user may;
+    // browsers navigating here send none, and get public ports only.
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_owned);
+    let viewer: Option<Principal> = match bearer {
+        Some(t) => match s.auth.authenticate(&t).await {
+            Ok(p) if !p.must_change_password => Some(p),
+            _ => return page(StatusCode::UNAUTHORIZED, "invalid or expired token"),
+        },
+        None => None,
+    };
+    let resolved = match resolve_path_target(&s, viewer.as_ref(), &ws, port).await {
+        Some(r) => r,
+        None => return page(StatusCode::NOT_FOUND, "no such preview"),
+    };
+    match s.previews.check(&resolved, viewer.as_ref()).await {
+        Ok(()) => {}
+        Err(CoreError::Unauthenticated(_)) => {
+            return page(
+                StatusCode::UNAUTHORIZED,
+                "this port is not public; open its preview from the IDE (its own address)",
+            )
+        }
+        Err(_) => return page(StatusCode::NOT_FOUND, "no such preview"),
+    }
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let uri = format!("/{rest}{query}");
+    let f = Forward {
+        uri: uri.parse().unwrap_or_else(|_| Uri::from_static("/")),
+        host: host_of(req.headers()).unwrap_or_default().to_owned(),
+        proto: proto_of(req.headers()),
+        prefix: Some(prefix),
+        client: client_ip(&req),
+        strip_cookie: COOKIE,
+        strip_authorization: true,
+    };
+    connect_and_forward(&s, &resolved, req, f, true).await
+}
+
+/// A workspace id, or (with a caller) one of their workspace names.
+async fn resolve_path_target(
+    s: &AppState,
+    viewer: Option<&Principal>,
+    ws: &str,
+    port: u16,
+) -> Option<Resolved> {
+    let id = match viewer {
+        Some(p) => s.workspaces.id_of(p, ws, Action::View).await.ok(),
+        None => None,
+    };
+    let target = Target::ById {
+        port,
+        id: id.unwrap_or_else(|| ws.to_owned()),
+    };
+    s.previews.resolve(&target).await.ok()
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthorizeBody {
+    /// A preview host (as a browser was sent here with), or
+    host: Option<String>,
+    /// a workspace (id or name) and
+    workspace: Option<String>,
+    /// a port in it.
+    port: Option<u16>,
+    /// Where to go on the preview afterwards (a path; default `/`).
+    next: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AuthorizedDto {
+    /// Open this: it logs the browser in on the preview's origin once.
+    url: String,
+    /// The preview's own address.
+    preview_url: String,
+    /// The path-mode address (public ports in browsers).
+    path_url: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/previews/authorize",
+    tag = "previews",
+    summary = "A one-use link that opens a port's preview in a browser, logged in",
+    request_body = AuthorizeBody,
+    responses((status = 200, description = "OK", body = AuthorizedDto))
+)]
+pub(crate) async fn authorize(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<AuthorizeBody>,
+) -> ApiResult<Json<AuthorizedDto>> {
+    let proto = proto_of(&headers);
+    let base = &s.previews.config().base_domain;
+    if base.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "previews_off",
+            "subdomain previews are turned off (previews.base_domain)",
+        ));
+    }
+    let (host, resolved) = match (&b.host, &b.workspace, b.port) {
+        (Some(h), None, None) => {
+            let t = s.previews.target_of_host(h).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_host",
+                    "not a preview address",
+                )
+            })?;
+            (h.to_ascii_lowercase(), s.previews.resolve(&t).await?)
+        }
+        (None, Some(ws), Some(port)) if port > 0 => {
+            let w = s.workspaces.get(&p, ws).await?;
+            let owner = s.auth.user_by_id(&w.owner_id).await?;
+            let label = label_for(port, &w.name, &w.id, &owner.username);
+            // The main app's own port, if it has one, is the preview's too.
+            let app_port = host_of(&headers)
+                .and_then(|h| h.rsplit_once(':'))
+                .map(|(_, p)| format!(":{p}"))
+                .unwrap_or_default();
+            let host = format!("{label}.{base}{app_port}");
+            let t = Target::ById {
+                port,
+                id: w.id.clone(),
+            };
+            (host, s.previews.resolve(&t).await?)
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "give host, or workspace and port (1-65535)",
+            ))
+        }
+    };
+    s.previews.check(&resolved, Some(&p)).await?;
+    let ticket = s.previews.issue_ticket(&p, &host);
+    let next = safe_next(b.next.as_deref());
+    let q = serde_urlencoded::to_string([("ticket", ticket.as_str()), ("next", next.as_str())])
+        .unwrap_or_default();
+    Ok(Json(AuthorizedDto {
+        url: format!("{proto}://{host}{AUTH_PATH}?{q}"),
+        preview_url: format!("{proto}://{host}/"),
+        path_url: format!("/w/{}/ports/{}/", resolved.workspace_id, resolved.port),
+    }))
+}
+
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShareBody {
+    /// `private`, `authenticated` or `public`.
+    #[schema(pattern = "^(private|authenticated|public)$")]
+    level: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PortShareDto {
+    port: u16,
+    level: &'static str,
+}
+
+#[utoipa::path(
+    put,
+    path = "/workspaces/{id}/ports/{port}/share",
+    tag = "previews",
+    summary = "Who may open this port's preview (audited)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), ("port" = u16, Path, description = "Port inside the workspace, 1-65535")),
+    request_body = ShareBody,
+    responses((status = 200, description = "OK", body = PortShareDto))
+)]
+pub(crate) async fn set_share(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath((id, port)): ApiPath<(String, u16)>,
+    ApiJson(b): ApiJson<ShareBody>,
+) -> ApiResult<Json<PortShareDto>> {
+    let level = ShareLevel::parse(&b.level)?;
+    s.previews.set_share(&p, &id, port, level).await?;
+    Ok(Json(PortShareDto {
+        port,
+        level: level.as_str(),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/ports/shares",
+    tag = "previews",
+    summary = "The workspace's ports that are not private",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = Vec<PortShareDto>))
+)]
+pub(crate) async fn shares(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<PortShareDto>>> {
+    Ok(Json(
+        s.previews
+            .shares(&p, &id)
+            .await?
+            .into_iter()
+            .map(|(port, l)| PortShareDto {
+                port,
+                level: l.as_str(),
+            })
+            .collect(),
+    ))
+}
