@@ -3,6 +3,7 @@
 // and conversations kept on the server.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { listModels, streamChat } from '../../api/gateway';
+import { modelFor } from '../../api/features';
 import { deleteConversation, getConversation, listConversations, saveConversation } from '../../api/conversations';
 import { findFiles } from '../../api/files';
 import type { ChatMessage, ConversationSummary } from '../../api/types';
@@ -91,7 +92,7 @@ export function Chat({ id, activeFile, onInsert }: { id: string; activeFile: Act
         ...history.slice(0, -1),
         { role: 'user', content: context ? `${text}\n\n${context}` : text },
       ];
-      await streamChat({ model, messages }, ctrl.signal, (soFar) => {
+      await streamChat({ model: model || (await modelFor('chat')), messages }, ctrl.signal, (soFar) => {
         answer = soFar;
         setMsgs([...history, { role: 'assistant', content: answer }]);
       });
