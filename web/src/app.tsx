@@ -2,7 +2,7 @@
 // shows for the address.
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { onUnauthorized, setToken, token } from './api/http';
+import { onPasswordChangeRequired, onUnauthorized, setToken, token } from './api/http';
 import { logout as endSession, me } from './api/auth';
 import type { User, Workspace } from './api/types';
 import { idePath, matchRoute, navigate, Route, useLocation } from './router';
@@ -99,6 +99,7 @@ export function App() {
       setUser(null);
       if (location.pathname !== '/login') navigate('/login?next=' + encodeURIComponent(location.pathname + location.search), true);
     });
+    const stopPw = onPasswordChangeRequired(() => setUser((u) => (u ? { ...u, must_change_password: true } : u)));
     if (token()) {
       me()
         .then(setUser)
@@ -107,7 +108,10 @@ export function App() {
     } else {
       setChecked(true);
     }
-    return stop;
+    return () => {
+      stop();
+      stopPw();
+    };
   }, []);
 
   useEffect(() => {

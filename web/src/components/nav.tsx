@@ -76,7 +76,7 @@ export function Nav({ user, onLogout, onSwitch }: { user: User; onLogout: () => 
 /// A page under the header: its title, what it is for, and its content.
 export function Shell(props: { user: User; onLogout: () => void; onSwitch?: () => void; title: string; actions?: ComponentChildren; children: ComponentChildren }) {
   return (
-    <div class="page">
+    <div class="page scroll">
       <Nav user={props.user} onLogout={props.onLogout} onSwitch={props.onSwitch} />
       <main class="content">
         <div class="row page-title">

@@ -11,8 +11,13 @@ import { Modal } from '../components/modal';
 import { formatTime } from '../format';
 import { ROLES } from '../roles';
 
+/// A refused change, said plainly: the last enabled admin, or oneself.
 const lastAdmin = (e: unknown) =>
-  e instanceof ApiError && e.code === 'last_admin' ? `Refused: this is the last active admin. Make another user an admin first. (${e.message})` : errorMessage(e);
+  e instanceof ApiError && e.code === 'last_admin'
+    ? `Refused: this is the last active admin — make another user an admin first. (${e.message})`
+    : e instanceof ApiError && e.code === 'cannot_change_self'
+      ? `Refused: you cannot demote or disable yourself — ask another admin. (${e.message})`
+      : errorMessage(e);
 
 export function AdminUsers(p: PageProps) {
   const [users, setUsers] = useState<Account[] | null>(null);

@@ -6,6 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { errorMessage } from '../api/http';
 import { exportAudit, listAudit, verifyAudit } from '../api/audit';
 import { listWorkspaces } from '../api/workspaces';
+import { listUsers } from '../api/users';
 import type { AuditQuery, AuditRow, AuditVerification, Workspace } from '../api/types';
 import { PageProps, Shell } from '../components/nav';
 import { Field } from '../components/field';
@@ -39,6 +40,7 @@ export function AuditPage(p: PageProps) {
   const [open, setOpen] = useState<Set<number>>(new Set());
   const [verification, setVerification] = useState<AuditVerification | 'checking' | null>(null);
   const [exportError, setExportError] = useState('');
+  const [people, setPeople] = useState<Record<string, string>>({ [p.user.id]: p.user.username });
 
   useEffect(() => {
     listWorkspaces()
@@ -53,6 +55,9 @@ export function AuditPage(p: PageProps) {
       })
       .catch((e) => setError(errorMessage(e)));
     if (admin) {
+      listUsers()
+        .then((us) => setPeople(Object.fromEntries(us.map((u) => [u.id, u.username]))))
+        .catch(() => {});
       setVerification('checking');
       verifyAudit()
         .then(setVerification)
@@ -155,7 +160,13 @@ export function AuditPage(p: PageProps) {
             </select>
           </Field>
           <Field label="Actor">
-            <input name="actor" placeholder="user or agent" value={filters.actor} onInput={(e) => setFilters({ ...filters, actor: e.currentTarget.value })} />
+            <input name="actor" list="audit-actors" placeholder="a user's id or agent:<run>" value={filters.actor} onInput={(e) => setFilters({ ...filters, actor: e.currentTarget.value })} />
+            <datalist id="audit-actors">
+              {Object.entries(people).map(([id, name]) => (
+                <option value={id} label={name} />
+              ))}
+              <option value="system" label="system" />
+            </datalist>
           </Field>
           <Field label="Action starts with">
             <input name="action" placeholder="e.g. workspace. or ai.tool" value={filters.action} onInput={(e) => setFilters({ ...filters, action: e.currentTarget.value })} />
@@ -207,7 +218,9 @@ export function AuditPage(p: PageProps) {
                   </button>
                 </td>
                 <td class="small">{formatTime(r.at)}</td>
-                <td class="small mono">{r.actor}</td>
+                <td class="small" title={r.actor}>
+                  {people[r.actor] || <span class="mono">{r.actor.length > 20 ? r.actor.slice(0, 20) + '…' : r.actor}</span>}
+                </td>
                 <td class="mono">{r.action}</td>
                 <td>{wsName(r.workspace_id)}</td>
                 <td class="small">
