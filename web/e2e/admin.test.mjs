@@ -53,7 +53,7 @@ test('an admin adds the local model server, tests and activates it, then chats i
   // A failed test says exactly what failed: a port nobody listens on.
   await page.getByRole('button', { name: 'Add a service' }).click();
   const form = page.getByTestId('service-form');
-  await form.getByLabel('Name').fill('nowhere');
+  await form.getByLabel('Name', { exact: true }).fill('nowhere');
   await form.getByLabel('Kind').selectOption('custom');
   await form.getByLabel('Base URL').fill('http://127.0.0.1:9/v1');
   await form.getByRole('button', { name: 'Add service' }).click();
@@ -65,7 +65,7 @@ test('an admin adds the local model server, tests and activates it, then chats i
 
   // The real one, through the form.
   await page.getByRole('button', { name: 'Add a service' }).click();
-  await form.getByLabel('Name').fill('local');
+  await form.getByLabel('Name', { exact: true }).fill('local');
   await form.getByLabel('Kind').selectOption('custom');
   await form.getByLabel('Base URL').fill(llm);
   await form.getByLabel('Default model').fill('smollm2');
@@ -276,11 +276,11 @@ test('policy editor: the server judges a line; an agent run then waits for appro
     await page.waitForURL(/\/policy\/[0-9a-f]+$/);
     await page.getByRole('heading', { name: 'Agent policy of policed' }).waitFor();
     // Commands run without asking, except `echo`.
-    await page.getByLabel('run_command').selectOption('allow');
+    await page.getByLabel('run_command', { exact: true }).selectOption('allow');
     await page.getByRole('button', { name: 'Add a command rule' }).click();
     const n = (await page.locator('input[aria-label$=" pattern"]').count());
-    await page.getByLabel(`Command rule ${n} pattern`).fill('echo');
-    await page.getByLabel(`Command rule ${n} decision`).selectOption('ask');
+    await page.getByLabel(`Command rule ${n} pattern`, { exact: true }).fill('echo');
+    await page.getByLabel(`Command rule ${n} decision`, { exact: true }).selectOption('ask');
     // Tried before saving: the policy as edited is judged.
     const box = page.getByTestId('try-command');
     await box.getByLabel('Command line').fill('echo hello');
