@@ -57,6 +57,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ai/detect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Probe the usual local model server addresses from the server (admins) */
+        post: operations["ai_detect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/features": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which model serves each AI feature for the caller */
+        get: operations["ai_features"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/features/defaults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set the features' default models (admins); null clears one */
+        put: operations["ai_set_defaults"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/features/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Choose your own model per feature; null goes back to the default */
+        put: operations["ai_set_mine"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/policy/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The server's verdict on a command line under a policy, and why */
+        post: operations["policies_check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Well-known local model servers, to prefill a new service */
+        get: operations["ai_presets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ai/services": {
         parameters: {
             query?: never;
@@ -144,6 +246,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ai/usage/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage per hour or day, user, service and model (for charts) */
+        get: operations["ai_usage_series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -170,6 +289,23 @@ export interface paths {
         };
         /** The raw chain with its recipe, for independent verification (admins) */
         get: operations["audit_audit_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Check the whole hash chain and the published head (admins) */
+        get: operations["audit_audit_verify"];
         put?: never;
         post?: never;
         delete?: never;
@@ -223,6 +359,23 @@ export interface paths {
         get: operations["auth_me"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change your own password; your other sessions end */
+        post: operations["auth_change_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -366,6 +519,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Version, database, engine, workspaces by state, readiness (admins) */
+        get: operations["system_system"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/templates": {
         parameters: {
             query?: never;
@@ -395,6 +565,40 @@ export interface paths {
         put?: never;
         /** Add a user (admins) */
         post: operations["users_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a user's role, or disable them (admins) */
+        patch: operations["users_update"];
+        trace?: never;
+    };
+    "/api/v1/users/{id}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset a user's password; their sessions end (admins) */
+        post: operations["users_reset_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1061,6 +1265,11 @@ export interface components {
             seq: number;
             workspace_id?: string | null;
         };
+        /** @description The caller's own password change. */
+        ChangePasswordRequest: {
+            current_password: string;
+            new_password: string;
+        };
         CommandRule: {
             decision: components["schemas"]["Decision"];
             /**
@@ -1095,6 +1304,8 @@ export interface components {
             name: string;
         };
         CreateUserRequest: {
+            /** @description Ask the user for a new password at their first login. */
+            must_change_password?: boolean;
             password: string;
             /** @description `admin`, `member` (default) or `viewer`. */
             role?: string;
@@ -1137,6 +1348,9 @@ export interface components {
             deleted: boolean;
             /** @description The data volume left in place (absent with `?purge=true`). */
             kept_volume?: string | null;
+        };
+        Detected: components["schemas"]["Preset"] & {
+            probe: components["schemas"]["ProbeResult"];
         };
         DirEntry: {
             kind: components["schemas"]["EntryKind"];
@@ -1193,6 +1407,28 @@ export interface components {
         };
         /** @enum {string} */
         FailureKind: "dns" | "refused" | "tls" | "timeout" | "connect" | "unauthorized" | "not_found" | "http_error" | "invalid_response" | "disconnected" | "idle_timeout" | "upstream_disconnected" | "invalid_stream" | "upstream_error_in_stream" | "upstream_error" | "rate_limited" | "error";
+        /**
+         * @description The AI features of the web app that call a model.
+         * @enum {string}
+         */
+        Feature: "chat" | "completion" | "edit" | "command_help" | "agent";
+        /** @description One feature as a user sees it. */
+        FeatureModel: {
+            /** @description The admins' choice. */
+            default_model?: string | null;
+            feature: components["schemas"]["Feature"];
+            label: string;
+            /**
+             * @description What is used: the user's, else the admins', else none (the active
+             *     service's default model).
+             */
+            model?: string | null;
+            /** @description The user's own choice. */
+            my_model?: string | null;
+        };
+        FeaturesDto: {
+            features: components["schemas"]["FeatureModel"][];
+        };
         FileMeta: {
             /** @description Changes whenever the content may have changed. */
             etag: string;
@@ -1245,6 +1481,17 @@ export interface components {
          * @enum {string}
          */
         KindName: "openai" | "azure_openai" | "lm_studio" | "ollama" | "vllm" | "custom";
+        /** @description The last "Test" of a service. */
+        LastTest: {
+            at: string;
+            error?: string | null;
+            error_kind?: components["schemas"]["FailureKind"] | null;
+            /** Format: double */
+            latency_ms: number;
+            /** @description Up to 200 of the models found. */
+            models: string[];
+            ok: boolean;
+        };
         LimitsDto: {
             /** Format: double */
             cpus: number;
@@ -1336,6 +1583,18 @@ export interface components {
                 [key: string]: components["schemas"]["Decision"];
             };
         };
+        /** @description A command line to judge under a policy (usually one being edited). */
+        PolicyCheckBody: {
+            command: string;
+            policy: components["schemas"]["Policy"];
+        };
+        /** @description A well-known local model server: what the add form is prefilled with. */
+        Preset: {
+            base_url: string;
+            /** @description The service kind to create (`custom` for llama.cpp's server). */
+            kind: string;
+            label: string;
+        };
         ProbeResult: {
             /**
              * @description Whether the default model is among them (None: no default, or the
@@ -1403,6 +1662,12 @@ export interface components {
             overwrite?: boolean;
             to: string;
         };
+        /** @description A new password chosen by an admin. */
+        ResetPasswordRequest: {
+            /** @description The user chooses their own at the next login (default true). */
+            must_change_password?: boolean;
+            password: string;
+        };
         RunStarted: {
             run_id: string;
             workspace_id: string;
@@ -1454,6 +1719,7 @@ export interface components {
             header_names: string[];
             id: string;
             kind: string;
+            last_test?: components["schemas"]["LastTest"] | null;
             name: string;
             timeouts: components["schemas"]["TimeoutsDto"];
         };
@@ -1462,6 +1728,25 @@ export interface components {
             max_steps?: number | null;
             model?: string | null;
             task: string;
+        };
+        SystemDto: {
+            /** @description Whether the AI's commands run in the kernel sandbox, and why not. */
+            agent_sandbox: unknown;
+            /** @description `sqlite` or `postgres`. */
+            database: string;
+            /** @description `docker` or `podman`. */
+            engine: string;
+            /** @description Whether workspaces are kept off this host's own addresses. */
+            host_isolation: unknown;
+            /** @description Why not, when not ready. */
+            problems: string[];
+            ready: boolean;
+            /** Format: int64 */
+            uptime_secs: number;
+            version: string;
+            workspaces_by_state: {
+                [key: string]: number;
+            };
         };
         TemplateDto: {
             /** Format: double */
@@ -1520,6 +1805,12 @@ export interface components {
             /** @description Paths put back as they were before the run. */
             restored: string[];
         };
+        /** @description Changes to a user (admins); only what is given changes. */
+        UpdateUserRequest: {
+            /** @description Disabling ends the user's sessions and revokes their API tokens. */
+            disabled?: boolean | null;
+            role?: string | null;
+        };
         /** @description Changes to a workspace's settings. */
         UpdateWorkspaceRequest: {
             /**
@@ -1542,6 +1833,11 @@ export interface components {
             files: components["schemas"]["FileMeta"][];
         } | components["schemas"]["ArchiveStats"];
         UsageDto: {
+            /**
+             * Format: int64
+             * @description Start of the time bucket (ms since the epoch); absent in totals.
+             */
+            at?: number | null;
             /** Format: int64 */
             completion_tokens: number;
             model: string;
@@ -1553,12 +1849,37 @@ export interface components {
             /** Format: int64 */
             total_tokens: number;
             user_id: string;
+            username: string;
         };
         UserDto: {
             created_at: string;
+            /** @description Cannot log in; holds no tokens. */
+            disabled: boolean;
             id: string;
+            /** @description Must choose a new password before anything else works. */
+            must_change_password: boolean;
             role: string;
             username: string;
+        };
+        /** @description A decision with the reason people see. */
+        Verdict: {
+            decision: components["schemas"]["Decision"];
+            reason: string;
+        };
+        /** @description Whether the chain holds, as `audit verify` checks it. */
+        VerifyDto: {
+            broken_reason?: string | null;
+            /**
+             * Format: int64
+             * @description The first row that does not fit, and why.
+             */
+            broken_seq?: number | null;
+            ok: boolean;
+            /**
+             * Format: int64
+             * @description Rows checked.
+             */
+            rows: number;
         };
         WorkspaceDto: {
             container_id?: string | null;
@@ -1750,6 +2071,198 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ai_detect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Those that answered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detected"][];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ai_features: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeaturesDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ai_set_defaults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Feature (chat, completion, edit, command_help, agent) to model */
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeaturesDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ai_set_mine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Feature (chat, completion, edit, command_help, agent) to model */
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeaturesDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    policies_check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyCheckBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verdict"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ai_presets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preset"][];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */
@@ -1989,10 +2502,61 @@ export interface operations {
             };
         };
     };
+    ai_usage_series: {
+        parameters: {
+            query?: {
+                /** @description Only since this many hours ago (default 24 * 7). */
+                hours?: number;
+                /** @description Admins: everyone's usage. */
+                all?: boolean;
+                /** @description `hour` (default) or `day`. */
+                bucket?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageDto"][];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     audit_audit: {
         parameters: {
             query?: {
+                /** @description Workspace id or name (required for non-admins). */
                 workspace?: string;
+                /**
+                 * @description A user id or username, or an actor as recorded (`agent:<run>`,
+                 *     `cli:<user>`, `system`).
+                 */
+                actor?: string;
+                /** @description Actions starting with this (`workspace.` finds them all). */
+                action?: string;
+                /** @description From this time, in ms since the epoch. */
+                since?: number;
+                /** @description Up to this time, in ms since the epoch. */
+                until?: number;
+                /** @description Rows older than this seq, newest first (paging backwards). */
+                before?: number;
+                /** @description Rows after this seq, oldest first (the default, paging forwards). */
                 after?: number;
                 limit?: number;
             };
@@ -2041,6 +2605,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    audit_audit_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyDto"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */
@@ -2131,6 +2724,44 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UserDto"];
                 };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_change_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The current password is wrong (`wrong_password`) or the new one too short */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description An error: the status says which kind, the body what happened */
             default: {
@@ -2423,6 +3054,35 @@ export interface operations {
             };
         };
     };
+    system_system: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     workspaces_templates: {
         parameters: {
             query?: never;
@@ -2502,6 +3162,83 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UserDto"];
                 };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateUserRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserDto"];
+                };
+            };
+            /** @description It would leave no enabled admin (`last_admin`), or it is yourself (`cannot_change_self`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_reset_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description An error: the status says which kind, the body what happened */
             default: {

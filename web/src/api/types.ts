@@ -3,13 +3,18 @@
 // by scripts/web.sh) wherever it describes them, and below them the few
 // shapes it leaves open (agent run events, file watch events, the `/v1`
 // gateway's OpenAI bodies).
-import type { components } from './schema';
+import type { components, operations } from './schema';
 
 type Schemas = components['schemas'];
 
 // Auth and users.
-/// The signed-in user (`GET /auth/me`).
-export type User = Schemas['UserDto'] & { must_change_password?: boolean; disabled?: boolean };
+export type User = Schemas['UserDto'];
+/// A user as admins manage them (`GET /api/v1/users`).
+export type Account = Schemas['UserDto'];
+export type NewUser = Schemas['CreateUserRequest'];
+export type UserChanges = Schemas['UpdateUserRequest'];
+export type SetPassword = Schemas['ResetPasswordRequest'];
+export type ChangePassword = Schemas['ChangePasswordRequest'];
 export type LoginRequest = Schemas['LoginRequest'];
 export type LoginResponse = Schemas['LoginResponse'];
 export type Ticket = Schemas['TicketDto'];
@@ -51,8 +56,13 @@ export type Decision = Schemas['Decision'];
 export type CommandRule = Schemas['CommandRule'];
 export type PathRule = Schemas['PathRule'];
 
-// AI services, aliases and usage.
-export type Service = Schemas['ServiceDto'] & { last_test?: LastTest | null };
+// AI services, aliases, models per feature and usage.
+export type Service = Schemas['ServiceDto'];
+export type LastTest = Schemas['LastTest'];
+/// A local server kind with its usual address.
+export type Preset = Schemas['Preset'];
+/// A local server that answered (or not) at a preset's address.
+export type Detected = Schemas['Detected'];
 export type NewService = Schemas['NewServiceBody'];
 export type ServiceChanges = Schemas['ServiceBody'];
 export type ServiceKind = Schemas['KindName'];
@@ -60,131 +70,31 @@ export type Probe = Schemas['ProbeResult'];
 export type FailureKind = Schemas['FailureKind'];
 export type Alias = Schemas['AliasDto'];
 export type AliasBody = Schemas['AliasBody'];
-export type UsageRow = Schemas['UsageDto'] & { username?: string | null };
+/// Totals per user, service and model (`GET /ai/usage`).
+export type UsageRow = Schemas['UsageDto'];
+/// One bucket (`at`, ms since the epoch) of `GET /ai/usage/series`.
+export type UsagePoint = Schemas['UsageDto'];
+/// The AI features whose model can be chosen.
+export type FeatureName = Schemas['Feature'];
+export type Feature = Schemas['FeatureModel'];
+export type Features = Schemas['FeaturesDto'];
+/// Only the keys given change; null clears.
+export type FeatureModels = Partial<Record<FeatureName, string | null>>;
+export type PolicyCheck = Schemas['PolicyCheckBody'];
+export type Verdict = Schemas['Verdict'];
+export type AuditVerification = Schemas['VerifyDto'];
+/// `GET /api/v1/system`; the two checks' details are open objects in the document.
+export type SystemInfo = Omit<Schemas['SystemDto'], 'agent_sandbox' | 'host_isolation'> & {
+  engine_version?: string | null;
+  agent_sandbox: { available: boolean; detail?: string | null };
+  host_isolation: { enforced: boolean; detail?: string | null };
+};
+/// The filters of `GET /api/v1/audit` (times in ms since the epoch).
+export type AuditQuery = NonNullable<operations['audit_audit']['parameters']['query']>;
 
 // Conversations (the messages are the client's own, stored as sent).
 export type ConversationSummary = Schemas['ConversationSummary'];
 export type Conversation = Omit<Schemas['Conversation'], 'messages'> & { messages: ChatMessage[] };
-
-// --- Shapes of the endpoints being added for #12, declared here until the
-// regenerated schema.d.ts names them. ---
-
-/// A user as admins manage them (`GET /api/v1/users`) and `GET /auth/me`.
-export interface Account {
-  id: string;
-  username: string;
-  role: string;
-  created_at: string;
-  disabled?: boolean;
-  must_change_password?: boolean;
-}
-export interface NewUser {
-  username: string;
-  password: string;
-  role: string;
-  must_change_password: boolean;
-}
-export interface UserChanges {
-  role?: string;
-  disabled?: boolean;
-}
-export interface SetPassword {
-  password: string;
-  must_change_password: boolean;
-}
-export interface ChangePassword {
-  current_password: string;
-  new_password: string;
-}
-
-/// The last connection test of a service.
-export interface LastTest {
-  at: string;
-  ok: boolean;
-  latency_ms: number;
-  models: string[];
-  error_kind?: string | null;
-  error?: string | null;
-}
-/// A local server kind with its usual address.
-export interface Preset {
-  kind: ServiceKind;
-  label: string;
-  base_url: string;
-}
-/// A local server that answered (or not) at a preset's address.
-export interface Detected extends Preset {
-  probe: Probe;
-}
-
-/// The AI features whose model can be chosen.
-export type FeatureName = 'chat' | 'completion' | 'edit' | 'command_help' | 'agent';
-export interface Feature {
-  feature: FeatureName;
-  label: string;
-  default_model?: string | null;
-  my_model?: string | null;
-  /// The caller's effective model; null or '' is the active service's default.
-  model?: string | null;
-}
-export interface Features {
-  features: Feature[];
-}
-/// Only the keys given change; null clears.
-export type FeatureModels = Partial<Record<FeatureName, string | null>>;
-
-/// One bucket of `GET /api/v1/ai/usage/series`.
-export interface UsagePoint {
-  at: string | number;
-  user_id: string;
-  username?: string | null;
-  service: string;
-  model: string;
-  requests: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-}
-
-/// `POST /api/v1/ai/policy/check`.
-export interface PolicyCheck {
-  policy: Policy;
-  command: string;
-}
-export interface Verdict {
-  decision: Decision;
-  reason: string;
-}
-
-export interface AuditQuery {
-  workspace?: string;
-  actor?: string;
-  action?: string;
-  since?: number;
-  until?: number;
-  before?: number;
-  after?: number;
-  limit?: number;
-}
-export interface AuditVerification {
-  ok: boolean;
-  rows: number;
-  broken_seq?: number | null;
-  broken_reason?: string | null;
-}
-
-/// `GET /api/v1/system`.
-export interface SystemInfo {
-  version: string;
-  database: string;
-  engine: string;
-  engine_version?: string | null;
-  workspaces_by_state: Record<string, number>;
-  ready: boolean;
-  problems: string[];
-  agent_sandbox: { available: boolean; detail?: string | null };
-  host_isolation: { enforced: boolean; detail?: string | null };
-  uptime_secs: number;
-}
 
 // --- Shapes the OpenAPI document leaves open. ---
 

@@ -547,7 +547,7 @@ function LocalServers({ onAdd, onAdded, taken }: { onAdd: (d: Partial<Draft>) =>
   };
   const add = async (d: Detected) => {
     try {
-      const svc = await createService({ name: nameFor(d.label), kind: d.kind, base_url: d.base_url, ...(d.probe.models[0] ? { default_model: d.probe.models[0] } : {}) });
+      const svc = await createService({ name: nameFor(d.label), kind: d.kind as ServiceKind, base_url: d.base_url, ...(d.probe.models[0] ? { default_model: d.probe.models[0] } : {}) });
       setAdded((a) => ({ ...a, [d.base_url]: `Added as ${svc.name}.` }));
       onAdded();
     } catch (e) {
@@ -560,7 +560,7 @@ function LocalServers({ onAdd, onAdded, taken }: { onAdd: (d: Partial<Draft>) =>
       <div class="row wrap">
         <span class="muted">Start from a preset:</span>
         {presets.map((pr) => (
-          <button type="button" title={pr.base_url} onClick={() => onAdd({ kind: pr.kind, base_url: pr.base_url, name: nameFor(pr.label) })}>
+          <button type="button" title={pr.base_url} onClick={() => onAdd({ kind: pr.kind as ServiceKind, base_url: pr.base_url, name: nameFor(pr.label) })}>
             {pr.label}
           </button>
         ))}

@@ -160,10 +160,10 @@ export function AuditPage(p: PageProps) {
             </select>
           </Field>
           <Field label="Actor">
-            <input name="actor" list="audit-actors" placeholder="a user's id or agent:<run>" value={filters.actor} onInput={(e) => setFilters({ ...filters, actor: e.currentTarget.value })} />
+            <input name="actor" list="audit-actors" placeholder="a username, agent:<run>, system" value={filters.actor} onInput={(e) => setFilters({ ...filters, actor: e.currentTarget.value })} />
             <datalist id="audit-actors">
-              {Object.entries(people).map(([id, name]) => (
-                <option value={id} label={name} />
+              {Object.values(people).map((name) => (
+                <option value={name} />
               ))}
               <option value="system" label="system" />
             </datalist>

@@ -19,7 +19,7 @@ const RANGES = [
 /// At most this many lines; the rest are summed as "other".
 const MAX_LINES = 8;
 
-const toMs = (at: string | number) => (typeof at === 'number' ? (at < 1e12 ? at * 1000 : at) : Date.parse(at));
+const toMs = (at: string | number | null | undefined) => (typeof at === 'number' ? (at < 1e12 ? at * 1000 : at) : at ? Date.parse(at) : 0);
 const groupOf = (r: { user_id: string; username?: string | null; service: string; model: string }, g: Group) =>
   g === 'user' ? r.username || r.user_id : g === 'service' ? r.service || '(none)' : r.model || '(default)';
 
