@@ -14,8 +14,10 @@
 
 pub mod assemble;
 pub mod crypto;
+pub mod detect;
 mod error;
 pub mod failure;
+pub mod features;
 pub mod filter;
 pub mod gateway;
 pub mod kinds;

@@ -119,6 +119,14 @@ impl Registry {
         }
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
     /// Puts a change on the audit record. `actor` is who made it.
     async fn record(&self, actor: &str, action: &str, detail: serde_json::Value) {
         self.audit

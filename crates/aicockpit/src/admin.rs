@@ -138,7 +138,10 @@ pub(crate) async fn users(config_file: Option<&Path>, cmd: UsersCmd, out: Output
                 Ok(p) => p,
                 Err(c) => return c,
             };
-            match auth.create_user(&cli_actor(), &username, &pw, role).await {
+            match auth
+                .create_user(&cli_actor(), &username, &pw, role, false)
+                .await
+            {
                 Ok(u) => {
                     out.print(
                         &json!({"id": u.id, "username": u.username, "role": u.role}),

@@ -115,7 +115,7 @@ impl TestServer {
         let u = self
             .state
             .auth
-            .create_user("system", name, "password-123", role)
+            .create_user("system", name, "password-123", role, false)
             .await
             .expect("create user");
         self.state

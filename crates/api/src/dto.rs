@@ -23,6 +23,10 @@ pub(crate) struct UserDto {
     pub username: String,
     pub role: String,
     pub created_at: String,
+    /// Cannot log in; holds no tokens.
+    pub disabled: bool,
+    /// Must choose a new password before anything else works.
+    pub must_change_password: bool,
 }
 
 impl From<UserRecord> for UserDto {
@@ -32,6 +36,8 @@ impl From<UserRecord> for UserDto {
             username: u.username,
             role: u.role,
             created_at: format_ms(u.created_at),
+            disabled: u.disabled,
+            must_change_password: u.must_change_password,
         }
     }
 }
@@ -54,6 +60,43 @@ pub(crate) struct CreateUserRequest {
     #[serde(default = "default_role")]
     #[schema(pattern = "^(admin|member|viewer)$")]
     pub role: String,
+    /// Ask the user for a new password at their first login.
+    #[serde(default)]
+    pub must_change_password: bool,
+}
+
+/// Changes to a user (admins); only what is given changes.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateUserRequest {
+    #[schema(pattern = "^(admin|member|viewer)$")]
+    pub role: Option<String>,
+    /// Disabling ends the user's sessions and revokes their API tokens.
+    pub disabled: Option<bool>,
+}
+
+/// A new password chosen by an admin.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResetPasswordRequest {
+    #[schema(min_length = 8, max_length = 1024)]
+    pub password: String,
+    /// The user chooses their own at the next login (default true).
+    #[serde(default = "yes")]
+    pub must_change_password: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The caller's own password change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangePasswordRequest {
+    pub current_password: String,
+    #[schema(min_length = 8, max_length = 1024)]
+    pub new_password: String,
 }
 
 fn default_role() -> String {

@@ -48,6 +48,15 @@ where
     }
 }
 
+/// What a user who must change their password may still call: who they
+/// are, the change itself, and logging out. Everything else is refused
+/// until then (fails closed: a new route is covered without a thought).
+const PASSWORD_CHANGE_PATHS: [&str; 3] = [
+    "/api/v1/auth/me",
+    "/api/v1/auth/password",
+    "/api/v1/auth/logout",
+];
+
 /// The authenticated caller. Every route but `/health` and login takes one.
 pub(crate) struct Auth(pub Principal);
 
@@ -76,6 +85,18 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(missing)?
             .trim();
         let principal = state.auth.authenticate(token).await?;
+        // Nested routers see their own part of the path; the whole one is here.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |u| u.0.path().to_owned());
+        if principal.must_change_password && !PASSWORD_CHANGE_PATHS.contains(&path.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "choose a new password first (POST /api/v1/auth/password)",
+            ));
+        }
         Ok(Auth(principal))
     }
 }

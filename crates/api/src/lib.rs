@@ -51,6 +51,8 @@ pub struct AppState {
     pub ai: Arc<aicockpit_ai::gateway::Gateway>,
     pub runs: Arc<aicockpit_assistant::run::Runs>,
     pub ai_max_request_bytes: usize,
+    /// Extra addresses "detect local servers" probes (`ai.detect_urls`).
+    pub ai_detect_urls: Arc<Vec<String>>,
     /// Whether workspaces are kept off this host's addresses.
     pub host_isolation: Arc<aicockpit_core::workspaces::hostfw::HostIsolation>,
 }
@@ -59,17 +61,20 @@ pub struct AppState {
 /// the document come from the same list, so they cannot drift apart.
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
-        ai, audit, auth, conversations, files, gateway, health, policies, ports, quotas, runs,
-        terminals, users, workspaces,
+        ai, ai_features, audit, auth, conversations, files, gateway, health, policies, ports,
+        quotas, runs, system, terminals, users, workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
+        .routes(routes!(auth::change_password))
         .routes(routes!(auth::me))
         .routes(routes!(auth::list_tokens, auth::create_token))
         .routes(routes!(auth::revoke_token))
         .routes(routes!(auth::ticket))
         .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update))
+        .routes(routes!(users::reset_password))
         .routes(routes!(quotas::mine))
         .routes(routes!(quotas::get, quotas::set))
         .routes(routes!(workspaces::templates))
@@ -108,6 +113,13 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(ai::aliases))
         .routes(routes!(ai::set_alias, ai::delete_alias))
         .routes(routes!(ai::usage))
+        .routes(routes!(ai::usage_series))
+        .routes(routes!(ai_features::presets))
+        .routes(routes!(ai_features::detect))
+        .routes(routes!(ai_features::features))
+        .routes(routes!(ai_features::set_defaults))
+        .routes(routes!(ai_features::set_mine))
+        .routes(routes!(policies::check))
         .routes(routes!(
             policies::get_default_policy,
             policies::put_default_policy
@@ -126,6 +138,8 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(audit::audit))
         .routes(routes!(audit::audit_export))
+        .routes(routes!(audit::audit_verify))
+        .routes(routes!(system::system))
         .route("/openapi.json", get(openapi::serve));
     // The gateway takes larger bodies (long contexts) and answers in
     // OpenAI's error format, so it is a router of its own.
@@ -166,6 +180,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    routes::system::mark_start();
     let limits = BodyLimits {
         body_bytes: state.max_body_bytes,
         ai_request_bytes: state.ai_max_request_bytes,

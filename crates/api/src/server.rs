@@ -147,6 +147,7 @@ impl App {
         let host_isolation = Arc::new(host_isolation(&config).await);
         let state = AppState {
             host_isolation,
+            ai_detect_urls: Arc::new(config.ai.detect_urls.clone()),
             store,
             auth,
             workspaces,
@@ -251,7 +252,7 @@ async fn bootstrap_admin(
     }
     let password = aicockpit_core::auth::random_password();
     match auth
-        .create_user("system", "admin", &password, Role::Admin)
+        .create_user("system", "admin", &password, Role::Admin, true)
         .await
     {
         Ok(_) => {}

@@ -103,6 +103,7 @@ mod tests {
             role,
             token_id: "t".into(),
             run: None,
+            must_change_password: false,
         }
     }
 

@@ -66,6 +66,9 @@ pub struct Principal {
     /// Set while the AI acts for this user in a run: it has the user's
     /// rights, and audit rows name the run as the actor.
     pub run: Option<String>,
+    /// The user must choose a new password before anything else (the API
+    /// refuses every other call meanwhile).
+    pub must_change_password: bool,
 }
 
 impl Principal {
@@ -105,6 +108,16 @@ pub struct AuthService {
     limiter: Arc<limiter::LoginLimiter>,
     /// Every change to users and tokens, and every login, is recorded here.
     audit: Arc<Audit>,
+    /// Role and disable changes one at a time, so two admins demoting each
+    /// other cannot both pass the "one admin remains" check.
+    admin_changes: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Changes an admin makes to a user; only what is given changes.
+#[derive(Debug, Default, Clone)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
 }
 
 mod limiter;
@@ -186,6 +199,7 @@ impl AuthService {
             hashing: Arc::new(Semaphore::new(4)),
             limiter: Arc::default(),
             audit,
+            admin_changes: Arc::default(),
         }
     }
 
@@ -212,13 +226,15 @@ impl AuthService {
     }
 
     /// Creates a user; 409 if the name is taken. `actor` is who asked (a
-    /// user id, `cli:<os user>`, `system`), for the audit record.
+    /// user id, `cli:<os user>`, `system`), for the audit record;
+    /// `must_change_password` for a password someone else chose.
     pub async fn create_user(
         &self,
         actor: &str,
         username: &str,
         password: &str,
         role: Role,
+        must_change_password: bool,
     ) -> Result<UserRecord, CoreError> {
         validate_username(username)?;
         validate_password(password)?;
@@ -228,10 +244,13 @@ impl AuthService {
             password_hash: self.hash_blocking(password.to_owned()).await?,
             role: role.as_str().to_owned(),
             created_at: now_ms(),
+            disabled: false,
+            must_change_password,
         };
         match self.store.insert_user(&user).await {
             Ok(()) => {
-                let detail = json!({"user": user.id, "username": user.username, "role": user.role});
+                let detail = json!({"user": user.id, "username": user.username, "role": user.role,
+                    "must_change_password": must_change_password});
                 self.audit
                     .note(Entry::done(actor, None, "user.create", detail))
                     .await;
@@ -245,21 +264,164 @@ impl AuthService {
         }
     }
 
+    /// Sets a password from the console (the CLI): whoever types it there
+    /// knows it, so it need not be changed; the user's sessions end.
     pub async fn set_password(
         &self,
         actor: &str,
         username: &str,
         password: &str,
     ) -> Result<(), CoreError> {
-        validate_password(password)?;
         let user = self.user_by_name(username).await?;
+        self.replace_password(actor, &user, password, false, None)
+            .await
+    }
+
+    /// An admin resets `user_id`'s password: their sessions end, and with
+    /// `must_change` they choose their own at the next login.
+    pub async fn reset_password(
+        &self,
+        p: &Principal,
+        user_id: &str,
+        password: &str,
+        must_change: bool,
+    ) -> Result<(), CoreError> {
+        let user = self.user_by_id(user_id).await?;
+        self.replace_password(&p.actor(), &user, password, must_change, None)
+            .await
+    }
+
+    /// The caller changes their own password, proving the current one
+    /// (so a borrowed session cannot lock the owner out); their other
+    /// sessions end. Wrong guesses count against the login limits.
+    pub async fn change_own_password(
+        &self,
+        p: &Principal,
+        current: &str,
+        new: &str,
+        addr: std::net::IpAddr,
+    ) -> Result<(), CoreError> {
+        validate_password(new)?;
+        if current.len() > 1024 {
+            return Err(wrong_current_password());
+        }
+        let attempt =
+            self.limiter
+                .begin(&p.username, addr)
+                .map_err(|t| CoreError::TooManyRequests {
+                    retry_after_secs: t.retry_after_secs,
+                    message: format!(
+                        "too many wrong passwords; try again in {} s",
+                        t.retry_after_secs
+                    ),
+                })?;
+        let user = self.user_by_id(&p.user_id).await?;
+        if !self
+            .verify_blocking(current.to_owned(), user.password_hash.clone())
+            .await?
+        {
+            attempt.finish(false);
+            let detail = json!({"user": user.id, "address": addr.to_string()});
+            let e = Entry::done(&p.actor(), None, "user.password", detail);
+            self.audit
+                .note(e.with_result("wrong current password"))
+                .await;
+            return Err(wrong_current_password());
+        }
+        attempt.finish(true);
+        if current == new {
+            return Err(CoreError::invalid(
+                "same_password",
+                "the new password must differ from the current one",
+            ));
+        }
+        self.replace_password(&p.actor(), &user, new, false, Some(&p.token_id))
+            .await
+    }
+
+    /// Stores a new password and ends the user's sessions (all, or all but
+    /// `keep_session`); API tokens stay, as they were made on purpose.
+    async fn replace_password(
+        &self,
+        actor: &str,
+        user: &UserRecord,
+        password: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+    ) -> Result<(), CoreError> {
+        validate_password(password)?;
         let hash = self.hash_blocking(password.to_owned()).await?;
-        self.store.set_password_hash(&user.id, &hash).await?;
-        let detail = json!({"user": user.id, "username": username});
+        self.store
+            .set_password_hash(&user.id, &hash, must_change)
+            .await?;
+        let ended = self
+            .store
+            .delete_tokens_of(&user.id, Some("session"), keep_session)
+            .await?;
+        let detail = json!({"user": user.id, "username": user.username,
+            "must_change_password": must_change, "sessions_ended": ended});
         self.audit
             .note(Entry::done(actor, None, "user.password", detail))
             .await;
         Ok(())
+    }
+
+    /// An admin changes a user's role or disables them. Disabling ends all
+    /// their sessions and revokes their API tokens; no change may leave
+    /// the instance without an enabled admin, and nobody disables or
+    /// demotes themselves (they would lose the page they do it from).
+    pub async fn update_user(
+        &self,
+        p: &Principal,
+        user_id: &str,
+        change: UserChange,
+    ) -> Result<UserRecord, CoreError> {
+        if user_id == p.user_id
+            && (change.disabled == Some(true) || change.role.is_some_and(|r| r != Role::Admin))
+        {
+            return Err(CoreError::conflict(
+                "cannot_change_self",
+                "you cannot disable or demote yourself; ask another admin",
+            ));
+        }
+        let _one_at_a_time = self.admin_changes.lock().await;
+        let before = self.user_by_id(user_id).await?;
+        let user = match self
+            .store
+            .update_user(user_id, change.role.map(Role::as_str), change.disabled)
+            .await
+        {
+            Ok(u) => u,
+            Err(StoreError::NotFound) => return Err(no_such_user()),
+            Err(StoreError::Conflict) => {
+                return Err(CoreError::conflict(
+                    "last_admin",
+                    "this would leave no enabled admin; make another user an admin first",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let revoked = if user.disabled && !before.disabled {
+            self.store.delete_tokens_of(&user.id, None, None).await?
+        } else {
+            0
+        };
+        let detail = json!({"user": user.id, "username": user.username,
+            "role": {"from": before.role, "to": user.role},
+            "disabled": {"from": before.disabled, "to": user.disabled},
+            "tokens_revoked": revoked});
+        self.audit
+            .note(Entry::done(&p.actor(), None, "user.update", detail))
+            .await;
+        Ok(user)
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<UserRecord, CoreError> {
+        match self.store.user_by_id(id).await {
+            Ok(u) => Ok(u),
+            Err(StoreError::NotFound) => Err(no_such_user()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<UserRecord, CoreError> {
@@ -320,6 +482,13 @@ impl AuthService {
             return Err(bad());
         };
         attempt.finish(true);
+        if user.disabled {
+            let e = Entry::done(&user.id, None, "auth.login_failed", detail);
+            self.audit.note(e.with_result("account disabled")).await;
+            return Err(CoreError::Unauthenticated(
+                "this account is disabled; ask an admin".into(),
+            ));
+        }
         self.audit
             .note(Entry::done(&user.id, None, "auth.login", detail))
             .await;
@@ -400,7 +569,9 @@ impl AuthService {
             Err(e) => return Err(e.into()),
         };
         let now = now_ms();
-        if found.token.expires_at.is_some_and(|e| e <= now) {
+        // Disabling revokes every token; refusing here as well keeps a
+        // token created in the same instant from outliving it.
+        if found.token.expires_at.is_some_and(|e| e <= now) || found.user.disabled {
             return Err(unauth());
         }
         // Recording every use would turn each read into a write; a minute's
@@ -414,6 +585,7 @@ impl AuthService {
             role: Role::parse(&found.user.role)?,
             token_id: found.token.id,
             run: None,
+            must_change_password: found.user.must_change_password,
         })
     }
 
@@ -452,6 +624,14 @@ impl AuthService {
     pub async fn list_users(&self) -> Result<Vec<UserRecord>, CoreError> {
         Ok(self.store.list_users().await?)
     }
+}
+
+fn no_such_user() -> CoreError {
+    CoreError::NotFound("no such user".into())
+}
+
+fn wrong_current_password() -> CoreError {
+    CoreError::invalid("wrong_password", "the current password is not right")
 }
 
 /// A random password for generated accounts (24 URL-safe characters).

@@ -41,6 +41,9 @@ pub struct AiConfig {
     pub checkpoint_max_bytes: usize,
     /// How long an agent's "ask" waits for an answer before the run ends.
     pub approval_timeout_secs: u64,
+    /// Addresses "detect local servers" probes besides the well-known
+    /// ports of Ollama, LM Studio, vLLM and llama.cpp.
+    pub detect_urls: Vec<String>,
 }
 
 impl Default for AiConfig {
@@ -54,6 +57,7 @@ impl Default for AiConfig {
             max_request_bytes: 16 * 1024 * 1024,
             checkpoint_max_bytes: 8 * 1024 * 1024,
             approval_timeout_secs: 900,
+            detect_urls: Vec::new(),
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct AiUsageRecord {
 /// Usage summed per user, service and model.
 #[derive(Debug, Clone)]
 pub struct AiUsageTotal {
+    /// Start of the time bucket (ms since the epoch); 0 for totals.
+    pub bucket: i64,
     pub user_id: String,
     pub service_id: String,
     pub model: String,
@@ -203,19 +205,47 @@ impl Store {
         user_id: Option<&str>,
         since: i64,
     ) -> Result<Vec<AiUsageTotal>, StoreError> {
-        let sql = "SELECT user_id, service_id, model, COUNT(*) AS requests, \
+        self.ai_usage_grouped(user_id, since, None).await
+    }
+
+    /// Usage summed per time bucket (`bucket_ms` wide, aligned to the
+    /// epoch), user, service and model: the points of a usage chart.
+    pub async fn ai_usage_series(
+        &self,
+        user_id: Option<&str>,
+        since: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<AiUsageTotal>, StoreError> {
+        self.ai_usage_grouped(user_id, since, Some(bucket_ms.max(1)))
+            .await
+    }
+
+    async fn ai_usage_grouped(
+        &self,
+        user_id: Option<&str>,
+        since: i64,
+        bucket_ms: Option<i64>,
+    ) -> Result<Vec<AiUsageTotal>, StoreError> {
+        // Integer division truncates alike in SQLite and PostgreSQL; with
+        // no bucket every row falls into bucket 0.
+        let sql = "SELECT (created_at / $3) * $3 * $4 AS bucket, user_id, service_id, model, \
+                   COUNT(*) AS requests, \
                    CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
                    CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
                    FROM ai_usage WHERE created_at >= $1 AND ($2 = '' OR user_id = $2) \
-                   GROUP BY user_id, service_id, model ORDER BY user_id, service_id, model";
+                   GROUP BY bucket, user_id, service_id, model \
+                   ORDER BY bucket, user_id, service_id, model";
         let rows = sqlx::query(sql)
             .bind(since)
             .bind(user_id.unwrap_or(""))
+            .bind(bucket_ms.unwrap_or(1))
+            .bind(i64::from(bucket_ms.is_some()))
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(|r| {
                 Ok(AiUsageTotal {
+                    bucket: r.try_get("bucket")?,
                     user_id: r.try_get("user_id")?,
                     service_id: r.try_get("service_id")?,
                     model: r.try_get("model")?,

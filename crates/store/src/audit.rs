@@ -39,7 +39,49 @@ fn decode(r: &AnyRow) -> Result<AuditRecord, StoreError> {
     })
 }
 
+/// What to look for in the audit log; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub workspace_id: Option<String>,
+    pub actor: Option<String>,
+    /// Actions starting with this (`workspace.` finds them all).
+    pub action_prefix: Option<String>,
+    /// Times in ms since the epoch, both inclusive.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Rows older than this sequence number, newest first; without it,
+    /// rows after `after`, oldest first.
+    pub before: Option<i64>,
+    pub after: i64,
+    pub limit: i64,
+}
+
 impl Store {
+    /// The rows matching `f`, in the order it asks for.
+    pub async fn audit_search(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        let (cursor, order) = match f.before {
+            Some(_) => ("seq < $1", "DESC"),
+            None => ("seq > $1", "ASC"),
+        };
+        let sql = format!(
+            "SELECT {COLS} FROM audit_log WHERE {cursor} \
+             AND ($2 = '' OR workspace_id = $2) AND ($3 = '' OR actor = $3) \
+             AND (CAST($4 AS TEXT) = '' OR substr(action, 1, length(CAST($4 AS TEXT))) = CAST($4 AS TEXT)) \
+             AND at >= $5 AND at <= $6 ORDER BY seq {order} LIMIT $7"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(f.before.unwrap_or(f.after))
+            .bind(f.workspace_id.as_deref().unwrap_or(""))
+            .bind(f.actor.as_deref().unwrap_or(""))
+            .bind(f.action_prefix.as_deref().unwrap_or(""))
+            .bind(f.since.unwrap_or(i64::MIN))
+            .bind(f.until.unwrap_or(i64::MAX))
+            .bind(f.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
     /// The newest row's sequence number and hash.
     pub async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         let r: Option<(i64, String)> =

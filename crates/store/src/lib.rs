@@ -16,7 +16,7 @@ mod users;
 mod workspaces;
 
 pub use ai::{AiAliasRecord, AiServiceRecord, AiUsageRecord, AiUsageTotal};
-pub use audit::AuditRecord;
+pub use audit::{AuditFilter, AuditRecord};
 pub use error::StoreError;
 pub use records::{NewWorkspace, TokenRecord, TokenWithUser, UserRecord, WorkspaceRecord};
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 /// A user account.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct UserRecord {
     pub id: String,
     pub username: String,
@@ -13,6 +13,26 @@ pub struct UserRecord {
     /// `admin`, `member` or `viewer`.
     pub role: String,
     pub created_at: i64,
+    /// Cannot log in; holds no tokens.
+    pub disabled: bool,
+    /// Must choose a new password before doing anything else.
+    pub must_change_password: bool,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for UserRecord {
+    fn from_row(r: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(UserRecord {
+            id: r.try_get("id")?,
+            username: r.try_get("username")?,
+            password_hash: r.try_get("password_hash")?,
+            role: r.try_get("role")?,
+            created_at: r.try_get("created_at")?,
+            // Stored as 0/1: the Any driver cannot read SQLite booleans.
+            disabled: r.try_get::<i64, _>("disabled")? != 0,
+            must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+        })
+    }
 }
 
 /// An API or session token. Only the SHA-256 of the secret is stored.

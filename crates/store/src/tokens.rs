@@ -26,7 +26,8 @@ impl Store {
     pub async fn token_by_hash(&self, hash: &str) -> Result<TokenWithUser, StoreError> {
         let row = sqlx::query(
             "SELECT t.id, t.user_id, t.name, t.kind, t.token_hash, t.created_at, t.expires_at, \
-                    t.last_used_at, u.username, u.password_hash, u.role, u.created_at AS user_created_at \
+                    t.last_used_at, u.username, u.password_hash, u.role, u.created_at AS user_created_at, \
+                    u.disabled, u.must_change_password \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
         )
         .bind(hash)
@@ -48,6 +49,8 @@ impl Store {
             password_hash: row.try_get("password_hash")?,
             role: row.try_get("role")?,
             created_at: row.try_get("user_created_at")?,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+            must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
         };
         Ok(TokenWithUser { token, user })
     }
@@ -81,6 +84,25 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Deletes `user_id`'s tokens, all of them or those of one `kind`,
+    /// except `keep`; returns how many.
+    pub async fn delete_tokens_of(
+        &self,
+        user_id: &str,
+        kind: Option<&str>,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "DELETE FROM api_tokens WHERE user_id = $1 AND ($2 = '' OR kind = $2) AND id <> $3",
+        )
+        .bind(user_id)
+        .bind(kind.unwrap_or(""))
+        .bind(keep.unwrap_or(""))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
     }
 
     /// Removes expired tokens; returns how many.

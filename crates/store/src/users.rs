@@ -6,14 +6,16 @@ impl Store {
     /// Inserts a user; `Conflict` if the username is taken.
     pub async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, role, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, username, password_hash, role, created_at, disabled, must_change_password) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&user.id)
         .bind(&user.username)
         .bind(&user.password_hash)
         .bind(&user.role)
         .bind(user.created_at)
+        .bind(i64::from(user.disabled))
+        .bind(i64::from(user.must_change_password))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -46,15 +48,52 @@ impl Store {
         Ok(n.0)
     }
 
-    pub async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError> {
-        let r = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// Sets the password and whether it must be changed at the next login.
+    pub async fn set_password_hash(
+        &self,
+        id: &str,
+        hash: &str,
+        must_change: bool,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query(
+            "UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(i64::from(must_change))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Changes a user's role and/or disabled flag, unless that would leave
+    /// no enabled admin (then `Conflict`); `NotFound` for an unknown id.
+    /// One statement, so the check and the change cannot be split.
+    pub async fn update_user(
+        &self,
+        id: &str,
+        role: Option<&str>,
+        disabled: Option<bool>,
+    ) -> Result<UserRecord, StoreError> {
+        let current = self.user_by_id(id).await?;
+        let role = role.unwrap_or(&current.role).to_owned();
+        let disabled = disabled.unwrap_or(current.disabled);
+        let r = sqlx::query(
+            "UPDATE users SET role = $1, disabled = $2 WHERE id = $3 AND \
+             (($1 = 'admin' AND $2 = 0) OR EXISTS \
+               (SELECT 1 FROM users o WHERE o.role = 'admin' AND o.disabled = 0 AND o.id <> $3))",
+        )
+        .bind(&role)
+        .bind(i64::from(disabled))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::Conflict);
+        }
+        self.user_by_id(id).await
     }
 }

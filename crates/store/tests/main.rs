@@ -49,6 +49,8 @@ fn user(name: &str) -> UserRecord {
         password_hash: "$argon2id$fake".into(),
         role: "member".into(),
         created_at: 1_700_000_000_000,
+        disabled: false,
+        must_change_password: false,
     }
 }
 

@@ -34,6 +34,15 @@ pub(crate) struct ServiceDto {
     timeouts: TimeoutsDto,
     fallback: Option<String>,
     active: bool,
+    /// The last "Test", if there was one.
+    last_test: Option<aicockpit_ai::features::LastTest>,
+}
+
+/// A service as shown, with its last test.
+async fn shown(st: &AppState, s: &Service, active: Option<&str>) -> ApiResult<ServiceDto> {
+    let mut d = dto(s, active);
+    d.last_test = st.ai.registry().last_test(&s.id).await?;
+    Ok(d)
 }
 
 fn dto(s: &Service, active: Option<&str>) -> ServiceDto {
@@ -54,6 +63,7 @@ fn dto(s: &Service, active: Option<&str>) -> ServiceDto {
         },
         fallback: s.fallback_id.clone(),
         active: active == Some(s.id.as_str()),
+        last_test: None,
     }
 }
 
@@ -180,9 +190,11 @@ pub(crate) async fn list(
     Auth(_p): Auth,
 ) -> ApiResult<Json<Vec<ServiceDto>>> {
     let (services, active) = s.ai.registry().list().await?;
-    Ok(Json(
-        services.iter().map(|x| dto(x, active.as_deref())).collect(),
-    ))
+    let mut out = Vec::with_capacity(services.len());
+    for x in &services {
+        out.push(shown(&s, x, active.as_deref()).await?);
+    }
+    Ok(Json(out))
 }
 
 #[utoipa::path(
@@ -203,7 +215,10 @@ pub(crate) async fn create(
     let svc = s.ai.registry().save(&p.actor(), None, input).await?;
     s.ai.invalidate_models();
     let (_, active) = s.ai.registry().list().await?;
-    Ok((StatusCode::CREATED, Json(dto(&svc, active.as_deref()))))
+    Ok((
+        StatusCode::CREATED,
+        Json(shown(&s, &svc, active.as_deref()).await?),
+    ))
 }
 
 #[utoipa::path(
@@ -232,7 +247,7 @@ pub(crate) async fn update(
             .await?;
     s.ai.invalidate_models();
     let (_, active) = s.ai.registry().list().await?;
-    Ok(Json(dto(&svc, active.as_deref())))
+    Ok(Json(shown(&s, &svc, active.as_deref()).await?))
 }
 
 #[utoipa::path(
@@ -269,7 +284,7 @@ pub(crate) async fn activate(
 ) -> ApiResult<Json<ServiceDto>> {
     can(&p, Action::Administer, Resource::Instance)?;
     let svc = s.ai.registry().activate(&p.actor(), &id).await?;
-    Ok(Json(dto(&svc, Some(&svc.id))))
+    Ok(Json(shown(&s, &svc, Some(&svc.id)).await?))
 }
 
 #[utoipa::path(
@@ -287,7 +302,9 @@ pub(crate) async fn test(
 ) -> ApiResult<Json<aicockpit_ai::probe::ProbeResult>> {
     can(&p, Action::Administer, Resource::Instance)?;
     let svc = s.ai.registry().get(&id).await?;
-    Ok(Json(aicockpit_ai::probe::probe(&s.ai, &svc).await))
+    let result = aicockpit_ai::probe::probe(&s.ai, &svc).await;
+    s.ai.registry().record_test(&svc.id, &result).await?;
+    Ok(Json(result))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -392,7 +409,11 @@ pub(crate) struct UsageQuery {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct UsageDto {
+    /// Start of the time bucket (ms since the epoch); absent in totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<i64>,
     user_id: String,
+    username: String,
     service: String,
     model: String,
     requests: i64,
@@ -414,10 +435,72 @@ pub(crate) async fn usage(
     Auth(p): Auth,
     ApiQuery(q): ApiQuery<UsageQuery>,
 ) -> ApiResult<Json<Vec<UsageDto>>> {
-    if q.all {
-        can(&p, Action::Administer, Resource::Instance)?;
+    let (user, since) = usage_scope(&p, q.all, q.hours)?;
+    let rows = s
+        .store
+        .ai_usage_totals(user.as_deref(), since)
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(Json(usage_dtos(&s, rows, false).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SeriesQuery {
+    /// Only since this many hours ago (default 24 * 7).
+    hours: Option<i64>,
+    /// Admins: everyone's usage.
+    #[serde(default)]
+    all: bool,
+    /// `hour` (default) or `day`.
+    #[param(pattern = "^(hour|day)$")]
+    bucket: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/ai/usage/series",
+    tag = "ai",
+    summary = "Usage per hour or day, user, service and model (for charts)",
+    params(SeriesQuery),
+    responses((status = 200, description = "OK", body = Vec<UsageDto>))
+)]
+pub(crate) async fn usage_series(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<SeriesQuery>,
+) -> ApiResult<Json<Vec<UsageDto>>> {
+    let (user, since) = usage_scope(&p, q.all, q.hours.or(Some(24 * 7)))?;
+    let bucket_ms = match q.bucket.as_deref() {
+        None | Some("hour") => 3_600_000,
+        Some("day") => 86_400_000,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "bucket must be hour or day",
+            ))
+        }
+    };
+    let rows = s
+        .store
+        .ai_usage_series(user.as_deref(), since, bucket_ms)
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(Json(usage_dtos(&s, rows, true).await?))
+}
+
+/// Whose usage (None: everyone's, admins only) since when.
+fn usage_scope(
+    p: &aicockpit_core::auth::Principal,
+    all: bool,
+    hours: Option<i64>,
+) -> ApiResult<(Option<String>, i64)> {
+    if all {
+        can(p, Action::Administer, Resource::Instance)?;
     }
-    let hours = q.hours.unwrap_or(24 * 30);
+    let hours = hours.unwrap_or(24 * 30);
     if !(1..=24 * 3650).contains(&hours) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -426,31 +509,39 @@ pub(crate) async fn usage(
         ));
     }
     let since = aicockpit_core::now_ms() - hours * 3_600_000;
-    let user = (!q.all).then_some(p.user_id.as_str());
-    let totals = s
-        .store
-        .ai_usage_totals(user, since)
-        .await
-        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(((!all).then(|| p.user_id.clone()), since))
+}
+
+/// Usage rows with service and user names in place of ids.
+async fn usage_dtos(
+    s: &AppState,
+    rows: Vec<aicockpit_store::AiUsageTotal>,
+    with_time: bool,
+) -> ApiResult<Vec<UsageDto>> {
     let (services, _) = s.ai.registry().list().await?;
-    Ok(Json(
-        totals
-            .into_iter()
-            .map(|t| UsageDto {
-                service: services
-                    .iter()
-                    .find(|x| x.id == t.service_id)
-                    .map(|x| x.name.clone())
-                    .unwrap_or(t.service_id),
-                user_id: t.user_id,
-                model: t.model,
-                requests: t.requests,
-                prompt_tokens: t.prompt_tokens,
-                completion_tokens: t.completion_tokens,
-                total_tokens: t.prompt_tokens + t.completion_tokens,
-            })
-            .collect(),
-    ))
+    let users = s.auth.list_users().await?;
+    Ok(rows
+        .into_iter()
+        .map(|t| UsageDto {
+            at: with_time.then_some(t.bucket),
+            service: services
+                .iter()
+                .find(|x| x.id == t.service_id)
+                .map(|x| x.name.clone())
+                .unwrap_or(t.service_id),
+            username: users
+                .iter()
+                .find(|u| u.id == t.user_id)
+                .map(|u| u.username.clone())
+                .unwrap_or_else(|| t.user_id.clone()),
+            user_id: t.user_id,
+            model: t.model,
+            requests: t.requests,
+            prompt_tokens: t.prompt_tokens,
+            completion_tokens: t.completion_tokens,
+            total_tokens: t.prompt_tokens + t.completion_tokens,
+        })
+        .collect())
 }
 
 #[cfg(test)]

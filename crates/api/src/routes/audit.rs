@@ -14,7 +14,20 @@ use serde_json::Value;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
+    /// Workspace id or name (required for non-admins).
     workspace: Option<String>,
+    /// A user id or username, or an actor as recorded (`agent:<run>`,
+    /// `cli:<user>`, `system`).
+    actor: Option<String>,
+    /// Actions starting with this (`workspace.` finds them all).
+    action: Option<String>,
+    /// From this time, in ms since the epoch.
+    since: Option<i64>,
+    /// Up to this time, in ms since the epoch.
+    until: Option<i64>,
+    /// Rows older than this seq, newest first (paging backwards).
+    before: Option<i64>,
+    /// Rows after this seq, oldest first (the default, paging forwards).
     #[serde(default)]
     after: i64,
     limit: Option<i64>,
@@ -60,10 +73,35 @@ pub(crate) async fn audit(
             ))
         }
     };
-    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let bounded = |v: &Option<String>| v.as_ref().is_some_and(|v| v.len() > 200);
+    if bounded(&q.actor) || bounded(&q.action) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "actor and action are at most 200 bytes",
+        ));
+    }
+    // Rows name users by id; people search by name.
+    let actor = match q.actor.filter(|a| !a.is_empty()) {
+        Some(a) => match s.auth.user_by_name(&a).await {
+            Ok(u) => Some(u.id),
+            Err(_) => Some(a),
+        },
+        None => None,
+    };
+    let filter = aicockpit_store::AuditFilter {
+        workspace_id: ws_id,
+        actor,
+        action_prefix: q.action.filter(|a| !a.is_empty()),
+        since: q.since,
+        until: q.until,
+        before: q.before,
+        after: q.after,
+        limit: q.limit.unwrap_or(200).clamp(1, 1000),
+    };
     let rows = s
         .store
-        .audit_rows(ws_id.as_deref(), q.after, limit)
+        .audit_search(&filter)
         .await
         .map_err(aicockpit_core::CoreError::from)?;
     Ok(Json(
@@ -123,4 +161,40 @@ pub(crate) async fn audit_export(
         .await
         .map_err(aicockpit_core::CoreError::from)?;
     Ok(Json(aicockpit_core::audit::export_json(&rows, head)))
+}
+
+/// Whether the chain holds, as `audit verify` checks it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct VerifyDto {
+    ok: bool,
+    /// Rows checked.
+    rows: u64,
+    /// The first row that does not fit, and why.
+    broken_seq: Option<i64>,
+    broken_reason: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/audit/verify",
+    tag = "audit",
+    summary = "Check the whole hash chain and the published head (admins)",
+    responses((status = 200, description = "OK", body = VerifyDto))
+)]
+pub(crate) async fn audit_verify(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<VerifyDto>> {
+    can(&p, Action::Administer, Resource::Instance)?;
+    let report = s
+        .audit
+        .verify()
+        .await
+        .map_err(aicockpit_core::CoreError::from)?;
+    Ok(Json(VerifyDto {
+        ok: report.broken.is_none(),
+        rows: report.rows,
+        broken_seq: report.broken.as_ref().map(|b| b.0),
+        broken_reason: report.broken.map(|b| b.1),
+    }))
 }

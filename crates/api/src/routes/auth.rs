@@ -1,7 +1,8 @@
 //! Login, logout and API tokens.
 
 use crate::dto::{
-    CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, TokenDto, UserDto,
+    ChangePasswordRequest, CreateTokenRequest, CreatedToken, LoginRequest, LoginResponse, TokenDto,
+    UserDto,
 };
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, Auth};
@@ -41,6 +42,30 @@ pub(crate) async fn login(
         expires_at: token.record.expires_at.map(format_ms),
         user: UserDto::from(user),
     }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/auth/password",
+    tag = "auth",
+    summary = "Change your own password; your other sessions end",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Done"),
+        (status = 400, description = "The current password is wrong (`wrong_password`) or the new one too short")
+    )
+)]
+pub(crate) async fn change_password(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ext: axum::http::Extensions,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    let addr = client_addr(&ext);
+    s.auth
+        .change_own_password(&p, &req.current_password, &req.new_password, addr)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

@@ -36,6 +36,24 @@ pub(crate) async fn health() -> Json<Value> {
 /// sends no token), so it says only which part is down; the details go to
 /// the log.
 pub(crate) async fn ready(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+    let (problems, details) = readiness(&s).await;
+    if !problems.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            problems.join("; "),
+        ));
+    }
+    let mut body = json!({"status": "ready"});
+    if let (Some(b), Value::Object(d)) = (body.as_object_mut(), details) {
+        b.extend(d);
+    }
+    Ok(Json(body))
+}
+
+/// What keeps the server from serving (empty when ready), and what it runs
+/// on: database, engine, the AI sandbox and host isolation.
+pub(crate) async fn readiness(s: &AppState) -> (Vec<String>, Value) {
     let limit = Duration::from_secs(3);
     let db = match tokio::time::timeout(limit, s.store.ping()).await {
         Ok(Ok(())) => Ok(()),
@@ -55,15 +73,7 @@ pub(crate) async fn ready(State(s): State<AppState>) -> ApiResult<Json<Value>> {
         Err(_) => Err("engine: no answer within 3 s".to_owned()),
     };
     let problems: Vec<String> = [db.err(), engine.err()].into_iter().flatten().collect();
-    if !problems.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            problems.join("; "),
-        ));
-    }
-    Ok(Json(json!({
-        "status": "ready",
+    let details = json!({
         "database": format!("{:?}", s.store.backend()).to_lowercase(),
         "engine": runtime.engine_name(),
         "agent_sandbox": agent_sandbox(),
@@ -71,7 +81,8 @@ pub(crate) async fn ready(State(s): State<AppState>) -> ApiResult<Json<Value>> {
             aicockpit_core::workspaces::hostfw::HostIsolation::Enforced => json!({"enforced": true}),
             aicockpit_core::workspaces::hostfw::HostIsolation::Off(why) => json!({"enforced": false, "detail": why}),
         },
-    })))
+    });
+    (problems, details)
 }
 
 /// Whether the AI's commands can run in the kernel sandbox. Containers

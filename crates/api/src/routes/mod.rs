@@ -1,6 +1,7 @@
 //! Request handlers, one module per area of the API.
 
 pub(crate) mod ai;
+pub(crate) mod ai_features;
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod conversations;
@@ -12,6 +13,7 @@ pub(crate) mod ports;
 pub(crate) mod quotas;
 pub(crate) mod runs;
 pub(crate) mod spa;
+pub(crate) mod system;
 pub(crate) mod terminals;
 pub(crate) mod users;
 pub(crate) mod workspaces;

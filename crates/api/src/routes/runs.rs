@@ -68,7 +68,17 @@ pub(crate) async fn start(
     ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<StartBody>,
 ) -> ApiResult<(StatusCode, Json<RunStarted>)> {
-    let run = s.runs.start(&p, &id, b.task, b.model, b.max_steps).await?;
+    // Without a model, the agent's model as the caller's settings say.
+    let model = match b.model.filter(|m| !m.is_empty()) {
+        Some(m) => Some(m),
+        None => Some(
+            s.ai.registry()
+                .feature_model(&p.user_id, aicockpit_ai::features::Feature::Agent)
+                .await?,
+        )
+        .filter(|m| !m.is_empty()),
+    };
+    let run = s.runs.start(&p, &id, b.task, model, b.max_steps).await?;
     Ok((
         StatusCode::CREATED,
         Json(RunStarted {
