@@ -314,6 +314,7 @@ test('policy editor: the server judges a line; an agent run then waits for appro
     await page.goto(h.base + '/account');
     const mine = page.getByTestId('feature-models-mine');
     await mine.locator('input[name="agent"]').fill('scripted-agent');
+    await mine.locator('input[name="chat"]').fill('scripted-chat');
     await mine.getByRole('button', { name: 'Save my models' }).click();
     await mine.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
 
@@ -329,6 +330,13 @@ test('policy editor: the server judges a line; an agent run then waits for appro
     assert.ok(asked.length > 0 && asked.every((r) => r.body.model === 'scripted-agent'), JSON.stringify(asked.map((r) => r.body.model)));
     await card.getByRole('button', { name: 'Reject' }).click();
     await page.getByText(/Run ended/).waitFor({ timeout: 30_000 });
+    // So does the chat, with the chat's model.
+    await page.locator('.ai .tab', { hasText: 'Chat' }).click();
+    await page.locator('.chat-input').fill('hello');
+    await page.keyboard.press('Enter');
+    await page.locator('.bubble.assistant', { hasText: 'Add two numbers' }).waitFor({ timeout: 30_000 });
+    const chats = model.requests.filter((r) => r.url.endsWith('/chat/completions') && !Array.isArray(r.body.tools));
+    assert.deepEqual(chats.map((r) => r.body.model), ['scripted-chat']);
     assert.deepEqual(real(problems), []);
     await context.close();
   } finally {
