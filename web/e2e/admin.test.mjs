@@ -22,6 +22,8 @@ const ADMIN_LINKS = ['AI services', 'Users', 'Policy', 'System'];
 
 let h;
 before(async () => {
+  // "Detect local servers" also probes the test's model server.
+  if (process.env.AICOCKPIT_TEST_LLM_URL) process.env.AICOCKPIT_AI__DETECT_URLS = JSON.stringify([process.env.AICOCKPIT_TEST_LLM_URL]);
   h = await startHarness();
 });
 after(async () => {
@@ -89,6 +91,14 @@ test('an admin adds the local model server, tests and activates it, then chats i
   const listed = await h.api('GET', '/api/v1/ai/services');
   assert.equal(listed.find((s) => s.name === 'local').active, true);
   assert.ok(listed.find((s) => s.name === 'local').last_test?.ok, 'last_test is kept');
+  // Detection finds the same server; one click adds it as another service.
+  await page.getByRole('button', { name: 'Detect local servers' }).click();
+  const found = page.locator('ul.detected li', { hasText: llm });
+  await found.waitFor({ timeout: 30_000 });
+  assert.match(await found.textContent(), /\d+ ms, 1 model/);
+  await found.getByRole('button', { name: 'Add' }).click();
+  await found.getByText(/Added as local-\d+/).waitFor();
+  await page.locator('tr[data-service^="local-"]').waitFor();
   await page.screenshot({ path: join(images, 'admin-ai.png'), fullPage: true });
   // The dashboard no longer says that nothing is configured.
   await page.goto(h.base + '/');

@@ -545,9 +545,21 @@ function LocalServers({ onAdd, onAdded, taken }: { onAdd: (d: Partial<Draft>) =>
     for (let i = 2; taken.includes(n); i++) n = `${slug(label)}-${i}`;
     return n;
   };
+  /// A short name for a detected server: its preset's, else `local-<port>`.
+  const detectedName = (d: Detected) => {
+    const preset = presets.find((p) => p.base_url === d.base_url);
+    if (preset) return nameFor(preset.label);
+    let port = '';
+    try {
+      port = new URL(d.base_url).port;
+    } catch {
+      /* not a URL: no port */
+    }
+    return nameFor(port ? `local-${port}` : d.label);
+  };
   const add = async (d: Detected) => {
     try {
-      const svc = await createService({ name: nameFor(d.label), kind: d.kind as ServiceKind, base_url: d.base_url, ...(d.probe.models[0] ? { default_model: d.probe.models[0] } : {}) });
+      const svc = await createService({ name: detectedName(d), kind: d.kind as ServiceKind, base_url: d.base_url, ...(d.probe.models[0] ? { default_model: d.probe.models[0] } : {}) });
       setAdded((a) => ({ ...a, [d.base_url]: `Added as ${svc.name}.` }));
       onAdded();
     } catch (e) {

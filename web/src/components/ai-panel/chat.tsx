@@ -21,6 +21,8 @@ export function Chat({ id, activeFile, onInsert }: { id: string; activeFile: Act
   const [input, setInput] = useState('');
   const [models, setModels] = useState<string[]>([]);
   const [model, setModel] = useState('');
+  /// The model chat uses unless one is picked here (My account, or the admins' default).
+  const [preferred, setPreferred] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [withFile, setWithFile] = useState(false);
@@ -32,6 +34,7 @@ export function Chat({ id, activeFile, onInsert }: { id: string; activeFile: Act
   const end = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
+    modelFor('chat').then(setPreferred);
     listModels()
       .then((r) => setModels(r.data.map((m) => m.id)))
       .catch(() => setModels([]));
@@ -113,7 +116,7 @@ export function Chat({ id, activeFile, onInsert }: { id: string; activeFile: Act
     <div class="chat">
       <div class="row chat-tools">
         <select value={model} onChange={(e) => setModel(e.currentTarget.value)} aria-label="Model">
-          <option value="">default model</option>
+          <option value="">{preferred ? `default: ${preferred}` : 'default model'}</option>
           {models.map((m) => (
             <option value={m}>{m}</option>
           ))}
