@@ -91,6 +91,26 @@ test('an admin adds the local model server, tests and activates it, then chats i
   const listed = await h.api('GET', '/api/v1/ai/services');
   assert.equal(listed.find((s) => s.name === 'local').active, true);
   assert.ok(listed.find((s) => s.name === 'local').last_test?.ok, 'last_test is kept');
+  // An alias routes a model name to the service; removed again.
+  const aliases = page.getByTestId('aliases');
+  await aliases.getByLabel('Model name').fill('fast');
+  await aliases.locator('select[name=alias_service]').selectOption('local');
+  await aliases.getByLabel('Target model (optional)').fill('smollm2');
+  await aliases.getByRole('button', { name: 'Add alias' }).click();
+  await aliases.locator('tr', { hasText: 'fast' }).waitFor();
+  assert.deepEqual((await h.api('GET', '/api/v1/ai/aliases')).map((a) => [a.model, a.target_model]), [['fast', 'smollm2']]);
+  await aliases.locator('tr', { hasText: 'fast' }).getByRole('button', { name: 'Remove' }).click();
+  await aliases.locator('tr', { hasText: 'fast' }).waitFor({ state: 'detached' });
+  // The admins' default model for a feature.
+  const defaults = page.getByTestId('feature-models-defaults');
+  await defaults.locator('input[name="completion"]').fill('smollm2');
+  await defaults.getByRole('button', { name: 'Save defaults' }).click();
+  await defaults.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  const features = await h.api('GET', '/api/v1/ai/features');
+  assert.equal(features.features.find((f) => f.feature === 'completion').default_model, 'smollm2');
+  await defaults.locator('input[name="completion"]').fill('');
+  await defaults.getByRole('button', { name: 'Save defaults' }).click();
+  await page.waitForFunction(() => !document.querySelector('[data-testid="feature-models-defaults"] button[type=submit]')?.disabled);
   // Detection finds the same server; one click adds it as another service.
   await page.getByRole('button', { name: 'Detect local servers' }).click();
   const found = page.locator('ul.detected li', { hasText: llm });
@@ -227,6 +247,18 @@ test('users: a new password at first login, the last admin kept, disabling ends 
   await n.page.getByRole('button', { name: 'Sign in' }).waitFor();
   await row.getByRole('button', { name: 'Enable' }).click();
   await row.locator('.badge', { hasText: 'active' }).waitFor();
+  // A reset password must be replaced at the next login again.
+  await row.getByRole('button', { name: 'Reset password' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Temporary password').fill('short');
+  await dialog.getByRole('button', { name: 'Set password' }).click();
+  await dialog.locator('.field-error').waitFor();
+  await dialog.getByLabel('Temporary password').fill('noah-reset-pass-3');
+  await dialog.getByRole('button', { name: 'Set password' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await row.locator('.badge', { hasText: 'must change password' }).waitFor();
+  const again = await h.loginAs(NEWBIE.username, 'noah-reset-pass-3');
+  assert.equal((await h.call(again, 'GET', '/api/v1/workspaces')).body?.error?.code, 'password_change_required');
   assert.deepEqual(real(problems), []);
   await n.context.close();
   await context.close();
@@ -250,6 +282,15 @@ test('my account: a token shown once, a new password ends the other sessions', {
   const secret = await page.getByLabel('The new token').inputValue();
   assert.equal((await h.call(secret, 'GET', '/api/v1/auth/me')).body.username, MEMBER.username);
   await page.locator('tr[data-token="laptop cli"]').waitFor();
+  // Revoked after a confirmation: the token stops working.
+  await page.getByRole('button', { name: 'Done' }).click();
+  await page.locator('tr[data-token="laptop cli"]').getByRole('button', { name: 'Revoke' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+  await page.locator('tr[data-token="laptop cli"]').waitFor({ state: 'detached' });
+  assert.equal((await h.call(secret, 'GET', '/api/v1/auth/me')).status, 401);
+  await page.getByLabel('Name', { exact: true }).fill('laptop cli');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.getByTestId('new-token').waitFor();
   await page.getByTestId('feature-models-mine').waitFor();
   await page.screenshot({ path: join(images, 'account.png'), fullPage: true });
 
