@@ -11,13 +11,10 @@ import { Modal } from '../components/modal';
 import { formatTime } from '../format';
 import { ROLES } from '../roles';
 
-/// A refused change, said plainly: the last enabled admin, or oneself.
+/// A refused change, said plainly: the last enabled admin (409
+/// `last_admin`), or oneself (409 `cannot_change_self`).
 const lastAdmin = (e: unknown) =>
-  e instanceof ApiError && e.code === 'last_admin'
-    ? `Refused: this is the last active admin — make another user an admin first. (${e.message})`
-    : e instanceof ApiError && e.code === 'cannot_change_self'
-      ? `Refused: you cannot demote or disable yourself — ask another admin. (${e.message})`
-      : errorMessage(e);
+  e instanceof ApiError && (e.code === 'last_admin' || e.code === 'cannot_change_self') ? `Refused: ${e.message}.` : errorMessage(e);
 
 export function AdminUsers(p: PageProps) {
   const [users, setUsers] = useState<Account[] | null>(null);
@@ -165,7 +162,7 @@ function AddUser({ onAdded }: { onAdded: (u: Account) => void }) {
     }
   };
   return (
-    <form class="card form" onSubmit={submit} aria-label="Add a user" data-testid="add-user">
+    <form class="card form section" onSubmit={submit} aria-label="Add a user" data-testid="add-user">
       <h3>Add a user</h3>
       <div class="row top">
         <Field label="Username" error={errors.username}>
