@@ -1,7 +1,7 @@
 // Shared set-up for the browser tests: the real server binary on a free
 // port with a fresh data dir and an admin, and Debian's Chromium.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,10 @@ export async function startHarness() {
   assert.ok(BIN, 'AICOCKPIT_BIN must name the aicockpit binary (scripts/test sets it)');
   const dataDir = mkdtempSync(join(tmpdir(), 'aicockpit-web-'));
   const env = { ...process.env, AICOCKPIT_SERVER__DATA_DIR: dataDir, AICOCKPIT_LOG: 'warn' };
+  // The web app as built in this checkout (scripts/web.sh), rather than the
+  // copy embedded in the binary, which may be older.
+  const dist = join(here, '..', 'dist');
+  if (!env.AICOCKPIT_SERVER__WEB_DIR && existsSync(join(dist, 'index.html'))) env.AICOCKPIT_SERVER__WEB_DIR = dist;
   execFileSync(BIN, ['users', 'add', USER, '--role', 'admin', '--password-stdin'], { env, input: PASSWORD + '\n' });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -51,13 +55,26 @@ export async function startHarness() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   mkdirSync(images, { recursive: true });
-  const api = async (method, path, body) => {
+  // A call with any token: `{status, body}` (body null for 204 or no JSON).
+  const call = async (tok, method, path, body) => {
     const r = await fetch(base + path, {
       method,
-      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      headers: { ...(tok ? { Authorization: `Bearer ${tok}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
-    return r.status === 204 ? null : r.json();
+    const text = await r.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {}
+    return { status: r.status, body: json };
+  };
+  const api = async (method, path, body) => (await call(token, method, path, body)).body;
+  // A session token for another user (by password).
+  const loginAs = async (username, password) => {
+    const r = await call(null, 'POST', '/api/v1/auth/login', { username, password });
+    assert.equal(r.status, 200, `login of ${username}: ${JSON.stringify(r.body)}`);
+    return r.body.token;
   };
   const stop = async () => {
     for (const w of (await api('GET', '/api/v1/workspaces').catch(() => [])) || []) {
@@ -76,5 +93,12 @@ export async function startHarness() {
     p.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
     return { context, page: p, problems };
   };
-  return { base, token, browser, api, stop, page };
+  // A page already signed in with `tok` (the admin's unless given).
+  const pageAs = async (tok = token, opts = {}) => {
+    const p = await page(opts);
+    await p.page.goto(base + '/login');
+    await p.page.evaluate((t) => localStorage.setItem('aicockpit.token', t), tok);
+    return p;
+  };
+  return { base, token, browser, api, call, loginAs, stop, page, pageAs };
 }

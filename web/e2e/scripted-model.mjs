@@ -20,7 +20,9 @@ function readBody(req) {
   });
 }
 
-export async function startScriptedModel() {
+/// `command`: an agent run (a request offering tools) is answered with one
+/// `run_command` call of it, then, once its result is back, with "done".
+export async function startScriptedModel({ command } = {}) {
   const requests = [];
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
@@ -36,6 +38,18 @@ export async function startScriptedModel() {
       // screen.
       const text = typeof body.prompt === 'string' && /return\s+$/.test(body.prompt) ? COMPLETION : '';
       return json({ id: 'c1', object: 'text_completion', model: 'scripted', choices: [{ index: 0, text, finish_reason: 'stop' }] });
+    }
+    if (req.url.endsWith('/chat/completions') && command && Array.isArray(body.tools)) {
+      const last = body.messages?.[body.messages.length - 1];
+      const message =
+        last?.role === 'tool'
+          ? { role: 'assistant', content: 'done' }
+          : {
+              role: 'assistant',
+              content: null,
+              tool_calls: [{ id: `call_${requests.length}`, type: 'function', function: { name: 'run_command', arguments: JSON.stringify({ command }) } }],
+            };
+      return json({ id: 'r1', object: 'chat.completion', model: 'scripted', choices: [{ index: 0, message, finish_reason: message.tool_calls ? 'tool_calls' : 'stop' }], usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 } });
     }
     if (req.url.endsWith('/chat/completions')) {
       const content = REWRITE;

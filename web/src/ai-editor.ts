@@ -4,6 +4,7 @@
 // accept or reject).
 import type * as Monaco from 'monaco-editor';
 import * as gateway from './api/gateway';
+import { modelFor } from './api/features';
 
 const cache = new Map<string, string>();
 let fimWorks: boolean | null = null;
@@ -15,9 +16,10 @@ function abortOn(tok: Monaco.CancellationToken): AbortController {
 }
 
 async function complete(prefix: string, suffix: string, signal: AbortSignal): Promise<string> {
+  const model = await modelFor('completion');
   if (fimWorks !== false) {
     // The model's own fill-in-the-middle, where the service has it.
-    const r = await gateway.complete({ model: '', prompt: prefix, suffix, max_tokens: 48, temperature: 0.2, stop: ['\n\n'] }, signal);
+    const r = await gateway.complete({ model, prompt: prefix, suffix, max_tokens: 48, temperature: 0.2, stop: ['\n\n'] }, signal);
     if (r.ok) {
       fimWorks = true;
       return r.text;
@@ -28,7 +30,7 @@ async function complete(prefix: string, suffix: string, signal: AbortSignal): Pr
   // Chat-style fallback for services without completions.
   return gateway.chatText(
     {
-      model: '',
+      model,
       max_tokens: 48,
       temperature: 0.2,
       messages: [
@@ -76,7 +78,7 @@ const unfence = (t: string) => t.replace(/^```\w*\n?/, '').replace(/\n?```\s*$/,
 export async function streamRewrite(original: string, instruction: string, language: string, signal: AbortSignal, onText: (t: string) => void): Promise<string> {
   const text = await gateway.streamChat(
     {
-      model: '',
+      model: await modelFor('edit'),
       messages: [
         { role: 'system', content: `You rewrite ${language} code as instructed. Reply with only the new code, no explanation, no code fences.` },
         { role: 'user', content: `Instruction: ${instruction}\n\nCode:\n${original}` },

@@ -2,47 +2,59 @@
 // shows for the address.
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { onUnauthorized, setToken, token } from './api/http';
+import { onPasswordChangeRequired, onUnauthorized, setToken, token } from './api/http';
 import { logout as endSession, me } from './api/auth';
 import type { User, Workspace } from './api/types';
 import { idePath, matchRoute, navigate, Route, useLocation } from './router';
 import { Login } from './pages/login';
 import { Dashboard } from './pages/dashboard';
 import { QuickSwitcher } from './components/quick-switcher';
+import { AdminsOnly, PageProps, Shell } from './components/nav';
+import { isAdmin } from './roles';
 
 /// What every page gets from the shell.
-interface PageArgs {
-  params: Record<string, string>;
-  url: URL;
-  user: User;
+interface PageArgs extends PageProps {
   onLogin: (u: User) => void;
-  onLogout: () => void;
-  onSwitch: () => void;
 }
 
 interface Page {
   render: (a: PageArgs) => JSX.Element;
   /// Starts loading the page's code as soon as its address is known.
   preload?: () => void;
+  /// Admins only: others see "admins only" (and the code is not loaded).
+  admin?: boolean;
+  /// The title shown while an admin page is refused.
+  title?: string;
 }
 
-// The IDE (Monaco, xterm) loads only when a workspace is opened, so the
-// login page and dashboard stay small.
-let ideLoading: Promise<typeof import('./pages/ide')> | null = null;
-let ideModule: typeof import('./pages/ide') | null = null;
-const loadIde = () =>
-  (ideLoading ??= import('./pages/ide').then((m) => {
-    ideModule = m;
-    return m;
-  }));
-
-function LazyIde(props: { id: string; file: string | null; user: User; onSwitch: () => void }) {
-  const [ide, setIde] = useState(ideModule);
-  useEffect(() => {
-    if (!ide) loadIde().then(setIde);
-  }, [ide]);
-  return ide ? <ide.Ide {...props} /> : <div class="center muted">Loading the IDE…</div>;
+/// A module loaded on first use: the IDE (Monaco, xterm) and the account,
+/// admin, audit and usage pages load only when opened, so the login page and
+/// dashboard stay small.
+function lazy<M>(load: () => Promise<M>, what: string) {
+  let loading: Promise<M> | null = null;
+  let mod: M | null = null;
+  const get = () => (loading ??= load().then((m) => (mod = m)));
+  function View({ render }: { render: (m: M) => JSX.Element }) {
+    const [m, setM] = useState(mod);
+    const [failed, setFailed] = useState(false);
+    useEffect(() => {
+      if (!m) get().then(setM, () => setFailed(true));
+    }, [m]);
+    if (failed) return <div class="center error">Could not load the {what}. Reload the page to try again.</div>;
+    return m ? render(m) : <div class="center muted">Loading the {what}…</div>;
+  }
+  return { get, View };
 }
+
+const ide = lazy(() => import('./pages/ide'), 'IDE');
+const aiPage = lazy(() => import('./pages/admin-ai'), 'AI services');
+const usersPage = lazy(() => import('./pages/admin-users'), 'users');
+const systemPage = lazy(() => import('./pages/system'), 'system page');
+const accountPage = lazy(() => import('./pages/account'), 'account');
+const policyPage = lazy(() => import('./pages/policy'), 'policy editor');
+const auditPage = lazy(() => import('./pages/audit'), 'audit log');
+const usagePage = lazy(() => import('./pages/usage'), 'usage');
+const passwordPage = lazy(() => import('./pages/change-password'), 'password form');
 
 /// The first match wins; anything unknown shows the dashboard.
 const routes: Route<Page>[] = [
@@ -50,10 +62,23 @@ const routes: Route<Page>[] = [
   {
     pattern: '/w/:id/*',
     page: {
-      render: (a) => <LazyIde id={a.params.id} file={a.url.searchParams.get('file')} user={a.user} onSwitch={a.onSwitch} />,
-      preload: loadIde,
+      render: (a) => (
+        <ide.View render={(m) => <m.Ide id={a.params.id} file={a.url.searchParams.get('file')} user={a.user} onSwitch={a.onSwitch} />} />
+      ),
+      preload: ide.get,
     },
   },
+  { pattern: '/admin/ai', page: { admin: true, title: 'AI services', preload: aiPage.get, render: (a) => <aiPage.View render={(m) => <m.AdminAi {...a} />} /> } },
+  { pattern: '/admin/users', page: { admin: true, title: 'Users', preload: usersPage.get, render: (a) => <usersPage.View render={(m) => <m.AdminUsers {...a} />} /> } },
+  { pattern: '/admin/system', page: { admin: true, title: 'System', preload: systemPage.get, render: (a) => <systemPage.View render={(m) => <m.SystemPage {...a} />} /> } },
+  { pattern: '/admin/*', page: { admin: true, title: 'Administration', render: (a) => <Dashboard user={a.user} onLogout={a.onLogout} onSwitch={a.onSwitch} /> } },
+  // The default policy for new workspaces is the admins'; a workspace's own
+  // (`/policy/<workspace>`) is its owner's too.
+  { pattern: '/policy', page: { admin: true, title: 'Default agent policy', preload: policyPage.get, render: (a) => <policyPage.View render={(m) => <m.PolicyPage {...a} />} /> } },
+  { pattern: '/policy/:workspace', page: { preload: policyPage.get, render: (a) => <policyPage.View render={(m) => <m.PolicyPage {...a} />} /> } },
+  { pattern: '/account', page: { preload: accountPage.get, render: (a) => <accountPage.View render={(m) => <m.Account {...a} />} /> } },
+  { pattern: '/audit', page: { preload: auditPage.get, render: (a) => <auditPage.View render={(m) => <m.AuditPage {...a} />} /> } },
+  { pattern: '/usage', page: { preload: usagePage.get, render: (a) => <usagePage.View render={(m) => <m.UsagePage {...a} />} /> } },
   { pattern: '*', page: { render: (a) => <Dashboard user={a.user} onLogout={a.onLogout} onSwitch={a.onSwitch} /> } },
 ];
 
@@ -63,9 +88,10 @@ export function App() {
   const [checked, setChecked] = useState(false);
   const [switcher, setSwitcher] = useState(false);
   const { page, params } = matchRoute(routes, loc.pathname)!;
+  const refused = !!page.admin && !!user && !isAdmin(user);
   useEffect(() => {
-    page.preload?.();
-  }, [page]);
+    if (user && !refused && !user.must_change_password) page.preload?.();
+  }, [page, user, refused]);
 
   useEffect(() => {
     const stop = onUnauthorized(() => {
@@ -73,6 +99,7 @@ export function App() {
       setUser(null);
       if (location.pathname !== '/login') navigate('/login?next=' + encodeURIComponent(location.pathname + location.search), true);
     });
+    const stopPw = onPasswordChangeRequired(() => setUser((u) => (u ? { ...u, must_change_password: true } : u)));
     if (token()) {
       me()
         .then(setUser)
@@ -81,7 +108,10 @@ export function App() {
     } else {
       setChecked(true);
     }
-    return stop;
+    return () => {
+      stop();
+      stopPw();
+    };
   }, []);
 
   useEffect(() => {
@@ -113,9 +143,18 @@ export function App() {
     setUser(null);
     navigate('/login', true);
   };
+  // Until a new password is chosen the server refuses everything else.
+  if (user.must_change_password) return <passwordPage.View render={(m) => <m.ChangePasswordScreen user={user} onDone={setUser} onLogout={onLogout} />} />;
+  const args: PageArgs = { params, url: loc, user, onLogin, onLogout, onSwitch: () => setSwitcher(true) };
   return (
     <>
-      {page.render({ params, url: loc, user, onLogin, onLogout, onSwitch: () => setSwitcher(true) })}
+      {refused ? (
+        <Shell user={user} onLogout={onLogout} onSwitch={args.onSwitch} title={page.title || 'Administration'}>
+          <AdminsOnly />
+        </Shell>
+      ) : (
+        page.render(args)
+      )}
       {switcher && (
         <QuickSwitcher
           onClose={() => setSwitcher(false)}

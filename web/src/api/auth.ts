@@ -1,10 +1,12 @@
 // Sessions and tokens: `/api/v1/auth/…`.
 import { del, get, post, seg } from './http';
-import type { ApiToken, CreatedToken, CreateTokenRequest, LoginRequest, LoginResponse, Ticket, User } from './types';
+import type { ApiToken, ChangePassword, CreatedToken, CreateTokenRequest, LoginRequest, LoginResponse, Ticket, User } from './types';
 
 export const login = (body: LoginRequest) => post<LoginResponse>('/api/v1/auth/login', body);
 export const logout = () => post<void>('/api/v1/auth/logout');
 export const me = () => get<User>('/api/v1/auth/me');
+/// The caller's own password; the other sessions end.
+export const changePassword = (body: ChangePassword) => post<void>('/api/v1/auth/password', body);
 
 export const listTokens = () => get<ApiToken[]>('/api/v1/auth/tokens');
 export const createToken = (body: CreateTokenRequest) => post<CreatedToken>('/api/v1/auth/tokens', body);

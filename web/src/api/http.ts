@@ -26,6 +26,14 @@ export function onUnauthorized(l: Listener): () => void {
   return () => unauthorizedListeners.delete(l);
 }
 
+const passwordListeners = new Set<Listener>();
+/// Called when the server refuses a call until the user chooses a new
+/// password (403 `password_change_required`).
+export function onPasswordChangeRequired(l: Listener): () => void {
+  passwordListeners.add(l);
+  return () => passwordListeners.delete(l);
+}
+
 async function raise(resp: Response): Promise<never> {
   let code = 'http_' + resp.status;
   let message = `${resp.status} ${resp.statusText}`;
@@ -39,6 +47,7 @@ async function raise(resp: Response): Promise<never> {
     /* not JSON */
   }
   if (resp.status === 401) unauthorizedListeners.forEach((l) => l());
+  if (resp.status === 403 && code === 'password_change_required') passwordListeners.forEach((l) => l());
   throw new ApiError(resp.status, code, message);
 }
 

@@ -3,12 +3,18 @@
 // by scripts/web.sh) wherever it describes them, and below them the few
 // shapes it leaves open (agent run events, file watch events, the `/v1`
 // gateway's OpenAI bodies).
-import type { components } from './schema';
+import type { components, operations } from './schema';
 
 type Schemas = components['schemas'];
 
 // Auth and users.
 export type User = Schemas['UserDto'];
+/// A user as admins manage them (`GET /api/v1/users`).
+export type Account = Schemas['UserDto'];
+export type NewUser = Schemas['CreateUserRequest'];
+export type UserChanges = Schemas['UpdateUserRequest'];
+export type SetPassword = Schemas['ResetPasswordRequest'];
+export type ChangePassword = Schemas['ChangePasswordRequest'];
 export type LoginRequest = Schemas['LoginRequest'];
 export type LoginResponse = Schemas['LoginResponse'];
 export type Ticket = Schemas['TicketDto'];
@@ -46,6 +52,45 @@ export type Approval = Schemas['Approval'];
 export type Undone = Schemas['Undone'];
 export type Policy = Schemas['Policy'];
 export type AuditRow = Schemas['AuditDto'];
+export type Decision = Schemas['Decision'];
+export type CommandRule = Schemas['CommandRule'];
+export type PathRule = Schemas['PathRule'];
+
+// AI services, aliases, models per feature and usage.
+export type Service = Schemas['ServiceDto'];
+export type LastTest = Schemas['LastTest'];
+/// A local server kind with its usual address.
+export type Preset = Schemas['Preset'];
+/// A local server that answered (or not) at a preset's address.
+export type Detected = Schemas['Detected'];
+export type NewService = Schemas['NewServiceBody'];
+export type ServiceChanges = Schemas['ServiceBody'];
+export type ServiceKind = Schemas['KindName'];
+export type Probe = Schemas['ProbeResult'];
+export type FailureKind = Schemas['FailureKind'];
+export type Alias = Schemas['AliasDto'];
+export type AliasBody = Schemas['AliasBody'];
+/// Totals per user, service and model (`GET /ai/usage`).
+export type UsageRow = Schemas['UsageDto'];
+/// One bucket (`at`, ms since the epoch) of `GET /ai/usage/series`.
+export type UsagePoint = Schemas['UsageDto'];
+/// The AI features whose model can be chosen.
+export type FeatureName = Schemas['Feature'];
+export type Feature = Schemas['FeatureModel'];
+export type Features = Schemas['FeaturesDto'];
+/// Only the keys given change; null clears.
+export type FeatureModels = Partial<Record<FeatureName, string | null>>;
+export type PolicyCheck = Schemas['PolicyCheckBody'];
+export type Verdict = Schemas['Verdict'];
+export type AuditVerification = Schemas['VerifyDto'];
+/// `GET /api/v1/system`; the two checks' details are open objects in the document.
+export type SystemInfo = Omit<Schemas['SystemDto'], 'agent_sandbox' | 'host_isolation'> & {
+  engine_version?: string | null;
+  agent_sandbox: { available: boolean; detail?: string | null };
+  host_isolation: { enforced: boolean; detail?: string | null };
+};
+/// The filters of `GET /api/v1/audit` (times in ms since the epoch).
+export type AuditQuery = NonNullable<operations['audit_audit']['parameters']['query']>;
 
 // Conversations (the messages are the client's own, stored as sent).
 export type ConversationSummary = Schemas['ConversationSummary'];

@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api/http';
 import { chat } from '../api/gateway';
+import { modelFor } from '../api/features';
 
 /// Describe a task in words, get a shell command with a short explanation;
 /// it runs in the terminal only after the user confirms.
@@ -17,7 +18,7 @@ export function CommandHelp({ onRun }: { onRun: (cmd: string) => void }) {
     setAnswer(null);
     try {
       const r = await chat({
-        model: '',
+        model: await modelFor('command_help'),
         temperature: 0,
         max_tokens: 200,
         messages: [

@@ -9,6 +9,9 @@ import { formatBytes } from '../format';
 import { idePath, navigate, recentWorkspaces } from '../router';
 import { CreateDialog } from '../components/create-dialog';
 import { Confirm } from '../components/confirm';
+import { Nav } from '../components/nav';
+import { NoAiService } from '../components/no-ai-service';
+import { isAdmin } from '../roles';
 
 export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: () => void; onSwitch: () => void }) {
   const [list, setList] = useState<Workspace[] | null>(null);
@@ -73,19 +76,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
 
   return (
     <div class="page">
-      <header class="topbar">
-        <span class="brand">
-          <span class="logo">▲</span> AiCockpit
-        </span>
-        <span class="spacer" />
-        <button class="ghost" onClick={onSwitch} title="Switch workspace (Ctrl+Shift+K)">
-          Switch… <kbd>Ctrl+Shift+K</kbd>
-        </button>
-        <span class="muted">{user.username}</span>
-        <button class="ghost" onClick={onLogout}>
-          Log out
-        </button>
-      </header>
+      <Nav user={user} onLogout={onLogout} onSwitch={onSwitch} />
       <main class="content">
         <div class="row">
           <h2>Workspaces</h2>
@@ -95,6 +86,7 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
           </button>
         </div>
         {quota && <QuotaLine q={quota} />}
+        <NoAiService admin={isAdmin(user)} />
         {error && (
           <div class="error" role="alert">
             {error}
@@ -172,6 +164,9 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
                       )}
                       <button onClick={() => act(w, 'restart')} disabled={!!b}>
                         Restart
+                      </button>
+                      <button onClick={() => navigate(`/policy/${encodeURIComponent(w.id)}`)} title="The agent's permissions in this workspace">
+                        Policy
                       </button>
                       <button class="danger" onClick={() => setDeleting(w)} disabled={!!b}>
                         Delete

@@ -9,8 +9,9 @@ import { FileTree } from '../components/file-tree';
 import { EditorArea, OpenFile } from '../components/editor';
 import { Terminals } from '../components/terminals';
 import { AiPanel } from '../components/ai-panel';
+import { isAdmin } from '../roles';
 
-export function Ide({ id, file, onSwitch }: { id: string; file: string | null; user: User; onSwitch: () => void }) {
+export function Ide({ id, file, user, onSwitch }: { id: string; file: string | null; user: User; onSwitch: () => void }) {
   const [w, setW] = useState<Workspace | null>(null);
   const [error, setError] = useState('');
   const [online, setOnline] = useState(true);
@@ -158,6 +159,14 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
           {w?.name || id}
         </button>
         <span class="spacer" />
+        <a
+          class="ghost-link"
+          href={`/policy/${encodeURIComponent(id)}`}
+          title="What the agent may do here"
+          onClick={(e) => (e.preventDefault(), navigate(`/policy/${encodeURIComponent(id)}`))}
+        >
+          Agent policy
+        </a>
         <button class="ghost" onClick={() => setAiOpen((o) => !o)}>
           {aiOpen ? 'Hide AI' : 'AI'}
         </button>
@@ -205,6 +214,7 @@ export function Ide({ id, file, onSwitch }: { id: string; file: string | null; u
             <aside class="ai-panel">
               <AiPanel
                 id={id}
+                admin={isAdmin(user)}
                 activeFile={() => {
                   const f = filesRef.current.find((x) => x.path === active);
                   return f ? { path: f.path, text: f.content } : null;

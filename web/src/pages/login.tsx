@@ -1,7 +1,7 @@
 // The sign-in form; the session token it gets is kept for every later call.
 import { useState } from 'preact/hooks';
 import { ApiError, setToken } from '../api/http';
-import { login } from '../api/auth';
+import { login, me } from '../api/auth';
 import type { User } from '../api/types';
 
 export function Login({ onLogin }: { onLogin: (u: User) => void }) {
@@ -16,7 +16,8 @@ export function Login({ onLogin }: { onLogin: (u: User) => void }) {
     try {
       const r = await login({ username, password });
       setToken(r.token);
-      onLogin(r.user);
+      // The whole account (whether a new password must be chosen first).
+      onLogin(await me().catch(() => r.user));
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
     } finally {

@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage } from '../../api/http';
 import { answerApproval, runEvents, startRun, stopRun, undoRun } from '../../api/runs';
+import { modelFor } from '../../api/features';
 import type { RunEvent } from '../../api/types';
 import { RunStep } from './run-step';
 
@@ -22,7 +23,8 @@ export function AgentRun({ id }: { id: string }) {
     setEvents([]);
     setAnswered(new Set());
     try {
-      const r = await startRun(id, { task });
+      const model = await modelFor('agent');
+      const r = await startRun(id, model ? { task, model } : { task });
       setRun(r.run_id);
       const c = new AbortController();
       ctrl.current = c;

@@ -3,6 +3,7 @@
 // and conversations kept on the server.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { listModels, streamChat } from '../../api/gateway';
+import { modelFor } from '../../api/features';
 import { deleteConversation, getConversation, listConversations, saveConversation } from '../../api/conversations';
 import { findFiles } from '../../api/files';
 import type { ChatMessage, ConversationSummary } from '../../api/types';
@@ -20,6 +21,8 @@ export function Chat({ id, activeFile, onInsert }: { id: string; activeFile: Act
   const [input, setInput] = useState('');
   const [models, setModels] = useState<string[]>([]);
   const [model, setModel] = useState('');
+  /// The model chat uses unless one is picked here (My account, or the admins' default).
+  const [preferred, setPreferred] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [withFile, setWithFile] = useState(false);
@@ -31,6 +34,7 @@ export function Chat({ id, activeFile, onInsert }: { id: string; activeFile: Act
   const end = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
+    modelFor('chat').then(setPreferred);
     listModels()
       .then((r) => setModels(r.data.map((m) => m.id)))
       .catch(() => setModels([]));
@@ -91,7 +95,7 @@ export function Chat({ id, activeFile, onInsert }: { id: string; activeFile: Act
         ...history.slice(0, -1),
         { role: 'user', content: context ? `${text}\n\n${context}` : text },
       ];
-      await streamChat({ model, messages }, ctrl.signal, (soFar) => {
+      await streamChat({ model: model || (await modelFor('chat')), messages }, ctrl.signal, (soFar) => {
         answer = soFar;
         setMsgs([...history, { role: 'assistant', content: answer }]);
       });
@@ -112,7 +116,7 @@ export function Chat({ id, activeFile, onInsert }: { id: string; activeFile: Act
     <div class="chat">
       <div class="row chat-tools">
         <select value={model} onChange={(e) => setModel(e.currentTarget.value)} aria-label="Model">
-          <option value="">default model</option>
+          <option value="">{preferred ? `default: ${preferred}` : 'default model'}</option>
           {models.map((m) => (
             <option value={m}>{m}</option>
           ))}

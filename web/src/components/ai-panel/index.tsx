@@ -4,6 +4,7 @@ import { useState } from 'preact/hooks';
 import { Chat } from './chat';
 import { AgentRun } from './agent-run';
 import { Activity } from './activity';
+import { NoAiService } from '../no-ai-service';
 import type { ActiveFile, InsertCode } from './editor-link';
 
 type Tab = 'chat' | 'agent' | 'activity';
@@ -14,7 +15,7 @@ const TABS: { tab: Tab; label: string }[] = [
   { tab: 'activity', label: 'Activity' },
 ];
 
-export function AiPanel({ id, activeFile, onInsert }: { id: string; activeFile: ActiveFile; onInsert: InsertCode }) {
+export function AiPanel({ id, admin, activeFile, onInsert }: { id: string; admin: boolean; activeFile: ActiveFile; onInsert: InsertCode }) {
   const [tab, setTab] = useState<Tab>('chat');
   return (
     <div class="ai">
@@ -25,6 +26,7 @@ export function AiPanel({ id, activeFile, onInsert }: { id: string; activeFile: 
           </div>
         ))}
       </div>
+      <NoAiService admin={admin} compact />
       {tab === 'chat' ? <Chat id={id} activeFile={activeFile} onInsert={onInsert} /> : tab === 'agent' ? <AgentRun id={id} /> : <Activity id={id} />}
     </div>
   );
