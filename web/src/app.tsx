@@ -7,6 +7,7 @@ import { logout as endSession, me } from './api/auth';
 import type { User, Workspace } from './api/types';
 import { idePath, matchRoute, navigate, Route, useLocation } from './router';
 import { Login } from './pages/login';
+import { PreviewLogin } from './pages/preview';
 import { Dashboard } from './pages/dashboard';
 import { QuickSwitcher } from './components/quick-switcher';
 import { AdminsOnly, PageProps, Shell } from './components/nav';
@@ -76,6 +77,7 @@ const routes: Route<Page>[] = [
   // (`/policy/<workspace>`) is its owner's too.
   { pattern: '/policy', page: { admin: true, title: 'Default agent policy', preload: policyPage.get, render: (a) => <policyPage.View render={(m) => <m.PolicyPage {...a} />} /> } },
   { pattern: '/policy/:workspace', page: { preload: policyPage.get, render: (a) => <policyPage.View render={(m) => <m.PolicyPage {...a} />} /> } },
+  { pattern: '/preview', page: { render: (a) => <PreviewLogin url={a.url} /> } },
   { pattern: '/account', page: { preload: accountPage.get, render: (a) => <accountPage.View render={(m) => <m.Account {...a} />} /> } },
   { pattern: '/audit', page: { preload: auditPage.get, render: (a) => <auditPage.View render={(m) => <m.AuditPage {...a} />} /> } },
   { pattern: '/usage', page: { preload: usagePage.get, render: (a) => <usagePage.View render={(m) => <m.UsagePage {...a} />} /> } },

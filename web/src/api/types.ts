@@ -160,3 +160,9 @@ export interface CompletionResponse {
 export interface ModelList {
   data: { id: string }[];
 }
+
+// Previews of workspace ports.
+export type PreviewAuthorize = Schemas['AuthorizeBody'];
+export type PreviewLink = Schemas['AuthorizedDto'];
+export type PortShare = Schemas['PortShareDto'];
+export type ShareLevel = 'private' | 'authenticated' | 'public';

@@ -1,9 +1,10 @@
 // The workspace IDE: file tree, tabbed editor, terminals, AI panel, status.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../api/http';
+import { ApiError, errorMessage } from '../api/http';
+import { openPreview, portShares, setPortShare } from '../api/previews';
 import { getWorkspace, keepAlive, listeningPorts, noteActivity, startWorkspace } from '../api/workspaces';
 import { readText, writeText } from '../api/files';
-import type { ListeningPort, User, Workspace } from '../api/types';
+import type { ListeningPort, ShareLevel, User, Workspace } from '../api/types';
 import { idePath, navigate, rememberWorkspace } from '../router';
 import { FileTree } from '../components/file-tree';
 import { EditorArea, OpenFile } from '../components/editor';
@@ -243,7 +244,7 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
           </>
         )}
         <span class="spacer" />
-        {w && ports.length > 0 && <Ports name={w.name} ports={ports} />}
+        {w && ports.length > 0 && <Ports id={w.id} name={w.name} ports={ports} />}
         {w?.idle && <IdleStatus w={w} onKeep={(x) => setW(x)} onError={setError} />}
         {active && <span>{active}</span>}
       </footer>
@@ -278,23 +279,65 @@ function IdleStatus({ w, onKeep, onError }: { w: Workspace; onKeep: (w: Workspac
   );
 }
 
-/// Ports something in the workspace listens on, each with the command
-/// that forwards it to the user's machine (copied on click).
-function Ports({ name, ports }: { name: string; ports: ListeningPort[] }) {
-  const [copied, setCopied] = useState<number | null>(null);
+/// Ports something in the workspace listens on: each opens its preview
+/// (a tab of its own origin, logged in), says who may open it, and copies
+/// the command that forwards it to the user's machine.
+function Ports({ id, name, ports }: { id: string; name: string; ports: ListeningPort[] }) {
+  const [open, setOpen] = useState<number | null>(null);
+  const [shares, setShares] = useState<Record<number, ShareLevel>>({});
+  const [problem, setProblem] = useState('');
+  useEffect(() => {
+    portShares(id)
+      .then((l) => setShares(Object.fromEntries(l.map((s) => [s.port, s.level as ShareLevel]))))
+      .catch(() => {});
+  }, [id, ports.length]);
+  const share = async (port: number, level: ShareLevel) => {
+    try {
+      await setPortShare(id, port, level);
+      setShares({ ...shares, [port]: level });
+      setProblem('');
+    } catch (e) {
+      setProblem(errorMessage(e));
+    }
+  };
   return (
     <span data-testid="ports" class="ports">
       Ports:
       {ports.map((p) => {
         const cmd = `aicockpit port-forward ${name} ${p.port}`;
+        const level = shares[p.port] || 'private';
         return (
-          <button
-            class="ghost small"
-            title={`${p.process ? p.process + ' listens' : 'Listening'}${p.loopback_only ? ' on the workspace loopback' : ''}. Click to copy: ${cmd}`}
-            onClick={() => navigator.clipboard?.writeText(cmd).then(() => setCopied(p.port), () => {})}
-          >
-            {copied === p.port ? 'copied' : p.port}
-          </button>
+          <span class="port">
+            <button
+              class="ghost small"
+              data-testid={`port-${p.port}`}
+              aria-expanded={open === p.port}
+              title={`${p.process ? p.process + ' listens' : 'Listening'}${p.loopback_only ? ' on the workspace loopback' : ''}`}
+              onClick={() => setOpen(open === p.port ? null : p.port)}
+            >
+              {p.port}
+              {level !== 'private' ? ` (${level})` : ''}
+            </button>
+            {open === p.port && (
+              <span class="port-menu card" role="menu">
+                <button class="small" role="menuitem" onClick={() => openPreview(id, p.port).catch((e) => setProblem(errorMessage(e)))}>
+                  Open preview
+                </button>
+                <label class="small">
+                  Who may open it{' '}
+                  <select value={level} onChange={(e) => share(p.port, e.currentTarget.value as ShareLevel)} aria-label={`Who may open port ${p.port}`}>
+                    <option value="private">only people who can see this workspace</option>
+                    <option value="authenticated">anyone logged in</option>
+                    <option value="public">anyone with the link</option>
+                  </select>
+                </label>
+                <button class="ghost small" role="menuitem" onClick={() => navigator.clipboard?.writeText(cmd).then(() => setOpen(null), () => {})} title={cmd}>
+                  Copy port-forward command
+                </button>
+                {problem && <span class="error">{problem}</span>}
+              </span>
+            )}
+          </span>
         );
       })}
       <span class="sep" />
