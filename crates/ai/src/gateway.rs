@@ -193,7 +193,15 @@ impl Recorder {
     fn finish(mut self) {
         self.outcome.duration = self.started.elapsed();
         (self.observer)(&self.outcome);
-        let Some(u) = self.outcome.usage else { return };
+        // A service that answers without counting tokens (some local
+        // servers never send a usage chunk) still served a request: it is
+        // counted, with the tokens unknown (0).
+        let answered = (200..300).contains(&self.outcome.status);
+        let u = match self.outcome.usage {
+            Some(u) => u,
+            None if answered => Usage::default(),
+            None => return,
+        };
         self.limiter.add_tokens(&self.user_id, u.total());
         let rec = AiUsageRecord {
             id: uuid::Uuid::new_v4().simple().to_string(),

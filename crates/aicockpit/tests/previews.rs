@@ -83,6 +83,11 @@ async fn previews_open_stream_and_obey_share_levels() {
     let w = alice.create_ws("demo").await;
     let ws_id = w["id"].as_str().expect("id").to_owned();
     start_app(&alice, "demo", 8000).await;
+    // The workspace's disk use is reported (the app is there).
+    let (s, u) = alice.get("/api/v1/workspaces/demo/usage").await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    let disk = u["disk_bytes"].as_u64().unwrap_or(0);
+    assert!(disk >= FIXTURE.len() as u64, "{u}");
     let port = ts.url.rsplit(':').next().expect("port").to_owned();
     let host = format!("8000--demo--alice.localhost:{port}");
     let base = format!("http://{host}");

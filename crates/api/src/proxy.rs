@@ -4,6 +4,7 @@
 //! upgrade (WebSocket) becomes a byte pipe between browser and port.
 
 use aicockpit_core::ports::Tunnel;
+use aicockpit_core::previews::PreviewConnection;
 use aicockpit_core::workspace_agent::ChannelMsg;
 use axum::body::Body;
 use axum::extract::Request;
@@ -45,11 +46,13 @@ pub(crate) struct Forward {
     pub strip_authorization: bool,
 }
 
-/// Sends `req` to the port behind `tunnel` and returns its response.
-pub(crate) async fn forward(tunnel: Tunnel, mut req: Request, f: Forward) -> Response {
+/// Sends `req` to the port behind `conn` and returns its response. The
+/// connection (and its place among the workspace's) lasts as long as the
+/// exchange, upgrades included.
+pub(crate) async fn forward(conn: PreviewConnection, mut req: Request, f: Forward) -> Response {
     let upgrade = wants_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let io = TokioIo::new(pipe(tunnel));
+    let io = TokioIo::new(pipe(conn.tunnel, conn.permit));
     let (mut sender, conn) = match hyper::client::conn::http1::Builder::new()
         .handshake::<_, Body>(io)
         .await
@@ -179,9 +182,10 @@ pub(crate) fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The tunnel as a byte stream: a duplex pipe whose far end one task
 /// moves to and from the agent's channel (whose credits pace both ways).
 /// hyper dropping its end (the exchange is over) ends the connection.
-fn pipe(mut tunnel: Tunnel) -> tokio::io::DuplexStream {
+fn pipe(mut tunnel: Tunnel, permit: tokio::sync::OwnedSemaphorePermit) -> tokio::io::DuplexStream {
     let (near, far) = tokio::io::duplex(64 * 1024);
     tokio::spawn(async move {
+        let _permit = permit;
         let (mut rd, mut wr) = tokio::io::split(far);
         let mut buf = vec![0u8; 32 * 1024];
         loop {

@@ -160,6 +160,10 @@ pub fn may_open(
     }
 }
 
+/// Preview connections open at once per workspace: a public preview's
+/// visitors cannot make the server hold unbounded tunnels.
+pub const MAX_CONNECTIONS_PER_WORKSPACE: usize = 256;
+
 /// Preview sessions last this long; then the browser goes through the
 /// main app again (where a logged-out user must log in).
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -183,6 +187,15 @@ pub struct Previews {
     /// Single-use tickets (a minute) that carry a login from the main app
     /// to one preview host, where they become a session.
     tickets: Mutex<HashMap<String, Session>>,
+    /// Open preview connections per workspace.
+    open: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+/// A preview connection: the tunnel and its place among the workspace's
+/// open connections (given back when dropped).
+pub struct PreviewConnection {
+    pub tunnel: Tunnel,
+    pub permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 const TICKET_TTL: Duration = Duration::from_secs(60);
@@ -212,6 +225,7 @@ impl Previews {
             config,
             sessions: Mutex::default(),
             tickets: Mutex::default(),
+            open: Mutex::default(),
         }
     }
 
@@ -268,11 +282,30 @@ impl Previews {
         )
     }
 
-    /// A connection to the preview's port.
-    pub async fn connect(&self, r: &Resolved) -> Result<Tunnel, CoreError> {
-        self.ports
+    /// A connection to the preview's port, if the workspace has fewer than
+    /// [`MAX_CONNECTIONS_PER_WORKSPACE`] open (else 429).
+    pub async fn connect(&self, r: &Resolved) -> Result<PreviewConnection, CoreError> {
+        let slots = {
+            let mut m = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            // Workspaces with nothing open are forgotten.
+            m.retain(|_, s| s.available_permits() < MAX_CONNECTIONS_PER_WORKSPACE);
+            m.entry(r.workspace_id.clone())
+                .or_insert_with(|| {
+                    Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS_PER_WORKSPACE))
+                })
+                .clone()
+        };
+        let permit = slots
+            .try_acquire_owned()
+            .map_err(|_| CoreError::TooManyRequests {
+                retry_after_secs: 1,
+                message: "this workspace's previews have too many connections open".into(),
+            })?;
+        let tunnel = self
+            .ports
             .connect_for_preview(&r.workspace_id, r.port)
-            .await
+            .await?;
+        Ok(PreviewConnection { tunnel, permit })
     }
 
     /// Who may open `port` of workspace `ws` from now on (admins may forbid

@@ -1993,6 +1993,11 @@ export interface components {
         WorkspaceUsageDto: {
             /** Format: double */
             cpu_percent?: number | null;
+            /**
+             * Format: int64
+             * @description Bytes used under /workspace (measured at most once a minute).
+             */
+            disk_bytes?: number | null;
             /** Format: int64 */
             memory_bytes?: number | null;
             /** Format: int64 */

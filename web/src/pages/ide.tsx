@@ -51,8 +51,7 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
         }
         setW(x);
         setOnline(true);
-        if (x.state === 'running') listeningPorts(id).then((p) => !stop && setPorts(p)).catch(() => {});
-        else setPorts([]);
+        if (x.state !== 'running') setPorts([]);
         rememberWorkspace(x.id);
       } catch (e) {
         if (stop) return;
@@ -67,6 +66,25 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
       clearInterval(t);
     };
   }, [id]);
+
+  // Ports are asked for every second while it runs (the agent reads the
+  // kernel's socket tables; nothing is scanned), so a server started in a
+  // terminal shows up within about a second.
+  const portsLive = w?.state === 'running';
+  useEffect(() => {
+    if (!portsLive) return;
+    let stop = false;
+    const look = () =>
+      listeningPorts(id)
+        .then((p) => !stop && setPorts((old) => (JSON.stringify(old) === JSON.stringify(p) ? old : p)))
+        .catch(() => {});
+    look();
+    const t = setInterval(look, 1000);
+    return () => {
+      stop = true;
+      clearInterval(t);
+    };
+  }, [id, portsLive]);
 
   const openFile = useCallback(
     async (path: string) => {

@@ -189,8 +189,9 @@ async fn connect_and_forward(
     f: Forward,
     sandbox: bool,
 ) -> Response {
-    let tunnel = match s.previews.connect(r).await {
-        Ok(t) => t,
+    let conn = match s.previews.connect(r).await {
+        Ok(c) => c,
+        Err(e @ CoreError::TooManyRequests { .. }) => return ApiError::from(e).into_response(),
         Err(CoreError::Conflict { .. }) => {
             return page(
                 StatusCode::CONFLICT,
@@ -205,7 +206,7 @@ async fn connect_and_forward(
             );
         }
     };
-    let mut resp = proxy::forward(tunnel, req, f).await;
+    let mut resp = proxy::forward(conn, req, f).await;
     if sandbox {
         // An opaque origin: scripts run, but cannot reach the app's
         // storage on this origin.

@@ -288,6 +288,9 @@ pub(crate) struct WorkspaceUsageDto {
     memory_limit_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pids: Option<u64>,
+    /// Bytes used under /workspace (measured at most once a minute).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disk_bytes: Option<u64>,
 }
 
 #[utoipa::path(
@@ -311,6 +314,7 @@ pub(crate) async fn usage(
             memory_bytes: Some(u.memory_bytes),
             memory_limit_bytes: Some(u.memory_limit_bytes),
             pids: Some(u.pids),
+            disk_bytes: u.disk_bytes,
         },
         None => WorkspaceUsageDto {
             running: false,
@@ -318,6 +322,7 @@ pub(crate) async fn usage(
             memory_bytes: None,
             memory_limit_bytes: None,
             pids: None,
+            disk_bytes: None,
         },
     }))
 }

@@ -94,6 +94,8 @@ pub struct WorkspaceManager {
     pub(super) audit: Arc<Audit>,
     /// Last CPU reading per container, to turn cumulative time into a rate.
     cpu_samples: Mutex<HashMap<String, (u64, std::time::Instant)>>,
+    /// The last disk measurement per container.
+    disk_samples: Mutex<HashMap<String, (Option<u64>, std::time::Instant)>>,
     /// What counts as work in each workspace, for idle stop.
     pub(super) activity: Arc<Activity>,
 }
@@ -106,6 +108,19 @@ pub struct Usage {
     pub memory_bytes: u64,
     pub memory_limit_bytes: u64,
     pub pids: u64,
+    /// Bytes used under /workspace (measured at most once a minute; None
+    /// when the measurement failed or took too long).
+    pub disk_bytes: Option<u64>,
+}
+
+/// How long a disk measurement is reused.
+const DISK_FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `du -sk` output as bytes; None for anything else. Pure.
+pub(crate) fn parse_du_kib(out: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(out).ok()?;
+    let kib: u64 = text.split_whitespace().next()?.parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 impl WorkspaceManager {
@@ -126,6 +141,7 @@ impl WorkspaceManager {
             workspace_agents,
             audit,
             cpu_samples: Mutex::new(HashMap::new()),
+            disk_samples: Mutex::new(HashMap::new()),
             activity: Arc::new(Activity::default()),
         }
     }
@@ -145,19 +161,54 @@ impl WorkspaceManager {
         let now = std::time::Instant::now();
         let prev = {
             let mut m = self.cpu_samples.lock().unwrap_or_else(|e| e.into_inner());
-            m.insert(cid, (s.cpu_total_ns, now))
+            m.insert(cid.clone(), (s.cpu_total_ns, now))
         };
         let cpu_percent = prev.and_then(|(ns, at)| {
             let wall = now.duration_since(at).as_nanos() as f64;
             (wall > 0.0 && s.cpu_total_ns >= ns)
                 .then(|| (s.cpu_total_ns - ns) as f64 / wall * 100.0)
         });
+        let disk_bytes = self.disk_use(&cid).await;
         Ok(Some(Usage {
             cpu_percent,
             memory_bytes: s.memory_bytes,
             memory_limit_bytes: s.memory_limit_bytes,
             pids: s.pids,
+            disk_bytes,
         }))
+    }
+
+    /// Bytes under /workspace, by `du` as the workspace's user (its output
+    /// is bounded and only a number is taken from it), at most once a
+    /// minute per container and for at most 10 s.
+    async fn disk_use(&self, cid: &str) -> Option<u64> {
+        let cached = {
+            let m = self.disk_samples.lock().unwrap_or_else(|e| e.into_inner());
+            m.get(cid)
+                .filter(|(_, at)| at.elapsed() < DISK_FRESH)
+                .map(|(v, _)| *v)
+        };
+        if let Some(v) = cached {
+            return v;
+        }
+        let req = aicockpit_runtime::ExecRequest {
+            argv: ["du", "-sxk", "/workspace"].map(str::to_owned).to_vec(),
+            cwd: None,
+            env: Vec::new(),
+            user: None,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: 256,
+        };
+        let v = match self.runtime.exec(cid, &req).await {
+            // du says 1 when some files cannot be read: what it counted
+            // still stands.
+            Ok(out) if !out.timed_out => parse_du_kib(&out.stdout),
+            _ => None,
+        };
+        let mut m = self.disk_samples.lock().unwrap_or_else(|e| e.into_inner());
+        m.retain(|_, (_, at)| at.elapsed() < DISK_FRESH);
+        m.insert(cid.to_owned(), (v, std::time::Instant::now()));
+        v
     }
 
     pub fn workspace_agents(&self) -> &Arc<AgentHub> {
@@ -831,4 +882,25 @@ fn checked_exec_params(
 /// members run as the image's user.
 fn names_root(user: &str) -> bool {
     matches!(user.split(':').next(), Some("0" | "root"))
+}
+
+#[cfg(test)]
+mod disk_tests {
+    use super::parse_du_kib;
+
+    #[test]
+    fn du_output_is_a_number_or_nothing() {
+        let cases: [(&[u8], Option<u64>); 7] = [
+            (b"12\t/workspace\n", Some(12 * 1024)),
+            (b"0\t/workspace\n", Some(0)),
+            (b"", None),
+            (b"-5\t/workspace", None),
+            (b"lots\t/workspace", None),
+            (b"99999999999999999999\t/workspace", None),
+            (b"\xff\xfe", None),
+        ];
+        for (out, want) in cases {
+            assert_eq!(parse_du_kib(out), want, "{out:?}");
+        }
+    }
 }
