@@ -52,6 +52,12 @@ impl Server {
         config.log.level = "error".into();
         adjust(&mut config);
         let app = App::build(config).await.expect("app");
+        // The generated first admin must choose a password first.
+        app.state
+            .auth
+            .set_password("system", "admin", "bench-password-1")
+            .await
+            .expect("admin password");
         let admin = app.state.auth.user_by_name("admin").await.expect("admin");
         let token = app
             .state

@@ -252,6 +252,14 @@ async fn roles_change_but_an_enabled_admin_always_remains() {
         )
         .await;
     assert_error(s, &v, StatusCode::FORBIDDEN, "forbidden");
+    // An admin's own password is changed with the current one, not reset.
+    let (s, v) = admin
+        .post(
+            &format!("/api/v1/users/{admin_id}/password"),
+            json!({"password": "locked-out-1"}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::CONFLICT, "cannot_change_self");
 
     // Two admins (the only ones) demoting each other at once: exactly one
     // wins, the other is refused (no longer admin, or the last one).

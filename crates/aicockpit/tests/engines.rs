@@ -57,7 +57,16 @@ async fn podman_smoke_test() {
     let host = std::env::var("AICOCKPIT_TEST_PODMAN_HOST").expect(
         "AICOCKPIT_TEST_PODMAN_HOST must name Podman's API socket (scripts/test starts it)",
     );
-    let ts = TestServer::start_with(|c| c.engine.host = Some(host.clone())).await;
+    // Podman and Docker do not know each other's networks: on one host
+    // they must take addresses from different pools, or Podman's
+    // forwarding rules for a range would also let the Docker workspaces
+    // on that same range reach other workspaces (seen as a flaky
+    // workspaces_cannot_reach_each_other when both ran at once).
+    let ts = TestServer::start_with(|c| {
+        c.engine.host = Some(host.clone());
+        c.workspaces.network_pool = "10.214.0.0/16".into();
+    })
+    .await;
     let api = ts.admin_api();
     let (s, v) = api.get("/ready").await;
     assert_eq!(s, StatusCode::OK, "{v}");

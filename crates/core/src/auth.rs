@@ -286,6 +286,14 @@ impl AuthService {
         password: &str,
         must_change: bool,
     ) -> Result<(), CoreError> {
+        // Your own goes through `change_own_password`, which asks for the
+        // current one (a borrowed session must not lock the owner out).
+        if user_id == p.user_id {
+            return Err(CoreError::conflict(
+                "cannot_change_self",
+                "change your own password under My account (it asks for the current one)",
+            ));
+        }
         let user = self.user_by_id(user_id).await?;
         self.replace_password(&p.actor(), &user, password, must_change, None)
             .await

@@ -3359,6 +3359,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description It is your own (`cannot_change_self`): use POST /auth/password */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description An error: the status says which kind, the body what happened */
             default: {
                 headers: {

@@ -95,7 +95,10 @@ pub(crate) async fn update(
     summary = "Reset a user's password; their sessions end (admins)",
     params(("id" = String, Path, description = "User id")),
     request_body = ResetPasswordRequest,
-    responses((status = 204, description = "Done"))
+    responses(
+        (status = 204, description = "Done"),
+        (status = 409, description = "It is your own (`cannot_change_self`): use POST /auth/password")
+    )
 )]
 pub(crate) async fn reset_password(
     State(s): State<AppState>,
