@@ -109,9 +109,19 @@ async fn run() {
     )
     .await;
     let id = w["id"].as_str().expect("id").to_owned();
+    // The engine's mapping is read back live.
+    let w: Value = api
+        .get(format!("{base}/api/v1/workspaces/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     let published = w["published_ports"][0]["host_port"]
         .as_u64()
-        .expect("published port");
+        .unwrap_or_else(|| panic!("published port: {w}"));
     let r = api
         .put(format!(
             "{base}/api/v1/workspaces/{id}/files/content?path=/workspace/app.pl"
@@ -123,7 +133,7 @@ async fn run() {
         .expect("upload");
     assert!(r.status().is_success());
     call(&api, reqwest::Method::POST, format!("{base}/api/v1/workspaces/{id}/exec"), &token,
-        json!({"argv": ["sh", "-c", "nohup perl /workspace/app.pl 8000 >/dev/null 2>&1 & for i in $(seq 50); do nc -z 127.0.0.1 8000 && exit 0; sleep 0.1; done; exit 1"]})).await;
+        json!({"argv": ["sh", "-c", "nohup perl /workspace/app.pl 8000 0.0.0.0 >/dev/null 2>&1 & for i in $(seq 50); do nc -z 127.0.0.1 8000 && exit 0; sleep 0.1; done; exit 1"]})).await;
 
     // A browser's session on the preview's own origin.
     let link = call(

@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 /// The state column's value for LISTEN.
 const LISTEN: &str = "0A";
 
+/// 127.0.0.11 in the kernel's little-endian hex.
+const DOCKER_DNS: &str = "0B00007F";
+
 /// One listening socket of a table: (port, loopback only, inode).
 fn parse_line(line: &str, v6: bool) -> Option<(u16, bool, u64)> {
     let cols: Vec<&str> = line.split_whitespace().collect();
@@ -16,6 +19,11 @@ fn parse_line(line: &str, v6: bool) -> Option<(u16, bool, u64)> {
     }
     let (addr, port) = cols.get(1)?.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
+    // Docker's embedded DNS listens on 127.0.0.11 at a random port (the
+    // engine's, not the user's: leave it out).
+    if addr == DOCKER_DNS {
+        return None;
+    }
     let loopback = if v6 {
         // ::1 in the kernel's word order, or ::ffff:127.x.
         addr == "00000000000000000000000001000000"
@@ -104,6 +112,7 @@ mod tests {
    0: 0100007F:1B58 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0000000000000000 100 0 0 10 0
    1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 222 1 0000000000000000 100 0 0 10 0
    2: 0100007F:1F90 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 0 1 0000000000000000 20 4 30 10 -1
+   3: 0B00007F:A0A5 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 555 1 0000000000000000 100 0 0 10 0
 ";
     const TCP6: &str = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000000000000000000001000000:1435 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 333 1 0000000000000000 100 0 0 10 0
@@ -118,6 +127,8 @@ garbage line
         assert_eq!(got.get(&7000), Some(&(false, vec![111, 444])));
         // 8080 on 0.0.0.0; the established connection is not listening.
         assert_eq!(got.get(&8080), Some(&(false, vec![222])));
+        // Docker's DNS on 127.0.0.11 is not the user's.
+        assert!(!got.contains_key(&0xA0A5));
         // 5173 on ::1 only.
         assert_eq!(got.get(&5173), Some(&(true, vec![333])));
         assert_eq!(got.len(), 3);
