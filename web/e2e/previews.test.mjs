@@ -86,6 +86,8 @@ test('a preview opens from the IDE, live-updates over its WebSocket, and obeys i
   await op.goto(app + '/login');
   await op.evaluate((t) => localStorage.setItem('aicockpit.token', t), otherToken);
   await op.goto(previewUrl);
+  // Sent to the app, which asks before logging anyone into a preview.
+  await op.getByRole('button', { name: 'Open preview' }).click({ timeout: 15_000 });
   await op.locator('[data-testid=preview-error]').waitFor({ timeout: 15_000 });
   assert.match(await op.locator('[data-testid=preview-error]').innerText(), /no such preview/);
   assert.equal(new URL(op.url()).hostname, 'localhost', 'still on the app, not the preview');

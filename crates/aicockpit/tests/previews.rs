@@ -344,6 +344,119 @@ async fn previews_open_stream_and_obey_share_levels() {
         .await
         .expect("closed");
     assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+
+    // Another site's requests do not ride on the viewer's session: a
+    // sibling preview's fetch or WebSocket (same site under a shared base
+    // domain) is treated as logged out; a top-level link is not.
+    let evil = format!("http://9999--evil--mallory.localhost:{port}");
+    // (what, request headers, status)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], StatusCode);
+    let cross: [Case; 5] = [
+        (
+            "cors fetch",
+            &[
+                ("sec-fetch-site", "same-site"),
+                ("sec-fetch-mode", "cors"),
+                ("sec-fetch-dest", "empty"),
+            ],
+            StatusCode::FOUND,
+        ),
+        (
+            "iframe",
+            &[
+                ("sec-fetch-site", "same-site"),
+                ("sec-fetch-mode", "navigate"),
+                ("sec-fetch-dest", "iframe"),
+            ],
+            StatusCode::FOUND,
+        ),
+        (
+            "foreign origin",
+            &[("origin", evil.as_str())],
+            StatusCode::FOUND,
+        ),
+        (
+            "link",
+            &[
+                ("sec-fetch-site", "same-site"),
+                ("sec-fetch-mode", "navigate"),
+                ("sec-fetch-dest", "document"),
+            ],
+            StatusCode::OK,
+        ),
+        (
+            "own page",
+            &[("sec-fetch-site", "same-origin"), ("origin", base.as_str())],
+            StatusCode::OK,
+        ),
+    ];
+    for (what, headers, want) in cross {
+        let mut r = client.get(format!("{base}/hello")).header(COOKIE, &cookie);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let got = r.send().await.expect("cross").status();
+        assert_eq!(got, want, "{what}");
+    }
+    let mut req = format!("ws://127.0.0.1:{port}/ws")
+        .into_client_request()
+        .expect("ws request");
+    req.headers_mut().insert(HOST, host.parse().expect("host"));
+    req.headers_mut()
+        .insert(COOKIE, cookie.parse().expect("cookie"));
+    req.headers_mut()
+        .insert("origin", evil.parse().expect("origin"));
+    assert!(
+        tokio_tungstenite::connect_async(req).await.is_err(),
+        "a foreign page's WebSocket gets no session"
+    );
+    // Path mode sends no cookies to the port.
+    let r = reqwest::Client::new()
+        .get(&path)
+        .bearer_auth(api_token(&alice))
+        .header(COOKIE, "app_session=secret")
+        .send()
+        .await
+        .expect("path cookie");
+    assert!(r.text().await.expect("text").contains("cookie=\n"));
+
+    // A session ends with the login it came from.
+    let (_, tokens) = alice.get("/api/v1/auth/tokens").await;
+    let token_id = tokens[0]["id"].as_str().expect("token id").to_owned();
+    let (s, _) = alice
+        .delete(&format!("/api/v1/auth/tokens/{token_id}"))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let r = client
+        .get(format!("{base}/hello"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("after revoke");
+    assert_eq!(r.status(), StatusCode::FOUND);
+
+    // A disabled owner's workspace serves nobody, public or not.
+    let (s, _) = ts
+        .admin_api()
+        .put(
+            &format!("/api/v1/workspaces/{ws_id}/ports/8000/share"),
+            json!({"level": "public"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = reqwest::get(&path).await.expect("public again");
+    assert_eq!(r.status(), StatusCode::OK);
+    let alice_id = w["owner_id"].as_str().expect("owner").to_owned();
+    let (s, v) = ts
+        .admin_api()
+        .patch(
+            &format!("/api/v1/users/{alice_id}"),
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = reqwest::get(&path).await.expect("disabled owner");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,6 +513,7 @@ async fn bad_preview_requests_are_refused() {
         ("https://evil.com", "/"),
         ("/a?b=1", "/a?b=1"),
         ("\\evil", "/"),
+        ("/\t/evil.com", "/"),
     ] {
         let (_, a) = authorize(
             &alice,
@@ -459,6 +573,14 @@ async fn bad_preview_requests_are_refused() {
         .await
         .expect("forged");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Without a session, a preview that does not exist looks like one that does.
+    let nobody = format!("8000--nope--nobody.localhost:{port}");
+    let r = browser(&ts, &nobody)
+        .get(format!("http://{nobody}/"))
+        .send()
+        .await
+        .expect("unknown");
+    assert_eq!(r.status(), StatusCode::FOUND);
     let r = browser(&ts, &host)
         .get(format!("http://{host}/__aicockpit/auth"))
         .send()

@@ -12,7 +12,8 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long the port may take to send a response's head.
@@ -44,16 +45,71 @@ pub(crate) struct Forward {
     pub strip_cookie: &'static str,
     /// Take `Authorization` out (it carried our token).
     pub strip_authorization: bool,
+    /// Path mode: on the app's own origin, so no cookies either way (they
+    /// would be the app origin's, shared by every path-mode port) and no
+    /// `Clear-Site-Data` (it would clear the app's storage).
+    pub path_mode: bool,
 }
 
-/// Sends `req` to the port behind `conn` and returns its response. The
-/// connection (and its place among the workspace's) lasts as long as the
-/// exchange, upgrades included.
-pub(crate) async fn forward(conn: PreviewConnection, mut req: Request, f: Forward) -> Response {
+/// A workspace port, as the pool of kept-alive connections knows it.
+pub(crate) type PortKey = (String, u16);
+
+type Sender = hyper::client::conn::http1::SendRequest<Body>;
+
+/// Connections to ports kept alive between requests (a page load is dozens
+/// of them; each new one costs a round trip through the workspace agent).
+/// Bounded per port and in age; a connection still busy is never handed out.
+type IdleMap = HashMap<PortKey, Vec<(Sender, Instant)>>;
+static IDLE: std::sync::OnceLock<std::sync::Mutex<IdleMap>> = std::sync::OnceLock::new();
+const IDLE_PER_PORT: usize = 8;
+const IDLE_FOR: Duration = Duration::from_secs(30);
+
+fn idle() -> std::sync::MutexGuard<'static, IdleMap> {
+    IDLE.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// A kept-alive connection to `key` ready for a request, if there is one.
+pub(crate) fn pooled(key: &PortKey) -> Option<Sender> {
+    let mut m = idle();
+    let list = m.get_mut(key)?;
+    while let Some((sender, at)) = list.pop() {
+        if at.elapsed() < IDLE_FOR && sender.is_ready() && !sender.is_closed() {
+            return Some(sender);
+        }
+    }
+    m.remove(key);
+    None
+}
+
+fn keep(key: PortKey, sender: Sender) {
+    if sender.is_closed() {
+        return;
+    }
+    let mut m = idle();
+    m.retain(|_, l| {
+        l.retain(|(s, at)| at.elapsed() < IDLE_FOR && !s.is_closed());
+        !l.is_empty()
+    });
+    let list = m.entry(key).or_default();
+    if list.len() < IDLE_PER_PORT {
+        list.push((sender, Instant::now()));
+    }
+}
+
+/// Sends `req` to the port over a new connection `conn` (whose place among
+/// the workspace's lasts as long as the connection, upgrades included).
+pub(crate) async fn forward(
+    conn: PreviewConnection,
+    key: PortKey,
+    mut req: Request,
+    f: Forward,
+) -> Response {
     let upgrade = wants_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let io = TokioIo::new(pipe(conn.tunnel, conn.permit));
-    let (mut sender, conn) = match hyper::client::conn::http1::Builder::new()
+    let (sender, conn) = match hyper::client::conn::http1::Builder::new()
         .handshake::<_, Body>(io)
         .await
     {
@@ -63,6 +119,19 @@ pub(crate) async fn forward(conn: PreviewConnection, mut req: Request, f: Forwar
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
+    send(sender, key, req, f, client_upgrade).await
+}
+
+/// Sends `req` on `sender` (a new or a kept-alive connection to the port);
+/// a plain exchange's connection goes back to the pool for the next one.
+pub(crate) async fn send(
+    mut sender: Sender,
+    key: PortKey,
+    req: Request,
+    f: Forward,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response {
+    let upgrade = client_upgrade.is_some();
     let (mut parts, body) = req.into_parts();
     parts.uri = f.uri.clone();
     rewrite_request_headers(&mut parts.headers, &f, upgrade);
@@ -72,8 +141,9 @@ pub(crate) async fn forward(conn: PreviewConnection, mut req: Request, f: Forwar
         Ok(Err(e)) => return bad_gateway(&format!("the port did not answer with HTTP: {e}")),
         Err(_) => return bad_gateway("the port sent no response within 60 s"),
     };
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_upgrade) = client_upgrade {
+    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    match (switching, client_upgrade) {
+        (true, Some(client_upgrade)) => {
             let port_upgrade = hyper::upgrade::on(&mut resp);
             tokio::spawn(async move {
                 if let (Ok(client), Ok(port)) = (client_upgrade.await, port_upgrade.await) {
@@ -83,11 +153,23 @@ pub(crate) async fn forward(conn: PreviewConnection, mut req: Request, f: Forwar
                 }
             });
         }
+        // Ready again once this response's body is read; until then
+        // `pooled` passes it over.
+        (false, None) => keep(key, sender),
+        _ => {}
     }
     let (mut parts, body) = resp.into_parts();
-    let switching = parts.status == StatusCode::SWITCHING_PROTOCOLS;
     strip_hop_by_hop(&mut parts.headers, switching);
+    if f.path_mode {
+        parts.headers.remove(header::SET_COOKIE);
+        parts.headers.remove("clear-site-data");
+    }
     Response::from_parts(parts, Body::new(body))
+}
+
+/// Whether the request asks to switch protocols (a WebSocket).
+pub(crate) fn is_upgrade(req: &Request) -> bool {
+    wants_upgrade(req.headers())
 }
 
 fn wants_upgrade(h: &HeaderMap) -> bool {
@@ -126,10 +208,25 @@ fn strip_hop_by_hop(h: &mut HeaderMap, upgrade: bool) {
 
 fn rewrite_request_headers(h: &mut HeaderMap, f: &Forward, upgrade: bool) {
     strip_hop_by_hop(h, upgrade);
-    if f.strip_authorization {
+    let ours = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start_matches("Bearer ")
+                .trim()
+                .starts_with(aicockpit_core::auth::TOKEN_PREFIX)
+        });
+    if f.strip_authorization || ours {
         h.remove(header::AUTHORIZATION);
     }
-    strip_cookie(h, f.strip_cookie);
+    if f.path_mode {
+        h.remove(header::COOKIE);
+    } else {
+        strip_cookie(h, f.strip_cookie);
+    }
+    // Only what this proxy says about the client counts.
+    h.remove(header::FORWARDED);
+    h.remove("x-real-ip");
     let set = |h: &mut HeaderMap, name: &'static str, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
             h.insert(name, v);
@@ -168,15 +265,18 @@ pub(crate) fn strip_cookie(h: &mut HeaderMap, name: &str) {
     }
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub(crate) fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// Every value of cookie `name` in the request's `Cookie` headers (a
+/// sibling origin may have set one of the same name to shadow ours).
+pub(crate) fn cookies<'a>(h: &'a HeaderMap, name: &str) -> Vec<&'a str> {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| k.trim() == name)
+        .filter(|(k, _)| k.trim() == name)
         .map(|(_, v)| v.trim())
+        .take(8)
+        .collect()
 }
 
 /// The tunnel as a byte stream: a duplex pipe whose far end one task

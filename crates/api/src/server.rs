@@ -145,6 +145,7 @@ impl App {
             }),
         );
         let host_isolation = Arc::new(host_isolation(&config).await);
+        warn_if_previews_point_home(&config);
         let previews = Arc::new(aicockpit_core::previews::Previews::new(
             store.clone(),
             workspaces.clone(),
@@ -227,6 +228,22 @@ impl App {
 
 /// Keeps workspaces off this host's own addresses where the engine runs on
 /// this host and the firewall can be changed; says why not otherwise.
+/// `*.localhost` previews reach the server only from its own machine: on
+/// a server others use, links would point at each visitor's own computer.
+fn warn_if_previews_point_home(config: &Config) {
+    let loopback = config
+        .server
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
+    if config.previews.base_domain == "localhost" && !loopback {
+        warn!(
+            listen = %config.server.listen,
+            "previews.base_domain is `localhost`, which only works for a browser on this machine; set a wildcard domain for previews"
+        );
+    }
+}
+
 async fn host_isolation(config: &Config) -> aicockpit_core::workspaces::hostfw::HostIsolation {
     use aicockpit_core::workspaces::hostfw::{enforce, HostIsolation};
     let w = &config.workspaces;

@@ -164,6 +164,25 @@ pub fn may_open(
 /// visitors cannot make the server hold unbounded tunnels.
 pub const MAX_CONNECTIONS_PER_WORKSPACE: usize = 256;
 
+fn session_of(p: &Principal, host: &str) -> Session {
+    Session {
+        user_id: p.user_id.clone(),
+        token_id: p.token_id.clone(),
+        host: host.to_ascii_lowercase(),
+        at: Instant::now(),
+    }
+}
+
+/// Adds `s` under `key`, making room by forgetting the oldest entry.
+fn remember(m: &mut HashMap<String, Session>, key: String, s: Session) {
+    if m.len() >= MAX_SESSIONS {
+        if let Some(oldest) = m.iter().min_by_key(|(_, s)| s.at).map(|(k, _)| k.clone()) {
+            m.remove(&oldest);
+        }
+    }
+    m.insert(key, s);
+}
+
 /// Preview sessions last this long; then the browser goes through the
 /// main app again (where a logged-out user must log in).
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -172,6 +191,9 @@ const MAX_SESSIONS: usize = 10_000;
 
 struct Session {
     user_id: String,
+    /// The login (token) the session came from: when it ends (logout,
+    /// password change or reset, revocation), so does the session.
+    token_id: String,
     host: String,
     at: Instant,
 }
@@ -272,6 +294,14 @@ impl Previews {
 
     /// Whether `viewer` may open the preview `r`.
     pub async fn check(&self, r: &Resolved, viewer: Option<&Principal>) -> Result<(), CoreError> {
+        // A disabled owner's workspace serves nobody.
+        match self.store.user_by_id(&r.owner_id).await {
+            Ok(owner) if !owner.disabled => {}
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(CoreError::NotFound("no such preview".into()))
+            }
+            Err(e) => return Err(e.into()),
+        }
         let level = self.share_level(&r.workspace_id, r.port).await?;
         may_open(
             level,
@@ -359,17 +389,7 @@ impl Previews {
         let t = format!("pvt_{}", crate::auth::random_password());
         let mut m = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
         m.retain(|_, s| s.at.elapsed() < TICKET_TTL);
-        if m.len() >= MAX_SESSIONS {
-            m.clear();
-        }
-        m.insert(
-            t.clone(),
-            Session {
-                user_id: p.user_id.clone(),
-                host: host.to_ascii_lowercase(),
-                at: Instant::now(),
-            },
-        );
+        remember(&mut m, t.clone(), session_of(p, host));
         t
     }
 
@@ -382,7 +402,8 @@ impl Previews {
         if s.at.elapsed() >= TICKET_TTL || s.host != host.to_ascii_lowercase() {
             return None;
         }
-        self.auth.principal_of(&s.user_id, "preview").await.ok()
+        // The session to come belongs to the login the ticket came from.
+        self.auth.principal_of(&s.user_id, &s.token_id).await.ok()
     }
 
     /// Opens a preview session for `p` on `host` (after a ticket from the
@@ -392,19 +413,7 @@ impl Previews {
         {
             let mut m = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
             m.retain(|_, s| s.at.elapsed() < SESSION_TTL);
-            if m.len() >= MAX_SESSIONS {
-                if let Some(oldest) = m.iter().min_by_key(|(_, s)| s.at).map(|(k, _)| k.clone()) {
-                    m.remove(&oldest);
-                }
-            }
-            m.insert(
-                id.clone(),
-                Session {
-                    user_id: p.user_id.clone(),
-                    host: host.to_ascii_lowercase(),
-                    at: Instant::now(),
-                },
-            );
+            remember(&mut m, id.clone(), session_of(p, host));
         }
         let detail = json!({"port": r.port, "host": host});
         self.audit
@@ -421,13 +430,21 @@ impl Previews {
     /// The principal of preview session `cookie` on `host`, if it is one
     /// (for this very host) and its user may still log in.
     pub async fn session(&self, cookie: &str, host: &str) -> Option<Principal> {
-        let user_id = {
+        let (user_id, token_id) = {
             let m = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
             let s = m.get(cookie)?;
             (s.at.elapsed() < SESSION_TTL && s.host == host.to_ascii_lowercase())
-                .then(|| s.user_id.clone())?
+                .then(|| (s.user_id.clone(), s.token_id.clone()))?
         };
-        self.auth.principal_of(&user_id, "preview").await.ok()
+        let p = self.auth.principal_of(&user_id, "preview").await.ok()?;
+        let login_lives = self
+            .store
+            .list_tokens(&user_id)
+            .await
+            .ok()?
+            .iter()
+            .any(|t| t.id == token_id);
+        (login_lives && !p.must_change_password).then_some(p)
     }
 }
 

@@ -13,6 +13,8 @@ export const setPortShare = (ws: string, port: number, level: ShareLevel) =>
 /// once (in the click) so pop-up blockers let it through, then sent on.
 export async function openPreview(ws: string, port: number): Promise<void> {
   const tab = window.open('about:blank', '_blank');
+  // The previewed app must not be able to steer this tab (window.opener).
+  if (tab) tab.opener = null;
   try {
     const link = await authorizePreview({ workspace: ws, port, next: '/' });
     if (tab) tab.location.href = link.url;

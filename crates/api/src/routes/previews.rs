@@ -66,10 +66,39 @@ fn page(status: StatusCode, text: &str) -> Response {
 /// `//host`), or `/`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => {
-            n.chars().filter(|c| !c.is_control()).take(2048).collect()
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control)
+                && n.len() <= 2048 =>
+        {
+            n.to_owned()
         }
         _ => "/".to_owned(),
+    }
+}
+
+/// Whether the browser sent this request from the preview's own origin, or
+/// as a top-level GET navigation (a link, the address bar). Other previews
+/// are same-site with this one under a shared base domain, so their pages'
+/// requests, forms and WebSockets would otherwise carry the viewer's
+/// session cookie. Clients that are not browsers send neither header.
+fn own_or_navigation(req: &Request, host: &str, proto: &str) -> bool {
+    let h = req.headers();
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+    if let Some(origin) = get("origin") {
+        if !origin.eq_ignore_ascii_case(&format!("{proto}://{host}")) {
+            return false;
+        }
+    }
+    match get("sec-fetch-site") {
+        None | Some("same-origin") | Some("none") => true,
+        Some(_) => {
+            matches!(*req.method(), Method::GET | Method::HEAD)
+                && get("sec-fetch-mode") == Some("navigate")
+                && get("sec-fetch-dest") == Some("document")
+        }
     }
 }
 
@@ -86,17 +115,28 @@ async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
     let host = host_of(req.headers())
         .unwrap_or_default()
         .to_ascii_lowercase();
+    let proto = proto_of(req.headers());
+    let cookies = proxy::cookies(req.headers(), COOKIE);
     let resolved = match s.previews.resolve(&target).await {
         Ok(r) => r,
+        // Without a session, whether it exists is not told.
+        Err(_) if cookies.is_empty() && req.uri().path() != AUTH_PATH => {
+            return to_login(s, &host, &req)
+        }
         Err(_) => return page(StatusCode::NOT_FOUND, "no such preview"),
     };
     if req.uri().path() == AUTH_PATH {
-        return take_ticket(s, &host, &resolved, req.uri()).await;
+        return take_ticket(s, &host, &resolved, req.uri(), proto).await;
     }
-    let viewer = match proxy::cookie(req.headers(), COOKIE) {
-        Some(c) => s.previews.session(c, &host).await,
-        None => None,
-    };
+    let mut viewer = None;
+    if own_or_navigation(&req, &host, proto) {
+        for c in cookies {
+            if let Some(p) = s.previews.session(c, &host).await {
+                viewer = Some(p);
+                break;
+            }
+        }
+    }
     match s.previews.check(&resolved, viewer.as_ref()).await {
         Ok(()) => {}
         Err(CoreError::Unauthenticated(_)) => return to_login(s, &host, &req),
@@ -110,17 +150,19 @@ async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
     let f = Forward {
         uri: uri.parse().unwrap_or_else(|_| Uri::from_static("/")),
         host: host.clone(),
-        proto: proto_of(req.headers()),
+        proto,
         prefix: None,
         client: client_ip(&req),
         strip_cookie: COOKIE,
+        // Our tokens never reach a port (an app's own Authorization does).
         strip_authorization: false,
+        path_mode: false,
     };
     connect_and_forward(s, &resolved, req, f, false).await
 }
 
 /// `/__aicockpit/auth?ticket=…&next=…` on the preview's origin.
-async fn take_ticket(s: &AppState, host: &str, r: &Resolved, uri: &Uri) -> Response {
+async fn take_ticket(s: &AppState, host: &str, r: &Resolved, uri: &Uri, proto: &str) -> Response {
     #[derive(Deserialize)]
     struct Q {
         ticket: String,
@@ -142,7 +184,8 @@ async fn take_ticket(s: &AppState, host: &str, r: &Resolved, uri: &Uri) -> Respo
         };
     }
     let session = s.previews.open_session(&p, host, r).await;
-    let cookie = format!("{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax");
+    let secure = if proto == "https" { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax{secure}");
     let mut resp = StatusCode::FOUND.into_response();
     let h = resp.headers_mut();
     if let (Ok(c), Ok(l)) = (
@@ -189,6 +232,14 @@ async fn connect_and_forward(
     f: Forward,
     sandbox: bool,
 ) -> Response {
+    let key = (r.workspace_id.clone(), r.port);
+    if !proxy::is_upgrade(&req) {
+        if let Some(sender) = proxy::pooled(&key) {
+            // (Its bytes count as activity as they pass the tunnel.)
+            let resp = proxy::send(sender, key, req, f, None).await;
+            return sandboxed(resp, sandbox);
+        }
+    }
     let conn = match s.previews.connect(r).await {
         Ok(c) => c,
         Err(e @ CoreError::TooManyRequests { .. }) => return ApiError::from(e).into_response(),
@@ -206,11 +257,17 @@ async fn connect_and_forward(
             );
         }
     };
-    let mut resp = proxy::forward(conn, req, f).await;
+    let resp = proxy::forward(conn, key, req, f).await;
+    sandboxed(resp, sandbox)
+}
+
+/// Path-mode responses get an opaque origin.
+fn sandboxed(mut resp: Response, sandbox: bool) -> Response {
     if sandbox {
         // An opaque origin: scripts run, but cannot reach the app's
         // storage on this origin.
-        resp.headers_mut().insert(
+        // Appended: the app's own policy still applies too.
+        resp.headers_mut().append(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads",
@@ -287,6 +344,7 @@ pub(crate) async fn path_mode(
         client: client_ip(&req),
         strip_cookie: COOKIE,
         strip_authorization: true,
+        path_mode: true,
     };
     connect_and_forward(&s, &resolved, req, f, true).await
 }
@@ -373,6 +431,7 @@ pub(crate) async fn authorize(
             // The main app's own port, if it has one, is the preview's too.
             let app_port = host_of(&headers)
                 .and_then(|h| h.rsplit_once(':'))
+                .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
                 .map(|(_, p)| format!(":{p}"))
                 .unwrap_or_default();
             let host = format!("{label}.{base}{app_port}");
