@@ -1,10 +1,9 @@
 //! Preview benchmark: the latency the preview proxy adds over calling the
 //! workspace's port directly (published on the host's loopback for the
 //! comparison), and a WebSocket echo both ways, in the same run. The proxy
-//! opens a new connection to the port per request (through the workspace
-//! agent), so the direct figure that compares is also one connection per
-//! request; keep-alive to the port is shown too. Prints figures; asserts
-//! nothing.
+//! keeps connections to the port alive, so the direct figure that compares
+//! is one kept-alive connection; a new connection per request is shown too.
+//! Prints figures; asserts nothing.
 //!
 //!     scripts/bench        # or: cargo bench -p aicockpit --bench preview
 
@@ -179,9 +178,9 @@ async fn run() {
     proxied.line("through the preview proxy (subdomain)");
     println!(
         "{:<46} median {:>8.3} ms   p99 {:>8.3} ms",
-        "added by the proxy (vs. a new connection)",
-        proxied.pct(0.5) - direct_new.pct(0.5),
-        proxied.pct(0.99) - direct_new.pct(0.99)
+        "added by the proxy (vs. a kept-alive connection)",
+        proxied.pct(0.5) - direct_kept.pct(0.5),
+        proxied.pct(0.99) - direct_kept.pct(0.99)
     );
 
     let ws_direct = format!("ws://127.0.0.1:{published}/ws")
