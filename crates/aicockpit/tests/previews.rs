@@ -291,6 +291,22 @@ async fn previews_open_stream_and_obey_share_levels() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = reqwest::get(&path).await.expect("public path");
     assert_eq!(r.status(), StatusCode::OK);
+    // The rest of the path reaches the port as it was sent.
+    let encoded = path.replace("/hello", "/a%3Fb");
+    let r = reqwest::get(&encoded).await.expect("encoded path");
+    let text = r.text().await.expect("text");
+    assert!(text.contains("path=/a%3Fb\n"), "{text}");
+    // A WebSocket opened while public (logged out).
+    let mut req = format!("ws://127.0.0.1:{port}/ws")
+        .into_client_request()
+        .expect("ws request");
+    req.headers_mut().insert(HOST, host.parse().expect("host"));
+    let (mut anon_ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("public websocket");
+    anon_ws.send(Message::text("still")).await.expect("send");
+    let got = anon_ws.next().await.expect("message").expect("ok");
+    assert_eq!(got.into_text().expect("text").as_str(), "echo: still");
     let (_, shares) = alice
         .get(&format!("/api/v1/workspaces/{ws_id}/ports/shares"))
         .await;
@@ -314,6 +330,18 @@ async fn previews_open_stream_and_obey_share_levels() {
     assert_eq!(s, StatusCode::OK);
     let r = reqwest::get(&path).await.expect("private again");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The WebSocket opened while it was public is closed too (checked
+    // again every few seconds while it lasts).
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match anon_ws.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the WebSocket outlived the share level");
     let r = client
         .get(format!("{base}/hello"))
         .header(COOKIE, &bob_cookie)

@@ -51,6 +51,14 @@ pub(crate) struct Forward {
     pub path_mode: bool,
 }
 
+/// Asks again whether the viewer may still use the preview (a long-lived
+/// WebSocket outlives the check made when it opened).
+pub(crate) type Recheck =
+    std::sync::Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, bool> + Send + Sync>;
+
+/// How often an open upgraded connection is checked again.
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
+
 /// A workspace port, as the pool of kept-alive connections knows it.
 pub(crate) type PortKey = (String, u16);
 
@@ -105,6 +113,7 @@ pub(crate) async fn forward(
     key: PortKey,
     mut req: Request,
     f: Forward,
+    recheck: Recheck,
 ) -> Response {
     let upgrade = wants_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -119,7 +128,7 @@ pub(crate) async fn forward(
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
-    send(sender, key, req, f, client_upgrade).await
+    send(sender, key, req, f, client_upgrade.map(|u| (u, recheck))).await
 }
 
 /// Sends `req` on `sender` (a new or a kept-alive connection to the port);
@@ -129,7 +138,7 @@ pub(crate) async fn send(
     key: PortKey,
     req: Request,
     f: Forward,
-    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    client_upgrade: Option<(hyper::upgrade::OnUpgrade, Recheck)>,
 ) -> Response {
     let upgrade = client_upgrade.is_some();
     let (mut parts, body) = req.into_parts();
@@ -143,13 +152,27 @@ pub(crate) async fn send(
     };
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     match (switching, client_upgrade) {
-        (true, Some(client_upgrade)) => {
+        (true, Some((client_upgrade, recheck))) => {
             let port_upgrade = hyper::upgrade::on(&mut resp);
             tokio::spawn(async move {
                 if let (Ok(client), Ok(port)) = (client_upgrade.await, port_upgrade.await) {
                     let mut client = TokioIo::new(client);
                     let mut port = TokioIo::new(port);
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut port).await;
+                    // Ends when either side does, or when the viewer may no
+                    // longer open the preview (share level lowered, session
+                    // ended, user or owner disabled).
+                    let revoked = async {
+                        loop {
+                            tokio::time::sleep(RECHECK_EVERY).await;
+                            if !recheck().await {
+                                break;
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut port) => {}
+                        _ = revoked => {}
+                    }
                 }
             });
         }

@@ -223,6 +223,7 @@ pub struct PreviewConnection {
 const TICKET_TTL: Duration = Duration::from_secs(60);
 
 /// A preview address resolved: the workspace and port, and its owner.
+#[derive(Debug, Clone)]
 pub struct Resolved {
     pub workspace_id: String,
     pub owner_id: String,

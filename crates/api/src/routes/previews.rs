@@ -129,10 +129,12 @@ async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
         return take_ticket(s, &host, &resolved, req.uri(), proto).await;
     }
     let mut viewer = None;
+    let mut viewer_cookie: Option<String> = None;
     if own_or_navigation(&req, &host, proto) {
         for c in cookies {
             if let Some(p) = s.previews.session(c, &host).await {
                 viewer = Some(p);
+                viewer_cookie = Some(c.to_owned());
                 break;
             }
         }
@@ -158,7 +160,31 @@ async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
         strip_authorization: false,
         path_mode: false,
     };
-    connect_and_forward(s, &resolved, req, f, false).await
+    // The same decision, made again while an upgraded connection lasts.
+    let recheck: proxy::Recheck = {
+        let previews = s.previews.clone();
+        let (resolved, host) = (resolved.clone(), host.clone());
+        let cookie = viewer_cookie;
+        std::sync::Arc::new(move || {
+            let (previews, resolved, host, cookie) = (
+                previews.clone(),
+                resolved.clone(),
+                host.clone(),
+                cookie.clone(),
+            );
+            Box::pin(async move {
+                let viewer = match &cookie {
+                    Some(c) => match previews.session(c, &host).await {
+                        Some(p) => Some(p),
+                        None => return false,
+                    },
+                    None => None,
+                };
+                previews.check(&resolved, viewer.as_ref()).await.is_ok()
+            })
+        })
+    };
+    connect_and_forward(s, &resolved, req, f, false, recheck).await
 }
 
 /// `/__aicockpit/auth?ticket=…&next=…` on the preview's origin.
@@ -231,6 +257,7 @@ async fn connect_and_forward(
     req: Request,
     f: Forward,
     sandbox: bool,
+    recheck: proxy::Recheck,
 ) -> Response {
     let key = (r.workspace_id.clone(), r.port);
     if !proxy::is_upgrade(&req) {
@@ -257,7 +284,7 @@ async fn connect_and_forward(
             );
         }
     };
-    let resp = proxy::forward(conn, key, req, f).await;
+    let resp = proxy::forward(conn, key, req, f, recheck).await;
     sandboxed(resp, sandbox)
 }
 
@@ -309,6 +336,7 @@ pub(crate) async fn path_mode(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .map(str::to_owned);
+    let bearer_token = bearer.clone();
     let viewer: Option<Principal> = match bearer {
         Some(t) => match s.auth.authenticate(&t).await {
             Ok(p) if !p.must_change_password => Some(p),
@@ -335,7 +363,10 @@ pub(crate) async fn path_mode(
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
-    let uri = format!("/{rest}{query}");
+    // The rest of the path as the client sent it (still percent-encoded:
+    // decoding would change its meaning, `%3F` into a query).
+    let raw_rest = req.uri().path().splitn(6, '/').nth(5).unwrap_or_default();
+    let uri = format!("/{raw_rest}{query}");
     let f = Forward {
         uri: uri.parse().unwrap_or_else(|_| Uri::from_static("/")),
         host: host_of(req.headers()).unwrap_or_default().to_owned(),
@@ -346,7 +377,30 @@ pub(crate) async fn path_mode(
         strip_authorization: true,
         path_mode: true,
     };
-    connect_and_forward(&s, &resolved, req, f, true).await
+    let recheck: proxy::Recheck = {
+        let (previews, auth) = (s.previews.clone(), s.auth.clone());
+        let resolved = resolved.clone();
+        let token = bearer_token;
+        std::sync::Arc::new(move || {
+            let (previews, auth, resolved, token) = (
+                previews.clone(),
+                auth.clone(),
+                resolved.clone(),
+                token.clone(),
+            );
+            Box::pin(async move {
+                let viewer = match &token {
+                    Some(t) => match auth.authenticate(t).await {
+                        Ok(p) => Some(p),
+                        Err(_) => return false,
+                    },
+                    None => None,
+                };
+                previews.check(&resolved, viewer.as_ref()).await.is_ok()
+            })
+        })
+    };
+    connect_and_forward(&s, &resolved, req, f, true, recheck).await
 }
 
 /// A workspace id, or (with a caller) one of their workspace names.
