@@ -165,6 +165,7 @@ impl Registry {
     /// Keeps `result` as service `id`'s last test.
     pub async fn record_test(
         &self,
+        actor: &str,
         id: &str,
         result: &crate::probe::ProbeResult,
     ) -> Result<(), AiError> {
@@ -181,6 +182,10 @@ impl Registry {
         self.store()
             .set_setting(&format!("ai.last_test.{id}"), &value)
             .await?;
+        let detail = json!({"service": id, "ok": t.ok, "error_kind": t.error_kind});
+        self.audit()
+            .note(Entry::done(actor, None, "ai.service.test", detail))
+            .await;
         Ok(())
     }
 

@@ -55,6 +55,24 @@ pub fn classify(e: &reqwest::Error) -> FailureKind {
     }
 }
 
+/// A models list larger than this is not one (whoever answers on a probed
+/// address may send anything).
+const MAX_MODELS_BYTES: usize = 4 << 20;
+
+/// The body, unless it exceeds `max` or breaks off.
+async fn read_bounded(resp: reqwest::Response, max: usize) -> Option<Vec<u8>> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.ok()?);
+        if body.len() > max {
+            return None;
+        }
+    }
+    Some(body)
+}
+
 pub async fn probe(gw: &Gateway, svc: &Service) -> ProbeResult {
     let url = kinds::url(
         svc.kind,
@@ -92,7 +110,16 @@ pub async fn probe(gw: &Gateway, svc: &Service) -> ProbeResult {
         }
     };
     let status = resp.status();
-    let body = resp.bytes().await.unwrap_or_default();
+    let Some(body) = read_bounded(resp, MAX_MODELS_BYTES).await else {
+        r.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        r.status = Some(status.as_u16());
+        r.error_kind = Some(FailureKind::InvalidResponse);
+        r.error = Some(format!(
+            "the answer is larger than {} MiB or broke off",
+            MAX_MODELS_BYTES >> 20
+        ));
+        return r;
+    };
     r.latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     r.status = Some(status.as_u16());
     if !status.is_success() {

@@ -166,6 +166,39 @@ async fn local_servers_are_detected_tests_kept_and_models_chosen_per_feature() {
         json!(["fake-small", "fake-large"])
     );
     assert!(!list.to_string().contains("api_key\":\""), "{list}");
+    let (_, rows) = admin.get("/api/v1/audit?action=ai.service.test").await;
+    assert_eq!(rows[0]["detail"]["ok"], true, "{rows}");
+
+    // Whatever answers on a tested address may send anything: a "models
+    // list" of 5 MiB is refused, not buffered whole.
+    let huge = axum::Router::new().route(
+        "/v1/models",
+        axum::routing::get(|| async {
+            // Valid JSON: only its size gives it away.
+            let one = r#"{"id":"m"},"#.repeat(500_000);
+            format!(r#"{{"object":"list","data":[{one}{{"id":"last"}}]}}"#)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let huge_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, huge).await;
+    });
+    let (s, _) = admin
+        .post(
+            "/api/v1/ai/services",
+            json!({"name": "huge", "kind": "custom", "base_url": huge_url}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, t) = admin.post_empty("/api/v1/ai/services/huge/test").await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["ok"], false, "{t}");
+    assert_eq!(t["error_kind"], "invalid_response", "{t}");
+    let (s, _) = admin.delete("/api/v1/ai/services/huge").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
 
     // Models per feature: admins' defaults, the user's own on top.
     let (s, f) = admin

@@ -303,7 +303,9 @@ pub(crate) async fn test(
     can(&p, Action::Administer, Resource::Instance)?;
     let svc = s.ai.registry().get(&id).await?;
     let result = aicockpit_ai::probe::probe(&s.ai, &svc).await;
-    s.ai.registry().record_test(&svc.id, &result).await?;
+    s.ai.registry()
+        .record_test(&p.actor(), &svc.id, &result)
+        .await?;
     Ok(Json(result))
 }
 
