@@ -72,6 +72,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// `user` acting through login `token_id`.
+    fn of(user: UserRecord, token_id: String) -> Result<Principal, CoreError> {
+        Ok(Principal {
+            role: Role::parse(&user.role)?,
+            user_id: user.id,
+            username: user.username,
+            token_id,
+            run: None,
+            must_change_password: user.must_change_password,
+        })
+    }
     /// Who audit rows name: the user, or `agent:<run>` for the AI.
     pub fn actor(&self) -> String {
         match &self.run {
@@ -587,14 +598,7 @@ impl AuthService {
         if found.token.last_used_at.is_none_or(|t| now - t > 60_000) {
             self.store.touch_token(&found.token.id, now).await?;
         }
-        Ok(Principal {
-            user_id: found.user.id,
-            username: found.user.username,
-            role: Role::parse(&found.user.role)?,
-            token_id: found.token.id,
-            run: None,
-            must_change_password: found.user.must_change_password,
-        })
+        Principal::of(found.user, found.token.id)
     }
 
     /// The rights of `user_id` for a session that is not a token (a
@@ -610,14 +614,7 @@ impl AuthService {
         if user.disabled {
             return Err(CoreError::Unauthenticated("the session ended".into()));
         }
-        Ok(Principal {
-            user_id: user.id,
-            username: user.username,
-            role: Role::parse(&user.role)?,
-            token_id: session.to_owned(),
-            run: None,
-            must_change_password: user.must_change_password,
-        })
+        Principal::of(user, session.to_owned())
     }
 
     pub async fn list_tokens(&self, user_id: &str) -> Result<Vec<TokenRecord>, CoreError> {

@@ -161,30 +161,46 @@ async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
         path_mode: false,
     };
     // The same decision, made again while an upgraded connection lasts.
-    let recheck: proxy::Recheck = {
-        let previews = s.previews.clone();
-        let (resolved, host) = (resolved.clone(), host.clone());
-        let cookie = viewer_cookie;
-        std::sync::Arc::new(move || {
-            let (previews, resolved, host, cookie) = (
-                previews.clone(),
-                resolved.clone(),
-                host.clone(),
-                cookie.clone(),
-            );
-            Box::pin(async move {
-                let viewer = match &cookie {
-                    Some(c) => match previews.session(c, &host).await {
+    let cred = match viewer_cookie {
+        Some(cookie) => Credential::Session { cookie, host },
+        None => Credential::None,
+    };
+    let recheck = recheck(s, &resolved, cred);
+    connect_and_forward(s, &resolved, req, f, false, recheck).await
+}
+
+/// What a preview request was opened with, to be checked again later.
+#[derive(Clone)]
+enum Credential {
+    None,
+    Session { cookie: String, host: String },
+    Token(String),
+}
+
+/// The same decision as when the connection opened, made again while an
+/// upgraded connection lasts: false once the credential no longer holds or
+/// the viewer may no longer open `r`.
+fn recheck(s: &AppState, r: &Resolved, cred: Credential) -> proxy::Recheck {
+    let (previews, auth, r) = (s.previews.clone(), s.auth.clone(), r.clone());
+    std::sync::Arc::new(move || {
+        let (previews, auth, r, cred) = (previews.clone(), auth.clone(), r.clone(), cred.clone());
+        Box::pin(async move {
+            let viewer = match &cred {
+                Credential::None => None,
+                Credential::Session { cookie, host } => {
+                    match previews.session(cookie, host).await {
                         Some(p) => Some(p),
                         None => return false,
-                    },
-                    None => None,
-                };
-                previews.check(&resolved, viewer.as_ref()).await.is_ok()
-            })
+                    }
+                }
+                Credential::Token(t) => match auth.authenticate(t).await {
+                    Ok(p) => Some(p),
+                    Err(_) => return false,
+                },
+            };
+            previews.check(&r, viewer.as_ref()).await.is_ok()
         })
-    };
-    connect_and_forward(s, &resolved, req, f, false, recheck).await
+    })
 }
 
 /// `/__aicockpit/auth?ticket=…&next=…` on the preview's origin.
@@ -377,29 +393,11 @@ pub(crate) async fn path_mode(
         strip_authorization: true,
         path_mode: true,
     };
-    let recheck: proxy::Recheck = {
-        let (previews, auth) = (s.previews.clone(), s.auth.clone());
-        let resolved = resolved.clone();
-        let token = bearer_token;
-        std::sync::Arc::new(move || {
-            let (previews, auth, resolved, token) = (
-                previews.clone(),
-                auth.clone(),
-                resolved.clone(),
-                token.clone(),
-            );
-            Box::pin(async move {
-                let viewer = match &token {
-                    Some(t) => match auth.authenticate(t).await {
-                        Ok(p) => Some(p),
-                        Err(_) => return false,
-                    },
-                    None => None,
-                };
-                previews.check(&resolved, viewer.as_ref()).await.is_ok()
-            })
-        })
+    let cred = match bearer_token {
+        Some(t) => Credential::Token(t),
+        None => Credential::None,
     };
+    let recheck = recheck(&s, &resolved, cred);
     connect_and_forward(&s, &resolved, req, f, true, recheck).await
 }
 
