@@ -18,6 +18,7 @@ bash "$HERE/images.sh" ${AICOCKPIT_IMAGES:-}
 if [ $want_test -eq 1 ]; then
   bash "$HERE/postgres.sh"
   bash "$HERE/podman.sh"
-  # Debian's Chromium for the browser tests (Playwright cannot download one).
-  apt_install chromium
+  # Debian's Chromium for the browser tests (Playwright cannot download one),
+  # and Debian's OpenSSH client, which the SSH tests drive as users do.
+  apt_install chromium openssh-client
 fi

@@ -66,6 +66,12 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         address: String,
     },
+    /// An SSH session in a workspace through the server (OpenSSH's `ssh`;
+    /// interactive shell, or the command after `--`).
+    Ssh(cli::ssh::SshArgs),
+    /// Write Host entries for your workspaces to your OpenSSH config
+    /// (`ssh aicockpit--NAME`, scp, sftp, desktop IDEs' remote-SSH modes).
+    ConfigSsh(cli::ssh::ConfigSshArgs),
     /// Keep a running workspace from idle stop (`ws keepalive`).
     Keepalive {
         workspace: String,
@@ -112,6 +118,8 @@ fn main() -> ExitCode {
                 ports,
                 address,
             } => cli::forward::run(conn, workspace, ports, address, out).await,
+            Command::Ssh(a) => cli::ssh::ssh(conn, a).await,
+            Command::ConfigSsh(a) => cli::ssh::config_ssh(conn, a, out).await,
             Command::Keepalive {
                 workspace,
                 duration,

@@ -21,4 +21,5 @@ mod ports;
 mod previews;
 mod quotas;
 mod reconcile;
+mod ssh;
 mod workspace_agent;

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Echoes every connection on 127.0.0.1:7000 (one process per connection).
-const ECHO: &str = r#"nohup perl -MIO::Socket::INET -e '$SIG{CHLD}="IGNORE"; my $s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>7000,Listen=>16,ReuseAddr=>1) or die; while(my $c=$s->accept){ if(!fork){ while(sysread($c,my $b,65536)){ syswrite($c,$b) } exit } }' >/dev/null 2>&1 &"#;
+pub(crate) const ECHO: &str = r#"nohup perl -MIO::Socket::INET -e '$SIG{CHLD}="IGNORE"; my $s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>7000,Listen=>16,ReuseAddr=>1) or die; while(my $c=$s->accept){ if(!fork){ while(sysread($c,my $b,65536)){ syswrite($c,$b) } exit } }' >/dev/null 2>&1 &"#;
 /// Answers every request on 127.0.0.1:8080 with one page.
 const HTTP: &str = r#"nohup perl -MIO::Socket::INET -e 'my $s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>8080,Listen=>16,ReuseAddr=>1) or die; while(my $c=$s->accept){ my $r=""; while(sysread($c,my $b,4096)){ $r.=$b; last if $r=~/\r\n\r\n/ } my $p="hello from the workspace"; print $c "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ".length($p)."\r\n\r\n$p"; close $c }' >/dev/null 2>&1 &"#;
 

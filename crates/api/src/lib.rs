@@ -45,6 +45,8 @@ pub struct AppState {
     pub files: Arc<aicockpit_core::files::WorkspaceFiles>,
     pub terminals: Arc<aicockpit_core::terminals::WorkspaceTerminals>,
     pub ports: Arc<aicockpit_core::ports::WorkspacePorts>,
+    /// SSH into workspaces (host keys, connections to the agent's server).
+    pub ssh: Arc<aicockpit_core::ssh::WorkspaceSsh>,
     /// Web previews of workspace ports (who may open them, sessions).
     pub previews: Arc<aicockpit_core::previews::Previews>,
     pub audit: Arc<aicockpit_core::audit::Audit>,
@@ -65,7 +67,7 @@ pub struct AppState {
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
         ai, ai_features, audit, auth, conversations, files, gateway, health, policies, ports,
-        previews, quotas, runs, system, terminals, users, workspaces,
+        previews, quotas, runs, ssh, system, terminals, users, workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -99,6 +101,8 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(terminals::ws))
         .routes(routes!(ports::list))
         .routes(routes!(ports::tcp))
+        .routes(routes!(ssh::connect))
+        .routes(routes!(ssh::host_key))
         .routes(routes!(previews::authorize))
         .routes(routes!(previews::set_share))
         .routes(routes!(previews::shares))

@@ -105,6 +105,17 @@ impl App {
             workspaces.clone(),
             audit.clone(),
         ));
+        let ssh_keys = aicockpit_core::ssh::HostKeys::open(&data_dir).map_err(|e| {
+            StartError::Io(format!(
+                "the SSH host key secret in {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let ssh = Arc::new(aicockpit_core::ssh::WorkspaceSsh::new(
+            workspaces.clone(),
+            audit.clone(),
+            ssh_keys,
+        ));
         let secrets = match &config.ai.secret_key {
             Some(k) => aicockpit_ai::crypto::SecretBox::from_key_b64(k),
             None => aicockpit_ai::crypto::SecretBox::load_or_create(&data_dir.join("secret.key")),
@@ -169,6 +180,7 @@ impl App {
             files,
             terminals,
             ports,
+            ssh,
             audit,
             web_dir: config.server.web_dir.clone(),
             tickets: Arc::new(crate::Tickets::default()),

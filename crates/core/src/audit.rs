@@ -124,30 +124,7 @@ impl HeadFile {
     /// bytes, mode 0600, made on first use).
     pub fn open(data_dir: &Path) -> std::io::Result<HeadFile> {
         let key_path = data_dir.join("audit.key");
-        let key = match std::fs::read(&key_path) {
-            Ok(k) if k.len() == 32 => k,
-            Ok(_) => {
-                return Err(std::io::Error::other(format!(
-                    "{} is not a 32-byte key",
-                    key_path.display()
-                )))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                use rand::RngCore as _;
-                use std::io::Write as _;
-                use std::os::unix::fs::OpenOptionsExt as _;
-                let mut k = vec![0u8; 32];
-                rand::thread_rng().fill_bytes(&mut k);
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&key_path)?;
-                f.write_all(&k)?;
-                k
-            }
-            Err(e) => return Err(e),
-        };
+        let key = crate::keyfile::load_or_create(&key_path)?;
         Ok(HeadFile {
             path: data_dir.join("audit-head.json"),
             key,

@@ -37,6 +37,28 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
+    pub(crate) fn new(
+        conn: Arc<AgentConn>,
+        channel: u32,
+        incoming: mpsc::Receiver<ChannelMsg>,
+        activity: Arc<Activity>,
+        workspace: String,
+    ) -> Tunnel {
+        activity.touch(&workspace);
+        Tunnel {
+            conn,
+            channel,
+            incoming,
+            activity,
+            workspace,
+        }
+    }
+
+    /// The id of the workspace it reaches.
+    pub fn workspace(&self) -> &str {
+        &self.workspace
+    }
+
     /// Bytes for the port; traffic is activity (for idle stop).
     pub async fn send(&self, data: Bytes) -> Result<(), CoreError> {
         self.activity.touch(&self.workspace);
@@ -101,25 +123,31 @@ impl WorkspacePorts {
     }
 
     async fn dial(&self, id: String, conn: Arc<AgentConn>, port: u16) -> Result<Tunnel, CoreError> {
-        let (channel, incoming) = conn.open_channel();
-        if let Err(e) = conn
-            .call(Request::TcpConnect { port, channel }, CONNECT)
-            .await
-        {
-            // The agent registered the channel before dialling: end it there
-            // too, so that failed attempts leave nothing behind.
-            conn.close_channel(channel);
-            let _ = conn.send_eof(channel).await;
-            return Err(e);
-        }
-        let activity = self.workspaces.activity().clone();
-        activity.touch(&id);
-        Ok(Tunnel {
-            conn,
+        open_tunnel(&self.workspaces, id, conn, |channel| Request::TcpConnect {
+            port,
             channel,
-            incoming,
-            activity,
-            workspace: id,
         })
+        .await
     }
+}
+
+/// Opens a channel to the agent, asks it (`request` names the channel) to
+/// start carrying bytes on it, and wraps it as a [`Tunnel`]. A refusal
+/// leaves nothing open on either side.
+pub(crate) async fn open_tunnel(
+    workspaces: &WorkspaceManager,
+    id: String,
+    conn: Arc<AgentConn>,
+    request: impl FnOnce(u32) -> Request,
+) -> Result<Tunnel, CoreError> {
+    let (channel, incoming) = conn.open_channel();
+    if let Err(e) = conn.call(request(channel), CONNECT).await {
+        // The agent registered the channel before acting on it: end it
+        // there too.
+        conn.close_channel(channel);
+        let _ = conn.send_eof(channel).await;
+        return Err(e);
+    }
+    let activity = workspaces.activity().clone();
+    Ok(Tunnel::new(conn, channel, incoming, activity, id))
 }

@@ -178,6 +178,17 @@ pub enum Request {
     /// Ports something in the workspace listens on (TCP, from the kernel's
     /// socket tables). Answer: `Vec<ListeningPort>`, by port.
     ListeningPorts,
+
+    // --- ssh --------------------------------------------------------------
+    /// An SSH connection whose bytes are carried on `channel` both ways
+    /// (as with [`Request::TcpConnect`]), served by the agent's own SSH
+    /// server. The server has authenticated and authorised the caller;
+    /// `host_key_seed` (64 hex digits) is this workspace's Ed25519 host key.
+    /// Answer: `()` once the SSH server is running.
+    SshOpen {
+        channel: u32,
+        host_key_seed: String,
+    },
 }
 
 /// A TCP port something in the workspace listens on.

@@ -394,6 +394,32 @@ async fn dispatch(
                 }
             });
         }
+        Request::SshOpen {
+            channel,
+            host_key_seed,
+        } => {
+            let (tx, rx) = mpsc::channel::<Result<Bytes, ()>>(64);
+            sinks.insert(channel, Sink::Upload(tx));
+            out.open_window(channel);
+            match crate::ssh::parse_seed(&host_key_seed) {
+                Ok(seed) => {
+                    let cwd = root.path().to_owned();
+                    tokio::spawn(async move {
+                        // The SSH server on one end of an in-memory pipe,
+                        // the channel on the other.
+                        let (ours, theirs) = tokio::io::duplex(256 * 1024);
+                        out2.respond(id, Ok(())).await;
+                        let pumped = crate::tcp::pump(theirs, channel, out2, rx);
+                        let served = crate::ssh::serve(seed, cwd, ours);
+                        let (_, _) = tokio::join!(pumped, served);
+                    });
+                }
+                Err(e) => {
+                    out.cancel(channel);
+                    tokio::spawn(async move { out2.respond::<()>(id, Err(e)).await });
+                }
+            }
+        }
         Request::Search(q) => {
             tokio::spawn(async move {
                 out2.respond(id, blocking(move || search::search(&root, &q)).await)

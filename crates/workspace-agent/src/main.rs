@@ -13,6 +13,7 @@ mod ports;
 mod sandbox;
 mod search;
 mod sock;
+mod ssh;
 mod stream;
 mod tcp;
 mod term;

@@ -6,7 +6,7 @@ use crate::conn::Outbox;
 use aicockpit_workspace_agent_proto::{AgentError, ErrorCode};
 use bytes::Bytes;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -37,16 +37,19 @@ pub(crate) async fn connect(port: u16) -> Result<TcpStream, AgentError> {
     ))
 }
 
-/// Moves bytes between `stream` and `channel` until both directions end:
-/// the server's data (`Err` = it gave up) goes to the port; the port's
-/// data goes back within the channel's window.
-pub(crate) async fn pump(
-    stream: TcpStream,
+/// Moves bytes between `stream` (a connection to a port, or the agent's
+/// own SSH server) and `channel` until both directions end: the server's
+/// data (`Err` = it gave up) goes to the stream; the stream's data goes
+/// back within the channel's window.
+pub(crate) async fn pump<S>(
+    stream: S,
     channel: u32,
     out: Outbox,
     mut from_server: mpsc::Receiver<Result<Bytes, ()>>,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     // The server giving up (its client went away) ends both directions at
     // once: a port that stays quiet must not keep the connection open.
     let gave_up = std::sync::Arc::new(tokio::sync::Notify::new());

@@ -46,7 +46,7 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn default_shell() -> String {
+pub(crate) fn default_shell() -> String {
     if let Ok(s) = std::env::var("SHELL") {
         if !s.is_empty() && std::path::Path::new(&s).exists() {
             return s;

@@ -1056,6 +1056,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/ssh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An SSH connection to the workspace over a WebSocket (binary frames: the SSH stream; the text frame {"type":"eof"}: the client has no more to send). The SSH layer accepts the "none" method: this request is the login */
+        get: operations["workspaces_connect"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/ssh/host-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's SSH host key (stable for the workspace's life), to pin in known_hosts */
+        get: operations["workspaces_host_key"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{id}/start": {
         parameters: {
             query?: never;
@@ -1803,6 +1837,14 @@ export interface components {
         ShareBody: {
             /** @description `private`, `authenticated` or `public`. */
             level: string;
+        };
+        /** @description A workspace's SSH host key, as `known_hosts` lists it. */
+        SshHostKey: {
+            /** @description The name the key is listed under (OpenSSH's `HostKeyAlias`). */
+            alias: string;
+            /** @description `ssh-ed25519 AAAA…` */
+            public_key: string;
+            workspace_id: string;
         };
         StartBody: {
             /** Format: int32 */
@@ -4549,6 +4591,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": string[];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_connect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to the WebSocket protocol */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a WebSocket upgrade request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_host_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SshHostKey"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

@@ -6,7 +6,7 @@ use super::{exit, Client, Connection, Failure, Output};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -62,15 +62,7 @@ async fn forward(
         )
         .await?;
     let id = w["id"].as_str().unwrap_or(workspace).to_owned();
-    let url = match c.base().strip_prefix("http://") {
-        Some(rest) => format!("ws://{rest}/api/v1/workspaces/{id}/ports/{remote}/tcp"),
-        None => {
-            return Err(Failure {
-                message: format!("port-forward needs an http:// server, not {}", c.base()),
-                code: exit::USAGE,
-            })
-        }
-    };
+    let url = ws_url(&c, &format!("/api/v1/workspaces/{id}/ports/{remote}/tcp"))?;
     let token = c.token().map(str::to_owned);
     let listener = TcpListener::bind((address, local))
         .await
@@ -113,9 +105,36 @@ async fn forward(
     }
 }
 
+/// The WebSocket URL of an API path on the client's server.
+pub(crate) fn ws_url(c: &Client, path: &str) -> Result<String, Failure> {
+    match c.base().strip_prefix("http://") {
+        Some(rest) => Ok(format!("ws://{rest}{path}")),
+        None => Err(Failure {
+            message: format!("tunnels need an http:// server, not {}", c.base()),
+            code: exit::USAGE,
+        }),
+    }
+}
+
 /// One local connection carried to the workspace's port and back.
 async fn tunnel(mut tcp: TcpStream, url: &str, token: Option<&str>) -> Result<(), String> {
     let _ = tcp.set_nodelay(true);
+    let (rd, wr) = tcp.split();
+    carry(rd, wr, url, token).await
+}
+
+/// Carries bytes between a local reader/writer pair and the WebSocket at
+/// `url` until both directions end.
+pub(crate) async fn carry<R, W>(
+    mut rd: R,
+    mut wr: W,
+    url: &str,
+    token: Option<&str>,
+) -> Result<(), String>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut req = url.into_client_request().map_err(|e| e.to_string())?;
     if let Some(t) = token {
         let v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|e| e.to_string())?;
@@ -136,7 +155,6 @@ async fn tunnel(mut tcp: TcpStream, url: &str, token: Option<&str>) -> Result<()
             other => other.to_string(),
         })?;
     let (mut ws_tx, mut ws_rx) = ws.split();
-    let (mut rd, mut wr) = tcp.split();
     let up = async {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -159,7 +177,9 @@ async fn tunnel(mut tcp: TcpStream, url: &str, token: Option<&str>) -> Result<()
         while let Some(m) = ws_rx.next().await {
             match m {
                 Ok(Message::Binary(b)) => {
-                    if wr.write_all(&b).await.is_err() {
+                    // Flushed each time: standard output (ssh --stdio)
+                    // would otherwise hold an interactive protocol's bytes.
+                    if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
                         return;
                     }
                 }

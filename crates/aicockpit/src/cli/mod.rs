@@ -4,6 +4,7 @@
 pub(crate) mod ai;
 pub(crate) mod forward;
 pub(crate) mod session;
+pub(crate) mod ssh;
 pub(crate) mod ws;
 
 use reqwest::{Method, StatusCode};

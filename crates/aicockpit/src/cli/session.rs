@@ -36,6 +36,11 @@ fn path() -> Option<PathBuf> {
     Some(base.join("aicockpit/cli.json"))
 }
 
+/// The directory the session file is in (other client state lives there).
+pub(crate) fn config_dir() -> Option<PathBuf> {
+    path()?.parent().map(PathBuf::from)
+}
+
 pub(crate) fn load() -> Option<Saved> {
     let text = std::fs::read_to_string(path()?).ok()?;
     serde_json::from_str(&text).ok()

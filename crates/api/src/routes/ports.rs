@@ -59,7 +59,7 @@ pub(crate) const EOF: &str = r#"{"type":"eof"}"#;
 /// Bytes both ways until either side ends: the client's [`EOF`]
 /// half-closes the connection to the port, its Close ends both ways, and
 /// the port's end closes the WebSocket.
-async fn pump(socket: WebSocket, mut t: Tunnel) {
+pub(crate) async fn pump(socket: WebSocket, mut t: Tunnel) {
     let (mut sink, mut stream) = socket.split();
     let mut client_done = false;
     loop {
