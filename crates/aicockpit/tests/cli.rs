@@ -231,8 +231,44 @@ async fn the_cli_drives_the_whole_lifecycle_with_trustworthy_exit_codes() {
         "not running"
     );
     cli.ok(&["ws", "restart", "clitest"]);
-    cli.ok(&["ws", "rm", "clitest", "--purge"]);
+    cli.ok(&[
+        "ws",
+        "exec",
+        "clitest",
+        "--",
+        "sh",
+        "-c",
+        "echo mine > /workspace/kept",
+    ]);
+    let shown: Value = serde_json::from_str(&cli.ok(&["ws", "show", "clitest", "--json"]))
+        .expect("json workspace");
+    let first = shown["id"].as_str().expect("id").to_owned();
+
+    // Deleted with its data kept; the data goes on in a new workspace,
+    // and that one's is purged.
+    cli.ok(&["ws", "rm", "clitest"]);
     assert_eq!(cli.code(&["ws", "show", "clitest"]), 4);
+    assert!(cli.ok(&["ws", "kept"]).contains(&first));
+    let made: Value = serde_json::from_str(&cli.ok(&[
+        "ws",
+        "create",
+        "clitest2",
+        "--from-kept",
+        &first,
+        "--json",
+    ]))
+    .expect("json workspace");
+    let second = made["id"].as_str().expect("id").to_owned();
+    let out = cli.ok(&["ws", "exec", "clitest2", "--", "cat", "/workspace/kept"]);
+    assert_eq!(out, "mine\n");
+    cli.ok(&["ws", "rm", "clitest2"]);
+    let kept: Value =
+        serde_json::from_str(&cli.ok(&["ws", "kept", "--json"])).expect("json kept list");
+    assert_eq!(kept.as_array().map(Vec::len), Some(1), "{kept}");
+    assert_eq!(kept[0]["workspace"], second.as_str());
+    cli.ok(&["ws", "purge-kept", &second]);
+    assert_eq!(cli.code(&["ws", "purge-kept", &second]), 4, "already gone");
+    assert!(!cli.ok(&["ws", "kept"]).contains(&second));
     cli.ok(&["logout"]);
     assert!(!cli.config.exists());
     assert_eq!(cli.code(&["ws", "ls"]), 3, "logged out");

@@ -17,6 +17,7 @@ mod engines;
 mod fake_ai;
 mod guard;
 mod idle;
+mod kept;
 mod ports;
 mod previews;
 mod quotas;

@@ -194,6 +194,32 @@ pub(crate) struct CreateWorkspaceRequest {
     /// the server's maximum.
     #[schema(minimum = 0)]
     pub idle_timeout_secs: Option<i64>,
+    /// The id of a deleted workspace whose kept data (see `/kept-data`)
+    /// the new workspace starts with; the kept data is then gone.
+    pub from_kept: Option<String>,
+}
+
+/// A deleted workspace's kept data.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct KeptDataDto {
+    /// The id the deleted workspace had: what `from_kept` and purging take.
+    pub workspace: String,
+    pub owner_id: String,
+    /// The deleted workspace's name.
+    pub name: String,
+    /// When the data was first made (RFC 3339).
+    pub created_at: Option<String>,
+}
+
+impl From<aicockpit_core::workspaces::KeptData> for KeptDataDto {
+    fn from(k: aicockpit_core::workspaces::KeptData) -> KeptDataDto {
+        KeptDataDto {
+            workspace: k.workspace,
+            owner_id: k.owner_id,
+            name: k.name,
+            created_at: k.created_at,
+        }
+    }
 }
 
 /// Changes to a workspace's settings.

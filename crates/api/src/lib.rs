@@ -66,7 +66,7 @@ pub struct AppState {
 /// the document come from the same list, so they cannot drift apart.
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
-        ai, ai_features, audit, auth, conversations, files, gateway, health, policies, ports,
+        ai, ai_features, audit, auth, conversations, files, gateway, health, kept, policies, ports,
         previews, quotas, runs, ssh, system, terminals, users, workspaces,
     };
     let api = OpenApiRouter::new()
@@ -89,6 +89,8 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
             workspaces::update,
             workspaces::delete
         ))
+        .routes(routes!(kept::list))
+        .routes(routes!(kept::purge))
         .routes(routes!(workspaces::keep_alive))
         .routes(routes!(workspaces::activity))
         .routes(routes!(workspaces::start))

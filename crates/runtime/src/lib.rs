@@ -18,8 +18,8 @@ mod spec;
 pub use docker::DockerRuntime;
 pub use error::RuntimeError;
 pub use spec::{
-    Attached, ContainerStatus, ExecOutput, ExecRequest, Limits, PortMapping, Present, Provisioned,
-    ResourceSample, WorkspaceInfo, WorkspaceSpec,
+    Attached, ContainerStatus, DataVolume, ExecOutput, ExecRequest, Limits, PortMapping, Present,
+    Provisioned, ResourceSample, WorkspaceInfo, WorkspaceSpec,
 };
 
 use async_trait::async_trait;
@@ -47,7 +47,8 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// Makes the workspace and starts it for the first time: its private
     /// network (on the first free range of `spec.subnets`, else
     /// [`RuntimeError::NoFreeAddressRange`]), its data (kept data of the
-    /// same id is reused), and what runs it. A leftover of an interrupted
+    /// same id is reused; new data is a copy of `spec.seed_from`'s kept
+    /// data when set), and what runs it. A leftover of an interrupted
     /// attempt is replaced. A start that fails is [`RuntimeError::StartFailed`].
     /// On error nothing made by this call is left behind (kept data stays).
     async fn provision(&self, spec: &WorkspaceSpec) -> Result<Provisioned, RuntimeError>;
@@ -63,6 +64,9 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// Every workspace of this installation that has objects on the
     /// backend, whether or not it has a record.
     async fn list(&self) -> Result<Vec<Present>, RuntimeError>;
+    /// The data of every workspace of this installation (including the
+    /// kept data of deleted ones).
+    async fn data_volumes(&self) -> Result<Vec<DataVolume>, RuntimeError>;
     /// The last `max_bytes` of the workspace's own output (for error reports).
     async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError>;
     /// Current resource use (None if not running).

@@ -31,6 +31,23 @@ pub struct WorkspaceSpec {
     pub subnets: Vec<String>,
     /// Facts kept with the objects for operators (owner, name).
     pub annotations: Vec<(String, String)>,
+    /// A deleted workspace whose kept data the new data starts as a copy
+    /// of (only when the data is made now; the kept data stays until the
+    /// caller destroys it).
+    pub seed_from: Option<String>,
+}
+
+/// The data a workspace keeps, as the backend finds it: a deleted
+/// workspace's kept data has no record left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataVolume {
+    /// The workspace it belongs (or belonged) to.
+    pub workspace: String,
+    /// The owner and name it was made with.
+    pub owner: Option<String>,
+    pub name: Option<String>,
+    /// When the engine made it (RFC 3339, as the engine says it).
+    pub created_at: Option<String>,
 }
 
 /// Resource limits of one workspace.

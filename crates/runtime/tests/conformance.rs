@@ -98,6 +98,7 @@ impl Fixture {
             ports: vec![],
             subnets: vec![],
             annotations: vec![("name".into(), "conf".into())],
+            seed_from: None,
         }
     }
 
@@ -479,6 +480,63 @@ async fn new_data_is_given_to_the_user(b: Backend) {
     .await;
 }
 
+/// Kept data is listed with its labels; a new workspace seeded from it
+/// starts with a copy (owners, modes and links intact), the kept data is
+/// left for the caller to remove, and seeding from nothing is NotFound
+/// with nothing left behind.
+async fn kept_data_is_listed_and_seeds_a_new_workspace(b: Backend) {
+    with_fixture(b, |f| async move {
+        let mut spec = f.spec();
+        spec.own_new_data = true;
+        let made = f.rt.provision(&spec).await.expect("provision");
+        let script = "mkdir /workspace/d && echo hi > /workspace/d/f && chmod 0600 /workspace/d/f \
+                      && ln -s d/f /workspace/l";
+        let (code, _, err) = f.sh(&made.handle, script).await;
+        assert_eq!(code, Some(0), "{err}");
+        f.rt.destroy(&f.id, true).await.expect("destroy, keep data");
+        let listed = f.rt.data_volumes().await.expect("data volumes");
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].workspace, f.id);
+        assert_eq!(listed[0].name.as_deref(), Some("conf"));
+
+        let mut seeded = f.spec_for(&f.other(1));
+        seeded.own_new_data = true;
+        seeded.seed_from = Some(f.id.clone());
+        let made = f.rt.provision(&seeded).await.expect("provision seeded");
+        assert!(made.data_created);
+        let (code, out, err) = f
+            .sh(
+                &made.handle,
+                "cat /workspace/l; stat -c '%u %a' /workspace/d/f; touch /workspace/new",
+            )
+            .await;
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out, "hi\n1000 600\n");
+        let mut ids: Vec<String> =
+            f.rt.data_volumes()
+                .await
+                .expect("data volumes")
+                .into_iter()
+                .map(|v| v.workspace)
+                .collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            vec![f.id.clone(), f.other(1)],
+            "the kept data is only read"
+        );
+
+        let mut orphan = f.spec_for(&f.other(2));
+        orphan.seed_from = Some("never-made".into());
+        let r = f.rt.provision(&orphan).await;
+        assert!(matches!(r, Err(RuntimeError::NotFound(_))), "{r:?}");
+        assert!(!f.listed().await.contains(&f.other(2)));
+        let left = f.rt.data_volumes().await.expect("data volumes");
+        assert!(left.iter().all(|v| v.workspace != f.other(2)), "{left:?}");
+    })
+    .await;
+}
+
 // ---- one test per case and backend ------------------------------------------
 
 macro_rules! backends {
@@ -514,4 +572,5 @@ backends!(
     a_missing_image_is_a_clear_error,
     a_workspace_that_cannot_run_is_start_failed,
     new_data_is_given_to_the_user,
+    kept_data_is_listed_and_seeds_a_new_workspace,
 );

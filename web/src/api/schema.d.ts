@@ -434,6 +434,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/kept-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The kept data of the caller's deleted workspaces (admins: all) */
+        get: operations["workspaces_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/kept-data/{workspace}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a deleted workspace's kept data for good */
+        delete: operations["workspaces_purge"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/previews/authorize": {
         parameters: {
             query?: never;
@@ -1424,6 +1458,11 @@ export interface components {
                 [key: string]: string;
             };
             /**
+             * @description The id of a deleted workspace whose kept data (see `/kept-data`)
+             *     the new workspace starts with; the kept data is then gone.
+             */
+            from_kept?: string | null;
+            /**
              * Format: int64
              * @description Seconds without activity before it is stopped: absent for the
              *     server's default, 0 for never (where admins allow it), else 60 up to
@@ -1580,6 +1619,16 @@ export interface components {
             for_secs: number;
             /** @description Why, for whoever looks (one line, at most 200 bytes). */
             reason: string;
+        };
+        /** @description A deleted workspace's kept data. */
+        KeptDataDto: {
+            /** @description When the data was first made (RFC 3339). */
+            created_at?: string | null;
+            /** @description The deleted workspace's name. */
+            name: string;
+            owner_id: string;
+            /** @description The id the deleted workspace had: what `from_kept` and purging take. */
+            workspace: string;
         };
         /**
          * @description The kinds of AI service, as the API names them (for the document: the
@@ -3007,6 +3056,72 @@ export interface operations {
         responses: {
             /** @description Done */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeptDataDto"][];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_purge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deleted workspace's id */
+                workspace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Purged */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such kept data the caller may touch */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

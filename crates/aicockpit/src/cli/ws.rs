@@ -36,6 +36,17 @@ pub(crate) enum WsCmd {
         /// /workspace once the workspace runs.
         #[arg(long)]
         archive: Option<std::path::PathBuf>,
+        /// Start with a deleted workspace's kept data (its id, see
+        /// `ws kept`); the kept data then belongs to the new workspace.
+        #[arg(long)]
+        from_kept: Option<String>,
+    },
+    /// List the kept data of deleted workspaces.
+    Kept,
+    /// Remove a deleted workspace's kept data for good.
+    PurgeKept {
+        /// The deleted workspace's id (see `ws kept`).
+        workspace: String,
     },
     /// List workspaces.
     Ls,
@@ -254,6 +265,7 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
             env,
             ports,
             archive,
+            from_kept,
         } => {
             // Opened first: a missing file fails before anything is made.
             let archive = match archive {
@@ -268,6 +280,7 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 ("cpus", cpus.map(Value::from)),
                 ("memory_mb", memory.map(Value::from)),
                 ("pids_limit", pids_limit.map(Value::from)),
+                ("from_kept", from_kept.map(Value::from)),
                 (
                     "ports",
                     (!ports.is_empty()).then(|| Value::from(ports.clone())),
@@ -326,6 +339,27 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
         WsCmd::Start { workspace } => action(c, &workspace, "start", "started", out).await?,
         WsCmd::Stop { workspace } => action(c, &workspace, "stop", "stopped", out).await?,
         WsCmd::Restart { workspace } => action(c, &workspace, "restart", "restarted", out).await?,
+        WsCmd::Kept => {
+            let list: Value = c.call(Method::GET, "/api/v1/kept-data", None).await?;
+            let mut text = format!("{:<24} {:<26} {:<16}", "NAME", "CREATED", "ID");
+            for k in list.as_array().into_iter().flatten() {
+                text.push_str(&format!(
+                    "\n{:<24} {:<26} {:<16}",
+                    k["name"].as_str().unwrap_or("?"),
+                    k["created_at"].as_str().unwrap_or("-"),
+                    k["workspace"].as_str().unwrap_or("?"),
+                ));
+            }
+            out.print(&list, &text);
+        }
+        WsCmd::PurgeKept { workspace } => {
+            let path = format!("/api/v1/kept-data/{}", seg(&workspace));
+            let _: Value = c.call(Method::DELETE, &path, None).await?;
+            out.print(
+                &json!({"purged": workspace}),
+                &format!("purged the kept data of {workspace}"),
+            );
+        }
         WsCmd::Rm { workspace, purge } => {
             let v: Value = c
                 .call(
@@ -335,7 +369,9 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 )
                 .await?;
             let text = match v["kept_volume"].as_str() {
-                Some(vol) => format!("deleted {workspace}; its data is kept in volume {vol}"),
+                Some(vol) => format!(
+                    "deleted {workspace}; its data is kept in volume {vol} (`ws kept` lists it)"
+                ),
                 None => format!("deleted {workspace} and its data"),
             };
             out.print(&v, &text);

@@ -8,6 +8,7 @@ pub(crate) mod conversations;
 pub(crate) mod files;
 pub(crate) mod gateway;
 pub(crate) mod health;
+pub(crate) mod kept;
 pub(crate) mod policies;
 pub(crate) mod ports;
 pub(crate) mod previews;

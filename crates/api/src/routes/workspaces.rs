@@ -79,6 +79,7 @@ pub(crate) async fn create(
                 env: req.env,
                 ports: req.ports,
                 idle_timeout_secs: req.idle_timeout_secs,
+                from_kept: req.from_kept,
             },
         )
         .await?;

@@ -60,6 +60,9 @@ pub struct CreateWorkspace {
     /// Seconds without activity before it stops (None: the server's
     /// default; 0: never, where allowed).
     pub idle_timeout_secs: Option<i64>,
+    /// A deleted workspace whose kept data the new one starts with (the
+    /// kept data is gone afterwards: it now belongs to the new workspace).
+    pub from_kept: Option<String>,
 }
 
 /// A command to run in a workspace.
@@ -423,22 +426,32 @@ impl WorkspaceManager {
         p: &Principal,
         req: CreateWorkspace,
     ) -> Result<Workspace, CoreError> {
-        let ws = self.create_unrecorded(p, req).await?;
-        let detail = json!({"name": ws.name, "image": ws.image});
+        let from_kept = req.from_kept.clone();
+        let ws = match &from_kept {
+            None => self.create_unrecorded(p, req, None).await?,
+            Some(kept) => self.create_from_kept(p, req, kept).await?,
+        };
+        let mut detail = json!({"name": ws.name, "image": ws.image});
+        if let Some(kept) = from_kept {
+            detail["from_kept"] = json!(kept);
+        }
         self.record(p, &ws.id, "workspace.create", detail).await;
         Ok(ws)
     }
 
     /// Puts a finished lifecycle change on the audit record.
-    async fn record(&self, p: &Principal, id: &str, action: &str, detail: Value) {
+    pub(super) async fn record(&self, p: &Principal, id: &str, action: &str, detail: Value) {
         let e = Entry::done(&p.actor(), Some(id), action, detail);
         self.audit.note(e).await;
     }
 
-    async fn create_unrecorded(
+    /// Creates the workspace; its data starts as a copy of the kept data of
+    /// workspace `seed` when given.
+    pub(super) async fn create_unrecorded(
         &self,
         p: &Principal,
         req: CreateWorkspace,
+        seed: Option<&str>,
     ) -> Result<Workspace, CoreError> {
         can(p, Action::Change, Resource::NewWorkspace)?;
         let plan = plan::resolve(&req, &self.catalog, &self.opts.limits)?;
@@ -499,7 +512,7 @@ impl WorkspaceManager {
                 return Err(e.into());
             }
         }
-        match self.provision(&rec).await {
+        match self.provision(&rec, seed).await {
             Ok(()) => {
                 self.set_state(&id, WorkspaceState::Running, None).await?;
                 self.activity.started(&id);
@@ -520,7 +533,7 @@ impl WorkspaceManager {
     }
 
     /// What the backend is asked to make for `rec`.
-    fn spec(&self, rec: &WorkspaceRecord) -> Result<WorkspaceSpec, CoreError> {
+    fn spec(&self, rec: &WorkspaceRecord, seed: Option<&str>) -> Result<WorkspaceSpec, CoreError> {
         let lim = &self.opts.limits;
         let pool = NetPool::parse(&lim.network_pool, lim.network_prefix)
             .map_err(|e| CoreError::Internal(format!("workspaces.network_pool: {e}")))?;
@@ -548,13 +561,14 @@ impl WorkspaceManager {
             ports: rec.ports.clone(),
             subnets: pool.candidates(&rec.id).collect(),
             annotations: Self::annotations(rec),
+            seed_from: seed.map(str::to_owned),
         })
     }
 
     /// Has the backend make and start the workspace, and records what runs
     /// it. On error nothing new is left behind.
-    async fn provision(&self, rec: &WorkspaceRecord) -> Result<(), CoreError> {
-        let spec = self.spec(rec)?;
+    async fn provision(&self, rec: &WorkspaceRecord, seed: Option<&str>) -> Result<(), CoreError> {
+        let spec = self.spec(rec, seed)?;
         let made = self
             .runtime
             .provision(&spec)
@@ -646,7 +660,7 @@ impl WorkspaceManager {
                 .map_err(CoreError::from),
             // Nothing runs it (removed behind our back, or never made): make
             // it again on the kept data.
-            None => self.provision(&rec).await,
+            None => self.provision(&rec, None).await,
         };
         match result {
             Ok(()) => {

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod hostfw;
 mod idle;
+mod kept;
 mod manager;
 mod model;
 pub mod netpool;
@@ -12,6 +13,7 @@ pub mod quota;
 pub mod reconcile;
 pub mod validate;
 
+pub use kept::KeptData;
 pub use manager::{
     CreateWorkspace, DeleteOutcome, ExecParams, ManagerOptions, Usage, WorkspaceManager,
     DEFAULT_USER, WORKSPACE_DIR,

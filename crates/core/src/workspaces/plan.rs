@@ -159,6 +159,7 @@ mod tests {
             env: BTreeMap::new(),
             ports: None,
             idle_timeout_secs: None,
+            from_kept: None,
         }
     }
 

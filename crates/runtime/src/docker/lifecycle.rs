@@ -41,6 +41,12 @@ impl DockerRuntime {
                 return Err(e);
             }
         };
+        if let (true, Some(from)) = (data_created, &spec.seed_from) {
+            if let Err(e) = self.copy_data(from, spec).await {
+                self.undo(&spec.id, true).await;
+                return Err(e);
+            }
+        }
         match self.make_and_start(spec, data_created).await {
             Ok(handle) => Ok(Provisioned {
                 handle,

@@ -1,5 +1,6 @@
 //! [`WorkspaceRuntime`] over the Docker Engine API (Docker or Podman).
 
+mod kept;
 mod lifecycle;
 mod objects;
 
@@ -224,6 +225,10 @@ impl WorkspaceRuntime for DockerRuntime {
 
     async fn list(&self) -> Result<Vec<Present>, RuntimeError> {
         self.present().await
+    }
+
+    async fn data_volumes(&self) -> Result<Vec<crate::DataVolume>, RuntimeError> {
+        self.list_data_volumes().await
     }
 
     async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError> {

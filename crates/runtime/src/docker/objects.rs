@@ -65,11 +65,11 @@ fn is_address_clash(message: &str) -> bool {
 
 /// Whether `labels` has every one of `want` (engines' filters are not
 /// trusted to AND them).
-fn carries(labels: &HashMap<String, String>, want: &HashMap<String, String>) -> bool {
+pub(super) fn carries(labels: &HashMap<String, String>, want: &HashMap<String, String>) -> bool {
     want.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
-fn label_filters(labels: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
+pub(super) fn label_filters(labels: &HashMap<String, String>) -> HashMap<String, Vec<String>> {
     let mut f = HashMap::new();
     f.insert(
         "label".to_owned(),
@@ -146,7 +146,7 @@ impl DockerRuntime {
 
     /// The label filter selecting this installation's objects (of one
     /// workspace, or all).
-    fn mine(&self, workspace: Option<&str>) -> HashMap<String, String> {
+    pub(super) fn mine(&self, workspace: Option<&str>) -> HashMap<String, String> {
         let mut f = HashMap::from([(LABEL_INSTANCE.to_owned(), self.instance.clone())]);
         if let Some(ws) = workspace {
             f.insert(LABEL_WORKSPACE.to_owned(), ws.to_owned());
