@@ -267,6 +267,34 @@ async fn the_cli_drives_the_whole_lifecycle_with_trustworthy_exit_codes() {
     assert_eq!(kept.as_array().map(Vec::len), Some(1), "{kept}");
     assert_eq!(kept[0]["workspace"], second.as_str());
     cli.ok(&["ws", "purge-kept", &second]);
+
+    // Snapshot, fork, delete.
+    cli.ok(&["ws", "create", "snapme"]);
+    cli.ok(&[
+        "ws",
+        "exec",
+        "snapme",
+        "--",
+        "sh",
+        "-c",
+        "echo snap > /workspace/s",
+    ]);
+    assert!(cli
+        .ok(&["ws", "snapshot", "snapme", "--name", "snap1"])
+        .contains("snap1"));
+    assert!(cli.ok(&["ws", "snapshots"]).contains("snap1"));
+    cli.ok(&["ws", "fork", "snap1", "snapfork"]);
+    let out = cli.ok(&["ws", "exec", "snapfork", "--", "cat", "/workspace/s"]);
+    assert_eq!(out, "snap\n");
+    assert_eq!(
+        cli.code(&["ws", "rm-snapshot", "snap1"]),
+        5,
+        "in use by the fork"
+    );
+    cli.ok(&["ws", "rm", "snapfork", "--purge"]);
+    cli.ok(&["ws", "rm-snapshot", "snap1"]);
+    assert_eq!(cli.code(&["ws", "fork", "snap1", "again"]), 4, "gone");
+    cli.ok(&["ws", "rm", "snapme", "--purge"]);
     assert_eq!(cli.code(&["ws", "purge-kept", &second]), 4, "already gone");
     assert!(!cli.ok(&["ws", "kept"]).contains(&second));
     cli.ok(&["logout"]);

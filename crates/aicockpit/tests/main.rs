@@ -22,5 +22,6 @@ mod ports;
 mod previews;
 mod quotas;
 mod reconcile;
+mod snapshots;
 mod ssh;
 mod workspace_agent;

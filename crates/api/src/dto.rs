@@ -430,3 +430,45 @@ impl From<ExecOutput> for ExecResponseDto {
         }
     }
 }
+
+/// A snapshot of a workspace: its filesystem, its data and its settings.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SnapshotDto {
+    pub id: String,
+    pub owner_id: String,
+    /// The workspace it was taken of (it may be gone since).
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<aicockpit_core::workspaces::Snapshot> for SnapshotDto {
+    fn from(s: aicockpit_core::workspaces::Snapshot) -> SnapshotDto {
+        SnapshotDto {
+            id: s.id,
+            owner_id: s.owner_id,
+            workspace_id: s.workspace_id,
+            workspace_name: s.workspace_name,
+            name: s.name,
+            created_at: format_ms(s.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateSnapshotRequest {
+    /// Unique among the owner's snapshots, as workspace names are
+    /// (default: the workspace's name and a suffix).
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ForkRequest {
+    /// The new workspace's name.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub name: String,
+}

@@ -67,7 +67,7 @@ pub struct AppState {
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
         ai, ai_features, audit, auth, conversations, files, gateway, health, kept, policies, ports,
-        previews, quotas, runs, ssh, system, terminals, users, workspaces,
+        previews, quotas, runs, snapshots, ssh, system, terminals, users, workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -91,6 +91,10 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(kept::list))
         .routes(routes!(kept::purge))
+        .routes(routes!(snapshots::create))
+        .routes(routes!(snapshots::list))
+        .routes(routes!(snapshots::delete))
+        .routes(routes!(snapshots::fork))
         .routes(routes!(workspaces::keep_alive))
         .routes(routes!(workspaces::activity))
         .routes(routes!(workspaces::start))

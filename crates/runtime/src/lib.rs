@@ -15,11 +15,11 @@ mod error;
 mod exec;
 mod spec;
 
-pub use docker::DockerRuntime;
+pub use docker::{is_snapshot_image, DockerRuntime};
 pub use error::RuntimeError;
 pub use spec::{
-    Attached, ContainerStatus, DataVolume, ExecOutput, ExecRequest, Limits, PortMapping, Present,
-    Provisioned, ResourceSample, WorkspaceInfo, WorkspaceSpec,
+    Attached, ContainerStatus, DataSeed, DataVolume, ExecOutput, ExecRequest, Limits, PortMapping,
+    Present, Provisioned, ResourceSample, SnapshotRequest, WorkspaceInfo, WorkspaceSpec,
 };
 
 use async_trait::async_trait;
@@ -47,8 +47,7 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// Makes the workspace and starts it for the first time: its private
     /// network (on the first free range of `spec.subnets`, else
     /// [`RuntimeError::NoFreeAddressRange`]), its data (kept data of the
-    /// same id is reused; new data is a copy of `spec.seed_from`'s kept
-    /// data when set), and what runs it. A leftover of an interrupted
+    /// same id is reused; new data is a copy of `spec.seed` when set), and what runs it. A leftover of an interrupted
     /// attempt is replaced. A start that fails is [`RuntimeError::StartFailed`].
     /// On error nothing made by this call is left behind (kept data stays).
     async fn provision(&self, spec: &WorkspaceSpec) -> Result<Provisioned, RuntimeError>;
@@ -67,6 +66,13 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// The data of every workspace of this installation (including the
     /// kept data of deleted ones).
     async fn data_volumes(&self) -> Result<Vec<DataVolume>, RuntimeError>;
+    /// Takes a snapshot: the container's own filesystem as an image (paused
+    /// meanwhile), and a copy of its data. Returns the image reference a
+    /// workspace of the snapshot is made from. On error nothing is left.
+    async fn snapshot(&self, req: &SnapshotRequest) -> Result<String, RuntimeError>;
+    /// Removes a snapshot's image and data ([`RuntimeError::Conflict`]
+    /// while a workspace's container is made from its image).
+    async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError>;
     /// The last `max_bytes` of the workspace's own output (for error reports).
     async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError>;
     /// Current resource use (None if not running).

@@ -31,10 +31,30 @@ pub struct WorkspaceSpec {
     pub subnets: Vec<String>,
     /// Facts kept with the objects for operators (owner, name).
     pub annotations: Vec<(String, String)>,
-    /// A deleted workspace whose kept data the new data starts as a copy
-    /// of (only when the data is made now; the kept data stays until the
-    /// caller destroys it).
-    pub seed_from: Option<String>,
+    /// What new data starts as a copy of (only when the data is made now;
+    /// the source is only read).
+    pub seed: Option<DataSeed>,
+}
+
+/// Data a new workspace's data can start from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSeed {
+    /// A deleted workspace's kept data (by the workspace id).
+    Kept(String),
+    /// A snapshot's data (by the snapshot id).
+    Snapshot(String),
+}
+
+/// A snapshot to take of a workspace.
+#[derive(Debug, Clone)]
+pub struct SnapshotRequest {
+    pub workspace: String,
+    /// The handle of what runs it (running or stopped).
+    pub handle: String,
+    /// The new snapshot's id (names its objects).
+    pub snapshot: String,
+    /// The workspace's user (files copied on Podman belong to it).
+    pub user: String,
 }
 
 /// The data a workspace keeps, as the backend finds it: a deleted

@@ -9,7 +9,8 @@
 //! also when it fails.
 
 use aicockpit_runtime::{
-    DockerRuntime, ExecRequest, Limits, RuntimeError, WorkspaceRuntime, WorkspaceSpec,
+    DataSeed, DockerRuntime, ExecRequest, Limits, RuntimeError, SnapshotRequest, WorkspaceRuntime,
+    WorkspaceSpec,
 };
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -98,7 +99,7 @@ impl Fixture {
             ports: vec![],
             subnets: vec![],
             annotations: vec![("name".into(), "conf".into())],
-            seed_from: None,
+            seed: None,
         }
     }
 
@@ -501,7 +502,7 @@ async fn kept_data_is_listed_and_seeds_a_new_workspace(b: Backend) {
 
         let mut seeded = f.spec_for(&f.other(1));
         seeded.own_new_data = true;
-        seeded.seed_from = Some(f.id.clone());
+        seeded.seed = Some(DataSeed::Kept(f.id.clone()));
         let made = f.rt.provision(&seeded).await.expect("provision seeded");
         assert!(made.data_created);
         let (code, out, err) = f
@@ -527,12 +528,74 @@ async fn kept_data_is_listed_and_seeds_a_new_workspace(b: Backend) {
         );
 
         let mut orphan = f.spec_for(&f.other(2));
-        orphan.seed_from = Some("never-made".into());
+        orphan.seed = Some(DataSeed::Kept("never-made".into()));
         let r = f.rt.provision(&orphan).await;
         assert!(matches!(r, Err(RuntimeError::NotFound(_))), "{r:?}");
         assert!(!f.listed().await.contains(&f.other(2)));
         let left = f.rt.data_volumes().await.expect("data volumes");
         assert!(left.iter().all(|v| v.workspace != f.other(2)), "{left:?}");
+    })
+    .await;
+}
+
+/// A snapshot holds the container's own filesystem and a copy of its
+/// data; a workspace made of it has both; its image cannot be removed
+/// while that workspace exists; deleting it twice is fine.
+async fn a_snapshot_makes_a_workspace_with_its_filesystem_and_data(b: Backend) {
+    with_fixture(b, |f| async move {
+        let mut spec = f.spec();
+        spec.own_new_data = true;
+        let made = f.rt.provision(&spec).await.expect("provision");
+        let mut root = exec(&["sh", "-c", "echo tool > /usr/local/bin/conf-tool"]);
+        root.user = Some("0".into());
+        let out = f.rt.exec(&made.handle, &root).await.expect("exec");
+        assert_eq!(
+            out.exit_code,
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (code, _, err) = f.sh(&made.handle, "echo data > /workspace/d").await;
+        assert_eq!(code, Some(0), "{err}");
+        let snap = format!("{}snap", f.id);
+        let image =
+            f.rt.snapshot(&SnapshotRequest {
+                workspace: f.id.clone(),
+                handle: made.handle.clone(),
+                snapshot: snap.clone(),
+                user: "1000:1000".into(),
+            })
+            .await
+            .expect("snapshot");
+        assert!(aicockpit_runtime::is_snapshot_image(&image), "{image}");
+        let (code, _, _) = f.sh(&made.handle, "echo later > /workspace/d").await;
+        assert_eq!(code, Some(0));
+
+        let mut fork = f.spec_for(&f.other(1));
+        fork.image = image;
+        fork.seed = Some(DataSeed::Snapshot(snap.clone()));
+        let forked = f.rt.provision(&fork).await.expect("provision the fork");
+        let (code, out, err) = f
+            .sh(
+                &forked.handle,
+                "cat /usr/local/bin/conf-tool /workspace/d; touch /workspace/n",
+            )
+            .await;
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(out, "tool\ndata\n");
+        let r = f.rt.delete_snapshot(&snap).await;
+        assert!(matches!(r, Err(RuntimeError::Conflict(_))), "{r:?}");
+        f.rt.destroy(&f.other(1), false)
+            .await
+            .expect("destroy the fork");
+        f.rt.delete_snapshot(&snap).await.expect("delete");
+        f.rt.delete_snapshot(&snap)
+            .await
+            .expect("deleting again is fine");
+        let mut again = f.spec_for(&f.other(2));
+        again.seed = Some(DataSeed::Snapshot(snap));
+        let r = f.rt.provision(&again).await;
+        assert!(matches!(r, Err(RuntimeError::NotFound(_))), "{r:?}");
     })
     .await;
 }
@@ -573,4 +636,5 @@ backends!(
     a_workspace_that_cannot_run_is_start_failed,
     new_data_is_given_to_the_user,
     kept_data_is_listed_and_seeds_a_new_workspace,
+    a_snapshot_makes_a_workspace_with_its_filesystem_and_data,
 );

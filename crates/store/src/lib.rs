@@ -12,6 +12,7 @@ mod error;
 mod port_shares;
 mod records;
 mod settings;
+mod snapshots;
 mod tokens;
 mod users;
 mod workspaces;
@@ -20,6 +21,7 @@ pub use ai::{AiAliasRecord, AiServiceRecord, AiUsageRecord, AiUsageTotal};
 pub use audit::{AuditFilter, AuditRecord};
 pub use error::StoreError;
 pub use records::{NewWorkspace, TokenRecord, TokenWithUser, UserRecord, WorkspaceRecord};
+pub use snapshots::SnapshotRecord;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;

@@ -507,3 +507,71 @@ async fn sqlite_accounts_audit_search_and_usage_series() {
 async fn postgres_accounts_audit_search_and_usage_series() {
     accounts_audit_search_and_usage_series(postgres().await).await;
 }
+
+/// Snapshots: unique names per owner, newest first, gone with their owner.
+async fn snapshots_roundtrip(s: Store) {
+    let alice = user("alice");
+    let bob = user("bob");
+    s.insert_user(&alice).await.expect("alice");
+    s.insert_user(&bob).await.expect("bob");
+    let snap = |id: &str, owner: &str, name: &str, at: i64| aicockpit_store::SnapshotRecord {
+        id: id.into(),
+        owner_id: owner.into(),
+        workspace_id: "w1".into(),
+        workspace_name: "dev".into(),
+        name: name.into(),
+        image: format!("localhost/aicockpit/snapshot:{id}"),
+        config: r#"{"cpu_millis":1000}"#.into(),
+        created_at: at,
+    };
+    s.insert_snapshot(&snap("s1", &alice.id, "one", 1))
+        .await
+        .expect("s1");
+    s.insert_snapshot(&snap("s2", &alice.id, "two", 2))
+        .await
+        .expect("s2");
+    s.insert_snapshot(&snap("s3", &bob.id, "one", 3))
+        .await
+        .expect("bob's one");
+    assert!(matches!(
+        s.insert_snapshot(&snap("s4", &alice.id, "one", 4)).await,
+        Err(StoreError::Conflict)
+    ));
+    let mine: Vec<String> = s
+        .list_snapshots(Some(&alice.id))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(mine, vec!["s2", "s1"]);
+    assert_eq!(s.list_snapshots(None).await.expect("all").len(), 3);
+    assert_eq!(
+        s.snapshot_by_name(&bob.id, "one")
+            .await
+            .expect("by name")
+            .id,
+        "s3"
+    );
+    assert_eq!(
+        s.snapshot("s1").await.expect("get"),
+        snap("s1", &alice.id, "one", 1)
+    );
+    s.delete_snapshot("s1").await.expect("delete");
+    assert!(matches!(
+        s.delete_snapshot("s1").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(s.snapshot("s1").await, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn sqlite_snapshots_roundtrip() {
+    let (s, _d) = sqlite().await;
+    snapshots_roundtrip(s).await;
+}
+
+#[tokio::test]
+async fn postgres_snapshots_roundtrip() {
+    snapshots_roundtrip(postgres().await).await;
+}

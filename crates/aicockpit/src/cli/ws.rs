@@ -43,6 +43,26 @@ pub(crate) enum WsCmd {
     },
     /// List the kept data of deleted workspaces.
     Kept,
+    /// Snapshot a workspace: its filesystem, its data and its settings.
+    Snapshot {
+        workspace: String,
+        /// The snapshot's name (default: the workspace's and a suffix).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List snapshots.
+    Snapshots,
+    /// Make a new workspace of a snapshot.
+    Fork {
+        /// The snapshot (id or name).
+        snapshot: String,
+        /// The new workspace's name.
+        name: String,
+    },
+    /// Delete a snapshot.
+    RmSnapshot {
+        snapshot: String,
+    },
     /// Remove a deleted workspace's kept data for good.
     PurgeKept {
         /// The deleted workspace's id (see `ws kept`).
@@ -351,6 +371,52 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 ));
             }
             out.print(&list, &text);
+        }
+        WsCmd::Snapshot { workspace, name } => {
+            let path = format!("/api/v1/workspaces/{}/snapshots", seg(&workspace));
+            let snap: Value = c
+                .call(Method::POST, &path, Some(&json!({ "name": name })))
+                .await?;
+            let text = format!(
+                "snapshot {} ({}) of {workspace}",
+                snap["name"].as_str().unwrap_or("?"),
+                snap["id"].as_str().unwrap_or("?")
+            );
+            out.print(&snap, &text);
+        }
+        WsCmd::Snapshots => {
+            let list: Value = c.call(Method::GET, "/api/v1/snapshots", None).await?;
+            let mut text = format!("{:<24} {:<24} {:<26} ID", "NAME", "WORKSPACE", "CREATED");
+            for s in list.as_array().into_iter().flatten() {
+                text.push_str(&format!(
+                    "\n{:<24} {:<24} {:<26} {}",
+                    s["name"].as_str().unwrap_or("?"),
+                    s["workspace_name"].as_str().unwrap_or("?"),
+                    s["created_at"].as_str().unwrap_or("?"),
+                    s["id"].as_str().unwrap_or("?"),
+                ));
+            }
+            out.print(&list, &text);
+        }
+        WsCmd::Fork { snapshot, name } => {
+            let path = format!("/api/v1/snapshots/{}/fork", seg(&snapshot));
+            let w: Value = c
+                .call(Method::POST, &path, Some(&json!({ "name": name })))
+                .await?;
+            let text = format!(
+                "forked {snapshot} into {} ({})",
+                w["name"].as_str().unwrap_or("?"),
+                w["id"].as_str().unwrap_or("?")
+            );
+            out.print(&w, &text);
+        }
+        WsCmd::RmSnapshot { snapshot } => {
+            let path = format!("/api/v1/snapshots/{}", seg(&snapshot));
+            let _: Value = c.call(Method::DELETE, &path, None).await?;
+            out.print(
+                &json!({ "deleted": snapshot }),
+                &format!("deleted snapshot {snapshot}"),
+            );
         }
         WsCmd::PurgeKept { workspace } => {
             let path = format!("/api/v1/kept-data/{}", seg(&workspace));

@@ -14,6 +14,7 @@ pub(crate) mod ports;
 pub(crate) mod previews;
 pub(crate) mod quotas;
 pub(crate) mod runs;
+pub(crate) mod snapshots;
 pub(crate) mod spa;
 pub(crate) mod ssh;
 pub(crate) mod system;

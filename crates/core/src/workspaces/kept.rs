@@ -4,7 +4,7 @@
 //! see and touch their own; admins all. The backend's labels say whose it
 //! is: the workspace container cannot change them.
 
-use super::manager::{CreateWorkspace, WorkspaceManager};
+use super::manager::{CreateWorkspace, Origin, WorkspaceManager};
 use super::model::Workspace;
 use crate::access::{can, Action, Resource};
 use crate::auth::Principal;
@@ -79,7 +79,7 @@ impl WorkspaceManager {
         let _guard = lock.lock().await;
         let source = self.kept_one(p, kept).await?;
         let ws = self
-            .create_unrecorded(p, req, Some(&source.workspace))
+            .create_unrecorded(p, req, Origin::Kept(&source.workspace))
             .await?;
         if let Err(e) = self.runtime.destroy(&source.workspace, false).await {
             warn!(kept = %source.workspace, error = %e, "the kept data was copied but could not be removed");

@@ -20,7 +20,8 @@ use crate::templates::Catalog;
 use crate::workspace_agent::{AgentConn, AgentHub};
 use crate::{now_ms, CoreError};
 use aicockpit_runtime::{
-    ContainerStatus, ExecOutput, ExecRequest, Limits, RuntimeError, WorkspaceRuntime, WorkspaceSpec,
+    ContainerStatus, DataSeed, ExecOutput, ExecRequest, Limits, RuntimeError, WorkspaceRuntime,
+    WorkspaceSpec,
 };
 use aicockpit_store::{Store, StoreError, WorkspaceRecord};
 use aicockpit_workspace_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
@@ -63,6 +64,26 @@ pub struct CreateWorkspace {
     /// A deleted workspace whose kept data the new one starts with (the
     /// kept data is gone afterwards: it now belongs to the new workspace).
     pub from_kept: Option<String>,
+}
+
+/// Where a new workspace comes from.
+#[derive(Clone, Copy)]
+pub(super) enum Origin<'a> {
+    Fresh,
+    /// A deleted workspace's kept data (by its id).
+    Kept(&'a str),
+    /// A snapshot: its image and a copy of its data.
+    Snapshot(&'a aicockpit_store::SnapshotRecord),
+}
+
+impl Origin<'_> {
+    fn seed(self) -> Option<DataSeed> {
+        match self {
+            Origin::Fresh => None,
+            Origin::Kept(ws) => Some(DataSeed::Kept(ws.to_owned())),
+            Origin::Snapshot(s) => Some(DataSeed::Snapshot(s.id.clone())),
+        }
+    }
 }
 
 /// A command to run in a workspace.
@@ -428,7 +449,7 @@ impl WorkspaceManager {
     ) -> Result<Workspace, CoreError> {
         let from_kept = req.from_kept.clone();
         let ws = match &from_kept {
-            None => self.create_unrecorded(p, req, None).await?,
+            None => self.create_unrecorded(p, req, Origin::Fresh).await?,
             Some(kept) => self.create_from_kept(p, req, kept).await?,
         };
         let mut detail = json!({"name": ws.name, "image": ws.image});
@@ -445,16 +466,18 @@ impl WorkspaceManager {
         self.audit.note(e).await;
     }
 
-    /// Creates the workspace; its data starts as a copy of the kept data of
-    /// workspace `seed` when given.
+    /// Creates the workspace, new or from what `origin` says.
     pub(super) async fn create_unrecorded(
         &self,
         p: &Principal,
         req: CreateWorkspace,
-        seed: Option<&str>,
+        origin: Origin<'_>,
     ) -> Result<Workspace, CoreError> {
         can(p, Action::Change, Resource::NewWorkspace)?;
-        let plan = plan::resolve(&req, &self.catalog, &self.opts.limits)?;
+        let mut plan = plan::resolve(&req, &self.catalog, &self.opts.limits)?;
+        if let Origin::Snapshot(snap) = origin {
+            plan.image = snap.image.clone();
+        }
         // Held until the row exists (it counts from then on).
         let gate = self.quota_gate(&p.user_id);
         let _quota = gate.lock().await;
@@ -512,7 +535,7 @@ impl WorkspaceManager {
                 return Err(e.into());
             }
         }
-        match self.provision(&rec, seed).await {
+        match self.provision(&rec, origin.seed()).await {
             Ok(()) => {
                 self.set_state(&id, WorkspaceState::Running, None).await?;
                 self.activity.started(&id);
@@ -533,7 +556,11 @@ impl WorkspaceManager {
     }
 
     /// What the backend is asked to make for `rec`.
-    fn spec(&self, rec: &WorkspaceRecord, seed: Option<&str>) -> Result<WorkspaceSpec, CoreError> {
+    fn spec(
+        &self,
+        rec: &WorkspaceRecord,
+        seed: Option<DataSeed>,
+    ) -> Result<WorkspaceSpec, CoreError> {
         let lim = &self.opts.limits;
         let pool = NetPool::parse(&lim.network_pool, lim.network_prefix)
             .map_err(|e| CoreError::Internal(format!("workspaces.network_pool: {e}")))?;
@@ -561,13 +588,17 @@ impl WorkspaceManager {
             ports: rec.ports.clone(),
             subnets: pool.candidates(&rec.id).collect(),
             annotations: Self::annotations(rec),
-            seed_from: seed.map(str::to_owned),
+            seed,
         })
     }
 
     /// Has the backend make and start the workspace, and records what runs
     /// it. On error nothing new is left behind.
-    async fn provision(&self, rec: &WorkspaceRecord, seed: Option<&str>) -> Result<(), CoreError> {
+    async fn provision(
+        &self,
+        rec: &WorkspaceRecord,
+        seed: Option<DataSeed>,
+    ) -> Result<(), CoreError> {
         let spec = self.spec(rec, seed)?;
         let made = self
             .runtime

@@ -11,6 +11,7 @@ pub mod netpool;
 pub mod plan;
 pub mod quota;
 pub mod reconcile;
+mod snapshots;
 pub mod validate;
 
 pub use kept::KeptData;
@@ -19,6 +20,7 @@ pub use manager::{
     DEFAULT_USER, WORKSPACE_DIR,
 };
 pub use model::{IdleStatus, Workspace, WorkspaceState};
+pub use snapshots::Snapshot;
 
 /// Runs `pass` every `interval` (the first after one interval) until
 /// `shutdown` fires: the reconciler's and the idle stopper's loop.

@@ -61,6 +61,14 @@ pub fn resolve(
     let template = template_of(req, catalog)?;
     let image = match (&template, &req.image) {
         (Some(t), _) => t.image.clone(),
+        // A snapshot's image holds someone's whole environment: it is
+        // reached through the snapshot (and its access check) only.
+        (None, Some(i)) if aicockpit_runtime::is_snapshot_image(i) => {
+            return Err(CoreError::invalid(
+                "invalid_image",
+                "snapshot images are used by forking their snapshot",
+            ))
+        }
         (None, Some(i)) => i.clone(),
         (None, None) => return Err(CoreError::Internal("neither template nor image".into())),
     };
@@ -261,6 +269,19 @@ mod tests {
             ),
             (
                 with(&|r| r.image = Some("a b".into())),
+                "invalid_image".into(),
+            ),
+            // Snapshot images in any spelling: only through their snapshot.
+            (
+                with(&|r| r.image = Some("localhost/aicockpit/snapshot:0123abcd".into())),
+                "invalid_image".into(),
+            ),
+            (
+                with(&|r| r.image = Some("AiCockpit/Snapshot:x".into())),
+                "invalid_image".into(),
+            ),
+            (
+                with(&|r| r.image = Some("docker.io/aicockpit/snapshot@sha256:00".into())),
                 "invalid_image".into(),
             ),
             (with(&|r| r.cpus = Some(0.05)), "invalid_limits".into()),

@@ -1,13 +1,15 @@
-//! Kept data: the volumes deleted workspaces left behind, listed from the
-//! engine by label, and copied into a new workspace's fresh volume by the
-//! engine's own archive copy (no tool inside any image is needed, nothing
-//! runs, and the bytes stream through without being held). Docker cannot
-//! rename or relabel a volume, so attaching is a copy; the caller removes
-//! the kept data once the new workspace stands.
+//! Data copies: the volumes deleted workspaces left behind (kept data),
+//! listed from the engine by label, and copying one volume's content into
+//! another by the engine's own archive copy between two never-started
+//! holder containers (no tool inside any image is needed, nothing runs,
+//! and the bytes stream through without being held). Docker cannot rename
+//! or relabel a volume, so attaching kept data is a copy; the caller
+//! removes the kept data once the new workspace stands.
 
 use super::objects::volume_name;
+use super::snapshots::snapshot_volume;
 use super::DockerRuntime;
-use crate::spec::{DataVolume, WorkspaceSpec};
+use crate::spec::{DataSeed, DataVolume, WorkspaceSpec};
 use crate::RuntimeError;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
@@ -17,7 +19,17 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use std::collections::HashMap;
 
+/// Where the source volume is mounted in its holder.
 const FROM: &str = "/aicockpit-from";
+
+/// One side of a copy: a volume, held by a container of `image` running as
+/// `user`, mounted at `at`.
+pub(super) struct Side<'a> {
+    pub volume: String,
+    pub image: &'a str,
+    pub user: &'a str,
+    pub at: &'a str,
+}
 
 impl DockerRuntime {
     /// Every data volume of this installation, with what its labels say.
@@ -37,7 +49,7 @@ impl DockerRuntime {
             .filter(|v| super::objects::carries(&v.labels, &want))
             .filter_map(|v| {
                 let workspace = label(&v.labels, "workspace")?;
-                // Only the workspace's own data volume (not a helper's).
+                // Only the workspace's own data volume.
                 (v.name == volume_name(&workspace)).then(|| DataVolume {
                     owner: label(&v.labels, "owner"),
                     name: label(&v.labels, "name"),
@@ -48,67 +60,96 @@ impl DockerRuntime {
             .collect())
     }
 
-    /// Copies workspace `from`'s kept data into `spec`'s new (empty) data
-    /// volume, from one never-started container holding the kept data to
-    /// another holding the new (two, because the engine locks a container
-    /// while an archive of it streams out). Owners, modes and links come
-    /// along in the archive; the kept data is only read.
-    pub(super) async fn copy_data(
+    /// Fills `spec`'s new (empty) data with a copy of `seed`'s. The new
+    /// data is held at its own place, so the engine first fills it from
+    /// the image there (the directory's owner and mode), as for any new
+    /// workspace.
+    pub(super) async fn seed_data(
         &self,
-        from: &str,
+        seed: &DataSeed,
         spec: &WorkspaceSpec,
     ) -> Result<(), RuntimeError> {
-        let old = volume_name(from);
-        if !self.volumes(from).await?.contains(&old) {
-            return Err(RuntimeError::NotFound(format!(
-                "no kept data of workspace {from}"
-            )));
+        let (volume, labels) = match seed {
+            DataSeed::Kept(ws) => (volume_name(ws), self.mine(Some(ws))),
+            DataSeed::Snapshot(snap) => (
+                snapshot_volume(snap),
+                self.own_labels(&[("snapshot", snap)]),
+            ),
+        };
+        if !self.has_volume(&volume, &labels).await? {
+            return Err(RuntimeError::NotFound(format!("no data to copy: {seed:?}")));
         }
-        let source = self.holder(spec, old, FROM).await?;
-        // The new data at its own place: the engine fills a fresh volume
-        // from the image there (the directory's owner and mode, the
-        // template's files), as for any new workspace.
-        let target = match self
-            .holder(spec, volume_name(&spec.id), &spec.data_dir)
-            .await
-        {
+        let from = Side {
+            volume,
+            image: &spec.image,
+            user: &spec.user,
+            at: FROM,
+        };
+        let to = Side {
+            volume: volume_name(&spec.id),
+            image: &spec.image,
+            user: &spec.user,
+            at: &spec.data_dir,
+        };
+        self.copy_volume(&from, &to).await
+    }
+
+    /// Whether a volume of that name exists with every one of `labels`
+    /// (so that a name alone never reaches another installation's data).
+    async fn has_volume(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<bool, RuntimeError> {
+        match self.client().await?.inspect_volume(name).await {
+            Ok(v) => Ok(super::objects::carries(&v.labels, labels)),
+            Err(e) => match RuntimeError::from(e) {
+                RuntimeError::NotFound(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Copies the content of one volume into another, from one holder
+    /// container to another (two, because the engine locks a container
+    /// while an archive of it streams out). Owners, modes and links come
+    /// along on Docker; Podman gives every file to the holder's user. The
+    /// source is only read.
+    pub(super) async fn copy_volume(
+        &self,
+        from: &Side<'_>,
+        to: &Side<'_>,
+    ) -> Result<(), RuntimeError> {
+        let source = self.holder(from).await?;
+        let target = match self.holder(to).await {
             Ok(t) => t,
             Err(e) => {
                 self.remove_container(&source).await?;
                 return Err(e);
             }
         };
-        let copied = self
-            .stream_archive(&source, FROM, &target, &spec.data_dir)
-            .await;
+        let copied = self.stream_archive(&source, from.at, &target, to.at).await;
         self.remove_container(&source).await?;
         self.remove_container(&target).await?;
         copied
     }
 
-    /// A container of the workspace's image, never started, with no
-    /// network, holding `volume` at `at`; labelled as the workspace's so
-    /// that destroying the workspace removes a leftover. It has the
-    /// workspace's user because Podman gives everything it copies out of
-    /// a container to that container's user (Docker keeps the owners).
-    async fn holder(
-        &self,
-        spec: &WorkspaceSpec,
-        volume: String,
-        at: &str,
-    ) -> Result<String, RuntimeError> {
+    /// A container that is never started, with no network, holding one
+    /// volume. It belongs to no workspace (the reconciler must not take it
+    /// for one).
+    async fn holder(&self, side: &Side<'_>) -> Result<String, RuntimeError> {
         let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            user: Some(spec.user.clone()),
-            labels: Some(self.labels(&spec.id, &spec.annotations)),
+            image: Some(side.image.to_owned()),
+            user: Some(side.user.to_owned()),
+            labels: Some(self.own_labels(&[("holder", "true")])),
             cmd: Some(vec!["true".into()]),
             entrypoint: Some(vec![]),
             network_disabled: Some(true),
             host_config: Some(HostConfig {
                 network_mode: Some("none".into()),
                 mounts: Some(vec![Mount {
-                    target: Some(at.to_owned()),
-                    source: Some(volume),
+                    target: Some(side.at.to_owned()),
+                    source: Some(side.volume.clone()),
                     typ: Some(MountType::VOLUME),
                     ..Default::default()
                 }]),
@@ -141,8 +182,11 @@ impl DockerRuntime {
         let tar = d
             .download_from_container(from, Some(from_opts))
             .map(|r| r.map_err(std::io::Error::other));
+        // Owners as in the archive (Podman would otherwise give everything
+        // to the container's user).
         let to_opts = UploadToContainerOptionsBuilder::default()
             .path(to_dir)
+            .copy_uidgid("false")
             .build();
         d.upload_to_container(to, Some(to_opts), bollard::body_try_stream(tar))
             .await?;

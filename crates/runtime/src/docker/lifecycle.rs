@@ -41,8 +41,8 @@ impl DockerRuntime {
                 return Err(e);
             }
         };
-        if let (true, Some(from)) = (data_created, &spec.seed_from) {
-            if let Err(e) = self.copy_data(from, spec).await {
+        if let (true, Some(seed)) = (data_created, &spec.seed) {
+            if let Err(e) = self.seed_data(seed, spec).await {
                 self.undo(&spec.id, true).await;
                 return Err(e);
             }

@@ -3,6 +3,9 @@
 mod kept;
 mod lifecycle;
 mod objects;
+mod snapshots;
+
+pub use snapshots::is_snapshot_image;
 
 use crate::spec::{Present, Provisioned, WorkspaceInfo, WorkspaceSpec};
 use crate::{ExecOutput, ExecRequest, RuntimeError, WorkspaceRuntime};
@@ -229,6 +232,14 @@ impl WorkspaceRuntime for DockerRuntime {
 
     async fn data_volumes(&self) -> Result<Vec<crate::DataVolume>, RuntimeError> {
         self.list_data_volumes().await
+    }
+
+    async fn snapshot(&self, req: &crate::SnapshotRequest) -> Result<String, RuntimeError> {
+        self.take_snapshot(req).await
+    }
+
+    async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError> {
+        self.remove_snapshot(snapshot).await
     }
 
     async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError> {

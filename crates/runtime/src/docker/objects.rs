@@ -139,6 +139,19 @@ impl DockerRuntime {
         labels
     }
 
+    /// The labels of an object of this installation that belongs to no
+    /// workspace (`io.aicockpit.{key}` for each of `facts`): a snapshot's,
+    /// a copy's holder container.
+    pub(super) fn own_labels(&self, facts: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut labels: HashMap<String, String> = facts
+            .iter()
+            .map(|(k, v)| (format!("io.aicockpit.{k}"), (*v).to_owned()))
+            .collect();
+        labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
+        labels.insert(LABEL_INSTANCE.to_owned(), self.instance.clone());
+        labels
+    }
+
     /// Whether an object carries this installation's label.
     pub(super) fn is_mine(&self, info: &WorkspaceInfo) -> bool {
         info.labels.get(LABEL_INSTANCE) == Some(&self.instance)

@@ -1,0 +1,79 @@
+//! Snapshots of workspaces and forks of them.
+
+use crate::dto::{CreateSnapshotRequest, ForkRequest, SnapshotDto, WorkspaceDto};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/snapshots",
+    tag = "workspaces",
+    summary = "Snapshot a workspace: its filesystem (paused meanwhile), its data and settings",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = CreateSnapshotRequest,
+    responses((status = 201, description = "Taken", body = SnapshotDto))
+)]
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<CreateSnapshotRequest>,
+) -> ApiResult<(StatusCode, Json<SnapshotDto>)> {
+    let snap = s.workspaces.take_snapshot(&p, &id, req.name).await?;
+    Ok((StatusCode::CREATED, Json(snap.into())))
+}
+
+#[utoipa::path(
+    get,
+    path = "/snapshots",
+    tag = "workspaces",
+    summary = "The caller's snapshots (admins: all), newest first",
+    responses((status = 200, description = "OK", body = Vec<SnapshotDto>))
+)]
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<SnapshotDto>>> {
+    let list = s.workspaces.snapshots(&p).await?;
+    Ok(Json(list.into_iter().map(SnapshotDto::from).collect()))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/snapshots/{id}",
+    tag = "workspaces",
+    summary = "Delete a snapshot (409 while a workspace forked from it exists)",
+    params(("id" = String, Path, description = "Snapshot id, or the name of one of the caller's snapshots")),
+    responses((status = 204, description = "Deleted"))
+)]
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    s.workspaces.delete_snapshot(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post,
+    path = "/snapshots/{id}/fork",
+    tag = "workspaces",
+    summary = "Make a new workspace of a snapshot (its filesystem, a copy of its data, its settings)",
+    params(("id" = String, Path, description = "Snapshot id, or the name of one of the caller's snapshots")),
+    request_body = ForkRequest,
+    responses((status = 201, description = "Created", body = WorkspaceDto))
+)]
+pub(crate) async fn fork(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<ForkRequest>,
+) -> ApiResult<(StatusCode, Json<WorkspaceDto>)> {
+    let ws = s.workspaces.fork(&p, &id, req.name).await?;
+    Ok((StatusCode::CREATED, Json(ws.into())))
+}
