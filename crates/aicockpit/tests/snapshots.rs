@@ -140,6 +140,31 @@ async fn a_fork_has_the_installed_package_and_the_data_and_snapshots_are_their_o
         "changed\n"
     );
 
+    // Restored: back as it was, package and data; only its own snapshots,
+    // only by its owner.
+    let (s, v) = bob
+        .post("/api/v1/workspaces/orig/restore", json!({"snapshot": id}))
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
+    let (s, v) = admin
+        .post("/api/v1/workspaces/forked/restore", json!({"snapshot": id}))
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "wrong_workspace");
+    as_root(&admin, "orig", "dpkg -r hello-aicockpit >/dev/null").await;
+    let (s, v) = admin
+        .post("/api/v1/workspaces/orig/restore", json!({"snapshot": "s1"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], "running");
+    assert_eq!(
+        admin.sh("orig", "cat /workspace/data.txt").await.1,
+        "original\n"
+    );
+    assert_eq!(
+        as_root(&admin, "orig", "hello-aicockpit").await,
+        "hello from a package\n"
+    );
+
     // A stopped workspace can be snapshotted too.
     let (s, v) = admin.post_empty("/api/v1/workspaces/orig/stop").await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -155,8 +180,12 @@ async fn a_fork_has_the_installed_package_and_the_data_and_snapshots_are_their_o
     // In use while the fork exists; then deleted with its image.
     let (s, v) = admin.delete(&format!("/api/v1/snapshots/{id}")).await;
     assert_error(s, &v, StatusCode::CONFLICT, "snapshot_in_use");
-    let (s, v) = admin.delete("/api/v1/workspaces/forked?purge=true").await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    for ws in ["forked", "orig"] {
+        let (s, v) = admin
+            .delete(&format!("/api/v1/workspaces/{ws}?purge=true"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
     let (s, v) = admin.delete("/api/v1/snapshots/s1").await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     let d = docker().await;
@@ -176,6 +205,7 @@ async fn a_fork_has_the_installed_package_and_the_data_and_snapshots_are_their_o
     let (_, audit) = admin.get("/api/v1/audit?limit=200").await;
     assert_eq!(rows(&audit, "workspace.snapshot").len(), 2, "{audit}");
     assert_eq!(rows(&audit, "workspace.snapshot.delete").len(), 2);
+    assert_eq!(rows(&audit, "workspace.restore").len(), 1);
     assert!(rows(&audit, "workspace.create")
         .iter()
         .any(|r| r["detail"]["from_snapshot"] == id.as_str()));

@@ -472,3 +472,10 @@ pub(crate) struct ForkRequest {
     #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub name: String,
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RestoreRequest {
+    /// A snapshot of this workspace (id or name).
+    pub snapshot: String,
+}

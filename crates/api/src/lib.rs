@@ -95,6 +95,7 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(snapshots::list))
         .routes(routes!(snapshots::delete))
         .routes(routes!(snapshots::fork))
+        .routes(routes!(snapshots::restore))
         .routes(routes!(workspaces::keep_alive))
         .routes(routes!(workspaces::activity))
         .routes(routes!(workspaces::start))

@@ -189,6 +189,25 @@ impl Store {
         Ok(())
     }
 
+    /// Changes the image a workspace is made from (a restored snapshot's).
+    pub async fn set_workspace_image(
+        &self,
+        id: &str,
+        image: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query("UPDATE workspaces SET image = $1, updated_at = $2 WHERE id = $3")
+            .bind(image)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn delete_workspace(&self, id: &str) -> Result<(), StoreError> {
         let r = sqlx::query("DELETE FROM workspaces WHERE id = $1")
             .bind(id)

@@ -59,6 +59,13 @@ pub(crate) enum WsCmd {
         /// The new workspace's name.
         name: String,
     },
+    /// Put a workspace back as one of its snapshots was (what is there
+    /// now is discarded).
+    Restore {
+        workspace: String,
+        /// The snapshot (id or name).
+        snapshot: String,
+    },
     /// Delete a snapshot.
     RmSnapshot {
         snapshot: String,
@@ -409,6 +416,16 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 w["id"].as_str().unwrap_or("?")
             );
             out.print(&w, &text);
+        }
+        WsCmd::Restore {
+            workspace,
+            snapshot,
+        } => {
+            let path = format!("/api/v1/workspaces/{}/restore", seg(&workspace));
+            let w: Value = c
+                .call(Method::POST, &path, Some(&json!({ "snapshot": snapshot })))
+                .await?;
+            out.print(&w, &format!("restored {workspace} to {snapshot}"));
         }
         WsCmd::RmSnapshot { snapshot } => {
             let path = format!("/api/v1/snapshots/{}", seg(&snapshot));

@@ -1,6 +1,6 @@
 //! Snapshots of workspaces and forks of them.
 
-use crate::dto::{CreateSnapshotRequest, ForkRequest, SnapshotDto, WorkspaceDto};
+use crate::dto::{CreateSnapshotRequest, ForkRequest, RestoreRequest, SnapshotDto, WorkspaceDto};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::AppState;
@@ -76,4 +76,23 @@ pub(crate) async fn fork(
 ) -> ApiResult<(StatusCode, Json<WorkspaceDto>)> {
     let ws = s.workspaces.fork(&p, &id, req.name).await?;
     Ok((StatusCode::CREATED, Json(ws.into())))
+}
+
+#[utoipa::path(
+    post,
+    path = "/workspaces/{id}/restore",
+    tag = "workspaces",
+    summary = "Put a workspace back as one of its snapshots was (what is there now is discarded)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    request_body = RestoreRequest,
+    responses((status = 200, description = "Restored and running", body = WorkspaceDto))
+)]
+pub(crate) async fn restore(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<RestoreRequest>,
+) -> ApiResult<Json<WorkspaceDto>> {
+    let ws = s.workspaces.restore(&p, &id, &req.snapshot).await?;
+    Ok(Json(ws.into()))
 }

@@ -319,7 +319,7 @@ impl WorkspaceManager {
 
     /// Starts the agent in the background, so the first terminal or file
     /// request does not pay for placing it.
-    fn warm_agent(&self, container: Option<String>) {
+    pub(super) fn warm_agent(&self, container: Option<String>) {
         if let (Some(cid), Some(_)) = (container, self.workspace_agents.binary()) {
             let hub = self.workspace_agents.clone();
             tokio::spawn(async move {
@@ -594,7 +594,7 @@ impl WorkspaceManager {
 
     /// Has the backend make and start the workspace, and records what runs
     /// it. On error nothing new is left behind.
-    async fn provision(
+    pub(super) async fn provision(
         &self,
         rec: &WorkspaceRecord,
         seed: Option<DataSeed>,

@@ -7,12 +7,13 @@
 //! (`plan::resolve`), so the access check here is the only way in.
 
 use super::manager::{CreateWorkspace, Origin, WorkspaceManager};
-use super::model::Workspace;
+use super::model::{Workspace, WorkspaceState};
+use super::quota::Ask;
 use super::validate;
 use crate::access::{can, sees_all_workspaces, Action, Resource};
 use crate::auth::{new_id, Principal};
 use crate::{now_ms, CoreError};
-use aicockpit_runtime::{RuntimeError, SnapshotRequest};
+use aicockpit_runtime::{DataSeed, RuntimeError, SnapshotRequest};
 use aicockpit_store::{SnapshotRecord, StoreError, WorkspaceRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -202,6 +203,68 @@ impl WorkspaceManager {
             .await?;
         let detail = json!({"name": ws.name, "image": ws.image, "from_snapshot": rec.id});
         self.record(p, &ws.id, "workspace.create", detail).await;
+        Ok(ws)
+    }
+
+    /// Puts a workspace back as its snapshot was: its filesystem, its data
+    /// (what is there now is discarded). The workspace runs afterwards. On
+    /// a failure after the old data is gone the workspace is in `error`
+    /// and the snapshot is intact, so restoring again can finish it.
+    pub async fn restore(
+        &self,
+        p: &Principal,
+        workspace: &str,
+        snapshot: &str,
+    ) -> Result<Workspace, CoreError> {
+        let found = self.authorized(p, workspace, Action::Change).await?;
+        let snap = self.snapshot_for(p, snapshot, Action::Change).await?;
+        if snap.workspace_id != found.id {
+            return Err(CoreError::invalid(
+                "wrong_workspace",
+                format!(
+                    "snapshot {:?} is of workspace {:?}; fork it instead",
+                    snap.name, snap.workspace_name
+                ),
+            ));
+        }
+        let gate = self.quota_gate(&found.owner_id);
+        let _quota = gate.lock().await;
+        let lock = self.lock_for(&found.id);
+        let _guard = lock.lock().await;
+        let rec = self.store.workspace(&found.id).await?;
+        if WorkspaceState::parse(&rec.state) != WorkspaceState::Running {
+            let ask = Ask::Start {
+                cpus: rec.cpu_millis as f64 / 1000.0,
+                memory_mb: rec.memory_mb,
+            };
+            self.check_quota(p, &rec.owner_id, ask).await?;
+        }
+        self.stop_locked(&rec.id).await?;
+        self.runtime.destroy(&rec.id, false).await?;
+        let now = now_ms();
+        self.store
+            .set_workspace_container(&rec.id, None, now)
+            .await?;
+        self.store
+            .set_workspace_image(&rec.id, &snap.image, now)
+            .await?;
+        self.set_state(&rec.id, WorkspaceState::Starting, None)
+            .await?;
+        let rec = self.store.workspace(&rec.id).await?;
+        let seed = Some(DataSeed::Snapshot(snap.id.clone()));
+        if let Err(e) = self.provision(&rec, seed).await {
+            let reason = format!("restoring snapshot {:?} failed: {e}", snap.name);
+            self.set_state(&rec.id, WorkspaceState::Error, Some(&reason))
+                .await?;
+            return Err(e);
+        }
+        self.set_state(&rec.id, WorkspaceState::Running, None)
+            .await?;
+        self.activity.started(&rec.id);
+        let ws = Workspace::from(self.store.workspace(&rec.id).await?);
+        self.warm_agent(ws.container_id.clone());
+        let detail = json!({"snapshot": snap.id, "name": snap.name});
+        self.record(p, &rec.id, "workspace.restore", detail).await;
         Ok(ws)
     }
 
