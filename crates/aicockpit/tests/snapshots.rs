@@ -210,3 +210,313 @@ async fn a_fork_has_the_installed_package_and_the_data_and_snapshots_are_their_o
         .iter()
         .any(|r| r["detail"]["from_snapshot"] == id.as_str()));
 }
+
+/// Downloads `path` to a file, streamed.
+async fn download(ts: &TestServer, token: &str, path: &str, to: &std::path::Path) -> StatusCode {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let resp = reqwest::Client::new()
+        .get(format!("{}{path}", ts.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status();
+    let mut f = tokio::fs::File::create(to).await.expect("create");
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        f.write_all(&chunk.expect("chunk")).await.expect("write");
+    }
+    f.flush().await.expect("flush");
+    status
+}
+
+/// Uploads a file as a snapshot archive, streamed.
+async fn upload(ts: &TestServer, token: &str, from: &std::path::Path) -> (StatusCode, Value) {
+    let file = tokio::fs::File::open(from).await.expect("open");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/snapshots/import", ts.url))
+        .bearer_auth(token)
+        .header("content-type", "application/x-tar")
+        .body(reqwest::Body::from(file))
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exported_snapshot_imported_into_a_fresh_server_forks_with_its_package_and_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = dir.path().join("s.tar");
+    let a = TestServer::start().await;
+    let admin_a = a.admin_api();
+    admin_a.create_ws("travel").await;
+    as_root(&admin_a, "travel", INSTALL_PACKAGE).await;
+    admin_a
+        .sh(
+            "travel",
+            "mkdir -p /workspace/src && echo carried > /workspace/src/f",
+        )
+        .await;
+    let (s, snap) = admin_a
+        .post(
+            "/api/v1/workspaces/travel/snapshots",
+            json!({"name": "trip"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{snap}");
+    let token_a = admin_a.token().expect("token").to_owned();
+    let bob_a = a.user("travel-bob", Role::Member).await;
+    assert_eq!(
+        download(&a, &bob_a, "/api/v1/snapshots/trip/export", &archive).await,
+        StatusCode::NOT_FOUND,
+        "another user's snapshot"
+    );
+    let status = download(&a, &token_a, "/api/v1/snapshots/trip/export", &archive).await;
+    assert_eq!(status, StatusCode::OK);
+    let size = std::fs::metadata(&archive).expect("archive").len();
+    assert!(size > 1024 * 1024, "an image and data: {size} bytes");
+
+    // A fresh server (its own database and installation) takes it in.
+    let b = TestServer::start().await;
+    let member = b.user("importer", Role::Member).await;
+    let (s, imported) = upload(&b, &member, &archive).await;
+    assert_eq!(s, StatusCode::CREATED, "{imported}");
+    assert_eq!(imported["name"], "trip");
+    assert_eq!(imported["workspace_name"], "travel");
+    let member_b = b.api(&member);
+    let (s, fork) = member_b
+        .post("/api/v1/snapshots/trip/fork", json!({"name": "arrived"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{fork}");
+    let (code, out, err) = member_b
+        .sh("arrived", "cat /workspace/src/f; dpkg-query -W -f='${Status}\\n' hello-aicockpit; hello-aicockpit")
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "carried\ninstall ok installed\nhello from a package\n");
+    // A second import of the same archive gets a name of its own.
+    let (s, again) = upload(&b, &member, &archive).await;
+    assert_eq!(s, StatusCode::CREATED, "{again}");
+    assert_ne!(again["name"], "trip");
+    assert!(again["name"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("trip-"));
+
+    let (_, audit) = b.admin_api().get("/api/v1/audit?limit=100").await;
+    assert_eq!(
+        rows(&audit, "workspace.snapshot.import").len(),
+        2,
+        "{audit}"
+    );
+    let (_, audit) = admin_a.get("/api/v1/audit?limit=100").await;
+    assert_eq!(
+        rows(&audit, "workspace.snapshot.export").len(),
+        1,
+        "{audit}"
+    );
+    for (ws, api) in [("arrived", &member_b)] {
+        api.delete(&format!("/api/v1/workspaces/{ws}?purge=true"))
+            .await;
+    }
+    for snap in [imported["id"].clone(), again["id"].clone()] {
+        let (s, v) = member_b
+            .delete(&format!(
+                "/api/v1/snapshots/{}",
+                snap.as_str().unwrap_or("?")
+            ))
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    admin_a.delete("/api/v1/workspaces/travel?purge=true").await;
+    let (s, _) = admin_a.delete("/api/v1/snapshots/trip").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+/// A tar of `(name, bytes)` entries.
+fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        // Written raw: hostile names (`..`) are what some cases are about.
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, data.as_slice()).expect("append");
+    }
+    b.into_inner().expect("tar")
+}
+
+/// An image archive of one tiny image whose manifest names `tag`.
+fn image_archive(tag: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let layer = tar_of(&[("hello.txt", b"hi\n".to_vec())]);
+    let diff = format!("sha256:{:x}", Sha256::digest(&layer));
+    let config = serde_json::to_vec(&json!({
+        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff]},
+    }))
+    .expect("config");
+    let config_name = format!("{:x}.json", Sha256::digest(&config));
+    let manifest = serde_json::to_vec(&json!([
+        {"Config": config_name, "RepoTags": [tag], "Layers": ["l/layer.tar"]}
+    ]))
+    .expect("manifest");
+    tar_of(&[
+        (&config_name, config),
+        ("l/layer.tar", layer),
+        ("manifest.json", manifest),
+        ("repositories", format!(r#"{{"{tag}":{{}}}}"#).into_bytes()),
+    ])
+}
+
+fn meta(name: &str, format: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "format": format, "name": name, "workspace_id": "w0", "workspace_name": "elsewhere",
+        "created_at": 0,
+        "settings": {"user": "1000:1000", "template": "base", "image": "x", "cpu_millis": 1000,
+                     "memory_mb": 512, "pids_limit": 256, "env": {}, "ports": [], "idle_timeout_secs": null}
+    }))
+    .expect("meta")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_snapshot_archives_are_refused_and_replace_no_image() {
+    let ts = TestServer::start_with(|c| c.workspaces.max_snapshot_import_bytes = 256 * 1024).await;
+    let member = ts.api(&ts.user("importer", Role::Member).await);
+    let viewer = ts.api(&ts.user("watcher", Role::Viewer).await);
+    let base = "localhost/aicockpit/base:latest";
+    let d = docker().await;
+    let base_id = d.inspect_image(base).await.expect("base image").id;
+    let good_meta = meta("ok", "aicockpit-snapshot/1");
+    let empty = tar_of(&[]);
+
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "not a tar",
+            b"hello, world".repeat(100),
+            StatusCode::BAD_REQUEST,
+            "invalid_snapshot_archive",
+        ),
+        (
+            "settings only",
+            tar_of(&[("aicockpit-snapshot.json", good_meta.clone())]),
+            StatusCode::BAD_REQUEST,
+            "invalid_snapshot_archive",
+        ),
+        (
+            "no settings",
+            tar_of(&[
+                ("image.tar", image_archive(base)),
+                ("data.tar", empty.clone()),
+            ]),
+            StatusCode::BAD_REQUEST,
+            "invalid_snapshot_archive",
+        ),
+        (
+            "a stray entry",
+            tar_of(&[("../../etc/passwd", b"x".to_vec())]),
+            StatusCode::BAD_REQUEST,
+            "invalid_snapshot_archive",
+        ),
+        (
+            "another format",
+            tar_of(&[
+                ("aicockpit-snapshot.json", meta("ok", "v0")),
+                ("image.tar", image_archive(base)),
+                ("data.tar", empty.clone()),
+            ]),
+            StatusCode::BAD_REQUEST,
+            "invalid_snapshot_archive",
+        ),
+        (
+            "a bad name",
+            tar_of(&[
+                (
+                    "aicockpit-snapshot.json",
+                    meta("Bad Name", "aicockpit-snapshot/1"),
+                ),
+                ("image.tar", image_archive(base)),
+                ("data.tar", empty.clone()),
+            ]),
+            StatusCode::BAD_REQUEST,
+            "invalid_snapshot_archive",
+        ),
+        (
+            "settings as a bomb",
+            tar_of(&[("aicockpit-snapshot.json", vec![b' '; 100 * 1024])]),
+            StatusCode::BAD_REQUEST,
+            "invalid_snapshot_archive",
+        ),
+        (
+            "over the limit",
+            tar_of(&[("data.tar", vec![0; 300 * 1024])]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "an image that is no image",
+            tar_of(&[
+                ("aicockpit-snapshot.json", good_meta.clone()),
+                ("image.tar", b"junk".to_vec()),
+                ("data.tar", empty.clone()),
+            ]),
+            StatusCode::BAD_REQUEST,
+            "invalid",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let (s, v) = member
+            .post_raw("/api/v1/snapshots/import", Some("application/x-tar"), body)
+            .await;
+        assert_eq!(s, status, "{what}: {v}");
+        assert!(
+            v["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(code),
+            "{what}: {v}"
+        );
+    }
+    let (s, v) = viewer
+        .post_raw(
+            "/api/v1/snapshots/import",
+            Some("application/x-tar"),
+            empty.clone(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+
+    // An image archive naming the base template's tag is loaded under the
+    // snapshot's own tag: the template is untouched.
+    let sneaky = tar_of(&[
+        ("aicockpit-snapshot.json", good_meta),
+        ("image.tar", image_archive(base)),
+        ("data.tar", empty),
+    ]);
+    let (s, v) = member
+        .post_raw(
+            "/api/v1/snapshots/import",
+            Some("application/x-tar"),
+            sneaky,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(d.inspect_image(base).await.expect("base image").id, base_id);
+    let id = v["id"].as_str().expect("id");
+    let tagged = d
+        .inspect_image(&format!("localhost/aicockpit/snapshot:{id}"))
+        .await
+        .expect("loaded under the snapshot's tag");
+    assert_ne!(tagged.id, base_id);
+    let (s, v) = member.delete(&format!("/api/v1/snapshots/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let spool = ts.data_dir.join("spool");
+    let left: Vec<_> = std::fs::read_dir(&spool)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "spool directories left: {left:?}");
+}

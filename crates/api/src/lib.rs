@@ -96,6 +96,8 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(snapshots::delete))
         .routes(routes!(snapshots::fork))
         .routes(routes!(snapshots::restore))
+        .routes(routes!(snapshots::export))
+        .routes(routes!(snapshots::import))
         .routes(routes!(workspaces::keep_alive))
         .routes(routes!(workspaces::activity))
         .routes(routes!(workspaces::start))

@@ -88,6 +88,7 @@ impl App {
                 instance,
                 limits: config.workspaces.clone(),
                 stop_timeout_secs: config.engine.stop_timeout_secs,
+                spool_dir: data_dir.join("spool"),
             },
             workspace_agents,
             audit.clone(),

@@ -258,6 +258,9 @@ pub struct WorkspacesConfig {
     pub quota_running: u32,
     pub quota_cpus: f64,
     pub quota_memory_mb: i64,
+    /// The largest snapshot archive an import takes (it is spooled to the
+    /// data directory's `spool/` before the engine loads it).
+    pub max_snapshot_import_bytes: u64,
 }
 
 impl Default for WorkspacesConfig {
@@ -288,6 +291,7 @@ impl Default for WorkspacesConfig {
             quota_running: 10,
             quota_cpus: 0.0,
             quota_memory_mb: 0,
+            max_snapshot_import_bytes: 32 * 1024 * 1024 * 1024,
         }
     }
 }

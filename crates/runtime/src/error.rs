@@ -32,6 +32,14 @@ pub enum RuntimeError {
     Engine(String),
 }
 
+/// Files the backend spools (snapshot archives) failing to be written or
+/// read: the server's own disk, reported as an engine-side failure.
+impl From<std::io::Error> for RuntimeError {
+    fn from(e: std::io::Error) -> RuntimeError {
+        RuntimeError::Engine(format!("spool file: {e}"))
+    }
+}
+
 impl From<bollard::errors::Error> for RuntimeError {
     fn from(e: bollard::errors::Error) -> Self {
         use bollard::errors::Error as E;

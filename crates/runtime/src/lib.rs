@@ -73,6 +73,25 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// Removes a snapshot's image and data ([`RuntimeError::Conflict`]
     /// while a workspace's container is made from its image).
     async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError>;
+    /// Writes a snapshot's image to `image_out` and its data to `data_out`
+    /// (archives a server of the same backend reads back).
+    async fn write_snapshot(
+        &self,
+        snapshot: &str,
+        user: &str,
+        image_out: &std::path::Path,
+        data_out: &std::path::Path,
+    ) -> Result<(), RuntimeError>;
+    /// Makes snapshot `snapshot` of archives written by
+    /// [`WorkspaceRuntime::write_snapshot`] (on any server); returns its
+    /// image. The image archive cannot name or replace any other image.
+    async fn read_snapshot(
+        &self,
+        snapshot: &str,
+        user: &str,
+        image_tar: &std::path::Path,
+        data_tar: &std::path::Path,
+    ) -> Result<String, RuntimeError>;
     /// The last `max_bytes` of the workspace's own output (for error reports).
     async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError>;
     /// Current resource use (None if not running).

@@ -66,6 +66,17 @@ pub(crate) enum WsCmd {
         /// The snapshot (id or name).
         snapshot: String,
     },
+    /// Write a snapshot to one archive file (to move it to another server).
+    ExportSnapshot {
+        snapshot: String,
+        /// The file to write (default: NAME.aicockpit-snapshot.tar).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Make a snapshot of yours from an exported archive file.
+    ImportSnapshot {
+        file: std::path::PathBuf,
+    },
     /// Delete a snapshot.
     RmSnapshot {
         snapshot: String,
@@ -427,6 +438,33 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 .await?;
             out.print(&w, &format!("restored {workspace} to {snapshot}"));
         }
+        WsCmd::ExportSnapshot { snapshot, output } => {
+            let path = format!("/api/v1/snapshots/{}/export", seg(&snapshot));
+            let resp = c.get_stream(&path).await?;
+            let file = output.unwrap_or_else(|| {
+                std::path::PathBuf::from(format!("{}.aicockpit-snapshot.tar", seg(&snapshot)))
+            });
+            let bytes = save_stream(resp, &file).await?;
+            out.print(
+                &json!({"file": file.display().to_string(), "bytes": bytes}),
+                &format!("wrote {} ({bytes} bytes)", file.display()),
+            );
+        }
+        WsCmd::ImportSnapshot { file } => {
+            let f = tokio::fs::File::open(&file).await.map_err(|e| Failure {
+                message: format!("{}: {e}", file.display()),
+                code: exit::USAGE,
+            })?;
+            let snap: Value = c
+                .post_file("/api/v1/snapshots/import", "application/x-tar", f)
+                .await?;
+            let text = format!(
+                "imported snapshot {} ({})",
+                snap["name"].as_str().unwrap_or("?"),
+                snap["id"].as_str().unwrap_or("?")
+            );
+            out.print(&snap, &text);
+        }
         WsCmd::RmSnapshot { snapshot } => {
             let path = format!("/api/v1/snapshots/{}", seg(&snapshot));
             let _: Value = c.call(Method::DELETE, &path, None).await?;
@@ -538,6 +576,30 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Writes a response body to `file` as it arrives; returns its size.
+async fn save_stream(resp: reqwest::Response, file: &std::path::Path) -> Result<u64, Failure> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let failed = |e: String| Failure {
+        message: format!("{}: {e}", file.display()),
+        code: exit::FAILURE,
+    };
+    let mut f = tokio::fs::File::create(file)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let mut body = resp.bytes_stream();
+    let mut n = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| failed(format!("the download broke off: {e}")))?;
+        f.write_all(&chunk)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        n += chunk.len() as u64;
+    }
+    f.flush().await.map_err(|e| failed(e.to_string()))?;
+    Ok(n)
 }
 
 async fn action(

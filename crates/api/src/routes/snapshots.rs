@@ -4,9 +4,13 @@ use crate::dto::{CreateSnapshotRequest, ForkRequest, RestoreRequest, SnapshotDto
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::AppState;
-use axum::extract::State;
-use axum::http::StatusCode;
+use aicockpit_core::CoreError;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::Json;
+use futures_util::StreamExt;
 
 #[utoipa::path(
     post,
@@ -95,4 +99,51 @@ pub(crate) async fn restore(
 ) -> ApiResult<Json<WorkspaceDto>> {
     let ws = s.workspaces.restore(&p, &id, &req.snapshot).await?;
     Ok(Json(ws.into()))
+}
+
+#[utoipa::path(
+    get,
+    path = "/snapshots/{id}/export",
+    tag = "workspaces",
+    summary = "A snapshot as one archive (its settings, image and data), streamed",
+    params(("id" = String, Path, description = "Snapshot id, or the name of one of the caller's snapshots")),
+    responses((status = 200, description = "A tar archive", content_type = "application/x-tar", body = Vec<u8>))
+)]
+pub(crate) async fn export(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
+    let (name, stream) = s.workspaces.export_snapshot(&p, &id).await?;
+    let mut r = Response::new(Body::from_stream(stream));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    // The name is a validated snapshot name plus a fixed suffix.
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+#[utoipa::path(
+    post,
+    path = "/snapshots/import",
+    tag = "workspaces",
+    summary = "Make a snapshot of the caller's from an exported archive (streamed in, at most workspaces.max_snapshot_import_bytes)",
+    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    responses((status = 201, description = "Imported", body = SnapshotDto))
+)]
+pub(crate) async fn import(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<SnapshotDto>)> {
+    let body = req.into_body().into_data_stream().map(|r| {
+        r.map_err(|e| CoreError::invalid("body_error", format!("reading the body failed: {e}")))
+    });
+    let snap = s.workspaces.import_snapshot(&p, body).await?;
+    Ok((StatusCode::CREATED, Json(snap.into())))
 }

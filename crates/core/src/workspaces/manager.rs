@@ -44,6 +44,8 @@ pub struct ManagerOptions {
     pub instance: String,
     pub limits: WorkspacesConfig,
     pub stop_timeout_secs: i64,
+    /// Where snapshot archives are spooled on their way out and in.
+    pub spool_dir: std::path::PathBuf,
 }
 
 /// A request to create a workspace. Unset fields come from the template,

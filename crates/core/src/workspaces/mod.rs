@@ -11,6 +11,7 @@ pub mod netpool;
 pub mod plan;
 pub mod quota;
 pub mod reconcile;
+mod snapshot_archive;
 mod snapshots;
 pub mod validate;
 
@@ -20,6 +21,7 @@ pub use manager::{
     DEFAULT_USER, WORKSPACE_DIR,
 };
 pub use model::{IdleStatus, Workspace, WorkspaceState};
+pub use snapshot_archive::ArchiveStream;
 pub use snapshots::Snapshot;
 
 /// Runs `pass` every `interval` (the first after one interval) until

@@ -46,7 +46,10 @@ impl From<SnapshotRecord> for Snapshot {
 
 /// The workspace's settings a fork is made with (kept as JSON).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Settings {
+pub(super) struct Settings {
+    /// The user its processes ran as.
+    #[serde(default = "default_user")]
+    pub(super) user: String,
     template: Option<String>,
     image: String,
     cpu_millis: i64,
@@ -60,6 +63,7 @@ struct Settings {
 impl Settings {
     fn of(rec: &WorkspaceRecord) -> Settings {
         Settings {
+            user: rec.run_as.clone(),
             template: rec.template.clone(),
             image: rec.image.clone(),
             cpu_millis: rec.cpu_millis,
@@ -270,7 +274,7 @@ impl WorkspaceManager {
 
     /// A snapshot by id or by the caller's own snapshot name, if the caller
     /// may do `action` on it; another user's is not found.
-    async fn snapshot_for(
+    pub(super) async fn snapshot_for(
         &self,
         p: &Principal,
         id_or_name: &str,
@@ -301,7 +305,11 @@ impl WorkspaceManager {
     }
 }
 
-fn name_taken(name: &str) -> CoreError {
+fn default_user() -> String {
+    super::manager::DEFAULT_USER.into()
+}
+
+pub(super) fn name_taken(name: &str) -> CoreError {
     CoreError::conflict(
         "name_taken",
         format!("you already have a snapshot named {name:?}"),

@@ -137,7 +137,7 @@ impl DockerRuntime {
     /// A container that is never started, with no network, holding one
     /// volume. It belongs to no workspace (the reconciler must not take it
     /// for one).
-    async fn holder(&self, side: &Side<'_>) -> Result<String, RuntimeError> {
+    pub(super) async fn holder(&self, side: &Side<'_>) -> Result<String, RuntimeError> {
         let body = ContainerCreateBody {
             image: Some(side.image.to_owned()),
             user: Some(side.user.to_owned()),

@@ -4,6 +4,7 @@ mod kept;
 mod lifecycle;
 mod objects;
 mod snapshots;
+mod transfer;
 
 pub use snapshots::is_snapshot_image;
 
@@ -240,6 +241,26 @@ impl WorkspaceRuntime for DockerRuntime {
 
     async fn delete_snapshot(&self, snapshot: &str) -> Result<(), RuntimeError> {
         self.remove_snapshot(snapshot).await
+    }
+
+    async fn write_snapshot(
+        &self,
+        snapshot: &str,
+        user: &str,
+        image_out: &std::path::Path,
+        data_out: &std::path::Path,
+    ) -> Result<(), RuntimeError> {
+        DockerRuntime::write_snapshot(self, snapshot, user, image_out, data_out).await
+    }
+
+    async fn read_snapshot(
+        &self,
+        snapshot: &str,
+        user: &str,
+        image_tar: &std::path::Path,
+        data_tar: &std::path::Path,
+    ) -> Result<String, RuntimeError> {
+        DockerRuntime::read_snapshot(self, snapshot, user, image_tar, data_tar).await
     }
 
     async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError> {

@@ -20,7 +20,7 @@ const REPO: &str = "localhost/aicockpit/snapshot";
 
 /// Where a snapshot's data is held during a copy: a path no image has, so
 /// the engine fills nothing in first.
-const HELD_AT: &str = "/aicockpit-snapshot";
+pub(super) const HELD_AT: &str = "/aicockpit-snapshot";
 
 /// Whether `image` names a snapshot image in any spelling (with or
 /// without `localhost/`, a digest, another case): such images are made
@@ -33,7 +33,7 @@ pub(super) fn snapshot_volume(snapshot: &str) -> String {
     format!("aicockpit-snap-{snapshot}")
 }
 
-fn snapshot_image(snapshot: &str) -> String {
+pub(super) fn snapshot_image(snapshot: &str) -> String {
     format!("{REPO}:{snapshot}")
 }
 
