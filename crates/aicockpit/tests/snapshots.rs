@@ -520,3 +520,58 @@ async fn hostile_snapshot_archives_are_refused_and_replace_no_image() {
         .unwrap_or_default();
     assert!(left.is_empty(), "spool directories left: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_write_importable_archives_and_keep_the_newest() {
+    let backups = tempfile::tempdir().expect("tempdir");
+    let root = backups.path().to_path_buf();
+    let ts = TestServer::start_with(|c| {
+        c.workspaces.backup_dir = Some(root.clone());
+        c.workspaces.backup_keep = 1;
+    })
+    .await;
+    let admin = ts.admin_api();
+    let w = admin.create_ws("saved").await;
+    admin.sh("saved", "echo first > /workspace/f").await;
+    assert_eq!(ts.state.workspaces.back_up_all().await.expect("backup"), 1);
+    admin.sh("saved", "echo second > /workspace/f").await;
+    assert_eq!(ts.state.workspaces.back_up_all().await.expect("backup"), 1);
+
+    let dir = root.join(format!("saved-{}", w["id"].as_str().expect("id")));
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("backup dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "only the newest is kept: {files:?}");
+    let (_, audit) = admin.get("/api/v1/audit?action=workspace.backup").await;
+    let ok = rows(&audit, "workspace.backup")
+        .iter()
+        .filter(|r| r["result"] == "ok" && r["actor"] == "system")
+        .count();
+    assert_eq!(ok, 2, "{audit}");
+
+    // The backup is an archive like any export: it imports and forks.
+    let token = admin.token().expect("token").to_owned();
+    let (s, snap) = upload(&ts, &token, &files[0]).await;
+    assert_eq!(s, StatusCode::CREATED, "{snap}");
+    let id = snap["id"].as_str().expect("id").to_owned();
+    let (s, v) = admin
+        .post(
+            &format!("/api/v1/snapshots/{id}/fork"),
+            json!({"name": "from-backup"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        admin.sh("from-backup", "cat /workspace/f").await.1,
+        "second\n"
+    );
+    admin
+        .delete("/api/v1/workspaces/from-backup?purge=true")
+        .await;
+    let (s, _) = admin.delete(&format!("/api/v1/snapshots/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, list) = admin.get("/api/v1/snapshots").await;
+    assert_eq!(list, json!([]), "backup snapshots do not linger");
+}

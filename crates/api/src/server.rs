@@ -208,6 +208,12 @@ impl App {
             Duration::from_secs(self.config.workspaces.reconcile_interval_secs),
             stop_rx.clone(),
         );
+        let backups = self.config.workspaces.backup_dir.is_some().then(|| {
+            manager.clone().spawn_backups(
+                Duration::from_secs(self.config.workspaces.backup_interval_secs.max(60)),
+                stop_rx.clone(),
+            )
+        });
         let idle_stopper = manager.spawn_idle_stopper(
             Duration::from_secs(self.config.workspaces.idle_check_interval_secs),
             stop_rx,
@@ -231,6 +237,9 @@ impl App {
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
         let _ = idle_stopper.await;
+        if let Some(b) = backups {
+            let _ = b.await;
+        }
         // Usage rows of requests that just finished are not lost.
         ai.drain().await;
         store.close().await;

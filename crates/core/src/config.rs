@@ -261,6 +261,13 @@ pub struct WorkspacesConfig {
     /// The largest snapshot archive an import takes (it is spooled to the
     /// data directory's `spool/` before the engine loads it).
     pub max_snapshot_import_bytes: u64,
+    /// Scheduled backups: every `backup_interval_secs`, each workspace's
+    /// snapshot archive (the same as an export) is written under
+    /// `backup_dir/<name>-<id>/`, keeping the newest `backup_keep`. Unset
+    /// dir: no backups.
+    pub backup_dir: Option<PathBuf>,
+    pub backup_interval_secs: u64,
+    pub backup_keep: u32,
 }
 
 impl Default for WorkspacesConfig {
@@ -292,6 +299,9 @@ impl Default for WorkspacesConfig {
             quota_cpus: 0.0,
             quota_memory_mb: 0,
             max_snapshot_import_bytes: 32 * 1024 * 1024 * 1024,
+            backup_dir: None,
+            backup_interval_secs: 24 * 3600,
+            backup_keep: 7,
         }
     }
 }

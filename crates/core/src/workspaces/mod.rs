@@ -2,6 +2,7 @@
 //! reconciler that keeps the database and the engine in agreement.
 
 pub mod activity;
+mod backups;
 pub mod hostfw;
 mod idle;
 mod kept;

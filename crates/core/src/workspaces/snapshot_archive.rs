@@ -23,20 +23,20 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 const META: &str = "aicockpit-snapshot.json";
-const IMAGE: &str = "image.tar";
-const DATA: &str = "data.tar";
-const FORMAT: &str = "aicockpit-snapshot/1";
+pub(super) const IMAGE: &str = "image.tar";
+pub(super) const DATA: &str = "data.tar";
+pub(super) const FORMAT: &str = "aicockpit-snapshot/1";
 const MAX_META: u64 = 64 * 1024;
 
 /// What travels with a snapshot besides its image and data.
 #[derive(Debug, Serialize, Deserialize)]
-struct Meta {
-    format: String,
-    name: String,
-    workspace_id: String,
-    workspace_name: String,
-    created_at: i64,
-    settings: Settings,
+pub(super) struct Meta {
+    pub(super) format: String,
+    pub(super) name: String,
+    pub(super) workspace_id: String,
+    pub(super) workspace_name: String,
+    pub(super) created_at: i64,
+    pub(super) settings: Settings,
 }
 
 /// An archive as it streams out.
@@ -167,12 +167,12 @@ impl WorkspaceManager {
 }
 
 /// A directory of its own in the spool, removed when dropped.
-struct Spool {
+pub(super) struct Spool {
     dir: PathBuf,
 }
 
 impl Spool {
-    async fn new(root: &Path, kind: &str) -> Result<Spool, CoreError> {
+    pub(super) async fn new(root: &Path, kind: &str) -> Result<Spool, CoreError> {
         let dir = root.join(format!("{kind}-{}", new_id()));
         tokio::fs::create_dir_all(&dir).await.map_err(|e| {
             CoreError::Internal(format!("the spool directory {}: {e}", dir.display()))
@@ -180,7 +180,7 @@ impl Spool {
         Ok(Spool { dir })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 }
@@ -212,7 +212,7 @@ impl Write for ChannelWriter {
     }
 }
 
-fn write_archive(out: impl Write, meta: &[u8], spool: &Spool) -> std::io::Result<()> {
+pub(super) fn write_archive(out: impl Write, meta: &[u8], spool: &Spool) -> std::io::Result<()> {
     let mut tar = tar::Builder::new(out);
     let mut header = tar::Header::new_gnu();
     header.set_size(meta.len() as u64);

@@ -61,7 +61,7 @@ pub(super) struct Settings {
 }
 
 impl Settings {
-    fn of(rec: &WorkspaceRecord) -> Settings {
+    pub(super) fn of(rec: &WorkspaceRecord) -> Settings {
         Settings {
             user: rec.run_as.clone(),
             template: rec.template.clone(),
