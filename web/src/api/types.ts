@@ -28,6 +28,10 @@ export type CreateWorkspaceRequest = Schemas['CreateWorkspaceRequest'];
 export type DeletedWorkspace = Schemas['DeletedDto'];
 export type KeepAliveRequest = Schemas['KeepAliveRequest'];
 export type UpdateWorkspaceRequest = Schemas['UpdateWorkspaceRequest'];
+/// Snapshots (filesystem, data and settings of a workspace) and the kept
+/// data of deleted workspaces.
+export type Snapshot = Schemas['SnapshotDto'];
+export type KeptData = Schemas['KeptDataDto'];
 export type Quota = Schemas['QuotaDto'];
 export type ListeningPort = Schemas['ListeningPort'];
 export type Template = Schemas['TemplateDto'];

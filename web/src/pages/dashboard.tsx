@@ -12,6 +12,9 @@ import { Confirm } from '../components/confirm';
 import { Nav } from '../components/nav';
 import { NoAiService } from '../components/no-ai-service';
 import { isAdmin } from '../roles';
+import { Saved } from '../components/saved';
+import { NameDialog } from '../components/name-dialog';
+import { takeSnapshot } from '../api/snapshots';
 
 export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: () => void; onSwitch: () => void }) {
   const [list, setList] = useState<Workspace[] | null>(null);
@@ -21,6 +24,9 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
   const [busy, setBusy] = useState<Record<string, string>>({});
   const [deleting, setDeleting] = useState<Workspace | null>(null);
   const [quota, setQuota] = useState<Quota | null>(null);
+  const [snapshotting, setSnapshotting] = useState<Workspace | null>(null);
+  // Bumped when what the saved-data section lists may have changed.
+  const [savedVersion, setSavedVersion] = useState(0);
 
   const refresh = async () => {
     try {
@@ -65,8 +71,25 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
     try {
       await deleteWorkspace(w.id, purge);
       await refresh();
+      setSavedVersion((v) => v + 1);
     } catch (e) {
       setError(`${w.name}: ${e instanceof ApiError ? e.message : e}`);
+    }
+  };
+
+  const snapshot = async (w: Workspace, name: string) => {
+    setSnapshotting(null);
+    setBusy((b) => ({ ...b, [w.id]: 'snapshot' }));
+    try {
+      await takeSnapshot(w.id, name);
+      setSavedVersion((v) => v + 1);
+    } catch (e) {
+      setError(`${w.name}: ${e instanceof ApiError ? e.message : e}`);
+    } finally {
+      setBusy((b) => {
+        const { [w.id]: _, ...rest } = b;
+        return rest;
+      });
     }
   };
 
@@ -168,6 +191,13 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
                       <button onClick={() => navigate(`/policy/${encodeURIComponent(w.id)}`)} title="The agent's permissions in this workspace">
                         Policy
                       </button>
+                      <button
+                        onClick={() => setSnapshotting(w)}
+                        disabled={!!b || user.role === 'viewer' || !w.container_id}
+                        title="Keep this whole environment: installed packages, /workspace and settings"
+                      >
+                        Snapshot
+                      </button>
                       <button class="danger" onClick={() => setDeleting(w)} disabled={!!b}>
                         Delete
                       </button>
@@ -178,7 +208,20 @@ export function Dashboard({ user, onLogout, onSwitch }: { user: User; onLogout: 
             </tbody>
           </table>
         )}
+        {list !== null && (
+          <Saved workspaces={list} readOnly={user.role === 'viewer'} version={savedVersion} onChanged={refresh} />
+        )}
       </main>
+      {snapshotting && (
+        <NameDialog
+          title={`Snapshot ${snapshotting.name}`}
+          label="Snapshot name"
+          initial={`${snapshotting.name}-${new Date().toISOString().slice(0, 10)}`}
+          confirm="Take snapshot"
+          onCancel={() => setSnapshotting(null)}
+          onConfirm={(name) => snapshot(snapshotting, name)}
+        />
+      )}
       {creating && (
         <CreateDialog
           onClose={() => setCreating(false)}
