@@ -26,6 +26,17 @@ cleanup() {
       while read -r id; do
         [ -n "$id" ] && curl -sf -X DELETE "$BASE/api/v1/workspaces/$id?purge=true" -H "Authorization: Bearer $T" >/dev/null || true
       done
+    # Then the snapshots (their images and data) and kept data it made.
+    curl -sf "$BASE/api/v1/snapshots" -H "Authorization: Bearer $T" |
+      python3 -c 'import json,sys; print("\n".join(s["id"] for s in json.load(sys.stdin)))' |
+      while read -r id; do
+        [ -n "$id" ] && curl -sf -X DELETE "$BASE/api/v1/snapshots/$id" -H "Authorization: Bearer $T" >/dev/null || true
+      done
+    curl -sf "$BASE/api/v1/kept-data" -H "Authorization: Bearer $T" |
+      python3 -c 'import json,sys; print("\n".join(k["workspace"] for k in json.load(sys.stdin)))' |
+      while read -r id; do
+        [ -n "$id" ] && curl -sf -X DELETE "$BASE/api/v1/kept-data/$id" -H "Authorization: Bearer $T" >/dev/null || true
+      done
   fi
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true

@@ -249,6 +249,27 @@ pub fn cleanup_instance(engine: &str, instance: &str) {
                     )
                     .await;
             }
+            // Snapshot images carry the instance label of the container
+            // they were committed from.
+            let images = d
+                .list_images(Some(
+                    ListImagesOptionsBuilder::default()
+                        .filters(&filters)
+                        .build(),
+                ))
+                .await
+                .unwrap_or_default();
+            for i in images {
+                for tag in i.repo_tags {
+                    let _ = d
+                        .remove_image(
+                            &tag,
+                            Some(RemoveImageOptionsBuilder::default().force(true).build()),
+                            None,
+                        )
+                        .await;
+                }
+            }
         });
     })
     .join();

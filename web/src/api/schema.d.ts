@@ -3510,9 +3510,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description The archive (application/x-tar or application/octet-stream) */
         requestBody: {
             content: {
-                "application/x-tar": number[];
+                "application/octet-stream": number[];
             };
         };
         responses: {

@@ -133,7 +133,9 @@ pub(crate) async fn export(
     path = "/snapshots/import",
     tag = "workspaces",
     summary = "Make a snapshot of the caller's from an exported archive (streamed in, at most workspaces.max_snapshot_import_bytes)",
-    request_body(content = Vec<u8>, content_type = "application/x-tar"),
+    // Any media type is taken (the body is read as a tar); octet-stream is
+    // what generic clients send for a file.
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The archive (application/x-tar or application/octet-stream)"),
     responses((status = 201, description = "Imported", body = SnapshotDto))
 )]
 pub(crate) async fn import(
