@@ -84,6 +84,29 @@ async fn idle_stop_spares_work_in_progress_and_keep_alives() {
     assert_eq!(s, StatusCode::OK, "{w}");
     assert_eq!(w["idle"]["keep_alive"]["reason"], "training run", "{w}");
 
+    // A keep-alive asked for inside the workspace, by its own command;
+    // what it may ask is bounded.
+    api.create_ws("idle-inside").await;
+    // Anything through the agent: it is placed and its daemon runs.
+    let (s, v) = api.get("/api/v1/workspaces/idle-inside/files?path=").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for (args, code, out) in [
+        ("--for 30d --reason x", 2, "--for must be"),
+        ("--for 1h --reason ''", 2, "--reason must be"),
+        ("--for soon --reason x", 2, "usage"),
+        (
+            "--for 10m --reason 'nightly build'",
+            0,
+            "kept running for 600 s",
+        ),
+    ] {
+        let (c, o, e) = api
+            .sh("idle-inside", &format!("aicockpit-keepalive {args} 2>&1"))
+            .await;
+        assert_eq!(c, code, "{args}: {o}{e}");
+        assert!(o.contains(out), "{args}: {o}");
+    }
+
     // Untouched.
     api.create_ws("idle-plain").await;
     let w = state(&ts, "idle-plain").await;
@@ -112,6 +135,7 @@ async fn idle_stop_spares_work_in_progress_and_keep_alives() {
         ("idle-agent", "agent_run"),
         ("idle-busy", "exec"),
         ("idle-kept", ""),
+        ("idle-inside", ""),
     ] {
         let w = state(&ts, ws).await;
         assert_eq!(w["state"], "running", "{ws} kept running: {w}");
@@ -120,6 +144,21 @@ async fn idle_stop_spares_work_in_progress_and_keep_alives() {
             assert!(w["idle"]["stop_at"].is_null(), "{w}");
         }
     }
+
+    let w = state(&ts, "idle-inside").await;
+    assert_eq!(w["idle"]["keep_alive"]["reason"], "nightly build", "{w}");
+    assert_eq!(w["idle"]["keep_alive"]["by"], "workspace", "{w}");
+    let inside = w["id"].as_str().expect("id");
+    let (_, log) = api.get(&format!("/api/v1/audit?workspace={inside}")).await;
+    assert!(
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["action"] == "workspace.keep_alive"
+                && e["actor"] == "workspace"
+                && e["detail"]["from"] == "inside"),
+        "{log}"
+    );
 
     // On the record, by the system, with the reason.
     let id = stopped["id"].as_str().expect("id");

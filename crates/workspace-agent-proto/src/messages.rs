@@ -166,6 +166,20 @@ pub enum Request {
         channel: u32,
     },
 
+    // --- idle stop ----------------------------------------------------------
+    /// From a command inside the workspace (`aicockpit-keepalive`): keep
+    /// it from idle stop for `for_secs`, because `reason`. The agent keeps
+    /// the latest ask; the server reads it with [`Request::KeptAlive`]
+    /// before an idle stop and checks it again (the container is not
+    /// trusted).
+    KeepAlive {
+        for_secs: u64,
+        reason: String,
+    },
+    /// Server → agent: the keep-alive asked for inside, if one is still on
+    /// (answer: `Option<KeepAliveAsk>`).
+    KeptAlive,
+
     // --- ports ------------------------------------------------------------
     /// Connects to `port` on the workspace's own loopback and carries the
     /// connection on `channel` both ways: data the server sends goes to the
@@ -385,6 +399,19 @@ impl std::fmt::Display for AgentError {
 }
 
 impl std::error::Error for AgentError {}
+
+/// A keep-alive asked for inside the workspace, as the agent holds it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeepAliveAsk {
+    /// Seconds it still lasts.
+    pub remaining_secs: u64,
+    pub reason: String,
+}
+
+/// The longest keep-alive a command inside the workspace may ask for.
+pub const MAX_INSIDE_KEEP_ALIVE_SECS: u64 = 24 * 3600;
+/// The longest reason it may give, in bytes.
+pub const MAX_KEEP_ALIVE_REASON: usize = 200;
 
 /// Paths per `Resolve` request, at most.
 pub const MAX_RESOLVE: usize = 256;

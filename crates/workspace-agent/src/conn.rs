@@ -249,6 +249,11 @@ async fn dispatch(
             out.respond(id, r).await;
         }
         Request::TermList => out.respond(id, Ok(st.terminal_infos())).await,
+        Request::KeepAlive { for_secs, reason } => {
+            out.respond(id, crate::keepalive::hold(st, for_secs, reason))
+                .await
+        }
+        Request::KeptAlive => out.respond(id, Ok(crate::keepalive::current(st))).await,
         Request::TermAttach { id: tid, channel } => match st.terminal(&tid) {
             Some(t) => {
                 sinks.insert(channel, Sink::Terminal(t.clone()));

@@ -18,6 +18,9 @@ const MAX_TERMINALS: usize = 64;
 
 pub(crate) struct State {
     pub(crate) root: Root,
+    /// The latest keep-alive asked for inside the workspace: until when,
+    /// and why.
+    pub(crate) keep_alive: Mutex<Option<(std::time::Instant, String)>>,
     pub(crate) events: broadcast::Sender<Event>,
     terminals: Mutex<HashMap<String, Arc<Terminal>>>,
     counter: AtomicU64,
@@ -28,6 +31,7 @@ impl State {
         let (events, _) = broadcast::channel(1024);
         Arc::new(State {
             root,
+            keep_alive: Mutex::new(None),
             events,
             terminals: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(1),

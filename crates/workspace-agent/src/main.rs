@@ -8,6 +8,7 @@ mod bridge;
 mod conn;
 mod daemon;
 mod files;
+mod keepalive;
 mod paths;
 mod ports;
 mod sandbox;
@@ -22,7 +23,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: aicockpit-workspace-agent (bridge|daemon) [--root DIR] [--socket PATH|@NAME] | sandbox SPEC -- PROGRAM [ARGS…] | landlock | version";
+const USAGE: &str = "usage: aicockpit-workspace-agent (bridge|daemon) [--root DIR] [--socket PATH|@NAME] | keepalive --for DURATION --reason TEXT | sandbox SPEC -- PROGRAM [ARGS…] | landlock | version";
 
 fn main() -> ExitCode {
     let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -39,6 +40,10 @@ fn main() -> ExitCode {
         _ => {}
     }
     let mut args = std::env::args().skip(1);
+    // Run inside the workspace by people and scripts (`aicockpit-keepalive`).
+    if std::env::args().nth(1).as_deref() == Some("keepalive") {
+        return keepalive_main(&std::env::args().skip(2).collect::<Vec<_>>());
+    }
     let Some(cmd) = args.next() else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
@@ -91,6 +96,32 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("aicockpit-workspace-agent {cmd}: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn keepalive_main(args: &[String]) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aicockpit-keepalive: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let socket = std::env::var("AICOCKPIT_AGENT_SOCKET")
+        .ok()
+        .map(|s| sock::Addr::parse(&s));
+    match rt.block_on(keepalive::command(args, socket)) {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("aicockpit-keepalive: {e}");
+            ExitCode::from(2)
         }
     }
 }

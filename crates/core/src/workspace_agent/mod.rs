@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
+/// Where the in-workspace keep-alive command is placed (on the default
+/// PATH of nearly every image).
+pub const KEEPALIVE_COMMAND: &str = "/usr/local/bin/aicockpit-keepalive";
+
 /// The agent binary the server hands out.
 #[derive(Clone)]
 pub struct AgentBinary {
@@ -196,6 +200,16 @@ impl AgentHub {
             self.runtime
                 .put_file(container, &path, &bin.bytes, 0o755)
                 .await?;
+            // The command people and scripts inside run to keep the
+            // workspace from idle stop (the agent's `keepalive` mode).
+            let wrapper = format!("#!/bin/sh\nexec {path} keepalive \"$@\"\n");
+            if let Err(e) = self
+                .runtime
+                .put_file(container, KEEPALIVE_COMMAND, wrapper.as_bytes(), 0o755)
+                .await
+            {
+                warn!(container, error = %e, "could not place {KEEPALIVE_COMMAND}");
+            }
         }
         Ok(path)
     }

@@ -11,6 +11,9 @@ use crate::audit::Entry;
 use crate::auth::Principal;
 use crate::{now_ms, CoreError};
 use aicockpit_store::WorkspaceRecord;
+use aicockpit_workspace_agent_proto::{
+    KeepAliveAsk, Request, MAX_INSIDE_KEEP_ALIVE_SECS, MAX_KEEP_ALIVE_REASON,
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,6 +180,9 @@ impl WorkspaceManager {
         if WorkspaceState::parse(&fresh.state) != WorkspaceState::Running {
             return Ok(false);
         }
+        if self.kept_alive_inside(&fresh).await {
+            return Ok(false);
+        }
         info!(workspace = %rec.id, name = %rec.name, reason, "stopping an idle workspace");
         self.stop_locked(&rec.id).await?;
         self.set_state(&rec.id, WorkspaceState::Stopped, Some(reason))
@@ -189,6 +195,54 @@ impl WorkspaceManager {
         );
         self.audit.note(e).await;
         Ok(true)
+    }
+
+    /// Whether a command inside the workspace asked to keep it running
+    /// (`aicockpit-keepalive`, held by its agent): if so it is recorded as
+    /// a keep-alive by `workspace` and on the audit record. What the agent
+    /// says is checked again here (the container is not trusted); an agent
+    /// that cannot be asked has asked for nothing.
+    async fn kept_alive_inside(&self, rec: &WorkspaceRecord) -> bool {
+        let Some(cid) = rec.container_id.as_deref() else {
+            return false;
+        };
+        let asked = async {
+            let agent = self.workspace_agents().connect(cid).await.ok()?;
+            agent
+                .call_as::<Option<KeepAliveAsk>>(Request::KeptAlive, Duration::from_secs(5))
+                .await
+                .ok()
+                .flatten()
+        };
+        let Some(ask) = asked.await else {
+            return false;
+        };
+        let reason = ask.reason.trim();
+        let sane = !reason.is_empty()
+            && reason.len() <= MAX_KEEP_ALIVE_REASON
+            && !reason.chars().any(char::is_control);
+        if !sane || ask.remaining_secs == 0 {
+            return false;
+        }
+        let secs = ask.remaining_secs.min(MAX_INSIDE_KEEP_ALIVE_SECS);
+        let until_ms = now_ms() + (secs as i64) * 1000;
+        self.activity.keep_alive(
+            &rec.id,
+            KeepAlive {
+                until_ms,
+                reason: reason.to_owned(),
+                by: "workspace".into(),
+            },
+        );
+        let e = Entry::done(
+            "workspace",
+            Some(&rec.id),
+            "workspace.keep_alive",
+            json!({ "until_ms": until_ms, "reason": reason, "from": "inside" }),
+        );
+        self.audit.note(e).await;
+        info!(workspace = %rec.id, secs, reason, "kept running: asked for inside the workspace");
+        true
     }
 
     /// Checks for idle workspaces every `interval` until `shutdown` fires.
