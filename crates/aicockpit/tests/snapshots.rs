@@ -352,6 +352,11 @@ fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
 
 /// An image archive of one tiny image whose manifest names `tag`.
 fn image_archive(tag: &str) -> Vec<u8> {
+    image_archive_with(tag, |_| vec![])
+}
+
+/// The same with more entries after it, made from its manifest's bytes.
+fn image_archive_with(tag: &str, extra: impl Fn(&[u8]) -> Vec<(String, Vec<u8>)>) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let layer = tar_of(&[("hello.txt", b"hi\n".to_vec())]);
     let diff = format!("sha256:{:x}", Sha256::digest(&layer));
@@ -365,12 +370,15 @@ fn image_archive(tag: &str) -> Vec<u8> {
         {"Config": config_name, "RepoTags": [tag], "Layers": ["l/layer.tar"]}
     ]))
     .expect("manifest");
-    tar_of(&[
+    let more = extra(&manifest);
+    let mut entries: Vec<(&str, Vec<u8>)> = vec![
         (&config_name, config),
         ("l/layer.tar", layer),
-        ("manifest.json", manifest),
+        ("manifest.json", manifest.clone()),
         ("repositories", format!(r#"{{"{tag}":{{}}}}"#).into_bytes()),
-    ])
+    ];
+    entries.extend(more.iter().map(|(n, b)| (n.as_str(), b.clone())));
+    tar_of(&entries)
 }
 
 fn meta(name: &str, format: &str) -> Vec<u8> {
@@ -489,6 +497,49 @@ async fn hostile_snapshot_archives_are_refused_and_replace_no_image() {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+
+    // Second manifests and OCI indexes naming the template's tag: refused
+    // or dropped; never loaded as they say.
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"annotations":{{"io.containerd.image.name":"{base}"}}}}]}}"#
+    );
+    let twice = image_archive_with(base, |m| vec![(".//manifest.json".into(), m.to_vec())]);
+    let outside = image_archive_with(base, |m| vec![("../manifest.json".into(), m.to_vec())]);
+    let indexed = image_archive_with(base, |_| {
+        vec![("index.json".into(), index.clone().into_bytes())]
+    });
+    for (what, image, status) in [
+        ("two manifests", twice, StatusCode::BAD_REQUEST),
+        (
+            "a path out of the archive",
+            outside,
+            StatusCode::BAD_REQUEST,
+        ),
+        ("an OCI index", indexed, StatusCode::CREATED),
+    ] {
+        let body = tar_of(&[
+            (
+                "aicockpit-snapshot.json",
+                meta("twice", "aicockpit-snapshot/1"),
+            ),
+            ("image.tar", image),
+            ("data.tar", tar_of(&[])),
+        ]);
+        let (s, v) = member
+            .post_raw("/api/v1/snapshots/import", Some("application/x-tar"), body)
+            .await;
+        assert_eq!(s, status, "{what}: {v}");
+        assert_eq!(
+            d.inspect_image(base).await.expect("base").id,
+            base_id,
+            "{what}"
+        );
+        if s == StatusCode::CREATED {
+            let id = v["id"].as_str().expect("id");
+            let (s, v) = member.delete(&format!("/api/v1/snapshots/{id}")).await;
+            assert_eq!(s, StatusCode::NO_CONTENT, "{what}: {v}");
+        }
+    }
 
     // An image archive naming the base template's tag is loaded under the
     // snapshot's own tag: the template is untouched.

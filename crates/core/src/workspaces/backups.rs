@@ -140,7 +140,7 @@ impl WorkspaceManager {
         let file = dir.join(format!("{name}{SUFFIX}"));
         let partial = dir.join(format!(".{name}.partial"));
         let (to, spool_dir) = (partial.clone(), spool);
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let out = std::fs::File::create(&to)?;
             write_archive(
                 std::io::BufWriter::with_capacity(1 << 20, &out),
@@ -150,8 +150,14 @@ impl WorkspaceManager {
             out.sync_all()
         })
         .await
-        .map_err(|e| CoreError::Internal(format!("writing the backup stopped: {e}")))?
-        .map_err(|e| CoreError::Internal(format!("writing {}: {e}", partial.display())))?;
+        .map_err(|e| CoreError::Internal(format!("writing the backup stopped: {e}")))
+        .and_then(|r| {
+            r.map_err(|e| CoreError::Internal(format!("writing {}: {e}", partial.display())))
+        });
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(e);
+        }
         tokio::fs::rename(&partial, &file)
             .await
             .map_err(|e| CoreError::Internal(format!("{}: {e}", file.display())))?;

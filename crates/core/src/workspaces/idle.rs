@@ -162,7 +162,9 @@ impl WorkspaceManager {
                 max_lifetime_secs: self.opts.limits.max_lifetime_secs,
             });
             if let Verdict::Stop(reason) = verdict {
-                if self.stop_for(&rec, &reason.describe()).await? {
+                // The maximum lifetime holds whatever anyone asks.
+                let ask_inside = matches!(reason, activity::StopReason::Idle { .. });
+                if self.stop_for(&rec, &reason.describe(), ask_inside).await? {
                     stopped += 1;
                 }
             }
@@ -171,7 +173,12 @@ impl WorkspaceManager {
     }
 
     /// Stops `rec` for `reason` unless something changed meanwhile.
-    async fn stop_for(&self, rec: &WorkspaceRecord, reason: &str) -> Result<bool, CoreError> {
+    async fn stop_for(
+        &self,
+        rec: &WorkspaceRecord,
+        reason: &str,
+        ask_inside: bool,
+    ) -> Result<bool, CoreError> {
         let lock = self.lock_for(&rec.id);
         let Ok(_guard) = lock.try_lock() else {
             return Ok(false);
@@ -180,7 +187,7 @@ impl WorkspaceManager {
         if WorkspaceState::parse(&fresh.state) != WorkspaceState::Running {
             return Ok(false);
         }
-        if self.kept_alive_inside(&fresh).await {
+        if ask_inside && self.kept_alive_inside(&fresh).await {
             return Ok(false);
         }
         info!(workspace = %rec.id, name = %rec.name, reason, "stopping an idle workspace");

@@ -49,6 +49,13 @@ pub fn idle_timeout(secs: Option<i64>, lim: &WorkspacesConfig) -> Result<Option<
     }
 }
 
+/// Whether `image` is an image id or a prefix of one (`sha256:…`, or hex
+/// digits alone).
+fn is_image_id(image: &str) -> bool {
+    let hex = image.strip_prefix("sha256:").unwrap_or(image);
+    image.starts_with("sha256:") || (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The request's template (or `base`, or the catalog's first) or its bare
 /// image, with the request's values over the template's over the defaults,
 /// each within the limits.
@@ -67,6 +74,14 @@ pub fn resolve(
             return Err(CoreError::invalid(
                 "invalid_image",
                 "snapshot images are used by forking their snapshot",
+            ))
+        }
+        // An image id (or a prefix of one) would reach any local image,
+        // snapshots included, whatever their names.
+        (None, Some(i)) if is_image_id(i) => {
+            return Err(CoreError::invalid(
+                "invalid_image",
+                "name an image by its repository (and tag or digest), not by its id",
             ))
         }
         (None, Some(i)) => i.clone(),
@@ -269,6 +284,15 @@ mod tests {
             ),
             (
                 with(&|r| r.image = Some("a b".into())),
+                "invalid_image".into(),
+            ),
+            // Image ids and their prefixes reach any local image.
+            (
+                with(&|r| r.image = Some("3f".into())),
+                "invalid_image".into(),
+            ),
+            (
+                with(&|r| r.image = Some("sha256:3f2a".into())),
                 "invalid_image".into(),
             ),
             // Snapshot images in any spelling: only through their snapshot.

@@ -234,7 +234,12 @@ fn read_archive(input: impl Read, dir: &Path, max: u64) -> Result<Meta, CoreErro
     };
     let mut archive = tar::Archive::new(&mut capped);
     let mut meta = None;
-    let entries = archive.entries().map_err(|e| invalid(e.to_string()))?;
+    // Raw: extension records (long names, PAX) come as entries of their own
+    // and are refused below, so tar-rs never buffers one.
+    let entries = archive
+        .entries()
+        .map_err(|e| invalid(e.to_string()))?
+        .raw(true);
     for entry in entries {
         let mut entry = entry.map_err(|e| too_large_or(e, max, &invalid))?;
         let name = entry
@@ -242,6 +247,9 @@ fn read_archive(input: impl Read, dir: &Path, max: u64) -> Result<Meta, CoreErro
             .map_err(|e| invalid(e.to_string()))?
             .to_string_lossy()
             .into_owned();
+        if !entry.header().entry_type().is_file() {
+            return Err(invalid(format!("{name:?} is not a regular file")));
+        }
         match name.as_str() {
             META if entry.size() <= MAX_META => {
                 let mut text = Vec::new();
@@ -253,7 +261,7 @@ fn read_archive(input: impl Read, dir: &Path, max: u64) -> Result<Meta, CoreErro
                         .map_err(|e| invalid(format!("{META}: {e}")))?,
                 );
             }
-            IMAGE | DATA if entry.header().entry_type().is_file() => {
+            IMAGE | DATA => {
                 let mut file = std::fs::File::create(dir.join(&name))
                     .map_err(|e| CoreError::Internal(format!("spooling {name}: {e}")))?;
                 std::io::copy(&mut entry, &mut file).map_err(|e| too_large_or(e, max, &invalid))?;

@@ -222,7 +222,9 @@ impl WorkspaceManager {
     ) -> Result<Workspace, CoreError> {
         let found = self.authorized(p, workspace, Action::Change).await?;
         let snap = self.snapshot_for(p, snapshot, Action::Change).await?;
-        if snap.workspace_id != found.id {
+        // Its own snapshot, of its own owner: an imported archive names
+        // whatever workspace it likes.
+        if snap.workspace_id != found.id || snap.owner_id != found.owner_id {
             return Err(CoreError::invalid(
                 "wrong_workspace",
                 format!(

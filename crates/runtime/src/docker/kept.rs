@@ -124,13 +124,13 @@ impl DockerRuntime {
         let target = match self.holder(to).await {
             Ok(t) => t,
             Err(e) => {
-                self.remove_container(&source).await?;
+                self.remove_holder(&source).await?;
                 return Err(e);
             }
         };
         let copied = self.stream_archive(&source, from.at, &target, to.at).await;
-        self.remove_container(&source).await?;
-        self.remove_container(&target).await?;
+        self.remove_holder(&source).await?;
+        self.remove_holder(&target).await?;
         copied
     }
 
@@ -164,6 +164,10 @@ impl DockerRuntime {
             .create_container(Some(opts), body)
             .await?
             .id)
+    }
+
+    pub(super) async fn remove_holder(&self, id: &str) -> Result<(), RuntimeError> {
+        self.remove_container_with(id, true).await
     }
 
     /// Streams the content of `from_dir` in container `from` into `to_dir`

@@ -25,6 +25,9 @@ const LABEL_MANAGED: &str = "io.aicockpit.managed";
 /// Label naming the AiCockpit installation that owns an object. Two servers
 /// (or two test runs) on one engine never touch each other's objects.
 const LABEL_INSTANCE: &str = "io.aicockpit.instance";
+/// Label marking a copy's holder container ("true"); workspace containers
+/// say "false", so that an image cannot make one pass for a holder.
+pub(super) const LABEL_HOLDER: &str = "io.aicockpit.holder";
 /// Label carrying the workspace id a container, network or volume belongs to.
 const LABEL_WORKSPACE: &str = "io.aicockpit.workspace";
 
@@ -136,6 +139,7 @@ impl DockerRuntime {
         labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
         labels.insert(LABEL_INSTANCE.to_owned(), self.instance.clone());
         labels.insert(LABEL_WORKSPACE.to_owned(), workspace.to_owned());
+        labels.insert(LABEL_HOLDER.to_owned(), "false".to_owned());
         labels
     }
 
@@ -386,9 +390,19 @@ impl DockerRuntime {
     }
 
     pub(super) async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
+        self.remove_container_with(id, false).await
+    }
+
+    /// Removes a container, and its anonymous volumes when asked (a
+    /// holder's, made by an image's `VOLUME`; named volumes stay).
+    pub(super) async fn remove_container_with(
+        &self,
+        id: &str,
+        anonymous_volumes: bool,
+    ) -> Result<(), RuntimeError> {
         let opts = RemoveContainerOptionsBuilder::default()
             .force(true)
-            .v(false)
+            .v(anonymous_volumes)
             .build();
         match self.client().await?.remove_container(id, Some(opts)).await {
             Ok(()) => Ok(()),
@@ -429,6 +443,15 @@ impl DockerRuntime {
         Ok(list
             .into_iter()
             .filter(|c| c.labels.as_ref().is_some_and(|l| carries(l, labels)))
+            // A copy's holder may carry a workspace label it inherited from
+            // a snapshot image; it is no workspace's container.
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_HOLDER))
+                    .map(String::as_str)
+                    != Some("true")
+            })
             .map(|c| {
                 let labels = c.labels.unwrap_or_default();
                 WorkspaceInfo {

@@ -92,7 +92,11 @@ impl DockerRuntime {
                 let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
                 // Podman ignores the labels given to commit; the image
                 // keeps the container's, this installation's among them.
-                if super::objects::carries(&labels, &self.mine(None)) {
+                // An imported image has its origin's labels: then the
+                // snapshot's data, made here with ours, vouches for it.
+                let ours = super::objects::carries(&labels, &self.mine(None))
+                    || self.snapshot_data_is_ours(snapshot).await?;
+                if ours {
                     // Docker refuses (409) while a container is made from
                     // it, but Podman only untags it: asked first, for both.
                     if self.image_in_use(&image).await? {
@@ -110,6 +114,22 @@ impl DockerRuntime {
             },
         }
         self.remove_volume(&snapshot_volume(snapshot)).await
+    }
+
+    async fn snapshot_data_is_ours(&self, snapshot: &str) -> Result<bool, RuntimeError> {
+        let want = self.own_labels(&[("snapshot", snapshot)]);
+        match self
+            .client()
+            .await?
+            .inspect_volume(&snapshot_volume(snapshot))
+            .await
+        {
+            Ok(v) => Ok(super::objects::carries(&v.labels, &want)),
+            Err(e) => match RuntimeError::from(e) {
+                RuntimeError::NotFound(_) => Ok(false),
+                other => Err(other),
+            },
+        }
     }
 
     /// Whether any container (running or not) is made from `image`.

@@ -15,7 +15,7 @@ use bollard::query_parameters::{
     DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::{Stream, StreamExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
@@ -47,7 +47,7 @@ impl DockerRuntime {
             .path(&format!("{HELD_AT}/."))
             .build();
         let written = to_file(d.download_from_container(&holder, Some(opts)), data_out).await;
-        self.remove_container(&holder).await?;
+        self.remove_holder(&holder).await?;
         written
     }
 
@@ -80,13 +80,20 @@ impl DockerRuntime {
             };
             let holder = self.holder(&side).await?;
             let uploaded = self.upload_file(&holder, HELD_AT, data_tar).await;
-            self.remove_container(&holder).await?;
+            self.remove_holder(&holder).await?;
             uploaded
         }
         .await;
         let _ = tokio::fs::remove_file(&retagged).await;
         if let Err(e) = made {
-            let _ = self.remove_snapshot(snapshot).await;
+            // The image was loaded under this tag just now: it is ours
+            // whatever labels it carries.
+            let d = self.client().await?;
+            let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
+                .force(true)
+                .build();
+            let _ = d.remove_image(&image, Some(opts), None).await;
+            let _ = self.remove_volume(&snapshot_volume(snapshot)).await;
             return Err(e);
         }
         Ok(image)
@@ -143,57 +150,116 @@ where
     Ok(())
 }
 
-/// Copies the image archive `from` to `to` with its manifest naming
-/// exactly one image, tagged `tag`, and without the files that name
-/// images otherwise (`repositories`, an OCI `index.json`).
+/// Rebuilds the image archive `from` as `to`: the manifest of exactly one
+/// image tagged `tag`, and only the files that manifest names (its config
+/// and layers), each a regular file under a fresh header. Nothing else of
+/// the input reaches the engine: no other manifest, `repositories` or
+/// OCI `index.json`, no links or devices, no header the engine's tar reader
+/// could read differently from this one (sizes, names, types). Extension
+/// records (long names, PAX) over 64 KiB are refused before tar-rs would
+/// buffer them.
 fn retag(from: &Path, to: &Path, tag: &str) -> Result<(), RuntimeError> {
     let invalid = |m: String| RuntimeError::Invalid(format!("not an image archive: {m}"));
+    check_extensions(from).map_err(invalid)?;
+    // The manifest first (it may come last), then the files it names.
+    let mut manifest = None;
     let mut archive = tar::Archive::new(std::fs::File::open(from)?);
-    let mut out = tar::Builder::new(std::fs::File::create(to)?);
-    let mut manifests = 0;
     for entry in archive.entries().map_err(|e| invalid(e.to_string()))? {
         let mut entry = entry.map_err(|e| invalid(e.to_string()))?;
-        let path = entry
-            .path()
-            .map_err(|e| invalid(e.to_string()))?
-            .into_owned();
-        let name = path.to_string_lossy().trim_start_matches("./").to_owned();
-        let mut header = entry.header().clone();
-        match name.as_str() {
-            "repositories" | "index.json" => continue,
-            "manifest.json" => {
-                if entry.size() > MAX_MANIFEST {
-                    return Err(invalid("manifest.json is too large".into()));
-                }
-                let mut text = Vec::new();
-                std::io::Read::read_to_end(&mut entry, &mut text)?;
-                let rewritten = manifest_for(&text, tag).map_err(invalid)?;
-                header.set_size(rewritten.len() as u64);
-                out.append_data(&mut header, "manifest.json", rewritten.as_slice())?;
-                manifests += 1;
-            }
-            _ => match header.entry_type() {
-                tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let target = entry
-                        .link_name()
-                        .map_err(|e| invalid(e.to_string()))?
-                        .ok_or_else(|| invalid(format!("{name}: a link without a target")))?
-                        .into_owned();
-                    out.append_link(&mut header, &path, target)?;
-                }
-                _ => out.append_data(&mut header, &path, &mut entry)?,
-            },
+        let path = clean(&entry.path().map_err(|e| invalid(e.to_string()))?).map_err(invalid)?;
+        if path != Path::new("manifest.json") {
+            continue;
         }
+        if manifest.is_some() {
+            return Err(invalid("more than one manifest.json".into()));
+        }
+        if !entry.header().entry_type().is_file() || entry.size() > MAX_MANIFEST {
+            return Err(invalid("manifest.json is not a small regular file".into()));
+        }
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut text)?;
+        manifest = Some(manifest_for(&text, tag).map_err(invalid)?);
     }
-    if manifests != 1 {
-        return Err(invalid(format!("{manifests} manifests")));
+    let Some((rewritten, wanted)) = manifest else {
+        return Err(invalid("no manifest.json".into()));
+    };
+    let mut wanted: std::collections::HashSet<PathBuf> = wanted
+        .iter()
+        .map(|p| clean(Path::new(p)))
+        .collect::<Result<_, _>>()
+        .map_err(invalid)?;
+    let mut out = tar::Builder::new(std::fs::File::create(to)?);
+    let mut archive = tar::Archive::new(std::fs::File::open(from)?);
+    for entry in archive.entries().map_err(|e| invalid(e.to_string()))? {
+        let mut entry = entry.map_err(|e| invalid(e.to_string()))?;
+        let path = clean(&entry.path().map_err(|e| invalid(e.to_string()))?).map_err(invalid)?;
+        if !entry.header().entry_type().is_file() || !wanted.remove(&path) {
+            continue;
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(entry.size());
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        out.append_data(&mut header, &path, &mut entry)?;
     }
+    if let Some(missing) = wanted.iter().next() {
+        return Err(invalid(format!(
+            "{} is named but missing",
+            missing.display()
+        )));
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(rewritten.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    out.append_data(&mut header, "manifest.json", rewritten.as_slice())?;
     out.into_inner()?.sync_all()?;
     Ok(())
 }
 
-/// The manifest of exactly one image, with `tag` as its only tag.
-fn manifest_for(text: &[u8], tag: &str) -> Result<Vec<u8>, String> {
+/// Refuses extension records (GNU long names and links, PAX headers) over
+/// 64 KiB, read raw so that tar-rs never buffers one.
+fn check_extensions(archive: &Path) -> Result<(), String> {
+    const MAX_EXTENSION: u64 = 64 * 1024;
+    let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
+    let mut archive = tar::Archive::new(file);
+    let entries = archive.entries().map_err(|e| e.to_string())?.raw(true);
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let t = entry.header().entry_type();
+        let extension = t.is_gnu_longname()
+            || t.is_gnu_longlink()
+            || t.is_pax_global_extensions()
+            || t.is_pax_local_extensions();
+        if extension && entry.size() > MAX_EXTENSION {
+            return Err(format!("an extension record of {} bytes", entry.size()));
+        }
+    }
+    Ok(())
+}
+
+/// A relative path of plain names (`.` dropped); absolute paths and `..`
+/// are refused.
+fn clean(path: &Path) -> Result<PathBuf, String> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::CurDir => {}
+            _ => return Err(format!("{}: not a plain relative path", path.display())),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err("an empty path".into());
+    }
+    Ok(out)
+}
+
+/// The manifest of exactly one image, with `tag` as its only tag, and the
+/// files it names (its config and layers).
+fn manifest_for(text: &[u8], tag: &str) -> Result<(Vec<u8>, Vec<String>), String> {
     let mut list: Vec<serde_json::Value> =
         serde_json::from_slice(text).map_err(|e| format!("manifest.json: {e}"))?;
     if list.len() != 1 {
@@ -202,8 +268,27 @@ fn manifest_for(text: &[u8], tag: &str) -> Result<Vec<u8>, String> {
     let Some(image) = list[0].as_object_mut() else {
         return Err("manifest.json: an entry is not an object".into());
     };
+    let config = image
+        .get("Config")
+        .and_then(|c| c.as_str())
+        .ok_or("manifest.json: no Config")?
+        .to_owned();
+    let mut files = vec![config];
+    for layer in image
+        .get("Layers")
+        .and_then(|l| l.as_array())
+        .ok_or("manifest.json: no Layers")?
+    {
+        files.push(
+            layer
+                .as_str()
+                .ok_or("manifest.json: a layer is not a path")?
+                .to_owned(),
+        );
+    }
     image.insert("RepoTags".into(), serde_json::json!([tag]));
-    serde_json::to_vec(&list).map_err(|e| e.to_string())
+    let text = serde_json::to_vec(&list).map_err(|e| e.to_string())?;
+    Ok((text, files))
 }
 
 #[cfg(test)]
@@ -227,6 +312,8 @@ mod tests {
                 ),
             ),
             (r#"[{"Config":"a"},{"Config":"b"}]"#, Err("2 images")),
+            (r#"[{"Layers":[]}]"#, Err("no Config")),
+            (r#"[{"Config":"c","Layers":[7]}]"#, Err("not a path")),
             ("[]", Err("0 images")),
             (r#"{"Config":"a"}"#, Err("manifest.json")),
             (r#"["x"]"#, Err("not an object")),
@@ -234,7 +321,7 @@ mod tests {
         ];
         for (input, want) in table {
             let got = manifest_for(input.as_bytes(), ours)
-                .map(|v| String::from_utf8_lossy(&v).into_owned());
+                .map(|(v, _)| String::from_utf8_lossy(&v).into_owned());
             match (want, got) {
                 (Ok(w), Ok(g)) => assert_eq!(&g, w, "{input}"),
                 (Err(w), Err(g)) => assert!(g.contains(w), "{input}: {g}"),
