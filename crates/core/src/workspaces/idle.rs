@@ -11,9 +11,7 @@ use crate::audit::Entry;
 use crate::auth::Principal;
 use crate::{now_ms, CoreError};
 use aicockpit_store::WorkspaceRecord;
-use aicockpit_workspace_agent_proto::{
-    KeepAliveAsk, Request, MAX_INSIDE_KEEP_ALIVE_SECS, MAX_KEEP_ALIVE_REASON,
-};
+use aicockpit_workspace_agent_proto::{KeepAliveAsk, Request, MAX_INSIDE_KEEP_ALIVE_SECS};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +19,16 @@ use tracing::{info, warn};
 
 /// The longest a keep-alive may last.
 const MAX_KEEP_ALIVE_SECS: u64 = 7 * 24 * 3600;
-/// The longest reason kept with a keep-alive.
-const MAX_REASON: usize = 200;
+/// The longest reason kept with a keep-alive (the agent holds asks from
+/// inside to the same bound).
+const MAX_REASON: usize = aicockpit_workspace_agent_proto::MAX_KEEP_ALIVE_REASON;
+
+/// A keep-alive's reason, trimmed, if it is 1 to `MAX_REASON` bytes on one
+/// line.
+fn reason_of(reason: &str) -> Option<&str> {
+    let r = reason.trim();
+    (!r.is_empty() && r.len() <= MAX_REASON && !r.chars().any(char::is_control)).then_some(r)
+}
 
 impl WorkspaceManager {
     /// Where activity is recorded (terminals, files, agent runs use it).
@@ -100,13 +106,12 @@ impl WorkspaceManager {
                 format!("a keep-alive lasts 1 to {MAX_KEEP_ALIVE_SECS} seconds"),
             ));
         }
-        let reason = reason.trim();
-        if reason.is_empty() || reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
+        let Some(reason) = reason_of(reason) else {
             return Err(CoreError::invalid(
                 "invalid_keep_alive",
                 format!("give a reason of 1 to {MAX_REASON} bytes on one line"),
             ));
-        }
+        };
         if WorkspaceState::parse(&rec.state) != WorkspaceState::Running {
             return Err(CoreError::conflict(
                 "workspace_not_running",
@@ -224,11 +229,10 @@ impl WorkspaceManager {
         let Some(ask) = asked.await else {
             return false;
         };
-        let reason = ask.reason.trim();
-        let sane = !reason.is_empty()
-            && reason.len() <= MAX_KEEP_ALIVE_REASON
-            && !reason.chars().any(char::is_control);
-        if !sane || ask.remaining_secs == 0 {
+        let Some(reason) = reason_of(&ask.reason) else {
+            return false;
+        };
+        if ask.remaining_secs == 0 {
             return false;
         }
         let secs = ask.remaining_secs.min(MAX_INSIDE_KEEP_ALIVE_SECS);

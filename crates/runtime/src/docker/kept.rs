@@ -96,7 +96,7 @@ impl DockerRuntime {
 
     /// Whether a volume of that name exists with every one of `labels`
     /// (so that a name alone never reaches another installation's data).
-    async fn has_volume(
+    pub(super) async fn has_volume(
         &self,
         name: &str,
         labels: &HashMap<String, String>,

@@ -95,7 +95,12 @@ impl DockerRuntime {
                 // An imported image has its origin's labels: then the
                 // snapshot's data, made here with ours, vouches for it.
                 let ours = super::objects::carries(&labels, &self.mine(None))
-                    || self.snapshot_data_is_ours(snapshot).await?;
+                    || self
+                        .has_volume(
+                            &snapshot_volume(snapshot),
+                            &self.own_labels(&[("snapshot", snapshot)]),
+                        )
+                        .await?;
                 if ours {
                     // Docker refuses (409) while a container is made from
                     // it, but Podman only untags it: asked first, for both.
@@ -114,22 +119,6 @@ impl DockerRuntime {
             },
         }
         self.remove_volume(&snapshot_volume(snapshot)).await
-    }
-
-    async fn snapshot_data_is_ours(&self, snapshot: &str) -> Result<bool, RuntimeError> {
-        let want = self.own_labels(&[("snapshot", snapshot)]);
-        match self
-            .client()
-            .await?
-            .inspect_volume(&snapshot_volume(snapshot))
-            .await
-        {
-            Ok(v) => Ok(super::objects::carries(&v.labels, &want)),
-            Err(e) => match RuntimeError::from(e) {
-                RuntimeError::NotFound(_) => Ok(false),
-                other => Err(other),
-            },
-        }
     }
 
     /// Whether any container (running or not) is made from `image`.
