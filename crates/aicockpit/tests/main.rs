@@ -18,6 +18,7 @@ mod fake_ai;
 mod guard;
 mod idle;
 mod kept;
+mod pool;
 mod ports;
 mod previews;
 mod quotas;

@@ -10,10 +10,10 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect_ws(ts: &TestServer, token: &str, ws: &str, tid: &str) -> Ws {
+pub(crate) async fn connect_ws(ts: &TestServer, token: &str, ws: &str, tid: &str) -> Ws {
     let url = format!(
         "{}/api/v1/workspaces/{ws}/terminals/{tid}/ws",
         ts.url.replace("http://", "ws://")
@@ -30,7 +30,7 @@ async fn connect_ws(ts: &TestServer, token: &str, ws: &str, tid: &str) -> Ws {
 }
 
 /// Reads until the accumulated terminal output contains `needle`.
-async fn read_until(ws: &mut Ws, needle: &str) -> String {
+pub(crate) async fn read_until(ws: &mut Ws, needle: &str) -> String {
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -50,7 +50,7 @@ async fn read_until(ws: &mut Ws, needle: &str) -> String {
     }
 }
 
-async fn open_terminal(api: &crate::common::Api, ws: &str) -> String {
+pub(crate) async fn open_terminal(api: &crate::common::Api, ws: &str) -> String {
     let (s, t) = api
         .post(
             &format!("/api/v1/workspaces/{ws}/terminals"),

@@ -79,6 +79,22 @@ pub struct Metrics {
     models_seen: std::sync::Mutex<std::collections::HashSet<String>>,
     audit_head: Gauge,
     audit_head_hash: Family<HashLabels, Gauge>,
+    pool_ready: Family<PoolLabels, Gauge>,
+    pool_wanted: Family<PoolLabels, Gauge>,
+    /// Totals kept by the pool itself, copied at each scrape.
+    pool_claims: Family<PoolClaimLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    template: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolClaimLabels {
+    template: String,
+    /// `hit` (served from the pool) or `miss`.
+    outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -134,6 +150,24 @@ impl Metrics {
         let ai_tokens = Family::<AiTokenLabels, Counter>::default();
         let audit_head = Gauge::default();
         let audit_head_hash = Family::<HashLabels, Gauge>::default();
+        let pool_ready = Family::<PoolLabels, Gauge>::default();
+        let pool_wanted = Family::<PoolLabels, Gauge>::default();
+        let pool_claims = Family::<PoolClaimLabels, Gauge>::default();
+        registry.register(
+            "aicockpit_pool_ready",
+            "Warm pool workspaces ready to be claimed, per template",
+            pool_ready.clone(),
+        );
+        registry.register(
+            "aicockpit_pool_wanted",
+            "Warm pool size configured, per template",
+            pool_wanted.clone(),
+        );
+        registry.register(
+            "aicockpit_pool_claims",
+            "Creates of a pooled template since the start, served from the pool (hit) or not (miss)",
+            pool_claims.clone(),
+        );
         registry.register(
             "aicockpit_audit_head_seq",
             "The last row of the audit chain",
@@ -188,6 +222,9 @@ impl Metrics {
             models_seen: Default::default(),
             audit_head,
             audit_head_hash,
+            pool_ready,
+            pool_wanted,
+            pool_claims,
         }
     }
 
@@ -268,7 +305,27 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, by_state: &[(String, i64)]) -> String {
+    pub fn render(
+        &self,
+        by_state: &[(String, i64)],
+        pool: &[aicockpit_core::workspaces::PoolStats],
+    ) -> String {
+        for p in pool {
+            let t = PoolLabels {
+                template: p.template.clone(),
+            };
+            self.pool_ready.get_or_create(&t).set(i64::from(p.ready));
+            self.pool_wanted.get_or_create(&t).set(i64::from(p.wanted));
+            for (outcome, n) in [("hit", p.hits), ("miss", p.misses)] {
+                let l = PoolClaimLabels {
+                    template: p.template.clone(),
+                    outcome: outcome.into(),
+                };
+                self.pool_claims
+                    .get_or_create(&l)
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
         for st in WorkspaceState::ALL {
             let n = by_state
                 .iter()

@@ -214,6 +214,7 @@ impl App {
                 stop_rx.clone(),
             )
         });
+        let pool = manager.clone().spawn_pool(stop_rx.clone());
         let idle_stopper = manager.spawn_idle_stopper(
             Duration::from_secs(self.config.workspaces.idle_check_interval_secs),
             stop_rx,
@@ -237,6 +238,8 @@ impl App {
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
         let _ = idle_stopper.await;
+        // Unclaimed pool workspaces are removed before the server stops.
+        let _ = pool.await;
         if let Some(b) = backups {
             let _ = b.await;
         }

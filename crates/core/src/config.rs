@@ -268,6 +268,10 @@ pub struct WorkspacesConfig {
     pub backup_dir: Option<PathBuf>,
     pub backup_interval_secs: u64,
     pub backup_keep: u32,
+    /// Warm pool: per template name, how many started, never-used
+    /// workspaces (agent in place) wait to be claimed by a create of that
+    /// template (`[workspaces.pool]` `base = 2`). Empty: no pool.
+    pub pool: std::collections::BTreeMap<String, u32>,
 }
 
 impl Default for WorkspacesConfig {
@@ -302,9 +306,14 @@ impl Default for WorkspacesConfig {
             backup_dir: None,
             backup_interval_secs: 24 * 3600,
             backup_keep: 7,
+            pool: Default::default(),
         }
     }
 }
+
+/// The most warm workspaces one template may keep waiting (each is a
+/// running container with its memory reserved).
+pub const MAX_POOL_PER_TEMPLATE: u32 = 32;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -403,6 +412,11 @@ impl Config {
             return Err(ConfigError(
                 "workspaces.reconcile_interval_secs must be at least 1".into(),
             ));
+        }
+        if let Some((t, n)) = w.pool.iter().find(|(_, n)| **n > MAX_POOL_PER_TEMPLATE) {
+            return Err(ConfigError(format!(
+                "workspaces.pool.{t} = {n}: at most {MAX_POOL_PER_TEMPLATE} per template"
+            )));
         }
         if w.idle_check_interval_secs == 0 {
             return Err(ConfigError(

@@ -92,6 +92,17 @@ pub trait WorkspaceRuntime: Send + Sync {
         image_tar: &std::path::Path,
         data_tar: &std::path::Path,
     ) -> Result<String, RuntimeError>;
+    /// Changes a running workspace's limits in place (a claimed warm-pool
+    /// workspace gets the limits its creator asked for).
+    async fn set_limits(&self, handle: &str, limits: &Limits) -> Result<(), RuntimeError>;
+    /// Records facts (owner, name) about a workspace that was made without
+    /// them (ahead, for a warm pool), kept with its data: a deleted
+    /// workspace's kept data then says whose it is.
+    async fn annotate(
+        &self,
+        workspace: &str,
+        annotations: &[(String, String)],
+    ) -> Result<(), RuntimeError>;
     /// The last `max_bytes` of the workspace's own output (for error reports).
     async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError>;
     /// Current resource use (None if not running).

@@ -68,6 +68,10 @@ pub struct DataVolume {
     pub name: Option<String>,
     /// When the engine made it (RFC 3339, as the engine says it).
     pub created_at: Option<String>,
+    /// Made ahead for a warm pool (annotation `pool`): its owner and name
+    /// are known only once a workspace claimed it and
+    /// [`crate::WorkspaceRuntime::annotate`] recorded them.
+    pub pooled: bool,
 }
 
 /// Resource limits of one workspace.

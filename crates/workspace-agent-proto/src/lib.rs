@@ -16,10 +16,12 @@
 //! archives) travel as data frames on a channel the requester picked, so a
 //! large download never holds up a keystroke.
 
+mod claimed_env;
 mod frame;
 mod messages;
 pub mod sandbox;
 
+pub use claimed_env::{decode_claimed_env, encode_claimed_env, CLAIMED_ENV_FILE, MAX_CLAIMED_ENV};
 pub use frame::{write_frames, Frame, FrameDecoder, FrameError, FrameKind, MAX_FRAME};
 pub use messages::*;
 

@@ -46,6 +46,23 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The environment the workspace was given after its container was made
+/// (see [`aicockpit_workspace_agent_proto::CLAIMED_ENV_FILE`]), read anew
+/// for every program started: it may appear while the agent runs.
+pub(crate) fn claimed_env() -> Vec<(String, String)> {
+    use std::io::Read as _;
+    let path = aicockpit_workspace_agent_proto::CLAIMED_ENV_FILE;
+    let Ok(f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let mut bytes = Vec::new();
+    let cap = aicockpit_workspace_agent_proto::MAX_CLAIMED_ENV as u64;
+    if f.take(cap).read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    aicockpit_workspace_agent_proto::decode_claimed_env(&bytes)
+}
+
 pub(crate) fn default_shell() -> String {
     if let Ok(s) = std::env::var("SHELL") {
         if !s.is_empty() && std::path::Path::new(&s).exists() {
@@ -88,6 +105,9 @@ pub(crate) fn open(
         .current_dir(&cwd)
         .env("TERM", "xterm-256color")
         .env("COLORTERM", "truecolor");
+    for (k, v) in claimed_env() {
+        cmd = cmd.env(k, v);
+    }
     for (k, v) in &env {
         cmd = cmd.env(k, v);
     }

@@ -86,6 +86,24 @@ export function SystemPage(p: PageProps) {
             <div class="big">{info.host_isolation.enforced ? 'Enforced' : 'Not enforced'}</div>
             {info.host_isolation.detail && <div class="muted small">{info.host_isolation.detail}</div>}
           </div>
+          {info.warm_pool.length > 0 && (
+            <div class="card stat">
+              <h4>Warm pool</h4>
+              <table class="kv">
+                {info.warm_pool.map((p) => (
+                  <tr>
+                    <td>{p.template}</td>
+                    <td class="num">
+                      {p.ready}/{p.wanted} ready
+                    </td>
+                    <td class="num muted small">
+                      {p.hits} hits · {p.misses} misses
+                    </td>
+                  </tr>
+                ))}
+              </table>
+            </div>
+          )}
         </div>
       )}
     </Shell>

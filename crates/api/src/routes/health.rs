@@ -128,6 +128,6 @@ pub(crate) async fn metrics(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        s.metrics.render(&counts),
+        s.metrics.render(&counts, &s.workspaces.pool_stats()),
     ))
 }

@@ -37,6 +37,20 @@ pub(crate) struct SystemDto {
     /// Whether workspaces are kept off this host's own addresses.
     host_isolation: Value,
     uptime_secs: u64,
+    /// The warm pool per configured template.
+    warm_pool: Vec<PoolDto>,
+}
+
+/// One template's warm pool.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PoolDto {
+    template: String,
+    /// Workspaces configured to wait, and ready now.
+    wanted: u32,
+    ready: u32,
+    /// Creates served from the pool, and those that made their own.
+    hits: u64,
+    misses: u64,
 }
 
 #[utoipa::path(
@@ -66,5 +80,17 @@ pub(crate) async fn system(State(s): State<AppState>, Auth(p): Auth) -> ApiResul
         agent_sandbox: details["agent_sandbox"].clone(),
         host_isolation: details["host_isolation"].clone(),
         uptime_secs: STARTED.get().map_or(0, |t| t.elapsed().as_secs()),
+        warm_pool: s
+            .workspaces
+            .pool_stats()
+            .into_iter()
+            .map(|p| PoolDto {
+                template: p.template,
+                wanted: p.wanted,
+                ready: p.ready,
+                hits: p.hits,
+                misses: p.misses,
+            })
+            .collect(),
     }))
 }

@@ -125,6 +125,12 @@ impl AgentHub {
         }
     }
 
+    /// Whether the agent in `container` is connected now (its link ends
+    /// when the container stops).
+    pub fn is_connected(&self, container: &str) -> bool {
+        self.live(container).is_some()
+    }
+
     /// The connection to the agent in `container`, made if needed.
     pub async fn connect(&self, container: &str) -> Result<Arc<AgentConn>, CoreError> {
         if let Some(c) = self.live(container) {

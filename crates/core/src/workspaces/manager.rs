@@ -124,6 +124,8 @@ pub struct WorkspaceManager {
     disk_samples: Mutex<HashMap<String, (Option<u64>, std::time::Instant)>>,
     /// What counts as work in each workspace, for idle stop.
     pub(super) activity: Arc<Activity>,
+    /// Workspaces made ahead, per template.
+    pub(super) pool: super::pool::WarmPool,
 }
 
 /// A workspace's resource use now.
@@ -169,6 +171,7 @@ impl WorkspaceManager {
             cpu_samples: Mutex::new(HashMap::new()),
             disk_samples: Mutex::new(HashMap::new()),
             activity: Arc::new(Activity::default()),
+            pool: Default::default(),
         }
     }
 
@@ -354,6 +357,16 @@ impl WorkspaceManager {
         map.remove(id);
     }
 
+    /// Puts the owner and name with data about to be kept (a workspace
+    /// made ahead for the pool has none on its own): without them, kept
+    /// data would be nobody's, and a pool's unclaimed data is removed.
+    pub(super) async fn keep_facts(&self, rec: &WorkspaceRecord) -> Result<(), CoreError> {
+        self.runtime
+            .annotate(&rec.id, &Self::annotations(rec))
+            .await
+            .map_err(CoreError::from)
+    }
+
     /// What the backend keeps with the workspace's objects for operators.
     fn annotations(rec: &WorkspaceRecord) -> Vec<(String, String)> {
         vec![
@@ -488,6 +501,11 @@ impl WorkspaceManager {
             memory_mb: plan.memory_mb,
         };
         self.check_quota(p, &p.user_id, ask).await?;
+        if matches!(origin, Origin::Fresh) {
+            if let Some(ws) = self.claim_from_pool(p, &req, &plan).await? {
+                return Ok(ws);
+            }
+        }
         let image = plan.image.clone();
         // The image must be there before anything is recorded, so that a bad
         // image leaves nothing behind.
@@ -558,7 +576,7 @@ impl WorkspaceManager {
     }
 
     /// What the backend is asked to make for `rec`.
-    fn spec(
+    pub(super) fn spec(
         &self,
         rec: &WorkspaceRecord,
         seed: Option<DataSeed>,
@@ -621,7 +639,7 @@ impl WorkspaceManager {
     }
 
     /// The backend's refusal in the words of this server's settings.
-    fn provision_error(&self, e: RuntimeError) -> CoreError {
+    pub(super) fn provision_error(&self, e: RuntimeError) -> CoreError {
         match e {
             RuntimeError::NoFreeAddressRange(_) => {
                 let lim = &self.opts.limits;
@@ -771,6 +789,9 @@ impl WorkspaceManager {
             .await?;
         // Any engine failure here leaves the row in `deleting`, which the
         // reconciler finishes once the engine answers again.
+        if !purge {
+            self.keep_facts(&rec).await?;
+        }
         self.runtime.destroy(&rec.id, !purge).await?;
         self.store.delete_workspace(&rec.id).await?;
         self.forget_lock(&rec.id);
@@ -822,10 +843,19 @@ impl WorkspaceManager {
             None => params.argv,
             Some(spec) => self.sandboxed(&cid, spec, params.argv).await?,
         };
+        // The workspace's own environment first: a workspace claimed from
+        // the pool has it only where the agent reads it, not in its
+        // container's.
+        let mut env: Vec<(String, String)> = rec
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        env.extend(params.env);
         let req = ExecRequest {
             argv,
             cwd: params.cwd,
-            env: params.env.into_iter().collect(),
+            env,
             user: params.user,
             timeout: Duration::from_secs(timeout),
             max_output_bytes: max_output,

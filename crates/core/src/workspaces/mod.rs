@@ -10,6 +10,7 @@ mod manager;
 mod model;
 pub mod netpool;
 pub mod plan;
+mod pool;
 pub mod quota;
 pub mod reconcile;
 mod snapshot_archive;
@@ -22,6 +23,7 @@ pub use manager::{
     DEFAULT_USER, WORKSPACE_DIR,
 };
 pub use model::{IdleStatus, Workspace, WorkspaceState};
+pub use pool::PoolStats;
 pub use snapshot_archive::ArchiveStream;
 pub use snapshots::Snapshot;
 

@@ -192,6 +192,7 @@ impl WorkspaceManager {
                         .await?
                 }
                 Fix::FinishDelete => {
+                    self.keep_facts(row).await?;
                     self.runtime.destroy(&row.id, true).await?;
                     match self.store.delete_workspace(&row.id).await {
                         Ok(()) | Err(StoreError::NotFound) => {}

@@ -95,8 +95,8 @@ impl Settings {
 }
 
 impl WorkspaceManager {
-    /// Takes a snapshot of a workspace (running: paused while its
-    /// filesystem is written; or stopped). `name` defaults to the
+    /// Takes a snapshot of a workspace, running (not paused: files being
+    /// written meanwhile may be caught half-written) or stopped. `name` defaults to the
     /// workspace's name and the time.
     pub async fn take_snapshot(
         &self,

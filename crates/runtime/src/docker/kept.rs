@@ -22,6 +22,12 @@ use std::collections::HashMap;
 /// Where the source volume is mounted in its holder.
 const FROM: &str = "/aicockpit-from";
 
+/// The empty volume carrying the facts of a workspace made ahead for a
+/// pool.
+fn facts_volume(workspace: &str) -> String {
+    format!("aicockpit-facts-{workspace}")
+}
+
 /// One side of a copy: a volume, held by a container of `image` running as
 /// `user`, mounted at `at`.
 pub(super) struct Side<'a> {
@@ -32,7 +38,8 @@ pub(super) struct Side<'a> {
 }
 
 impl DockerRuntime {
-    /// Every data volume of this installation, with what its labels say.
+    /// Every data volume of this installation, with what its labels (or,
+    /// for one made ahead for a pool, its facts volume's) say.
     pub(super) async fn list_data_volumes(&self) -> Result<Vec<DataVolume>, RuntimeError> {
         let want = self.mine(None);
         let opts = ListVolumesOptionsBuilder::default()
@@ -41,23 +48,60 @@ impl DockerRuntime {
         let list = self.client().await?.list_volumes(Some(opts)).await?;
         let label =
             |l: &HashMap<String, String>, k: &str| l.get(&format!("io.aicockpit.{k}")).cloned();
-        Ok(list
+        // Checked again: Podman's filter matches any one label.
+        let volumes: Vec<_> = list
             .volumes
             .unwrap_or_default()
             .into_iter()
-            // Checked again: Podman's filter matches any one label.
             .filter(|v| super::objects::carries(&v.labels, &want))
+            .collect();
+        let facts: HashMap<String, &HashMap<String, String>> = volumes
+            .iter()
+            .filter_map(|v| {
+                let workspace = label(&v.labels, "workspace")?;
+                (v.name == facts_volume(&workspace)).then_some((workspace, &v.labels))
+            })
+            .collect();
+        Ok(volumes
+            .iter()
             .filter_map(|v| {
                 let workspace = label(&v.labels, "workspace")?;
                 // Only the workspace's own data volume.
-                (v.name == volume_name(&workspace)).then(|| DataVolume {
-                    owner: label(&v.labels, "owner"),
-                    name: label(&v.labels, "name"),
+                if v.name != volume_name(&workspace) {
+                    return None;
+                }
+                let pooled = v.labels.contains_key("io.aicockpit.pool");
+                let said = match facts.get(&workspace) {
+                    Some(f) if pooled => f,
+                    _ => &v.labels,
+                };
+                Some(DataVolume {
+                    owner: label(said, "owner"),
+                    name: label(said, "name"),
                     created_at: v.created_at.clone(),
+                    pooled,
                     workspace,
                 })
             })
             .collect())
+    }
+
+    /// Records `annotations` for `workspace` on an empty volume of its own
+    /// (the engine cannot relabel the data volume made ahead for a pool).
+    /// It goes with the data: kept with it, removed with it.
+    pub(super) async fn write_facts(
+        &self,
+        workspace: &str,
+        annotations: &[(String, String)],
+    ) -> Result<(), RuntimeError> {
+        let name = facts_volume(workspace);
+        let labels = self.labels(workspace, annotations);
+        // Facts written before (a second delete try) are replaced.
+        if self.has_volume(&name, &self.mine(Some(workspace))).await? {
+            self.remove_volume(&name).await?;
+        }
+        self.ensure_volume(&name, &labels).await?;
+        Ok(())
     }
 
     /// Fills `spec`'s new (empty) data with a copy of `seed`'s. The new

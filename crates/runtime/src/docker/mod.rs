@@ -263,6 +263,18 @@ impl WorkspaceRuntime for DockerRuntime {
         DockerRuntime::read_snapshot(self, snapshot, user, image_tar, data_tar).await
     }
 
+    async fn set_limits(&self, handle: &str, limits: &crate::Limits) -> Result<(), RuntimeError> {
+        self.update_limits(handle, limits).await
+    }
+
+    async fn annotate(
+        &self,
+        workspace: &str,
+        annotations: &[(String, String)],
+    ) -> Result<(), RuntimeError> {
+        self.write_facts(workspace, annotations).await
+    }
+
     async fn logs(&self, handle: &str, max_bytes: usize) -> Result<String, RuntimeError> {
         self.container_logs(handle, max_bytes).await
     }

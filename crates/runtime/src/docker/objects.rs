@@ -360,6 +360,24 @@ impl DockerRuntime {
         Ok(created.id)
     }
 
+    /// Changes a container's CPU, memory (no swap on top) and process
+    /// limits in place.
+    pub(super) async fn update_limits(
+        &self,
+        id: &str,
+        limits: &crate::Limits,
+    ) -> Result<(), RuntimeError> {
+        let body = bollard::models::ContainerUpdateBody {
+            memory: Some(limits.memory_bytes),
+            memory_swap: Some(limits.memory_bytes),
+            nano_cpus: Some(limits.cpu_millis * 1_000_000),
+            pids_limit: Some(limits.pids),
+            ..Default::default()
+        };
+        self.client().await?.update_container(id, body).await?;
+        Ok(())
+    }
+
     pub(super) async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
         match self.client().await?.start_container(id, None).await {
             Ok(()) => Ok(()),

@@ -1,5 +1,5 @@
 //! Snapshots on Docker: the container committed to an image
-//! (`localhost/aicockpit/snapshot:{id}`, paused while it is written) and
+//! (`localhost/aicockpit/snapshot:{id}`, not paused: see `take_snapshot`) and
 //! its data copied into a volume of its own (`aicockpit-snap-{id}`), both
 //! labelled with the installation and the snapshot. A workspace made of a
 //! snapshot runs that image on a fresh volume seeded from that copy.
@@ -43,11 +43,16 @@ impl DockerRuntime {
         req: &SnapshotRequest,
     ) -> Result<String, RuntimeError> {
         let labels = self.own_labels(&[("snapshot", &req.snapshot)]);
+        // Not paused: on cgroup v1 the freezer can hang on a process caught
+        // mid-exec (the agent starting, or anything the workspace runs),
+        // and a container stuck "pausing" holds locks that stall every
+        // listing on the engine, for all workspaces. A file being written
+        // while the snapshot is taken may be caught half-written instead.
         let opts = CommitContainerOptionsBuilder::default()
             .container(&req.handle)
             .repo(REPO)
             .tag(&req.snapshot)
-            .pause(true)
+            .pause(false)
             .comment("AiCockpit snapshot")
             .build();
         let config = ContainerConfig {

@@ -159,7 +159,8 @@ fn home_dir(base: &Base) -> std::path::PathBuf {
 
 /// The environment every session's program gets on top of the agent's.
 fn session_env(env: &BTreeMap<String, String>, term: Option<&str>) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut v = crate::term::claimed_env();
+    v.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
     // Programs that adapt to SSH (git's pager, shells' prompts, VS Code's
     // server) look for these; the addresses are the tunnel's, not real.
     v.push(("SSH_CONNECTION".into(), "127.0.0.1 0 127.0.0.1 22".into()));
