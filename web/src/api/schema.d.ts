@@ -1873,6 +1873,24 @@ export interface components {
             command: string;
             policy: components["schemas"]["Policy"];
         };
+        /** @description One template's warm pool. */
+        PoolDto: {
+            /**
+             * Format: int64
+             * @description Creates served from the pool, and those that made their own.
+             */
+            hits: number;
+            /** Format: int64 */
+            misses: number;
+            /** Format: int32 */
+            ready: number;
+            template: string;
+            /**
+             * Format: int32
+             * @description Workspaces configured to wait, and ready now.
+             */
+            wanted: number;
+        };
         PortShareDto: {
             level: string;
             /** Format: int32 */
@@ -2060,6 +2078,8 @@ export interface components {
             /** Format: int64 */
             uptime_secs: number;
             version: string;
+            /** @description The warm pool per configured template. */
+            warm_pool: components["schemas"]["PoolDto"][];
             workspaces_by_state: {
                 [key: string]: number;
             };
