@@ -8,9 +8,6 @@
 #[path = "support.rs"]
 mod support;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -28,58 +25,6 @@ async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Val
     let v: Value = r.json().await.expect("json");
     assert!(status.is_success(), "{status}: {v}");
     v
-}
-
-/// create + start + first `exec true` straight on the engine API: the floor.
-async fn engine_floor(host: &str, image: &str, n: usize) -> Stats {
-    let d = support::engine(host).await;
-    let mut out = Vec::new();
-    for i in 0..n {
-        let name = format!("aicockpit-bench-floor-{}-{i}", std::process::id());
-        let t = Instant::now();
-        let body = ContainerCreateBody {
-            image: Some(image.into()),
-            cmd: Some(vec!["sleep".into(), "infinity".into()]),
-            host_config: Some(HostConfig {
-                init: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let id = d
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-            .expect("create")
-            .id;
-        d.start_container(&id, None).await.expect("start");
-        let exec = d
-            .create_exec(
-                &id,
-                bollard::exec::CreateExecOptions::<String> {
-                    cmd: Some(vec!["true".into()]),
-                    attach_stdout: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("exec");
-        if let bollard::exec::StartExecResults::Attached { mut output, .. } =
-            d.start_exec(&exec.id, None).await.expect("start exec")
-        {
-            while output.next().await.is_some() {}
-        }
-        out.push(t.elapsed());
-        d.remove_container(
-            &id,
-            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-        )
-        .await
-        .expect("remove");
-    }
-    Stats(out)
 }
 
 fn main() {
@@ -114,7 +59,7 @@ async fn run() {
         .send()
         .await;
 
-    let floor = engine_floor(&host, image, n).await;
+    let floor = support::engine_floor(&host, image, n).await;
     let (mut create, mut create_exec, mut exec, mut stop, mut start, mut delete) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..n {

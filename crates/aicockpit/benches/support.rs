@@ -4,7 +4,10 @@
 
 use aicockpit_api::server::App;
 use aicockpit_core::config::Config;
-use std::time::Duration;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
 
 /// Latency samples.
 pub struct Stats(pub Vec<Duration>);
@@ -99,4 +102,56 @@ pub async fn engine(host: &str) -> bollard::Docker {
         .negotiate_version()
         .await
         .expect("negotiate")
+}
+
+/// create + start + first `exec true` straight on the engine API: the floor.
+pub async fn engine_floor(host: &str, image: &str, n: usize) -> Stats {
+    let d = engine(host).await;
+    let mut out = Vec::new();
+    for i in 0..n {
+        let name = format!("aicockpit-bench-floor-{}-{i}", std::process::id());
+        let t = Instant::now();
+        let body = ContainerCreateBody {
+            image: Some(image.into()),
+            cmd: Some(vec!["sleep".into(), "infinity".into()]),
+            host_config: Some(HostConfig {
+                init: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = d
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .expect("create")
+            .id;
+        d.start_container(&id, None).await.expect("start");
+        let exec = d
+            .create_exec(
+                &id,
+                bollard::exec::CreateExecOptions::<String> {
+                    cmd: Some(vec!["true".into()]),
+                    attach_stdout: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("exec");
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+            d.start_exec(&exec.id, None).await.expect("start exec")
+        {
+            while output.next().await.is_some() {}
+        }
+        out.push(t.elapsed());
+        d.remove_container(
+            &id,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await
+        .expect("remove");
+    }
+    Stats(out)
 }
