@@ -498,6 +498,7 @@ mod tests {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/aicockpit.example.toml");
         let c = Config::load(Some(&path)).expect("the example config loads");
         assert_eq!(c.ai.approval_timeout_secs, 900);
+        assert!(c.workspaces.pool.is_empty());
     }
 
     #[test]
@@ -513,7 +514,9 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("AICOCKPIT_WORKSPACES__DEFAULT_MEMORY_MB", "2048");
             jail.set_env("AICOCKPIT_TOKEN", "not-config");
+            jail.set_env("AICOCKPIT_WORKSPACES__POOL__BASE", "2");
             let c = Config::load(Some(&path)).map_err(|e| e.to_string())?;
+            assert_eq!(c.workspaces.pool.get("base"), Some(&2));
             assert_eq!(c.server.listen, "127.0.0.1:9");
             assert_eq!(c.workspaces.default_cpus, 2.0);
             assert_eq!(c.workspaces.default_memory_mb, 2048);

@@ -600,6 +600,60 @@ async fn a_snapshot_makes_a_workspace_with_its_filesystem_and_data(b: Backend) {
     .await;
 }
 
+/// Data made ahead (for a warm pool) carries no owner until a claim's
+/// facts are written; they go with the data, are replaced when written
+/// again, and are removed with it. Limits change in place where the engine
+/// can; where it cannot, they stay as they were.
+async fn data_made_ahead_gets_its_facts_later(b: Backend) {
+    with_fixture(b, |f| async move {
+        let mut spec = f.spec();
+        spec.annotations = vec![("pool".into(), "base".into())];
+        let made = f.rt.provision(&spec).await.expect("provision");
+        let find = |list: Vec<aicockpit_runtime::DataVolume>| {
+            list.into_iter().find(|v| v.workspace == f.id).expect("listed")
+        };
+        let v = find(f.rt.data_volumes().await.expect("volumes"));
+        assert!(v.pooled && v.owner.is_none(), "{v:?}");
+
+        let limit = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes";
+        let (_, before, _) = f.sh(&made.handle, limit).await;
+        assert_eq!(before.trim(), (256u64 * 1024 * 1024).to_string());
+        let wider = Limits {
+            cpu_millis: 700,
+            memory_bytes: 300 * 1024 * 1024,
+            pids: 150,
+        };
+        let (_, after, _) = match f.rt.set_limits(&made.handle, &wider).await {
+            Ok(()) => f.sh(&made.handle, limit).await,
+            Err(e) => {
+                eprintln!("{}: limits cannot change in place: {e}", f.rt.engine_name());
+                let (c, o, e) = f.sh(&made.handle, limit).await;
+                assert_eq!(o, before, "a refused update changed nothing");
+                (c, (256u64 * 1024 * 1024).to_string(), e)
+            }
+        };
+        if f.rt.engine_name() == "docker" {
+            assert_eq!(after.trim(), (300u64 * 1024 * 1024).to_string());
+        }
+
+        let facts = |name: &str| vec![("owner".into(), "u-1".into()), ("name".into(), name.into())];
+        f.rt.annotate(&f.id, &facts("first")).await.expect("annotate");
+        f.rt.annotate(&f.id, &facts("proj")).await.expect("annotate again");
+        f.rt.destroy(&f.id, true).await.expect("destroy, keep data");
+        let v = find(f.rt.data_volumes().await.expect("volumes"));
+        assert_eq!((v.owner.as_deref(), v.name.as_deref()), (Some("u-1"), Some("proj")));
+        assert!(v.pooled);
+        assert_eq!(
+            f.rt.data_volumes().await.expect("volumes").len(),
+            1,
+            "the facts are not data"
+        );
+        f.rt.destroy(&f.id, false).await.expect("destroy with data");
+        assert!(f.rt.data_volumes().await.expect("volumes").is_empty());
+    })
+    .await;
+}
+
 // ---- one test per case and backend ------------------------------------------
 
 macro_rules! backends {
@@ -637,4 +691,5 @@ backends!(
     new_data_is_given_to_the_user,
     kept_data_is_listed_and_seeds_a_new_workspace,
     a_snapshot_makes_a_workspace_with_its_filesystem_and_data,
+    data_made_ahead_gets_its_facts_later,
 );

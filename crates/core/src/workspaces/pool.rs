@@ -116,10 +116,14 @@ impl WarmPool {
     }
 }
 
-/// Whether a claim applied everything or the entry has to go.
+/// How a claim ended.
 enum Claim {
     Done(Box<Workspace>),
-    Unusable(Entry),
+    /// The engine would not change the entry (Podman 4.3 cannot update
+    /// limits): it is as it was, and goes back to the pool.
+    Declined(Entry),
+    /// Changed halfway: the entry has to go.
+    Broken(Entry),
 }
 
 impl WorkspaceManager {
@@ -165,13 +169,17 @@ impl WorkspaceManager {
                 self.discard(entry);
                 continue;
             }
-            self.pool.wake.notify_one();
             match self.claim(p, req, plan, entry).await? {
                 Claim::Done(ws) => {
                     counts.hits.fetch_add(1, Ordering::Relaxed);
+                    self.pool.wake.notify_one();
                     return Ok(Some(*ws));
                 }
-                Claim::Unusable(entry) => self.discard(entry),
+                Claim::Declined(entry) => {
+                    self.pool.put_back(entry);
+                    break;
+                }
+                Claim::Broken(entry) => self.discard(entry),
             }
         }
         counts.misses.fetch_add(1, Ordering::Relaxed);
@@ -224,12 +232,17 @@ impl WorkspaceManager {
                 return Err(e.into());
             }
         }
-        if let Err(e) = self.apply_claim(&entry, plan).await {
-            warn!(workspace = %entry.id, error = %e, "a pooled workspace could not take the request's settings; making a new one");
+        if let Err((e, intact)) = self.apply_claim(&entry, plan).await {
+            warn!(workspace = %entry.id, error = %e, intact, "a pooled workspace could not take the request's settings; making a new one");
             if let Err(e) = self.store.delete_workspace(&entry.id).await {
                 warn!(workspace = %entry.id, error = %e, "could not remove the claim's row");
+                return Ok(Claim::Broken(entry));
             }
-            return Ok(Claim::Unusable(entry));
+            return Ok(if intact {
+                Claim::Declined(entry)
+            } else {
+                Claim::Broken(entry)
+            });
         }
         self.set_state(&entry.id, WorkspaceState::Running, None)
             .await?;
@@ -243,8 +256,9 @@ impl WorkspaceManager {
     }
 
     /// What the engine changes in place: limits, and the request's own
-    /// environment where the agent and exec read it.
-    async fn apply_claim(&self, entry: &Entry, plan: &Plan) -> Result<(), CoreError> {
+    /// environment where the agent and exec read it. On error: whether the
+    /// entry is still as it was.
+    async fn apply_claim(&self, entry: &Entry, plan: &Plan) -> Result<(), (CoreError, bool)> {
         let had = &entry.plan;
         if (had.cpu_millis, had.memory_mb, had.pids_limit)
             != (plan.cpu_millis, plan.memory_mb, plan.pids_limit)
@@ -254,7 +268,10 @@ impl WorkspaceManager {
                 memory_bytes: plan.memory_mb * 1024 * 1024,
                 pids: plan.pids_limit,
             };
-            self.runtime.set_limits(&entry.handle, &limits).await?;
+            self.runtime
+                .set_limits(&entry.handle, &limits)
+                .await
+                .map_err(|e| (e.into(), true))?;
         }
         if had.env != plan.env {
             let file = aicockpit_workspace_agent_proto::encode_claimed_env(&plan.env);
@@ -265,7 +282,8 @@ impl WorkspaceManager {
                     &file,
                     0o644,
                 )
-                .await?;
+                .await
+                .map_err(|e| (e.into(), false))?;
         }
         Ok(())
     }
