@@ -78,3 +78,43 @@ test('dashboard: snapshot and fork a workspace; reuse and purge kept data', { ti
   await snap.waitFor({ state: 'detached' });
   assert.deepEqual(problems.filter((p) => !/status of 409/.test(p)), []);
 });
+
+test('dashboard: a snapshot is exported by the browser itself and imported with upload progress', { timeout: 300_000 }, async () => {
+  const w = await h.api('POST', '/api/v1/workspaces', { name: 'travels', template: 'base' });
+  await h.api('POST', `/api/v1/workspaces/${w.id}/exec`, { argv: ['sh', '-c', 'echo souvenir > /workspace/s.txt'] });
+  const snap = await h.api('POST', `/api/v1/workspaces/${w.id}/snapshots`, { name: 'trip' });
+  await h.api('DELETE', `/api/v1/workspaces/${w.id}?purge=true`);
+  const { page, problems } = await h.pageAs();
+  await page.goto(h.base + '/');
+  const row = page.locator('tr[data-snapshot="trip"]');
+  await row.waitFor();
+
+  // A link with a single-use ticket: the browser streams it to disk.
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: 120_000 }),
+    row.getByRole('button', { name: 'Export' }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'trip.aicockpit-snapshot.tar');
+  const file = await download.path();
+  assert.ok(file, 'the download finished');
+  assert.match(download.url(), /\/export\?ticket=tkt_/);
+  // The ticket was used up by the download.
+  const again = await fetch(h.base + new URL(download.url()).pathname + new URL(download.url()).search);
+  assert.equal(again.status, 401);
+
+  // Imported back (after the original is gone), with its data.
+  await h.api('DELETE', `/api/v1/snapshots/${snap.id}`);
+  await row.waitFor({ state: 'detached', timeout: 30_000 }).catch(() => page.reload());
+  await page.locator('input[name="snapshot-archive"]').setInputFiles(file);
+  await page.getByRole('status').filter({ hasText: /Importing .*(% sent|loading)/ }).first().waitFor({ timeout: 60_000 }).catch(() => {});
+  const imported = page.locator('tr[data-snapshot="trip"]');
+  await imported.waitFor({ timeout: 180_000 });
+  const list = await h.api('GET', '/api/v1/snapshots');
+  const back = list.find((s) => s.name === 'trip');
+  assert.ok(back, JSON.stringify(list));
+  const forked = await h.api('POST', `/api/v1/snapshots/${back.id}/fork`, { name: 'home' });
+  assert.equal(await cat(forked.id, '/workspace/s.txt'), 'souvenir\n');
+  await h.api('DELETE', `/api/v1/workspaces/${forked.id}?purge=true`);
+  await h.api('DELETE', `/api/v1/snapshots/${back.id}`);
+  assert.deepEqual(problems.filter((p) => !/status of 401/.test(p)), []);
+});

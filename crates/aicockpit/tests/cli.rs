@@ -292,8 +292,23 @@ async fn the_cli_drives_the_whole_lifecycle_with_trustworthy_exit_codes() {
         "in use by the fork"
     );
     cli.ok(&["ws", "rm", "snapfork", "--purge"]);
+    // Exported to a file and imported back (streamed both ways).
+    let archive = std::env::temp_dir().join(format!("cli-snap-{}.tar", std::process::id()));
+    let archive_s = archive.display().to_string();
+    assert!(cli
+        .ok(&["ws", "export-snapshot", "snap1", "-o", &archive_s])
+        .contains("wrote"));
     cli.ok(&["ws", "rm-snapshot", "snap1"]);
     assert_eq!(cli.code(&["ws", "fork", "snap1", "again"]), 4, "gone");
+    assert!(cli
+        .ok(&["ws", "import-snapshot", &archive_s])
+        .contains("imported snapshot snap1"));
+    let _ = std::fs::remove_file(&archive);
+    cli.ok(&["ws", "fork", "snap1", "snapback"]);
+    let out = cli.ok(&["ws", "exec", "snapback", "--", "cat", "/workspace/s"]);
+    assert_eq!(out, "snap\n");
+    cli.ok(&["ws", "rm", "snapback", "--purge"]);
+    cli.ok(&["ws", "rm-snapshot", "snap1"]);
     cli.ok(&["ws", "rm", "snapme", "--purge"]);
     assert_eq!(cli.code(&["ws", "purge-kept", &second]), 4, "already gone");
     assert!(!cli.ok(&["ws", "kept"]).contains(&second));

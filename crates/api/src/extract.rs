@@ -146,8 +146,9 @@ where
     }
 }
 
-/// Authentication for WebSockets: browsers cannot set headers on them, so
-/// besides `Authorization: Bearer` a single-use `?ticket=` from
+/// Authentication for WebSockets and browser downloads (a link the browser
+/// follows itself, streaming to disk): browsers cannot set headers on
+/// them, so besides `Authorization: Bearer` a single-use `?ticket=` from
 /// `POST /api/v1/auth/ticket` is accepted (short-lived, so a URL that ends
 /// up in a log is worthless).
 pub(crate) struct WsAuth(pub Principal);

@@ -3589,7 +3589,10 @@ export interface operations {
     };
     workspaces_export: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A ticket from POST /auth/ticket: a browser then downloads the archive itself, streamed to disk with its own progress */
+                ticket?: string;
+            };
             header?: never;
             path: {
                 /** @description Snapshot id, or the name of one of the caller's snapshots */

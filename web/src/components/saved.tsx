@@ -6,7 +6,7 @@ import { errorMessage } from '../api/http';
 import {
   createFromKept,
   deleteSnapshot,
-  exportSnapshot,
+  exportLink,
   forkSnapshot,
   importSnapshot,
   listKept,
@@ -61,14 +61,14 @@ export function Saved(props: { workspaces: Workspace[]; readOnly: boolean; versi
     }
   };
 
+  // The browser downloads it itself: streamed to disk, with its own
+  // progress, never held in this page's memory.
   const download = (s: Snapshot) =>
     run(`Exporting ${s.name}`, async () => {
-      const blob = await exportSnapshot(s.id);
       const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
+      a.href = await exportLink(s.id);
       a.download = `${s.name}.aicockpit-snapshot.tar`;
       a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
     });
 
   const live = (s: Snapshot) => props.workspaces.some((w) => w.id === s.workspace_id);
@@ -90,7 +90,16 @@ export function Saved(props: { workspaces: Workspace[]; readOnly: boolean; versi
             onChange={(e) => {
               const f = e.currentTarget.files?.[0];
               e.currentTarget.value = '';
-              if (f) run(`Importing ${f.name}`, () => importSnapshot(f));
+              if (f)
+                run(`Importing ${f.name}`, () =>
+                  importSnapshot(f, (sent) =>
+                    setBusy(
+                      sent < 1
+                        ? `Importing ${f.name}: ${Math.round(sent * 100)}% sent`
+                        : `Importing ${f.name}: sent, the server is loading it`,
+                    ),
+                  ),
+                );
             }}
           />
         </label>

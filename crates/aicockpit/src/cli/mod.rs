@@ -199,11 +199,21 @@ impl Client {
         content_type: &str,
         file: tokio::fs::File,
     ) -> Result<T, Failure> {
+        self.post_body(path, content_type, reqwest::Body::from(file))
+            .await
+    }
+
+    pub(crate) async fn post_body<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: reqwest::Body,
+    ) -> Result<T, Failure> {
         let req = self
             .http
             .post(format!("{}{path}", self.base))
             .header("content-type", content_type)
-            .body(reqwest::Body::from(file));
+            .body(body);
         self.send(req).await
     }
 

@@ -455,9 +455,26 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 message: format!("{}: {e}", file.display()),
                 code: exit::USAGE,
             })?;
+            // Sent as a stream, counted on the way for the progress line.
+            let mut progress = Progress::new("sent");
+            let mut sent = 0u64;
+            let body = futures_util::StreamExt::inspect(
+                tokio_util::io::ReaderStream::new(f),
+                move |chunk| {
+                    if let Ok(c) = chunk {
+                        sent += c.len() as u64;
+                        progress.show(sent);
+                    }
+                },
+            );
             let snap: Value = c
-                .post_file("/api/v1/snapshots/import", "application/x-tar", f)
+                .post_body(
+                    "/api/v1/snapshots/import",
+                    "application/x-tar",
+                    reqwest::Body::wrap_stream(body),
+                )
                 .await?;
+            Progress::new("sent").done();
             let text = format!(
                 "imported snapshot {} ({})",
                 snap["name"].as_str().unwrap_or("?"),
@@ -591,15 +608,50 @@ async fn save_stream(resp: reqwest::Response, file: &std::path::Path) -> Result<
         .map_err(|e| failed(e.to_string()))?;
     let mut body = resp.bytes_stream();
     let mut n = 0u64;
+    let mut progress = Progress::new("received");
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| failed(format!("the download broke off: {e}")))?;
         f.write_all(&chunk)
             .await
             .map_err(|e| failed(e.to_string()))?;
         n += chunk.len() as u64;
+        progress.show(n);
     }
     f.flush().await.map_err(|e| failed(e.to_string()))?;
+    progress.done();
     Ok(n)
+}
+
+/// Bytes moved so far, on one line of a terminal's stderr (nothing when
+/// stderr is not a terminal), at most every quarter second.
+pub(crate) struct Progress {
+    what: &'static str,
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    pub(crate) fn new(what: &'static str) -> Progress {
+        use std::io::IsTerminal as _;
+        Progress {
+            what,
+            on: std::io::stderr().is_terminal(),
+            last: std::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn show(&mut self, bytes: u64) {
+        if self.on && self.last.elapsed() >= std::time::Duration::from_millis(250) {
+            self.last = std::time::Instant::now();
+            eprint!("\r{} {:.1} MiB…", self.what, bytes as f64 / 1048576.0);
+        }
+    }
+
+    pub(crate) fn done(&self) {
+        if self.on {
+            eprint!("\r\x1b[K");
+        }
+    }
 }
 
 async fn action(

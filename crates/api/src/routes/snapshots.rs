@@ -2,7 +2,7 @@
 
 use crate::dto::{CreateSnapshotRequest, ForkRequest, RestoreRequest, SnapshotDto, WorkspaceDto};
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::extract::{ApiJson, ApiPath, Auth, WsAuth};
 use crate::AppState;
 use aicockpit_core::CoreError;
 use axum::body::Body;
@@ -106,12 +106,12 @@ pub(crate) async fn restore(
     path = "/snapshots/{id}/export",
     tag = "workspaces",
     summary = "A snapshot as one archive (its settings, image and data), streamed",
-    params(("id" = String, Path, description = "Snapshot id, or the name of one of the caller's snapshots")),
+    params(("id" = String, Path, description = "Snapshot id, or the name of one of the caller's snapshots"), ("ticket" = Option<String>, Query, description = "A ticket from POST /auth/ticket: a browser then downloads the archive itself, streamed to disk with its own progress")),
     responses((status = 200, description = "A tar archive", content_type = "application/x-tar", body = Vec<u8>))
 )]
 pub(crate) async fn export(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    WsAuth(p): WsAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let (name, stream) = s.workspaces.export_snapshot(&p, &id).await?;
