@@ -15,6 +15,7 @@ mod cli;
 mod crash;
 mod engines;
 mod fake_ai;
+mod git;
 mod guard;
 mod idle;
 mod kept;

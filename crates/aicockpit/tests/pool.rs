@@ -179,7 +179,21 @@ async fn a_create_claims_a_warm_workspace_and_the_pool_refills() {
         )
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
-    assert_eq!(pool_of(&admin).await["ready"], 1);
+    let p = pool_of(&admin).await;
+    assert_eq!(
+        (p["ready"].clone(), p["misses"].clone()),
+        (json!(1), json!(1)),
+        "{p}"
+    );
+    let now = pooled_containers(&ts).await;
+    assert_eq!(now.len(), 2, "the claimed one and the waiting one: {now:?}");
+    assert!(
+        refilled.iter().all(|c| now.contains(c)),
+        "the entry was kept, not replaced"
+    );
+    // A waiting entry is nobody's kept data, not even an admin's.
+    let (_, all_kept) = admin.get("/api/v1/kept-data").await;
+    assert_eq!(all_kept, json!([]), "{all_kept}");
 
     // The metrics say the same.
     let (s, text) = admin.get_text("/metrics").await;

@@ -197,6 +197,79 @@ pub(crate) struct CreateWorkspaceRequest {
     /// The id of a deleted workspace whose kept data (see `/kept-data`)
     /// the new workspace starts with; the kept data is then gone.
     pub from_kept: Option<String>,
+    /// A repository to clone into `/workspace` once the workspace runs, as
+    /// its user; follow it at `GET /workspaces/{id}/setup`.
+    pub git: Option<GitSourceDto>,
+}
+
+/// A git repository to start a workspace from.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GitSourceDto {
+    /// `https://`, `http://`, `ssh://`, `git://` or `user@host:path`; no
+    /// password or token in it.
+    #[schema(max_length = 2048)]
+    pub url: String,
+    /// A branch, tag or commit (default: the repository's default branch).
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// A shallow clone of this many commits (branches and tags).
+    #[schema(minimum = 1)]
+    pub depth: Option<u32>,
+    /// Clone the submodules too, recursively.
+    #[serde(default)]
+    pub submodules: bool,
+}
+
+impl From<GitSourceDto> for aicockpit_core::workspaces::git::GitSource {
+    fn from(g: GitSourceDto) -> Self {
+        aicockpit_core::workspaces::git::GitSource {
+            url: g.url,
+            reference: g.reference,
+            depth: g.depth,
+            submodules: g.submodules,
+        }
+    }
+}
+
+/// How a new workspace's setup (a git clone) goes: its output from line
+/// `from` on.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SetupDto {
+    /// `git_clone`.
+    pub kind: &'static str,
+    /// Where from (the repository's URL).
+    pub source: String,
+    /// `running`, `succeeded` or `failed`.
+    pub state: &'static str,
+    /// The index of the first line here.
+    pub from: u64,
+    pub lines: Vec<String>,
+    /// Ask again from here (the last line again while git rewrites it).
+    pub next: u64,
+    /// Why it failed: `authentication`, `not_found`, `unknown_ref`,
+    /// `network`, `not_empty`, `git_missing`, `timeout` or `failed`.
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+impl From<aicockpit_core::workspaces::SetupView> for SetupDto {
+    fn from(v: aicockpit_core::workspaces::SetupView) -> Self {
+        SetupDto {
+            kind: v.kind,
+            source: v.source,
+            state: v.state.as_str(),
+            from: v.from,
+            lines: v.lines,
+            next: v.next,
+            error_code: v.error_code,
+            error: v.error,
+            started_ms: v.started_ms,
+            finished_ms: v.finished_ms,
+        }
+    }
 }
 
 /// A deleted workspace's kept data.

@@ -105,6 +105,7 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::restart))
         .routes(routes!(workspaces::exec))
         .routes(routes!(workspaces::usage))
+        .routes(routes!(workspaces::setup))
         .routes(routes!(terminals::list, terminals::create))
         .routes(routes!(terminals::kill))
         .routes(routes!(terminals::ws))

@@ -110,10 +110,23 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Hears a command's output as it comes (stdout and stderr alike).
+pub type OutputSink<'a> = &'a (dyn Fn(&[u8]) + Send + Sync);
+
 pub(crate) async fn run(
     d: &Docker,
     container: &str,
     req: &ExecRequest,
+) -> Result<ExecOutput, RuntimeError> {
+    run_observed(d, container, req, None).await
+}
+
+/// [`run`], with every chunk of output also given to `sink` as it arrives.
+pub(crate) async fn run_observed(
+    d: &Docker,
+    container: &str,
+    req: &ExecRequest,
+    sink: Option<OutputSink<'_>>,
 ) -> Result<ExecOutput, RuntimeError> {
     let started = Instant::now();
     let mut cmd = vec![
@@ -161,12 +174,20 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             item = output.next() => match item {
-                Some(Ok(LogOutput::StdOut { message })) | Some(Ok(LogOutput::Console { message })) => stdout.push(&message),
+                Some(Ok(LogOutput::StdOut { message })) | Some(Ok(LogOutput::Console { message })) => {
+                    if let Some(f) = sink {
+                        f(&message);
+                    }
+                    stdout.push(&message)
+                }
                 Some(Ok(LogOutput::StdErr { message })) => {
                     let (p, rest) = pid_line.feed(&message);
                     if p.is_some() {
                         pid = p;
                         guard.pid = p;
+                    }
+                    if let (Some(f), false) = (sink, rest.is_empty()) {
+                        f(&rest);
                     }
                     stderr.push(&rest);
                 }

@@ -17,6 +17,7 @@ mod spec;
 
 pub use docker::{is_snapshot_image, DockerRuntime};
 pub use error::RuntimeError;
+pub use exec::OutputSink;
 pub use spec::{
     Attached, ContainerStatus, DataSeed, DataVolume, ExecOutput, ExecRequest, Limits, PortMapping,
     Present, Provisioned, ResourceSample, SnapshotRequest, WorkspaceInfo, WorkspaceSpec,
@@ -130,4 +131,12 @@ pub trait WorkspaceRuntime: Send + Sync {
     async fn attach(&self, handle: &str, argv: &[String]) -> Result<Attached, RuntimeError>;
     /// Runs a command to completion inside a running workspace.
     async fn exec(&self, handle: &str, req: &ExecRequest) -> Result<ExecOutput, RuntimeError>;
+    /// [`WorkspaceRuntime::exec`], with the output also given to `sink` as
+    /// it arrives (a clone's progress).
+    async fn exec_observed(
+        &self,
+        handle: &str,
+        req: &ExecRequest,
+        sink: exec::OutputSink<'_>,
+    ) -> Result<ExecOutput, RuntimeError>;
 }

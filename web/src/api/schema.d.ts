@@ -1192,6 +1192,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How the workspace's setup (a git clone at create) goes: its output from a line on, and its outcome */
+        get: operations["workspaces_setup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{id}/snapshots": {
         parameters: {
             query?: never;
@@ -1588,6 +1605,7 @@ export interface components {
              *     the new workspace starts with; the kept data is then gone.
              */
             from_kept?: string | null;
+            git?: components["schemas"]["GitSourceDto"] | null;
             /**
              * Format: int64
              * @description Seconds without activity before it is stopped: absent for the
@@ -1716,6 +1734,23 @@ export interface components {
         ForkRequest: {
             /** @description The new workspace's name. */
             name: string;
+        };
+        /** @description A git repository to start a workspace from. */
+        GitSourceDto: {
+            /**
+             * Format: int32
+             * @description A shallow clone of this many commits (branches and tags).
+             */
+            depth?: number | null;
+            /** @description A branch, tag or commit (default: the repository's default branch). */
+            ref?: string | null;
+            /** @description Clone the submodules too, recursively. */
+            submodules?: boolean;
+            /**
+             * @description `https://`, `http://`, `ssh://`, `git://` or `user@host:path`; no
+             *     password or token in it.
+             */
+            url: string;
         };
         /** @description A running workspace's standing with idle stop. */
         IdleDto: {
@@ -2034,6 +2069,39 @@ export interface components {
             last_test?: components["schemas"]["LastTest"] | null;
             name: string;
             timeouts: components["schemas"]["TimeoutsDto"];
+        };
+        /**
+         * @description How a new workspace's setup (a git clone) goes: its output from line
+         *     `from` on.
+         */
+        SetupDto: {
+            error?: string | null;
+            /**
+             * @description Why it failed: `authentication`, `not_found`, `unknown_ref`,
+             *     `network`, `not_empty`, `git_missing`, `timeout` or `failed`.
+             */
+            error_code?: string | null;
+            /** Format: int64 */
+            finished_ms?: number | null;
+            /**
+             * Format: int64
+             * @description The index of the first line here.
+             */
+            from: number;
+            /** @description `git_clone`. */
+            kind: string;
+            lines: string[];
+            /**
+             * Format: int64
+             * @description Ask again from here (the last line again while git rewrites it).
+             */
+            next: number;
+            /** @description Where from (the repository's URL). */
+            source: string;
+            /** Format: int64 */
+            started_ms: number;
+            /** @description `running`, `succeeded` or `failed`. */
+            state: string;
         };
         ShareBody: {
             /** @description `private`, `authenticated` or `public`. */
@@ -5070,6 +5138,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": string[];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_setup: {
+        parameters: {
+            query?: {
+                /** @description The first line wanted (what the last answer's `next` said). */
+                from?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SetupDto"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

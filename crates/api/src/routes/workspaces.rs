@@ -2,7 +2,7 @@
 
 use crate::dto::{
     CreateWorkspaceRequest, DeletedDto, ExecRequestDto, ExecResponseDto, KeepAliveRequest,
-    TemplateDto, UpdateWorkspaceRequest, WorkspaceDto,
+    SetupDto, TemplateDto, UpdateWorkspaceRequest, WorkspaceDto,
 };
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
@@ -80,6 +80,7 @@ pub(crate) async fn create(
                 ports: req.ports,
                 idle_timeout_secs: req.idle_timeout_secs,
                 from_kept: req.from_kept,
+                git: req.git.map(Into::into),
             },
         )
         .await?;
@@ -292,6 +293,32 @@ pub(crate) struct WorkspaceUsageDto {
     /// Bytes used under /workspace (measured at most once a minute).
     #[serde(skip_serializing_if = "Option::is_none")]
     disk_bytes: Option<u64>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetupQuery {
+    /// The first line wanted (what the last answer's `next` said).
+    #[serde(default)]
+    from: u64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/setup",
+    tag = "workspaces",
+    summary = "How the workspace's setup (a git clone at create) goes: its output from a line on, and its outcome",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), SetupQuery),
+    responses((status = 200, description = "OK", body = SetupDto))
+)]
+pub(crate) async fn setup(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SetupQuery>,
+) -> ApiResult<Json<SetupDto>> {
+    Ok(Json(s.workspaces.setup(&p, &id, q.from).await?.into()))
 }
 
 #[utoipa::path(

@@ -39,11 +39,20 @@ impl From<DataVolume> for KeptData {
     }
 }
 
+/// Data made ahead for the warm pool that nobody claimed: nobody's kept
+/// data (the pool holds it, or removes it).
+fn is_pool_entry(v: &DataVolume) -> bool {
+    v.pooled && v.owner.is_none()
+}
+
 impl WorkspaceManager {
     /// The kept data the caller may see, oldest first.
     pub async fn kept_data(&self, p: &Principal) -> Result<Vec<KeptData>, CoreError> {
         let mut out = Vec::new();
         for v in self.runtime.data_volumes().await? {
+            if is_pool_entry(&v) {
+                continue;
+            }
             let kept = KeptData::from(v);
             if self.may(p, Action::View, &kept) && !self.has_record(&kept.workspace).await? {
                 out.push(kept);
@@ -97,6 +106,7 @@ impl WorkspaceManager {
             .data_volumes()
             .await?
             .into_iter()
+            .filter(|v| !is_pool_entry(v))
             .map(KeptData::from)
             .find(|k| k.workspace == workspace)
             .ok_or_else(not_found)?;

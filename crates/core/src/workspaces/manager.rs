@@ -66,6 +66,8 @@ pub struct CreateWorkspace {
     /// A deleted workspace whose kept data the new one starts with (the
     /// kept data is gone afterwards: it now belongs to the new workspace).
     pub from_kept: Option<String>,
+    /// A repository cloned into `/workspace` once the workspace runs.
+    pub git: Option<super::git::GitSource>,
 }
 
 /// Where a new workspace comes from.
@@ -126,6 +128,9 @@ pub struct WorkspaceManager {
     pub(super) activity: Arc<Activity>,
     /// Workspaces made ahead, per template.
     pub(super) pool: super::pool::WarmPool,
+    /// What new workspaces are being set up with (a git clone), and how
+    /// it went.
+    pub(super) setups: Arc<super::setup::Setups>,
 }
 
 /// A workspace's resource use now.
@@ -172,6 +177,7 @@ impl WorkspaceManager {
             disk_samples: Mutex::new(HashMap::new()),
             activity: Arc::new(Activity::default()),
             pool: Default::default(),
+            setups: Default::default(),
         }
     }
 
@@ -463,6 +469,16 @@ impl WorkspaceManager {
         req: CreateWorkspace,
     ) -> Result<Workspace, CoreError> {
         let from_kept = req.from_kept.clone();
+        let git = req.git.clone();
+        if let Some(src) = &git {
+            src.validate()?;
+            if from_kept.is_some() {
+                return Err(CoreError::invalid(
+                    "invalid_request",
+                    "a workspace starts from a git repository or from kept data, not both",
+                ));
+            }
+        }
         let ws = match &from_kept {
             None => self.create_unrecorded(p, req, Origin::Fresh).await?,
             Some(kept) => self.create_from_kept(p, req, kept).await?,
@@ -471,7 +487,13 @@ impl WorkspaceManager {
         if let Some(kept) = from_kept {
             detail["from_kept"] = json!(kept);
         }
+        if let Some(src) = &git {
+            detail["git"] = json!({"url": src.describe(), "ref": src.reference});
+        }
         self.record(p, &ws.id, "workspace.create", detail).await;
+        if let (Some(src), Some(handle)) = (git, ws.container_id.as_deref()) {
+            self.start_clone(p, &ws.id, handle, src);
+        }
         Ok(ws)
     }
 
@@ -796,6 +818,7 @@ impl WorkspaceManager {
         self.store.delete_workspace(&rec.id).await?;
         self.forget_lock(&rec.id);
         self.activity.forget(&rec.id);
+        self.setups.forget(&rec.id);
         info!(workspace = %rec.id, purge, "workspace deleted");
         let detail = json!({"name": rec.name, "purge": purge});
         self.record(p, &rec.id, "workspace.delete", detail).await;

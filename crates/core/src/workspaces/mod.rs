@@ -3,6 +3,7 @@
 
 pub mod activity;
 mod backups;
+pub mod git;
 pub mod hostfw;
 mod idle;
 mod kept;
@@ -13,6 +14,7 @@ pub mod plan;
 mod pool;
 pub mod quota;
 pub mod reconcile;
+mod setup;
 mod snapshot_archive;
 mod snapshots;
 pub mod validate;
@@ -24,6 +26,7 @@ pub use manager::{
 };
 pub use model::{IdleStatus, Workspace, WorkspaceState};
 pub use pool::PoolStats;
+pub use setup::{SetupState, SetupView};
 pub use snapshot_archive::ArchiveStream;
 pub use snapshots::Snapshot;
 

@@ -183,6 +183,7 @@ mod tests {
             ports: None,
             idle_timeout_secs: None,
             from_kept: None,
+            git: None,
         }
     }
 

@@ -22,7 +22,7 @@ use super::model::{Workspace, WorkspaceState};
 use super::plan::{self, Plan};
 use crate::auth::{new_id, Principal};
 use crate::{now_ms, CoreError};
-use aicockpit_runtime::Limits;
+use aicockpit_runtime::{Limits, RuntimeError, WorkspaceRuntime};
 use aicockpit_store::{StoreError, WorkspaceRecord};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -41,9 +41,31 @@ const CHECK_EVERY: Duration = Duration::from_secs(30);
 pub(super) struct Entry {
     id: String,
     handle: String,
+    /// What the container is now (limits and environment as last applied).
     plan: Plan,
     /// The workspace's lock, held while the entry is pooled.
-    guard: OwnedMutexGuard<()>,
+    guard: Option<OwnedMutexGuard<()>>,
+    /// Removed from the engine when dropped, unless a row took it over: a
+    /// create cut off halfway (its client went away) leaves nothing.
+    armed: bool,
+    runtime: Arc<dyn WorkspaceRuntime>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (runtime, id, guard) = (self.runtime.clone(), self.id.clone(), self.guard.take());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = runtime.destroy(&id, false).await {
+                    warn!(workspace = %id, error = %e, "could not remove a pooled workspace");
+                }
+                drop(guard);
+            });
+        }
+    }
 }
 
 /// One template's pool as the metrics and the admin API show it.
@@ -102,11 +124,17 @@ impl WarmPool {
     /// are applied by the claim.
     fn take(&self, plan: &Plan) -> Option<Entry> {
         let mut entries = self.entries();
+        let sorted = |p: &[u16]| {
+            let mut v = p.to_vec();
+            v.sort_unstable();
+            v
+        };
+        let ports = sorted(&plan.ports);
         let at = entries.iter().position(|e| {
             e.plan.template == plan.template
                 && e.plan.image == plan.image
                 && e.plan.user == plan.user
-                && e.plan.ports == plan.ports
+                && sorted(&e.plan.ports) == ports
         })?;
         Some(entries.swap_remove(at))
     }
@@ -116,14 +144,13 @@ impl WarmPool {
     }
 }
 
-/// How a claim ended.
-enum Claim {
-    Done(Box<Workspace>),
-    /// The engine would not change the entry (Podman 4.3 cannot update
-    /// limits): it is as it was, and goes back to the pool.
-    Declined(Entry),
-    /// Changed halfway: the entry has to go.
-    Broken(Entry),
+/// Why an entry could not take a request's settings.
+enum NotApplied {
+    /// The engine would not change it (Podman 4.3 cannot update limits):
+    /// it is as it was, and goes back to the pool.
+    Declined(CoreError),
+    /// Perhaps changed halfway: the entry has to go.
+    Broken(CoreError),
 }
 
 impl WorkspaceManager {
@@ -162,40 +189,47 @@ impl WorkspaceManager {
             return Ok(None);
         }
         let counts = self.pool.counts(template);
-        while let Some(entry) = self.pool.take(plan) {
+        while let Some(mut entry) = self.pool.take(plan) {
             // The agent's link ends when its container stops: a dead entry
             // is removed, the next one tried.
             if !self.workspace_agents().is_connected(&entry.handle) {
                 self.discard(entry);
                 continue;
             }
-            match self.claim(p, req, plan, entry).await? {
-                Claim::Done(ws) => {
-                    counts.hits.fetch_add(1, Ordering::Relaxed);
-                    self.pool.wake.notify_one();
-                    return Ok(Some(*ws));
-                }
-                Claim::Declined(entry) => {
+            // Changed before any row names it, so nobody can reach an
+            // entry that goes back to the pool.
+            match self.apply_claim(&mut entry, plan).await {
+                Ok(()) => {}
+                Err(NotApplied::Declined(e)) => {
+                    info!(workspace = %entry.id, error = %e, "the engine cannot give a pooled workspace the request's settings; making a new one");
                     self.pool.put_back(entry);
                     break;
                 }
-                Claim::Broken(entry) => self.discard(entry),
+                Err(NotApplied::Broken(e)) => {
+                    warn!(workspace = %entry.id, error = %e, "a pooled workspace could not take the request's settings; removing it");
+                    self.discard(entry);
+                    continue;
+                }
             }
+            let ws = self.claim(p, req, plan, entry).await?;
+            counts.hits.fetch_add(1, Ordering::Relaxed);
+            self.pool.wake.notify_one();
+            return Ok(Some(ws));
         }
         counts.misses.fetch_add(1, Ordering::Relaxed);
         Ok(None)
     }
 
-    /// Makes `entry` the caller's workspace: its record (name, owner,
-    /// settings), its limits and environment. Refusals of the request
-    /// (a taken name) put the entry back.
+    /// Makes `entry` (already changed to `plan`) the caller's workspace:
+    /// its record with the name, owner and settings. A refusal (a taken
+    /// name) puts the entry back.
     async fn claim(
         &self,
         p: &Principal,
         req: &CreateWorkspace,
         plan: &Plan,
-        entry: Entry,
-    ) -> Result<Claim, CoreError> {
+        mut entry: Entry,
+    ) -> Result<Workspace, CoreError> {
         let now = now_ms();
         let rec = WorkspaceRecord {
             id: entry.id.clone(),
@@ -232,18 +266,9 @@ impl WorkspaceManager {
                 return Err(e.into());
             }
         }
-        if let Err((e, intact)) = self.apply_claim(&entry, plan).await {
-            warn!(workspace = %entry.id, error = %e, intact, "a pooled workspace could not take the request's settings; making a new one");
-            if let Err(e) = self.store.delete_workspace(&entry.id).await {
-                warn!(workspace = %entry.id, error = %e, "could not remove the claim's row");
-                return Ok(Claim::Broken(entry));
-            }
-            return Ok(if intact {
-                Claim::Declined(entry)
-            } else {
-                Claim::Broken(entry)
-            });
-        }
+        // The row owns it now: from here a crash or a cut-off request
+        // leaves a `creating` row the reconciler finishes.
+        entry.armed = false;
         self.set_state(&entry.id, WorkspaceState::Running, None)
             .await?;
         self.activity.started(&entry.id);
@@ -251,14 +276,13 @@ impl WorkspaceManager {
         info!(workspace = %ws.id, name = %ws.name, template = ?plan.template, "workspace claimed from the warm pool");
         let detail = json!({"name": ws.name, "template": plan.template});
         self.record(p, &ws.id, "workspace.pool.claim", detail).await;
-        drop(entry.guard);
-        Ok(Claim::Done(Box::new(ws)))
+        Ok(ws)
     }
 
     /// What the engine changes in place: limits, and the request's own
-    /// environment where the agent and exec read it. On error: whether the
-    /// entry is still as it was.
-    async fn apply_claim(&self, entry: &Entry, plan: &Plan) -> Result<(), (CoreError, bool)> {
+    /// environment where the agent and exec read it. The entry's plan
+    /// says what was applied.
+    async fn apply_claim(&self, entry: &mut Entry, plan: &Plan) -> Result<(), NotApplied> {
         let had = &entry.plan;
         if (had.cpu_millis, had.memory_mb, had.pids_limit)
             != (plan.cpu_millis, plan.memory_mb, plan.pids_limit)
@@ -268,12 +292,17 @@ impl WorkspaceManager {
                 memory_bytes: plan.memory_mb * 1024 * 1024,
                 pids: plan.pids_limit,
             };
-            self.runtime
-                .set_limits(&entry.handle, &limits)
-                .await
-                .map_err(|e| (e.into(), true))?;
+            match self.runtime.set_limits(&entry.handle, &limits).await {
+                Ok(()) => {}
+                // No such call on this engine: nothing changed.
+                Err(e @ RuntimeError::NotFound(_)) => return Err(NotApplied::Declined(e.into())),
+                Err(e) => return Err(NotApplied::Broken(e.into())),
+            }
+            entry.plan.cpu_millis = plan.cpu_millis;
+            entry.plan.memory_mb = plan.memory_mb;
+            entry.plan.pids_limit = plan.pids_limit;
         }
-        if had.env != plan.env {
+        if entry.plan.env != plan.env {
             let file = aicockpit_workspace_agent_proto::encode_claimed_env(&plan.env);
             self.runtime
                 .put_file(
@@ -283,21 +312,16 @@ impl WorkspaceManager {
                     0o644,
                 )
                 .await
-                .map_err(|e| (e.into(), false))?;
+                .map_err(|e| NotApplied::Broken(e.into()))?;
+            entry.plan.env = plan.env.clone();
         }
         Ok(())
     }
 
-    /// Removes an entry for good (in the background: its lock is held
-    /// until it is gone).
+    /// Removes an entry for good (in the background, by its `Drop`: its
+    /// lock is held until it is gone).
     fn discard(&self, entry: Entry) {
-        let runtime = self.runtime.clone();
-        tokio::spawn(async move {
-            if let Err(e) = runtime.destroy(&entry.id, false).await {
-                warn!(workspace = %entry.id, error = %e, "could not remove a pooled workspace");
-            }
-            drop(entry.guard);
-        });
+        drop(entry);
         self.pool.wake.notify_one();
     }
 
@@ -359,20 +383,32 @@ impl WorkspaceManager {
             id,
             handle: made.handle,
             plan,
-            guard,
+            guard: Some(guard),
+            armed: true,
+            runtime: self.runtime.clone(),
         })
     }
 
-    /// Tops every template's pool up to its size, one entry at a time.
+    /// Tops every template's pool up to its size, one entry at a time; a
+    /// template that fails does not hold the others back.
     async fn fill(&self) -> Result<(), CoreError> {
+        let mut failed = None;
         for (template, wanted) in &self.opts.limits.pool {
             while self.pool.ready_of(template) < *wanted {
-                let entry = self.make_entry(template).await?;
-                info!(workspace = %entry.id, template, "warm pool entry ready");
-                self.pool.put_back(entry);
+                match self.make_entry(template).await {
+                    Ok(entry) => {
+                        info!(workspace = %entry.id, template, "warm pool entry ready");
+                        self.pool.put_back(entry);
+                    }
+                    Err(e) => {
+                        warn!(template, error = %e, "could not make a warm pool entry");
+                        failed = Some(e);
+                        break;
+                    }
+                }
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// Drops entries whose container stopped (an engine restart).
@@ -405,6 +441,23 @@ impl WorkspaceManager {
             }
             let lock = self.lock_for(&v.workspace);
             let Ok(_held) = lock.try_lock() else { continue };
+            // Again under the lock, row first: a delete of a claimed one
+            // writes its facts before it removes its row, so once the row
+            // is gone the facts are there to see.
+            match self.store.workspace(&v.workspace).await {
+                Err(StoreError::NotFound) => {}
+                Ok(_) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let unowned = self
+                .runtime
+                .data_volumes()
+                .await?
+                .into_iter()
+                .any(|now| now.workspace == v.workspace && now.pooled && now.owner.is_none());
+            if !unowned {
+                continue;
+            }
             info!(workspace = %v.workspace, "removing an unclaimed pool workspace of an earlier run");
             self.runtime.destroy(&v.workspace, false).await?;
         }
@@ -426,12 +479,14 @@ impl WorkspaceManager {
             }
             loop {
                 self.drop_dead();
-                let wait = match self.fill().await {
-                    Ok(()) => CHECK_EVERY,
-                    Err(e) => {
-                        warn!(error = %e, "could not fill the warm pool; retrying");
-                        RETRY_AFTER
-                    }
+                let filled = tokio::select! {
+                    r = self.fill() => r,
+                    _ = shutdown.changed() => break,
+                };
+                let wait = if filled.is_ok() {
+                    CHECK_EVERY
+                } else {
+                    RETRY_AFTER
                 };
                 tokio::select! {
                     _ = self.pool.wake.notified() => {}
@@ -440,10 +495,12 @@ impl WorkspaceManager {
                 }
             }
             let left: Vec<Entry> = self.pool.entries().drain(..).collect();
-            for e in left {
+            for mut e in left {
+                e.armed = false;
                 if let Err(err) = self.runtime.destroy(&e.id, false).await {
                     warn!(workspace = %e.id, error = %err, "could not remove a pooled workspace");
                 }
+                self.forget_lock(&e.id);
             }
         })
     }

@@ -168,12 +168,14 @@ impl WorkspaceManager {
                         // removed: the next pass finishes it.
                         Err(e) => warn!(workspace = %ws, error = %e, "orphan not removed yet"),
                     }
+                    drop(_guard);
+                    self.forget_lock(ws);
                 }
+                // It has a row now (a claim from the warm pool made it
+                // after the listing above): its lock stays.
                 Ok(_) => {}
                 Err(e) => return Err(e.into()),
             }
-            drop(_guard);
-            self.forget_lock(ws);
         }
         Ok(report)
     }

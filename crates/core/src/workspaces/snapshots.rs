@@ -90,6 +90,7 @@ impl Settings {
             ports: Some(self.ports),
             idle_timeout_secs: self.idle_timeout_secs,
             from_kept: None,
+            git: None,
         }
     }
 }

@@ -443,6 +443,16 @@ impl WorkspaceRuntime for DockerRuntime {
         let d = self.client().await?;
         crate::exec::run(&d, id, req).await
     }
+
+    async fn exec_observed(
+        &self,
+        id: &str,
+        req: &ExecRequest,
+        sink: crate::OutputSink<'_>,
+    ) -> Result<ExecOutput, RuntimeError> {
+        let d = self.client().await?;
+        crate::exec::run_observed(&d, id, req, Some(sink)).await
+    }
 }
 
 /// The first entry of a tar archive if it is a regular file of at most

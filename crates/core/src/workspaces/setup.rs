@@ -1,0 +1,337 @@
+//! Setting a new workspace up once it runs: cloning a git repository into
+//! `/workspace`, as the workspace user, through the engine. Its output is
+//! kept in memory (bounded: lines cut at [`MAX_LINE`], the last
+//! [`MAX_LINES`] kept) for whoever follows it — the create dialog, the
+//! CLI —, and its outcome goes on the audit record. A running clone counts
+//! as work for idle stop. The log lives as long as the server process.
+
+use super::activity::Work;
+use super::git::{classify_failure, clone_args, clone_script, GitSource};
+use super::manager::{WorkspaceManager, WORKSPACE_DIR};
+use crate::access::Action;
+use crate::audit::Entry;
+use crate::auth::Principal;
+use crate::{now_ms, CoreError};
+use aicockpit_runtime::ExecRequest;
+use serde_json::json;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Bytes kept of one output line.
+pub(super) const MAX_LINE: usize = 1024;
+/// Lines kept of one setup's output.
+pub(super) const MAX_LINES: usize = 1000;
+/// The longest a clone may run.
+const CLONE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupState {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl SetupState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetupState::Running => "running",
+            SetupState::Succeeded => "succeeded",
+            SetupState::Failed => "failed",
+        }
+    }
+}
+
+/// A setup's output from some line on, and how it ended.
+#[derive(Debug, Clone)]
+pub struct SetupView {
+    /// What is being done (`git_clone`) and from where.
+    pub kind: &'static str,
+    pub source: String,
+    pub state: SetupState,
+    /// The index of `lines[0]`; a follower asks again from `next`.
+    pub from: u64,
+    pub lines: Vec<String>,
+    /// Where to continue: the last line again while it is a progress line
+    /// that is still being rewritten.
+    pub next: u64,
+    pub error_code: Option<String>,
+    pub error: Option<String>,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+/// One setup's output as it grows.
+struct SetupLog {
+    kind: &'static str,
+    source: String,
+    state: SetupState,
+    lines: VecDeque<String>,
+    /// The index of `lines[0]` (earlier ones were dropped).
+    first: u64,
+    /// The last line ended with `\r` (git rewrites progress in place).
+    rewriting: bool,
+    partial: Vec<u8>,
+    error: Option<(String, String)>,
+    started_ms: i64,
+    finished_ms: Option<i64>,
+}
+
+impl SetupLog {
+    fn new(kind: &'static str, source: String) -> SetupLog {
+        SetupLog {
+            kind,
+            source,
+            state: SetupState::Running,
+            lines: VecDeque::new(),
+            first: 0,
+            rewriting: false,
+            partial: Vec::new(),
+            error: None,
+            started_ms: now_ms(),
+            finished_ms: None,
+        }
+    }
+
+    /// Takes output bytes: lines end at `\n`; a line ended by `\r` is
+    /// replaced by the next one.
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                b'\n' | b'\r' => self.end_line(b == b'\r'),
+                _ if self.partial.len() < MAX_LINE => self.partial.push(b),
+                _ => {}
+            }
+        }
+    }
+
+    fn end_line(&mut self, by_cr: bool) {
+        let line = String::from_utf8_lossy(&self.partial).into_owned();
+        self.partial.clear();
+        if line.is_empty() && !by_cr && self.rewriting {
+            // "…done.\r\n": the rewritten line is final now.
+            self.rewriting = false;
+            return;
+        }
+        if self.rewriting {
+            if let Some(last) = self.lines.back_mut() {
+                *last = line;
+            }
+        } else {
+            self.lines.push_back(line);
+            if self.lines.len() > MAX_LINES {
+                self.lines.pop_front();
+                self.first += 1;
+            }
+        }
+        self.rewriting = by_cr;
+    }
+
+    fn finish(&mut self, error: Option<(String, String)>) {
+        if !self.partial.is_empty() {
+            self.end_line(false);
+        }
+        self.rewriting = false;
+        self.state = if error.is_some() {
+            SetupState::Failed
+        } else {
+            SetupState::Succeeded
+        };
+        self.error = error;
+        self.finished_ms = Some(now_ms());
+    }
+
+    fn view(&self, from: u64) -> SetupView {
+        let from = from.clamp(self.first, self.first + self.lines.len() as u64);
+        let skip = usize::try_from(from - self.first).unwrap_or(usize::MAX);
+        let lines: Vec<String> = self.lines.iter().skip(skip).cloned().collect();
+        let end = self.first + self.lines.len() as u64;
+        let next = if self.rewriting && end > from {
+            end - 1
+        } else {
+            end
+        };
+        SetupView {
+            kind: self.kind,
+            source: self.source.clone(),
+            state: self.state,
+            from,
+            lines,
+            next,
+            error_code: self.error.as_ref().map(|e| e.0.clone()),
+            error: self.error.as_ref().map(|e| e.1.clone()),
+            started_ms: self.started_ms,
+            finished_ms: self.finished_ms,
+        }
+    }
+
+    fn tail(&self, n: usize) -> Vec<String> {
+        let skip = self.lines.len().saturating_sub(n);
+        self.lines.iter().skip(skip).cloned().collect()
+    }
+}
+
+/// Every workspace's setup log.
+#[derive(Default)]
+pub(super) struct Setups {
+    logs: Mutex<HashMap<String, Arc<Mutex<SetupLog>>>>,
+}
+
+impl Setups {
+    fn begin(&self, workspace: &str, kind: &'static str, source: String) -> Arc<Mutex<SetupLog>> {
+        let log = Arc::new(Mutex::new(SetupLog::new(kind, source)));
+        let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        m.insert(workspace.to_owned(), log.clone());
+        log
+    }
+
+    fn get(&self, workspace: &str) -> Option<Arc<Mutex<SetupLog>>> {
+        let m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(workspace).cloned()
+    }
+
+    pub(super) fn forget(&self, workspace: &str) {
+        let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        m.remove(workspace);
+    }
+}
+
+fn lock(log: &Mutex<SetupLog>) -> std::sync::MutexGuard<'_, SetupLog> {
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl WorkspaceManager {
+    /// The workspace's setup output from line `from` on.
+    pub async fn setup(&self, p: &Principal, id: &str, from: u64) -> Result<SetupView, CoreError> {
+        let rec = self.authorized(p, id, Action::View).await?;
+        let log = self.setups.get(&rec.id).ok_or_else(|| {
+            CoreError::NotFound(format!("workspace {id:?} has no setup on this server"))
+        })?;
+        let view = lock(&log).view(from);
+        Ok(view)
+    }
+
+    /// Starts cloning `src` into the new workspace `id` (running in
+    /// `handle`) in the background, for `p`.
+    pub(super) fn start_clone(&self, p: &Principal, id: &str, handle: &str, src: GitSource) {
+        let log = self.setups.begin(id, "git_clone", src.describe());
+        let runtime = self.runtime.clone();
+        let audit = self.audit.clone();
+        let busy = self.activity.hold(id, Work::Exec);
+        let (id, handle, actor) = (id.to_owned(), handle.to_owned(), p.actor());
+        tokio::spawn(async move {
+            let _busy = busy;
+            let mut argv = vec![
+                "sh".to_owned(),
+                "-c".to_owned(),
+                clone_script(CLONE_TIMEOUT.as_secs()),
+                "aicockpit-clone".to_owned(),
+            ];
+            argv.extend(clone_args(&src));
+            let req = ExecRequest {
+                argv,
+                cwd: Some(WORKSPACE_DIR.into()),
+                env: Vec::new(),
+                user: None,
+                // The script's own `timeout` stops git first, with its code.
+                timeout: CLONE_TIMEOUT + Duration::from_secs(30),
+                max_output_bytes: 64 * 1024,
+            };
+            let sink_log = log.clone();
+            let sink = move |bytes: &[u8]| lock(&sink_log).feed(bytes);
+            let outcome = runtime.exec_observed(&handle, &req, &sink).await;
+            let error = match &outcome {
+                Ok(out) if out.exit_code == Some(0) => None,
+                Ok(out) => {
+                    let code = if out.timed_out {
+                        Some(124)
+                    } else {
+                        out.exit_code
+                    };
+                    let (c, m) = classify_failure(code, &lock(&log).tail(40));
+                    Some((c.to_owned(), m))
+                }
+                Err(e) => Some(("failed".to_owned(), format!("the clone could not run: {e}"))),
+            };
+            lock(&log).finish(error.clone());
+            let mut detail = json!({
+                "url": src.url, "ref": src.reference, "depth": src.depth,
+                "submodules": src.submodules,
+            });
+            match &error {
+                None => info!(workspace = %id, "git clone done"),
+                Some((code, message)) => {
+                    warn!(workspace = %id, code, %message, "git clone failed");
+                    detail["error"] = json!({"code": code, "message": message});
+                }
+            }
+            let e = Entry::done(&actor, Some(&id), "workspace.git_clone", detail);
+            let e = if error.is_some() {
+                e.with_result("failed")
+            } else {
+                e
+            };
+            audit.note(e).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(chunks: &[&[u8]]) -> SetupLog {
+        let mut l = SetupLog::new("git_clone", "x".into());
+        for c in chunks {
+            l.feed(c);
+        }
+        l
+    }
+
+    #[test]
+    fn progress_lines_are_rewritten_in_place_and_followers_see_the_rewrite() {
+        let l = log_of(&[
+            b"Cloning into '.'...\n",
+            b"Receiving objects:  10% (1/10)\r",
+            b"Receiving objects:  50% (5/10)\r",
+        ]);
+        let v = l.view(0);
+        assert_eq!(
+            v.lines,
+            vec!["Cloning into '.'...", "Receiving objects:  50% (5/10)"]
+        );
+        // The progress line is still being rewritten: read it again.
+        assert_eq!(v.next, 1);
+        let mut l = l;
+        l.feed(b"Receiving objects: 100% (10/10), done.\r\nResolving deltas: 100%\n");
+        let v = l.view(1);
+        assert_eq!(
+            v.lines,
+            vec![
+                "Receiving objects: 100% (10/10), done.",
+                "Resolving deltas: 100%"
+            ]
+        );
+        assert_eq!(v.next, 3);
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let mut l = log_of(&[]);
+        l.feed(&vec![b'a'; MAX_LINE * 3]);
+        l.feed(b"\n");
+        assert_eq!(l.lines[0].len(), MAX_LINE);
+        for i in 0..MAX_LINES + 50 {
+            l.feed(format!("line {i}\n").as_bytes());
+        }
+        assert_eq!(l.lines.len(), MAX_LINES);
+        let v = l.view(0);
+        assert_eq!(v.from, l.first);
+        assert_eq!(v.lines.last().map(String::as_str), Some("line 1049"));
+        // Asking past the end gives nothing, not a panic.
+        assert!(l.view(u64::MAX).lines.is_empty());
+        l.finish(Some(("failed".into(), "x".into())));
+        assert_eq!(l.state, SetupState::Failed);
+    }
+}
