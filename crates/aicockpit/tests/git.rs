@@ -289,6 +289,30 @@ async fn a_workspace_starts_from_a_git_repository_at_a_branch_tag_or_commit() {
         !list.to_string().contains("\"hostile\""),
         "nothing was made: {list}"
     );
+    // The CLI shows the clone's progress and says how it ended.
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_aicockpit"))
+            .args(args)
+            .env("AICOCKPIT_URL", &ts.url)
+            .env("AICOCKPIT_TOKEN", &ts.admin)
+            .env("AICOCKPIT_CLI_CONFIG", ts.data_dir.join("cli.toml"))
+            .output()
+            .expect("cli")
+    };
+    let out = cli(&["ws", "create", "fromcli", "--git", &url, "--ref", "v1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("Cloning into"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cloned"),
+        "{out:?}"
+    );
+    assert_eq!(api.sh("fromcli", "cat README.md").await.1, "version one\n");
+    let out = cli(&["ws", "create", "badcli", "--git", &url, "--ref", "nope"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("unknown_ref") && err.contains("nope"), "{err}");
+
     // A workspace without a setup says so.
     api.create_ws("plain").await;
     let (s, v) = api.get("/api/v1/workspaces/plain/setup").await;

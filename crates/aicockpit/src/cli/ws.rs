@@ -40,6 +40,20 @@ pub(crate) enum WsCmd {
         /// `ws kept`); the kept data then belongs to the new workspace.
         #[arg(long)]
         from_kept: Option<String>,
+        /// Start from a git repository (https://, ssh://, git://,
+        /// user@host:path), cloned into /workspace as the workspace user;
+        /// its progress is shown until it is done.
+        #[arg(long, conflicts_with_all = ["archive", "from_kept"])]
+        git: Option<String>,
+        /// The branch, tag or commit to clone (with --git).
+        #[arg(long = "ref", requires = "git")]
+        reference: Option<String>,
+        /// A shallow clone of this many commits (with --git).
+        #[arg(long, requires = "git")]
+        depth: Option<u32>,
+        /// Clone submodules too (with --git).
+        #[arg(long, requires = "git")]
+        submodules: bool,
     },
     /// List the kept data of deleted workspaces.
     Kept,
@@ -304,6 +318,10 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
             ports,
             archive,
             from_kept,
+            git,
+            reference,
+            depth,
+            submodules,
         } => {
             // Opened first: a missing file fails before anything is made.
             let archive = match archive {
@@ -319,6 +337,12 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 ("memory_mb", memory.map(Value::from)),
                 ("pids_limit", pids_limit.map(Value::from)),
                 ("from_kept", from_kept.map(Value::from)),
+                (
+                    "git",
+                    git.map(|url| {
+                        json!({"url": url, "ref": reference, "depth": depth, "submodules": submodules})
+                    }),
+                ),
                 (
                     "ports",
                     (!ports.is_empty()).then(|| Value::from(ports.clone())),
@@ -348,6 +372,13 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                 text.push_str(&format!(
                     "; unpacked {} entries ({} bytes) into /workspace",
                     stats["files"], stats["bytes"]
+                ));
+            }
+            if body.get("git").is_some() {
+                let done = follow_setup(c, id).await?;
+                text.push_str(&format!(
+                    "; cloned {}",
+                    done["source"].as_str().unwrap_or("?")
                 ));
             }
             out.print(&w, &text);
@@ -596,6 +627,52 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
 }
 
 /// Writes a response body to `file` as it arrives; returns its size.
+/// Shows a new workspace's setup output on stderr as it comes, until it
+/// ends; a failed setup is a failure saying why (the workspace stays).
+async fn follow_setup(c: &Client, id: &str) -> Result<Value, Failure> {
+    let path = format!("/api/v1/workspaces/{}/setup", seg(id));
+    let mut next = 0u64;
+    let mut shown = 0u64;
+    loop {
+        let v: Value = c
+            .call(Method::GET, &format!("{path}?from={next}"), None)
+            .await?;
+        let from = v["from"].as_u64().unwrap_or(0);
+        let lines = v["lines"].as_array().cloned().unwrap_or_default();
+        for (i, line) in lines.iter().enumerate() {
+            let at = from + i as u64;
+            // A line shown before is shown again only when git rewrote it
+            // (progress), on the same terminal line.
+            let text = line.as_str().unwrap_or_default();
+            if at < shown {
+                eprint!("\r\x1b[K{text}");
+            } else {
+                if at > 0 {
+                    eprintln!();
+                }
+                eprint!("{text}");
+                shown = at + 1;
+            }
+        }
+        next = v["next"].as_u64().unwrap_or(next);
+        if v["state"] != "running" {
+            eprintln!();
+            if v["state"] == "failed" {
+                return Err(Failure {
+                    message: format!(
+                        "the workspace was created, but its clone failed ({}): {}",
+                        v["error_code"].as_str().unwrap_or("failed"),
+                        v["error"].as_str().unwrap_or("")
+                    ),
+                    code: exit::FAILURE,
+                });
+            }
+            return Ok(v);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 async fn save_stream(resp: reqwest::Response, file: &std::path::Path) -> Result<u64, Failure> {
     use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
