@@ -25,6 +25,8 @@ export type CreatedToken = Schemas['CreatedToken'];
 // Workspaces.
 export type Workspace = Schemas['WorkspaceDto'];
 export type CreateWorkspaceRequest = Schemas['CreateWorkspaceRequest'];
+/// A new workspace's setup (a git clone): its output and outcome.
+export type Setup = Schemas['SetupDto'];
 export type DeletedWorkspace = Schemas['DeletedDto'];
 export type KeepAliveRequest = Schemas['KeepAliveRequest'];
 export type UpdateWorkspaceRequest = Schemas['UpdateWorkspaceRequest'];

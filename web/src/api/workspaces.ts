@@ -1,6 +1,6 @@
 // Workspaces and templates: `/api/v1/workspaces…`, `/api/v1/templates`.
 import { del, get, patch, post, q, seg } from './http';
-import type { CreateWorkspaceRequest, DeletedWorkspace, ExecRequest, ExecResponse, KeepAliveRequest, ListeningPort, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
+import type { CreateWorkspaceRequest, DeletedWorkspace, ExecRequest, ExecResponse, KeepAliveRequest, ListeningPort, Setup, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
 
 /// The URL of one workspace; the files, terminals, runs, policy and
 /// conversations modules build theirs on it.
@@ -9,6 +9,8 @@ export const workspacePath = (id: string) => `/api/v1/workspaces/${seg(id)}`;
 export const listWorkspaces = () => get<Workspace[]>('/api/v1/workspaces');
 export const getWorkspace = (id: string) => get<Workspace>(workspacePath(id));
 export const createWorkspace = (body: CreateWorkspaceRequest) => post<Workspace>('/api/v1/workspaces', body);
+/// The new workspace's setup (a git clone) from line `from` on.
+export const getSetup = (id: string, from: number) => get<Setup>(`${workspacePath(id)}/setup${q({ from })}`);
 /// Removes the container; `purge` also removes the /workspace data.
 export const deleteWorkspace = (id: string, purge: boolean) => del<DeletedWorkspace>(`${workspacePath(id)}${q({ purge })}`);
 

@@ -1,7 +1,9 @@
-// The new-workspace form: template, name, limits, environment and ports.
+// The new-workspace form: template, name, limits, environment and ports;
+// where it starts from (an archive or a git repository), and the clone's
+// progress live until it is done.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/http';
-import { createWorkspace, listTemplates } from '../api/workspaces';
+import { createWorkspace, getSetup, listTemplates } from '../api/workspaces';
 import { unpack } from '../api/files';
 import type { CreateWorkspaceRequest, Template, Workspace } from '../api/types';
 import { Modal } from './modal';
@@ -15,6 +17,10 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
   const [env, setEnv] = useState('');
   const [ports, setPorts] = useState('');
   const [archive, setArchive] = useState<File | null>(null);
+  const [gitUrl, setGitUrl] = useState('');
+  const [gitRef, setGitRef] = useState('');
+  const [log, setLog] = useState<string[]>([]);
+  const [failed, setFailed] = useState<Workspace | null>(null);
   const [step, setStep] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -42,7 +48,12 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
     if (cpus) body.cpus = Number(cpus);
     if (memory) body.memory_mb = Number(memory);
     if (portList.length) body.ports = portList;
+    if (gitUrl.trim()) {
+      if (archive) return setError('Start from an archive or from a git repository, not both.');
+      body.git = { url: gitUrl.trim(), ref: gitRef.trim() || undefined };
+    }
     setBusy(true);
+    setLog([]);
     let created: Workspace | null = null;
     try {
       setStep('Creating…');
@@ -51,11 +62,36 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
         setStep(`Unpacking ${archive.name}…`);
         await unpack(created.id, '', archive);
       }
+      if (body.git) {
+        setStep('Cloning…');
+        const problem = await followClone(created.id);
+        if (problem) {
+          setError(`The workspace was created, but its clone failed: ${problem}`);
+          setFailed(created);
+          setBusy(false);
+          return;
+        }
+      }
       onCreated(created);
     } catch (err) {
       const m = err instanceof ApiError ? err.message : String(err);
       setError(created ? `The workspace was created, but the archive was not unpacked: ${m}` : m);
       setBusy(false);
+    }
+  };
+
+  /// Shows the clone's output as it comes; the failure's message, or ''.
+  const followClone = async (id: string) => {
+    let lines: string[] = [];
+    let next = 0;
+    for (;;) {
+      const s = await getSetup(id, next);
+      lines = [...lines.slice(0, s.from), ...s.lines];
+      setLog(lines);
+      next = s.next;
+      if (s.state === 'succeeded') return '';
+      if (s.state === 'failed') return s.error || s.error_code || 'failed';
+      await new Promise((r) => setTimeout(r, 300));
     }
   };
 
@@ -96,9 +132,24 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
           <input name="archive" type="file" accept=".tar,.tar.gz,.tgz,.zip,application/zip,application/gzip,application/x-tar" onChange={(e) => setArchive(e.currentTarget.files?.[0] ?? null)} />
         </label>
         <label>
+          Start from a git repository <span class="muted small">(optional: cloned into /workspace as you)</span>
+          <input name="git-url" placeholder="https://github.com/org/repo.git" value={gitUrl} onInput={(e) => setGitUrl(e.currentTarget.value)} />
+        </label>
+        {gitUrl.trim() && (
+          <label>
+            Branch, tag or commit
+            <input name="git-ref" placeholder="the default branch" value={gitRef} onInput={(e) => setGitRef(e.currentTarget.value)} />
+          </label>
+        )}
+        <label>
           Ports
           <input name="ports" placeholder={t?.ports.join(', ') || 'e.g. 8000, 3000'} value={ports} onInput={(e) => setPorts(e.currentTarget.value)} />
         </label>
+        {log.length > 0 && (
+          <pre class="setup-log" data-testid="setup-log" role="log" aria-label="Clone progress">
+            {log.join('\n')}
+          </pre>
+        )}
         {error && (
           <div class="error" role="alert">
             {error}
@@ -108,6 +159,11 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
           <button type="button" onClick={onClose} disabled={busy}>
             Cancel
           </button>
+          {failed && (
+            <button type="button" onClick={() => onCreated(failed)}>
+              Open it anyway
+            </button>
+          )}
           <button class="primary" type="submit" disabled={busy || !name}>
             {busy ? (
               <>

@@ -1,0 +1,109 @@
+// Creating a workspace from a git repository in the dashboard (#13): the
+// clone's progress shows live in the create dialog, the IDE opens on the
+// cloned files; a clone that fails says why and the workspace stays.
+// Against a real git server (git's http-backend, held back 2 s per pack so
+// the progress can be watched) on this host.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Outside the address pool the host firewall guards (other servers on
+// this machine keep that chain), so these workspaces reach this host.
+process.env.AICOCKPIT_WORKSPACES__NETWORK_POOL = '10.221.0.0/16';
+process.env.AICOCKPIT_WORKSPACES__BLOCK_HOST_ACCESS = 'false';
+const { startHarness } = await import('./harness.mjs');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const git = (cwd, ...args) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd }).toString().trim();
+
+/// An address of this host a workspace's bridge routes to.
+const hostIp = () =>
+  new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.connect(53, '8.8.8.8', (err) => {
+      const ip = err ? '172.17.0.1' : s.address().address;
+      s.close();
+      resolve(ip);
+    });
+  });
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const srv = createServer().listen(0, '0.0.0.0', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+
+let h;
+let gitServer;
+let url;
+before(async () => {
+  const root = mkdtempSync(join(tmpdir(), 'aicockpit-git-'));
+  const work = join(root, 'work');
+  mkdirSync(work);
+  git(work, 'init', '-q', '-b', 'main');
+  writeFileSync(join(work, 'hello.txt'), 'cloned in the browser\n');
+  git(work, 'add', '.');
+  git(work, 'commit', '-q', '-m', 'one');
+  mkdirSync(join(root, 'repos'));
+  git(root, 'clone', '-q', '--bare', 'work', 'repos/project.git');
+  const port = await freePort();
+  const python = process.env.AICOCKPIT_TEST_PYTHON || 'python3';
+  const fixture = join(here, '..', '..', 'crates', 'aicockpit', 'tests', 'fixtures', 'git_http.py');
+  gitServer = spawn(python, [fixture, String(port), join(root, 'repos'), '2'], { stdio: 'ignore' });
+  url = `http://${await hostIp()}:${port}/project.git`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/project.git/info/refs?service=git-upload-pack`)).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  h = await startHarness();
+});
+after(async () => {
+  gitServer?.kill();
+  await h?.stop();
+});
+
+test('dashboard: a workspace from a git repository shows its clone live and opens on the files', { timeout: 300_000 }, async () => {
+  const { page, problems } = await h.pageAs();
+  await page.goto(h.base + '/');
+  await page.getByRole('button', { name: /New workspace|Create your first/ }).first().click();
+  const dialog = page.getByRole('dialog');
+  await page.locator('input[name=name]').fill('from-git');
+  await page.locator('input[name=git-url]').fill(url);
+  await page.locator('input[name=git-ref]').fill('main');
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
+  // Live: git's first line is there while the server still holds the pack.
+  const log = dialog.getByRole('log', { name: 'Clone progress' });
+  await log
+    .filter({ hasText: "Cloning into '.'" })
+    .waitFor({ timeout: 60_000 })
+    .catch(async (e) => assert.fail(`${e.message}\n${await dialog.innerText().catch(() => page.content())}`));
+  assert.doesNotMatch(await log.innerText(), /aicockpit: cloned/, 'seen before the clone ended');
+  await page.waitForURL(/\/w\/[0-9a-f]+/, { timeout: 60_000 });
+  await page.locator('.tree-row[data-path="hello.txt"]').waitFor({ timeout: 30_000 });
+
+  // A ref the repository does not have: the dialog says so; the workspace
+  // is there, and can be opened.
+  await page.goto(h.base + '/');
+  await page.getByRole('button', { name: /New workspace|Create your first/ }).first().click();
+  await page.locator('input[name=name]').fill('bad-ref');
+  await page.locator('input[name=git-url]').fill(url);
+  await page.locator('input[name=git-ref]').fill('no-such-branch');
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
+  await dialog.getByRole('alert').filter({ hasText: 'no such branch, tag or commit' }).waitFor({ timeout: 60_000 });
+  assert.match(await log.innerText(), /no-such-branch/);
+  await dialog.getByRole('button', { name: 'Open it anyway' }).click();
+  await page.waitForURL(/\/w\/[0-9a-f]+/, { timeout: 60_000 });
+  const list = await h.api('GET', '/api/v1/workspaces');
+  assert.equal(list.find((w) => w.name === 'bad-ref')?.state, 'running');
+  assert.deepEqual(problems, []);
+});
