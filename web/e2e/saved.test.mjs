@@ -35,7 +35,10 @@ test('dashboard: snapshot and fork a workspace; reuse and purge kept data', { ti
   await dialog.getByLabel('Snapshot name').fill('keepme-snap');
   await dialog.getByRole('button', { name: 'Take snapshot' }).click();
   const snap = page.locator('tr[data-snapshot="keepme-snap"]');
-  await snap.waitFor({ timeout: 60_000 });
+  // Generous: other test files load the engine meanwhile.
+  await snap
+    .waitFor({ timeout: 150_000 })
+    .catch(async (e) => assert.fail(`${e.message}\n${await page.locator('section.saved').innerText().catch(() => '')}`));
   await snap.getByRole('button', { name: 'Fork' }).click();
   await dialog.getByLabel('New workspace name').fill('forked');
   await dialog.getByRole('button', { name: 'Fork' }).click();

@@ -180,13 +180,26 @@ async fn a_workspace_starts_from_a_git_repository_at_a_branch_tag_or_commit() {
         .cloned()
         .unwrap_or_else(|| panic!("no git_clone row: {rows}"));
     assert_eq!(row["detail"]["url"], url.as_str(), "{row}");
+    assert_eq!(row["result"], "ok", "{row}");
+    // Nobody else follows it.
+    let bob = ts.api(&ts.user("git-bob", aicockpit_core::auth::Role::Member).await);
+    let (s, v) = bob.get("/api/v1/workspaces/cloned/setup").await;
+    assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
+    let (s, v) = bob
+        .get(&format!(
+            "/api/v1/workspaces/{}/setup",
+            w["id"].as_str().unwrap_or("?")
+        ))
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
 
     // A tag, shallow.
-    api.post(
+    let (s, v) = api.post(
         "/api/v1/workspaces",
         json!({"name": "tagged", "template": "base", "git": {"url": url, "ref": "v1", "depth": 1}}),
     )
     .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
     let (v, _) = follow(&api, "tagged").await;
     assert_eq!(v["state"], "succeeded", "{v}");
     let (_, out, _) = api
@@ -198,19 +211,23 @@ async fn a_workspace_starts_from_a_git_repository_at_a_branch_tag_or_commit() {
     assert_eq!(out, "version one\ntrue\n");
 
     // A branch, and a commit by its id.
-    api.post(
-        "/api/v1/workspaces",
-        json!({"name": "branch", "template": "base", "git": {"url": url, "ref": "feature"}}),
-    )
-    .await;
+    let (s, v) = api
+        .post(
+            "/api/v1/workspaces",
+            json!({"name": "branch", "template": "base", "git": {"url": url, "ref": "feature"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
     let (v, _) = follow(&api, "branch").await;
     assert_eq!(v["state"], "succeeded", "{v}");
     assert_eq!(api.sh("branch", "cat feature.txt").await.1, "on a branch\n");
-    api.post(
-        "/api/v1/workspaces",
-        json!({"name": "commit", "template": "base", "git": {"url": url, "ref": srv.v1}}),
-    )
-    .await;
+    let (s, v) = api
+        .post(
+            "/api/v1/workspaces",
+            json!({"name": "commit", "template": "base", "git": {"url": url, "ref": srv.v1}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
     let (v, _) = follow(&api, "commit").await;
     assert_eq!(v["state"], "succeeded", "{v}");
     assert_eq!(
@@ -263,6 +280,19 @@ async fn a_workspace_starts_from_a_git_repository_at_a_branch_tag_or_commit() {
         assert!(!lines.is_empty(), "{name}: the log is kept");
         let (_, again) = api.get(&format!("/api/v1/workspaces/{name}")).await;
         assert_eq!(again["state"], "running", "{again}");
+        let (_, rows) = api.get("/api/v1/audit?limit=200").await;
+        let failed = rows
+            .as_array()
+            .or_else(|| rows["entries"].as_array())
+            .into_iter()
+            .flatten()
+            .any(|r| {
+                r["action"] == "workspace.git_clone"
+                    && r["workspace_id"] == w["id"]
+                    && r["result"] == "failed"
+                    && r["detail"]["error"]["code"] == want
+            });
+        assert!(failed, "{name}: no failed git_clone row");
     }
 
     // Hostile sources are refused before anything is made.
@@ -272,6 +302,8 @@ async fn a_workspace_starts_from_a_git_repository_at_a_branch_tag_or_commit() {
         json!({"url": "-uhttps://x/r"}),
         json!({"url": "/srv/repo"}),
         json!({"url": "https://user:secret@example.com/r.git"}),
+        json!({"url": "https://x\\:TOKEN@example.com/r.git"}),
+        json!({"url": "ssh://-oProxyCommand=touch%20x/r"}),
         json!({"url": url, "ref": "--upload-pack=touch /tmp/x"}),
         json!({"url": url, "depth": 0}),
     ];

@@ -75,18 +75,34 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
       onCreated(created);
     } catch (err) {
       const m = err instanceof ApiError ? err.message : String(err);
-      setError(created ? `The workspace was created, but the archive was not unpacked: ${m}` : m);
+      setError(created ? `The workspace was created, but ${archive ? 'its archive was not unpacked' : 'its clone could not be followed'}: ${m}` : m);
+      if (created) setFailed(created);
       setBusy(false);
     }
   };
 
-  /// Shows the clone's output as it comes; the failure's message, or ''.
+  /// Shows the clone's output as it comes (its last 1000 lines); the
+  /// failure's message, or ''. A few failed polls in a row are retried.
   const followClone = async (id: string) => {
     let lines: string[] = [];
+    let base = 0; // the absolute index of lines[0]
     let next = 0;
+    let errors = 0;
     for (;;) {
-      const s = await getSetup(id, next);
-      lines = [...lines.slice(0, s.from), ...s.lines];
+      let s;
+      try {
+        s = await getSetup(id, next);
+        errors = 0;
+      } catch (e) {
+        if (++errors >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      lines = [...lines.slice(0, Math.max(0, s.from - base)), ...s.lines];
+      if (lines.length > 1000) {
+        base += lines.length - 1000;
+        lines = lines.slice(lines.length - 1000);
+      }
       setLog(lines);
       next = s.next;
       if (s.state === 'succeeded') return '';

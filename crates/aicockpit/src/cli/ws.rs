@@ -633,10 +633,32 @@ async fn follow_setup(c: &Client, id: &str) -> Result<Value, Failure> {
     let path = format!("/api/v1/workspaces/{}/setup", seg(id));
     let mut next = 0u64;
     let mut shown = 0u64;
+    let mut errors = 0;
     loop {
-        let v: Value = c
+        // A few failed polls in a row are a blip, not the end.
+        let v: Value = match c
             .call(Method::GET, &format!("{path}?from={next}"), None)
-            .await?;
+            .await
+        {
+            Ok(v) => {
+                errors = 0;
+                v
+            }
+            Err(f) if errors < 4 && f.code == exit::UNAVAILABLE => {
+                errors += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(f) => {
+                return Err(Failure {
+                    message: format!(
+                        "the workspace was created, but its clone could not be followed: {}",
+                        f.message
+                    ),
+                    code: f.code,
+                })
+            }
+        };
         let from = v["from"].as_u64().unwrap_or(0);
         let lines = v["lines"].as_array().cloned().unwrap_or_default();
         for (i, line) in lines.iter().enumerate() {

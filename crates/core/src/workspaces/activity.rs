@@ -133,12 +133,18 @@ pub struct Hold {
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        self.activity.with(&self.ws, |e| {
+        // A workspace forgotten meanwhile (deleted) is not brought back.
+        let mut m = self
+            .activity
+            .by_ws
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = m.get_mut(&self.ws) {
             if let Some(n) = e.holds.get_mut(&self.work) {
                 *n = n.saturating_sub(1);
             }
-        });
-        self.activity.touch(&self.ws);
+            e.last_ms = e.last_ms.max(crate::now_ms());
+        }
     }
 }
 

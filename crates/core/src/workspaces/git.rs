@@ -43,8 +43,8 @@ impl GitSource {
         Ok(())
     }
 
-    /// The URL with any user name kept and nothing else secret (there is
-    /// none: passwords are refused), for the audit record.
+    /// The URL for the audit record and the log: there is nothing secret
+    /// in it (http(s) URLs carry no user; ssh ones a plain user name).
     pub fn describe(&self) -> String {
         self.url.clone()
     }
@@ -60,10 +60,16 @@ fn check_url(url: &str) -> Result<(), CoreError> {
     if url.starts_with('-') {
         return Err(invalid("url must not start with '-'"));
     }
+    // git and the url crate read a backslash differently (the crate as
+    // '/'): what was checked would not be what git contacts.
+    if url.contains('\\') {
+        return Err(invalid("url must not contain '\\'"));
+    }
     if let Some((scheme, rest)) = url.split_once("://") {
         if rest.starts_with('/') {
             return Err(invalid("url has no host"));
         }
+        check_authority(scheme, rest.split('/').next().unwrap_or_default())?;
         let parsed =
             url::Url::parse(url).map_err(|e| invalid(format!("url is not a valid URL: {e}")))?;
         if !matches!(scheme, "https" | "http" | "ssh" | "git") || parsed.scheme() != scheme {
@@ -91,6 +97,7 @@ fn check_url(url: &str) -> Result<(), CoreError> {
     };
     let host_only = host.rsplit('@').next().unwrap_or_default();
     let host_ok = !host_only.is_empty()
+        && !host_only.starts_with('-')
         && host_only
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
@@ -98,6 +105,7 @@ fn check_url(url: &str) -> Result<(), CoreError> {
         .rsplit_once('@')
         .map(|(u, _)| {
             !u.is_empty()
+                && !u.starts_with('-')
                 && u.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         })
@@ -106,6 +114,38 @@ fn check_url(url: &str) -> Result<(), CoreError> {
         return Err(invalid(
             "url must be https://, http://, ssh://, git:// or user@host:path (transport::address and local paths are refused)",
         ));
+    }
+    Ok(())
+}
+
+/// The `user@host:port` part of a URL, as git will read it: no user in
+/// http(s) URLs (it would be a token written into `.git/config`); a user
+/// name (ssh) and a host of plain characters, neither starting with '-'
+/// (ssh would take it for an option).
+fn check_authority(scheme: &str, authority: &str) -> Result<(), CoreError> {
+    let plain = |t: &str, extra: &str| {
+        !t.is_empty()
+            && !t.starts_with('-')
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c) || extra.contains(c))
+    };
+    let (user, host) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if let Some(u) = user {
+        if matches!(scheme, "https" | "http") {
+            return Err(invalid(
+                "a user name, password or token in an http(s) url would be written into the workspace's .git/config: give the repository's url without it",
+            ));
+        }
+        if !plain(u, "") {
+            return Err(invalid("url has a user name git or ssh would misread"));
+        }
+    }
+    // host, host:port, [v6]:port
+    if !plain(host, ":[]") {
+        return Err(invalid("url has a host git or ssh would misread"));
     }
     Ok(())
 }
@@ -162,9 +202,9 @@ case "$ref" in
   *) if [ ${{#ref}} -ge 7 ]; then commit="$ref"; else commit=""; fi ;;
 esac
 if [ -n "$commit" ]; then
-  [ -n "$depth" ] && echo "aicockpit: cloning in full to reach commit $ref (depth applies to branches and tags)"
+  [ -n "$depth" ] && echo "aicockpit: cloning in full to reach commit" "$ref" "(depth applies to branches and tags)"
   $t git clone --progress "$@" -- "$url" . || exit $?
-  git -c advice.detachedHead=false checkout --progress "$commit" || exit $?
+  $t git -c advice.detachedHead=false checkout --progress --detach "$commit" -- || exit $?
   [ -n "$subs" ] && {{ $t git submodule update --init --recursive --progress || exit $?; }}
 else
   [ -n "$ref" ] && set -- "$@" --branch "$ref"
@@ -190,7 +230,15 @@ pub fn clone_args(src: &GitSource) -> Vec<String> {
 /// What a failed clone's exit code and last output lines mean: a code for
 /// programs and a sentence for people.
 pub fn classify_failure(exit_code: Option<i64>, log: &[String]) -> (&'static str, String) {
-    let text = log.join("\n").to_ascii_lowercase();
+    // The server's own `remote:` lines say what it likes; git's words are
+    // the ones that count.
+    let text = log
+        .iter()
+        .filter(|l| !l.trim_start().starts_with("remote:"))
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_ascii_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
     let last = log
         .iter()
@@ -227,6 +275,7 @@ pub fn classify_failure(exit_code: Option<i64>, log: &[String]) -> (&'static str
         "did not match any file(s) known to git",
         "reference is not a tree",
         "unknown revision",
+        "invalid reference",
         "not our ref",
     ]) {
         (
@@ -237,7 +286,7 @@ pub fn classify_failure(exit_code: Option<i64>, log: &[String]) -> (&'static str
         "repository not found",
         "does not appear to be a git repository",
         "the requested url returned error: 404",
-        "not found",
+        "' not found",
     ]) {
         ("not_found", "no repository at that address")
     } else if has(&[
@@ -298,9 +347,18 @@ mod tests {
             ("git://host/repo", Some("feature/x-1"), None, true),
             ("git@github.com:org/repo.git", Some("0123abc"), None, true),
             ("host.example:repo", None, None, true),
-            ("https://user@host/r.git", None, None, true),
+            ("ssh://git@[::1]:22/r.git", None, None, true),
             // secrets in the URL
             ("https://user:token@host/r.git", None, None, false),
+            ("https://TOKEN@host/r.git", None, None, false),
+            ("https://x\\:TOKEN@github.com/o/r", None, None, false),
+            ("https://github.com\\@evil/o/r", None, None, false),
+            ("https://x%3aTOKEN@github.com/o/r", None, None, false),
+            // ssh options in disguise
+            ("ssh://-oProxyCommand=touch%20x/r", None, None, false),
+            ("ssh://-oProxyCommand=x@host/r", None, None, false),
+            ("-oProxyCommand=x:r", None, None, false),
+            ("git@-oProxyCommand=x:r", None, None, false),
             // local paths and transports that run programs
             ("file:///etc", None, None, false),
             ("/etc/passwd", None, None, false),
@@ -370,6 +428,10 @@ mod tests {
             (Some(127), "aicockpit: git is not installed in this image", "git_missing"),
             (Some(124), "Receiving objects: 12%", "timeout"),
             (Some(1), "something odd", "failed"),
+            // Ordinary output that says "not found" is not a missing repository.
+            (Some(1), "warning: templates not found in /x\ngit-lfs: command not found\nfatal: the remote end hung up unexpectedly", "failed"),
+            (Some(128), "remote: Repository not found, says the server\nfatal: early EOF", "network"),
+            (Some(128), "fatal: invalid reference: 0123456789abcdef", "unknown_ref"),
             (None, "", "failed"),
         ];
         for (exit, out, want) in table {
@@ -390,7 +452,13 @@ mod tests {
         };
         assert_eq!(clone_args(&s), vec!["https://h/r", "v1", "3", "1"]);
         let script = clone_script(60);
-        assert!(!script.contains("https://h/r"));
         assert!(script.contains("timeout 60"));
+        // Every use of a value is quoted, and the values come from the
+        // positional parameters only.
+        for var in ["url", "ref", "depth", "commit"] {
+            let bare = format!(" ${var} ");
+            assert!(!script.contains(&bare), "unquoted ${var}");
+        }
+        assert!(script.contains("-- \"$url\" ."));
     }
 }

@@ -490,10 +490,18 @@ impl WorkspaceManager {
         if let Some(src) = &git {
             detail["git"] = json!({"url": src.describe(), "ref": src.reference});
         }
-        self.record(p, &ws.id, "workspace.create", detail).await;
-        if let (Some(src), Some(handle)) = (git, ws.container_id.as_deref()) {
-            self.start_clone(p, &ws.id, handle, src);
+        // Started before anything else is awaited: a request cut off now
+        // still gets its clone (and its log).
+        if let Some(src) = git {
+            let env = ws.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            match ws.container_id.as_deref() {
+                Some(handle) => self.start_clone(p, &ws.id, handle, env, src),
+                None => {
+                    warn!(workspace = %ws.id, "a new workspace without a container: its clone did not start")
+                }
+            }
         }
+        self.record(p, &ws.id, "workspace.create", detail).await;
         Ok(ws)
     }
 

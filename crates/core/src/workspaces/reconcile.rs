@@ -200,6 +200,8 @@ impl WorkspaceManager {
                         Ok(()) | Err(StoreError::NotFound) => {}
                         Err(e) => return Err(e.into()),
                     }
+                    self.setups.forget(&row.id);
+                    self.activity.forget(&row.id);
                 }
             }
         }

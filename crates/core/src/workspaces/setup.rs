@@ -100,9 +100,18 @@ impl SetupLog {
         for &b in bytes {
             match b {
                 b'\n' | b'\r' => self.end_line(b == b'\r'),
-                _ if self.partial.len() < MAX_LINE => self.partial.push(b),
-                _ => {}
+                // Escape sequences from the git server (its `remote:` lines)
+                // would reach the terminal of whoever follows the log.
+                b'\t' => self.push(b' '),
+                0..=0x1f | 0x7f => {}
+                _ => self.push(b),
             }
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.partial.len() < MAX_LINE {
+            self.partial.push(b);
         }
     }
 
@@ -172,28 +181,55 @@ impl SetupLog {
     }
 }
 
+/// One workspace's setup: its log, and the task running it.
+struct Running {
+    log: Arc<Mutex<SetupLog>>,
+    task: Option<tokio::task::AbortHandle>,
+}
+
 /// Every workspace's setup log.
 #[derive(Default)]
 pub(super) struct Setups {
-    logs: Mutex<HashMap<String, Arc<Mutex<SetupLog>>>>,
+    logs: Mutex<HashMap<String, Running>>,
 }
 
 impl Setups {
     fn begin(&self, workspace: &str, kind: &'static str, source: String) -> Arc<Mutex<SetupLog>> {
         let log = Arc::new(Mutex::new(SetupLog::new(kind, source)));
         let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        m.insert(workspace.to_owned(), log.clone());
+        let run = Running {
+            log: log.clone(),
+            task: None,
+        };
+        if let Some(old) = m.insert(workspace.to_owned(), run) {
+            if let Some(t) = old.task {
+                t.abort();
+            }
+        }
         log
+    }
+
+    fn running(&self, workspace: &str, task: tokio::task::AbortHandle) {
+        let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(workspace) {
+            Some(r) => r.task = Some(task),
+            // Forgotten (deleted) before the task was noted: stop it.
+            None => task.abort(),
+        }
     }
 
     fn get(&self, workspace: &str) -> Option<Arc<Mutex<SetupLog>>> {
         let m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(workspace).cloned()
+        m.get(workspace).map(|r| r.log.clone())
     }
 
+    /// Forgets a deleted workspace's setup, stopping it if it still runs
+    /// (the engine ends the command with the container).
     pub(super) fn forget(&self, workspace: &str) {
         let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        m.remove(workspace);
+        if let Some(Running { task: Some(t), .. }) = m.remove(workspace) {
+            t.abort();
+        }
     }
 }
 
@@ -213,14 +249,23 @@ impl WorkspaceManager {
     }
 
     /// Starts cloning `src` into the new workspace `id` (running in
-    /// `handle`) in the background, for `p`.
-    pub(super) fn start_clone(&self, p: &Principal, id: &str, handle: &str, src: GitSource) {
+    /// `handle`, with its own environment `env`) in the background, for
+    /// `p`. The log exists when this returns.
+    pub(super) fn start_clone(
+        &self,
+        p: &Principal,
+        id: &str,
+        handle: &str,
+        env: Vec<(String, String)>,
+        src: GitSource,
+    ) {
         let log = self.setups.begin(id, "git_clone", src.describe());
         let runtime = self.runtime.clone();
         let audit = self.audit.clone();
         let busy = self.activity.hold(id, Work::Exec);
         let (id, handle, actor) = (id.to_owned(), handle.to_owned(), p.actor());
-        tokio::spawn(async move {
+        let id_for_task = id.clone();
+        let task = tokio::spawn(async move {
             let _busy = busy;
             let mut argv = vec![
                 "sh".to_owned(),
@@ -232,7 +277,9 @@ impl WorkspaceManager {
             let req = ExecRequest {
                 argv,
                 cwd: Some(WORKSPACE_DIR.into()),
-                env: Vec::new(),
+                // A workspace claimed from the pool has its own environment
+                // only where the agent and exec read it.
+                env,
                 user: None,
                 // The script's own `timeout` stops git first, with its code.
                 timeout: CLONE_TIMEOUT + Duration::from_secs(30),
@@ -274,6 +321,7 @@ impl WorkspaceManager {
             };
             audit.note(e).await;
         });
+        self.setups.running(&id_for_task, task.abort_handle());
     }
 }
 
@@ -311,6 +359,28 @@ mod tests {
             vec![
                 "Receiving objects: 100% (10/10), done.",
                 "Resolving deltas: 100%"
+            ]
+        );
+        assert_eq!(v.next, 3);
+    }
+
+    #[test]
+    fn git_progress_as_git_writes_it_and_hostile_bytes() {
+        // git rewrites with \r and ends the line with ", done.\n".
+        let l = log_of(&[
+            b"remote: Counting objects:  33% (1/3)\r",
+            b"remote: Counting objects: 100% (3/3)\r",
+            b"remote: Counting objects: 100% (3/3), done.\n",
+            b"Receiving objects:  50% (1/2)\rReceiving objects: 100% (2/2), done.\n",
+            b"evil \x1b]0;pwned\x07title\ttab\n",
+        ]);
+        let v = l.view(0);
+        assert_eq!(
+            v.lines,
+            vec![
+                "remote: Counting objects: 100% (3/3), done.",
+                "Receiving objects: 100% (2/2), done.",
+                "evil ]0;pwnedtitle tab",
             ]
         );
         assert_eq!(v.next, 3);
