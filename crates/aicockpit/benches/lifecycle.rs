@@ -8,24 +8,10 @@
 #[path = "support.rs"]
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Instant;
 
 use support::{Server, Stats};
-
-async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
-    let r = c
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = r.status();
-    let v: Value = r.json().await.expect("json");
-    assert!(status.is_success(), "{status}: {v}");
-    v
-}
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -49,7 +35,7 @@ async fn run() {
 
     println!("AiCockpit lifecycle benchmark: {n} workspaces, image {image}, engine {host}");
     // Warm-up: first create pays for image layers being read from disk.
-    let w = post(&c, base.clone(), &token, json!({"name": "warmup"})).await;
+    let w = support::post(&c, base.clone(), &token, json!({"name": "warmup"})).await;
     let _ = c
         .delete(format!(
             "{base}/{}?purge=true",
@@ -64,7 +50,7 @@ async fn run() {
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..n {
         let t = Instant::now();
-        let w = post(
+        let w = support::post(
             &c,
             base.clone(),
             &token,
@@ -73,7 +59,7 @@ async fn run() {
         .await;
         create.push(t.elapsed());
         let id = w["id"].as_str().expect("id").to_owned();
-        post(
+        support::post(
             &c,
             format!("{base}/{id}/exec"),
             &token,
@@ -82,7 +68,7 @@ async fn run() {
         .await;
         create_exec.push(t.elapsed());
         let t = Instant::now();
-        post(
+        support::post(
             &c,
             format!("{base}/{id}/exec"),
             &token,
@@ -91,10 +77,10 @@ async fn run() {
         .await;
         exec.push(t.elapsed());
         let t = Instant::now();
-        post(&c, format!("{base}/{id}/stop"), &token, json!({})).await;
+        support::post(&c, format!("{base}/{id}/stop"), &token, json!({})).await;
         stop.push(t.elapsed());
         let t = Instant::now();
-        post(&c, format!("{base}/{id}/start"), &token, json!({})).await;
+        support::post(&c, format!("{base}/{id}/start"), &token, json!({})).await;
         start.push(t.elapsed());
         let t = Instant::now();
         let r = c

@@ -15,20 +15,6 @@ use std::time::{Duration, Instant};
 
 use support::{Server, Stats};
 
-async fn post(c: &reqwest::Client, url: String, token: &str, body: Value) -> Value {
-    let r = c
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = r.status();
-    let v: Value = r.json().await.expect("json");
-    assert!(status.is_success(), "{status}: {v}");
-    v
-}
-
 /// The base pool's ready count and hits, as the system page says them.
 async fn pool(c: &reqwest::Client, api: &str, token: &str) -> (u64, u64) {
     let v: Value = c
@@ -68,7 +54,7 @@ async fn rounds(srv: &Server, n: usize, pooled: bool) -> Stats {
             wait_ready(&c, &api, &srv.token).await;
         }
         let t = Instant::now();
-        let w = post(
+        let w = support::post(
             &c,
             format!("{api}/workspaces"),
             &srv.token,
@@ -76,7 +62,7 @@ async fn rounds(srv: &Server, n: usize, pooled: bool) -> Stats {
         )
         .await;
         let id = w["id"].as_str().expect("id").to_owned();
-        post(
+        support::post(
             &c,
             format!("{api}/workspaces/{id}/exec"),
             &srv.token,

@@ -155,3 +155,23 @@ pub async fn engine_floor(host: &str, image: &str, n: usize) -> Stats {
     }
     Stats(out)
 }
+
+/// POSTs JSON with a token and returns the answer, which must be a success.
+pub async fn post(
+    c: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let r = c
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.expect("json");
+    assert!(status.is_success(), "{status}: {v}");
+    v
+}

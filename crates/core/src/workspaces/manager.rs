@@ -545,28 +545,7 @@ impl WorkspaceManager {
             .await?;
 
         let id = new_id();
-        let now = now_ms();
-        let rec = WorkspaceRecord {
-            id: id.clone(),
-            owner_id: p.user_id.clone(),
-            name: req.name.clone(),
-            template: plan.template,
-            image,
-            state: WorkspaceState::Creating.as_str().into(),
-            state_reason: None,
-            cpu_millis: plan.cpu_millis,
-            memory_mb: plan.memory_mb,
-            pids_limit: plan.pids_limit,
-            env: plan.env,
-            ports: plan.ports,
-            run_as: plan.user,
-            container_id: None,
-            volume: format!("aicockpit-vol-{id}"),
-            network: format!("aicockpit-net-{id}"),
-            created_at: now,
-            updated_at: now,
-            idle_timeout_secs: plan.idle_timeout_secs,
-        };
+        let rec = plan.record(&id, &p.user_id, &req.name, None);
         // Taken before the row exists, so the reconciler never sees this
         // workspace half-made while we are still making it.
         let lock = self.lock_for(&id);

@@ -28,6 +28,41 @@ pub struct Plan {
     pub idle_timeout_secs: Option<i64>,
 }
 
+impl Plan {
+    /// The row a workspace of this plan starts as (`creating`), with its
+    /// id, owner, name and (for one made ahead) its container.
+    pub fn record(
+        &self,
+        id: &str,
+        owner_id: &str,
+        name: &str,
+        container_id: Option<String>,
+    ) -> aicockpit_store::WorkspaceRecord {
+        let now = crate::now_ms();
+        aicockpit_store::WorkspaceRecord {
+            id: id.to_owned(),
+            owner_id: owner_id.to_owned(),
+            name: name.to_owned(),
+            template: self.template.clone(),
+            image: self.image.clone(),
+            state: super::model::WorkspaceState::Creating.as_str().into(),
+            state_reason: None,
+            cpu_millis: self.cpu_millis,
+            memory_mb: self.memory_mb,
+            pids_limit: self.pids_limit,
+            env: self.env.clone(),
+            ports: self.ports.clone(),
+            run_as: self.user.clone(),
+            container_id,
+            volume: format!("aicockpit-vol-{id}"),
+            network: format!("aicockpit-net-{id}"),
+            created_at: now,
+            updated_at: now,
+            idle_timeout_secs: self.idle_timeout_secs,
+        }
+    }
+}
+
 /// A workspace's own idle timeout checked against the server's limits:
 /// None keeps the server default, 0 is "never" (where admins allow it).
 pub fn idle_timeout(secs: Option<i64>, lim: &WorkspacesConfig) -> Result<Option<i64>, CoreError> {

@@ -21,9 +21,9 @@ use super::manager::{CreateWorkspace, WorkspaceManager};
 use super::model::{Workspace, WorkspaceState};
 use super::plan::{self, Plan};
 use crate::auth::{new_id, Principal};
-use crate::{now_ms, CoreError};
+use crate::CoreError;
 use aicockpit_runtime::{Limits, RuntimeError, WorkspaceRuntime};
-use aicockpit_store::{StoreError, WorkspaceRecord};
+use aicockpit_store::StoreError;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -230,28 +230,7 @@ impl WorkspaceManager {
         plan: &Plan,
         mut entry: Entry,
     ) -> Result<Workspace, CoreError> {
-        let now = now_ms();
-        let rec = WorkspaceRecord {
-            id: entry.id.clone(),
-            owner_id: p.user_id.clone(),
-            name: req.name.clone(),
-            template: plan.template.clone(),
-            image: plan.image.clone(),
-            state: WorkspaceState::Creating.as_str().into(),
-            state_reason: None,
-            cpu_millis: plan.cpu_millis,
-            memory_mb: plan.memory_mb,
-            pids_limit: plan.pids_limit,
-            env: plan.env.clone(),
-            ports: plan.ports.clone(),
-            run_as: plan.user.clone(),
-            container_id: Some(entry.handle.clone()),
-            volume: format!("aicockpit-vol-{}", entry.id),
-            network: format!("aicockpit-net-{}", entry.id),
-            created_at: now,
-            updated_at: now,
-            idle_timeout_secs: plan.idle_timeout_secs,
-        };
+        let rec = plan.record(&entry.id, &p.user_id, &req.name, Some(entry.handle.clone()));
         match self.store.insert_workspace(&rec).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
@@ -345,27 +324,7 @@ impl WorkspaceManager {
         let guard = self.lock_for(&id).lock_owned().await;
         // The record it would have: never stored; its objects are named
         // and labelled after the id and the pool, not an owner.
-        let rec = WorkspaceRecord {
-            id: id.clone(),
-            owner_id: String::new(),
-            name: template.to_owned(),
-            template: plan.template.clone(),
-            image: plan.image.clone(),
-            state: WorkspaceState::Creating.as_str().into(),
-            state_reason: None,
-            cpu_millis: plan.cpu_millis,
-            memory_mb: plan.memory_mb,
-            pids_limit: plan.pids_limit,
-            env: plan.env.clone(),
-            ports: plan.ports.clone(),
-            run_as: plan.user.clone(),
-            container_id: None,
-            volume: String::new(),
-            network: String::new(),
-            created_at: 0,
-            updated_at: 0,
-            idle_timeout_secs: None,
-        };
+        let rec = plan.record(&id, "", template, None);
         let mut spec = self.spec(&rec, None)?;
         spec.annotations = vec![("pool".to_owned(), template.to_owned())];
         let made = self
