@@ -461,7 +461,7 @@ async fn hostile_snapshot_archives_are_refused_and_replace_no_image() {
         ),
         (
             "over the limit",
-            tar_of(&[("data.tar", vec![0; 300 * 1024])]),
+            tar_of(&[("data.tar", vec![0; 8 * 1024 * 1024])]),
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
         ),

@@ -7,6 +7,7 @@
 //! *Invariant:* this is the only crate that knows HTTP; every error reaches
 //! the client through [`error::ApiError`], in one JSON shape.
 
+mod body;
 mod dto;
 pub mod error;
 mod extract;

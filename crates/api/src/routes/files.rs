@@ -2,6 +2,7 @@
 //! Paths travel in the query string (`?path=src/main.rs`), relative to
 //! /workspace; the agent refuses anything that leaves it.
 
+use crate::body::consume_or_drain;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::AppState;
@@ -169,12 +170,6 @@ pub(crate) async fn read(
     Ok(r)
 }
 
-fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, CoreError>> + Unpin {
-    body.into_data_stream().map(|r| {
-        r.map_err(|e| CoreError::invalid("body_error", format!("reading the body failed: {e}")))
-    })
-}
-
 #[utoipa::path(
     put,
     path = "/workspaces/{id}/files/content",
@@ -202,10 +197,10 @@ pub(crate) async fn write(
             .and_then(|v| v.to_str().ok())
             == Some("*"),
     };
-    let meta = s
-        .files
-        .write_stream(&p, &id, &q.path, mode, body_stream(body))
-        .await?;
+    let meta = consume_or_drain(body, |body| {
+        s.files.write_stream(&p, &id, &q.path, mode, body)
+    })
+    .await?;
     let etag = meta.etag.clone();
     Ok(with_etag(&etag, Json(meta)))
 }
@@ -383,8 +378,10 @@ pub(crate) async fn upload(
             "upload multipart/form-data files or an application/x-tar, application/gzip or application/zip archive",
         ));
     }
-    let body = body_stream(req.into_body());
-    let stats = s.files.unpack(&p, &id, &q.path, body).await?;
+    let stats = consume_or_drain(req.into_body(), |body| {
+        s.files.unpack(&p, &id, &q.path, body)
+    })
+    .await?;
     let archive = Uploaded::Archive(stats);
     Ok((StatusCode::CREATED, Json(archive)).into_response())
 }

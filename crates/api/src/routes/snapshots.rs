@@ -1,16 +1,15 @@
 //! Snapshots of workspaces and forks of them.
 
+use crate::body::consume_or_drain;
 use crate::dto::{CreateSnapshotRequest, ForkRequest, RestoreRequest, SnapshotDto, WorkspaceDto};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, Auth, WsAuth};
 use crate::AppState;
-use aicockpit_core::CoreError;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use futures_util::StreamExt;
 
 #[utoipa::path(
     post,
@@ -143,9 +142,9 @@ pub(crate) async fn import(
     Auth(p): Auth,
     req: Request,
 ) -> ApiResult<(StatusCode, Json<SnapshotDto>)> {
-    let body = req.into_body().into_data_stream().map(|r| {
-        r.map_err(|e| CoreError::invalid("body_error", format!("reading the body failed: {e}")))
-    });
-    let snap = s.workspaces.import_snapshot(&p, body).await?;
+    let snap = consume_or_drain(req.into_body(), |body| {
+        s.workspaces.import_snapshot(&p, body)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(snap.into())))
 }
