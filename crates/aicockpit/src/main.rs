@@ -84,6 +84,10 @@ enum Command {
     /// AI services and chat.
     #[command(subcommand)]
     Ai(cli::ai::AiCmd),
+    /// Your git credentials: tokens for git servers, given to git inside
+    /// your workspaces on demand (never written there).
+    #[command(subcommand, visible_alias = "git-credentials")]
+    GitCredential(cli::git_credentials::GitCredentialCmd),
 }
 
 fn main() -> ExitCode {
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
                 cli::ws::run(conn, cmd, out).await
             }
             Command::Ai(c) => cli::ai::run(conn, c, out).await,
+            Command::GitCredential(c) => cli::git_credentials::run(conn, c, out).await,
         }
     });
     ExitCode::from(code)

@@ -28,6 +28,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// A smart-HTTP git server for the repositories under `root/repos`.
 struct GitServer {
+    repos: std::path::PathBuf,
     child: Child,
     url: String,
     _root: tempfile::TempDir,
@@ -51,6 +52,12 @@ fn host_ip() -> String {
 }
 
 fn git_server() -> GitServer {
+    git_server_with(None)
+}
+
+/// The same, with the repositories under `/private/` behind basic auth
+/// (`user:password`).
+fn git_server_with(auth: Option<&str>) -> GitServer {
     let root = tempfile::tempdir().expect("tempdir");
     let repos = root.path().join("repos");
     let work = root.path().join("work");
@@ -73,6 +80,11 @@ fn git_server() -> GitServer {
         root.path(),
         &["clone", "-q", "--bare", "work", "repos/public.git"],
     );
+    std::fs::create_dir_all(repos.join("private")).expect("private");
+    git(
+        root.path(),
+        &["clone", "-q", "--bare", "work", "repos/private/secret.git"],
+    );
     let port = std::net::TcpListener::bind("0.0.0.0:0")
         .expect("bind")
         .local_addr()
@@ -84,6 +96,11 @@ fn git_server() -> GitServer {
         .arg(script)
         .arg(port.to_string())
         .arg(&repos)
+        .args(
+            auth.map(|a| ["0".to_owned(), a.to_owned()])
+                .into_iter()
+                .flatten(),
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -95,6 +112,7 @@ fn git_server() -> GitServer {
         std::thread::sleep(Duration::from_millis(50));
     }
     GitServer {
+        repos,
         child,
         url: format!("http://{}:{port}", host_ip()),
         _root: root,
@@ -349,4 +367,279 @@ async fn a_workspace_starts_from_a_git_repository_at_a_branch_tag_or_commit() {
     api.create_ws("plain").await;
     let (s, v) = api.get("/api/v1/workspaces/plain/setup").await;
     assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
+}
+
+/// Whether `needle` appears anywhere in the audit log `api` may read.
+async fn audit_rows(api: &crate::common::Api, action: &str) -> Vec<Value> {
+    let (s, rows) = api
+        .get(&format!("/api/v1/audit?action={action}&limit=100"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{rows}");
+    rows.as_array()
+        .or_else(|| rows["entries"].as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_repository_clones_and_pushes_with_a_stored_token_never_written_inside() {
+    const TOKEN: &str = "tok-3f9a1c77e2d5b8aa41";
+    let srv = git_server_with(Some(&format!("alice:{TOKEN}")));
+    let ts = TestServer::start_with(|c| {
+        c.workspaces.network_pool = "10.221.0.0/16".into();
+        c.workspaces.block_host_access = false;
+    })
+    .await;
+    let alice = ts.api(&ts.user("alice", aicockpit_core::auth::Role::Member).await);
+    let url = format!("{}/private/secret.git", srv.url);
+
+    // Stored sealed; no answer ever carries the token.
+    let (s, c) = alice
+        .post(
+            "/api/v1/git-credentials",
+            json!({"url": srv.url, "username": "alice", "token": TOKEN}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["origin"], srv.url.as_str(), "{c}");
+    assert!(!c.to_string().contains(TOKEN), "{c}");
+    let (s, list) = alice.get("/api/v1/git-credentials").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert!(!list.to_string().contains(TOKEN), "{list}");
+
+    // The clone asks the server through the agent and gets it.
+    let (s, w) = alice
+        .post(
+            "/api/v1/workspaces",
+            json!({"name": "private", "template": "base", "git": {"url": url}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{w}");
+    let ws_id = w["id"].as_str().expect("id").to_owned();
+    let (v, lines) = follow(&alice, "private").await;
+    assert_eq!(v["state"], "succeeded", "{v} {lines:?}");
+    assert_eq!(
+        alice.sh("private", "cat README.md").await.1,
+        "version two\n"
+    );
+
+    // git push from inside works with the same credential.
+    let (code, out, err) = alice
+        .sh(
+            "private",
+            "git -c user.name=a -c user.email=a@example.com commit -q --allow-empty -m 'from the workspace' \
+             && git push -q origin HEAD:main 2>&1 && git rev-parse HEAD",
+        )
+        .await;
+    assert_eq!(code, 0, "{out} {err}");
+    let pushed = out.trim().lines().last().unwrap_or_default().to_owned();
+    let on_server = git(
+        &srv.repos.join("private/secret.git"),
+        &["rev-parse", "main"],
+    );
+    assert_eq!(on_server, pushed, "the push reached the git server");
+
+    // The token is nowhere in the workspace: files, environments, git's
+    // configuration (looked at as root, everywhere but kernel files).
+    let admin = ts.admin_api();
+    let (s, r) = admin
+        .post(
+            &format!("/api/v1/workspaces/{ws_id}/exec"),
+            json!({"argv": ["sh", "-c", format!(
+                "grep -rl --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e '{TOKEN}' / 2>/dev/null; \
+                 cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c -e '{TOKEN}'; \
+                 git -C /workspace config --list --show-origin | grep -c -e '{TOKEN}'; \
+                 grep -c aicockpit-git-credential /etc/gitconfig"
+            )], "user": "root", "timeout_secs": 120}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["stdout"], "0\n0\n1\n",
+        "no file, environment or config holds the token: {r}"
+    );
+
+    // Each use is on the record, without the token.
+    let used = audit_rows(&admin, "git_credential.use").await;
+    assert!(
+        used.iter()
+            .any(|r| r["workspace_id"] == ws_id.as_str()
+                && r["detail"]["origin"] == srv.url.as_str()),
+        "{used:?}"
+    );
+    assert!(!serde_json::to_string(&used)
+        .unwrap_or_default()
+        .contains(TOKEN));
+    let created = audit_rows(&admin, "git_credential.create").await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    let (_, list) = alice.get("/api/v1/git-credentials").await;
+    assert!(list[0]["last_used_at"].is_string(), "{list}");
+
+    // Another user's workspace gets nothing of alice's.
+    let carol = ts.api(&ts.user("carol", aicockpit_core::auth::Role::Member).await);
+    let (s, v) = carol
+        .delete(&format!(
+            "/api/v1/git-credentials/{}",
+            c["id"].as_str().unwrap_or("?")
+        ))
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
+    let (s, _) = carol
+        .post(
+            "/api/v1/workspaces",
+            json!({"name": "nosy", "template": "base", "git": {"url": url}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (v, lines) = follow(&carol, "nosy").await;
+    assert_eq!(v["state"], "failed", "{lines:?}");
+    assert_eq!(v["error_code"], "authentication", "{v}");
+
+    // A wrong token: a clear failure that says which credential to fix,
+    // and the credential is marked as refused.
+    let bob = ts.api(&ts.user("bob", aicockpit_core::auth::Role::Member).await);
+    let (s, _) = bob
+        .post(
+            "/api/v1/git-credentials",
+            json!({"url": srv.url, "username": "alice", "token": "wrong"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = bob
+        .post(
+            "/api/v1/workspaces",
+            json!({"name": "wrong", "template": "base", "git": {"url": url}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (v, lines) = follow(&bob, "wrong").await;
+    assert_eq!(v["state"], "failed", "{lines:?}");
+    assert_eq!(v["error_code"], "authentication", "{v}");
+    let msg = v["error"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("git credential for") && msg.contains(srv.url.as_str()),
+        "{msg}"
+    );
+    let (_, list) = bob.get("/api/v1/git-credentials").await;
+    assert!(list[0]["rejected_at"].is_string(), "{list}");
+    assert!(!audit_rows(&admin, "git_credential.rejected")
+        .await
+        .is_empty());
+
+    // Deleting it stops it being given.
+    let (s, _) = alice
+        .delete(&format!(
+            "/api/v1/git-credentials/{}",
+            c["id"].as_str().unwrap_or("?")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (code, out, _) = alice
+        .sh(
+            "private",
+            "GIT_TERMINAL_PROMPT=0 git fetch -q origin 2>&1; echo \"rc=$?\"",
+        )
+        .await;
+    assert_eq!(code, 0);
+    assert!(!out.contains("rc=0"), "fetch without a credential: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_git_credentials_are_refused() {
+    let ts = TestServer::start().await;
+    let member = ts.api(&ts.user("creds", aicockpit_core::auth::Role::Member).await);
+    let viewer = ts.api(
+        &ts.user("creds-viewer", aicockpit_core::auth::Role::Viewer)
+            .await,
+    );
+    let long = "x".repeat(5000);
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            json!({"url": "https://github.com/org/repo", "token": "t"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "https://me:pw@github.com", "token": "t"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "ssh://git@github.com", "token": "t"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "file:///etc", "token": "t"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "https://github.com?x=1", "token": "t"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "https://github.com", "token": "a\nprotocol=http"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "https://github.com", "username": "a\nb", "token": "t"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "https://github.com", "token": ""}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "https://github.com", "token": long}),
+            StatusCode::BAD_REQUEST,
+            "invalid_git_credential",
+        ),
+        (
+            json!({"url": "https://github.com"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"url": "https://github.com", "token": "t", "extra": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (s, v) = member.post("/api/v1/git-credentials", body.clone()).await;
+        assert_eq!(s, status, "{body}: {v}");
+        assert_eq!(v["error"]["code"], code, "{body}: {v}");
+    }
+    let (s, _) = member
+        .post(
+            "/api/v1/git-credentials",
+            json!({"url": "https://GitHub.com/", "token": "t"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v) = member
+        .post(
+            "/api/v1/git-credentials",
+            json!({"url": "https://github.com:443", "token": "t2"}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::CONFLICT, "git_credential_exists");
+    let (s, v) = member.delete("/api/v1/git-credentials/nope").await;
+    assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
+    let (s, v) = viewer
+        .post(
+            "/api/v1/git-credentials",
+            json!({"url": "https://github.com", "token": "t"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let anon = ts.anonymous();
+    let (s, _) = anon.get("/api/v1/git-credentials").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 }

@@ -51,6 +51,8 @@ pub struct AppState {
     /// Web previews of workspace ports (who may open them, sessions).
     pub previews: Arc<aicockpit_core::previews::Previews>,
     pub audit: Arc<aicockpit_core::audit::Audit>,
+    /// Users' git credentials, served to git inside their workspaces.
+    pub git_credentials: Arc<aicockpit_core::git_credentials::GitCredentials>,
     /// Serve the web app from this directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
     pub tickets: Arc<Tickets>,
@@ -67,8 +69,9 @@ pub struct AppState {
 /// the document come from the same list, so they cannot drift apart.
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
-        ai, ai_features, audit, auth, conversations, files, gateway, health, kept, policies, ports,
-        previews, quotas, runs, snapshots, ssh, system, terminals, users, workspaces,
+        ai, ai_features, audit, auth, conversations, files, gateway, git_credentials, health, kept,
+        policies, ports, previews, quotas, runs, snapshots, ssh, system, terminals, users,
+        workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -77,6 +80,8 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::me))
         .routes(routes!(auth::list_tokens, auth::create_token))
         .routes(routes!(auth::revoke_token))
+        .routes(routes!(git_credentials::list, git_credentials::create))
+        .routes(routes!(git_credentials::delete))
         .routes(routes!(auth::ticket))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))

@@ -78,8 +78,19 @@ impl App {
                 "no workspace agent binary found: terminals, files and search are unavailable"
             ),
         }
+        let secrets = match &config.ai.secret_key {
+            Some(k) => aicockpit_ai::crypto::SecretBox::from_key_b64(k),
+            None => aicockpit_ai::crypto::SecretBox::load_or_create(&data_dir.join("secret.key")),
+        }
+        .map_err(|e| StartError::Config(e.to_string()))?;
+        let git_credentials = Arc::new(aicockpit_core::git_credentials::GitCredentials::new(
+            store.clone(),
+            secrets.clone(),
+            audit.clone(),
+        ));
         let workspace_agents =
             Arc::new(AgentHub::new(runtime.clone(), agent_binary, WORKSPACE_DIR));
+        workspace_agents.serve_git_credentials(git_credentials.clone());
         let workspaces = Arc::new(WorkspaceManager::new(
             store.clone(),
             runtime,
@@ -117,11 +128,6 @@ impl App {
             audit.clone(),
             ssh_keys,
         ));
-        let secrets = match &config.ai.secret_key {
-            Some(k) => aicockpit_ai::crypto::SecretBox::from_key_b64(k),
-            None => aicockpit_ai::crypto::SecretBox::load_or_create(&data_dir.join("secret.key")),
-        }
-        .map_err(|e| StartError::Config(e.to_string()))?;
         let metrics = Arc::new(Metrics::new());
         let observer_metrics = metrics.clone();
         let ai = Arc::new(aicockpit_ai::gateway::Gateway::new(
@@ -167,6 +173,7 @@ impl App {
             config.previews.clone(),
         ));
         let state = AppState {
+            git_credentials,
             previews,
             host_isolation,
             ai_detect_urls: Arc::new(config.ai.detect_urls.clone()),

@@ -9,6 +9,7 @@
 mod ai;
 mod audit;
 mod error;
+mod git_credentials;
 mod port_shares;
 mod records;
 mod settings;
@@ -20,6 +21,7 @@ mod workspaces;
 pub use ai::{AiAliasRecord, AiServiceRecord, AiUsageRecord, AiUsageTotal};
 pub use audit::{AuditFilter, AuditRecord};
 pub use error::StoreError;
+pub use git_credentials::GitCredentialRecord;
 pub use records::{NewWorkspace, TokenRecord, TokenWithUser, UserRecord, WorkspaceRecord};
 pub use snapshots::SnapshotRecord;
 

@@ -203,7 +203,81 @@ pub enum Request {
         channel: u32,
         host_key_seed: String,
     },
+
+    // --- git credentials ----------------------------------------------------
+    /// From git's credential helper inside the workspace (the agent's
+    /// `git-credential` mode): the agent passes the ask on to the server
+    /// as [`Event::GitCredentialWanted`] and answers with what the server
+    /// sends back in [`Request::GitCredentialAnswer`] (nothing if it does
+    /// not answer in time). Answer: `Option<GitCredential>`.
+    GitCredential {
+        ask: GitCredentialAsk,
+    },
+    /// Server → agent: the answer to ask number `ask`. Answer: `()`.
+    GitCredentialAnswer {
+        ask: u64,
+        credential: Option<GitCredential>,
+    },
 }
+
+/// What git asked its credential helper (the fields of git's credential
+/// protocol the server decides on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitCredentialAsk {
+    pub op: GitCredentialOp,
+    /// `https`, `http` (ssh keys are not served this way).
+    pub protocol: String,
+    /// `host` or `host:port`, as git sends it.
+    pub host: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The user name git already has (from the URL), if any.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+/// git's credential helper operations: `get` a credential, `store` one
+/// that worked, `erase` one the git server refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GitCredentialOp {
+    Get,
+    Store,
+    Erase,
+}
+
+impl GitCredentialAsk {
+    /// Whether every field is within the protocol's bounds (checked by the
+    /// helper and again by the server: the workspace is not trusted).
+    pub fn is_bounded(&self) -> bool {
+        let ok = |s: &str, max: usize| s.len() <= max && !s.chars().any(char::is_control);
+        ok(&self.protocol, 16)
+            && !self.protocol.is_empty()
+            && ok(&self.host, 262)
+            && !self.host.is_empty()
+            && self.path.as_deref().is_none_or(|p| ok(p, 4096))
+            && self.username.as_deref().is_none_or(|u| ok(u, 256))
+    }
+}
+
+/// A credential for git. Its `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitCredential {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for GitCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitCredential")
+            .field("username", &self.username)
+            .field("password", &"…")
+            .finish()
+    }
+}
+
+/// Asks a workspace may have waiting for the server at once.
+pub const MAX_GIT_CREDENTIAL_ASKS: usize = 8;
 
 /// A TCP port something in the workspace listens on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,6 +425,9 @@ pub enum Event {
         channel: u32,
         changes: Vec<FsChange>,
     },
+    /// git inside the workspace asks for a credential; the server answers
+    /// with [`Request::GitCredentialAnswer`] and the same `ask`.
+    GitCredentialWanted { ask: u64, query: GitCredentialAsk },
 }
 
 /// Why the agent refused or failed a request. `code` is stable.

@@ -254,6 +254,16 @@ async fn dispatch(
                 .await
         }
         Request::KeptAlive => out.respond(id, Ok(crate::keepalive::current(st))).await,
+        Request::GitCredential { ask } => {
+            let st = st.clone();
+            tokio::spawn(
+                async move { out2.respond(id, crate::gitcred::ask(&st, ask).await).await },
+            );
+        }
+        Request::GitCredentialAnswer { ask, credential } => {
+            crate::gitcred::answer(st, ask, credential);
+            out.respond(id, Ok(())).await
+        }
         Request::TermAttach { id: tid, channel } => match st.terminal(&tid) {
             Some(t) => {
                 sinks.insert(channel, Sink::Terminal(t.clone()));

@@ -5,13 +5,13 @@
 use crate::paths::Root;
 use crate::sock::Addr;
 use crate::term::{self, Terminal};
-use aicockpit_workspace_agent_proto::{AgentError, ErrorCode, Event, TermInfo};
+use aicockpit_workspace_agent_proto::{AgentError, ErrorCode, Event, GitCredential, TermInfo};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
 /// Terminals per workspace, at most.
 const MAX_TERMINALS: usize = 64;
@@ -22,6 +22,8 @@ pub(crate) struct State {
     /// and why.
     pub(crate) keep_alive: Mutex<Option<(std::time::Instant, String)>>,
     pub(crate) events: broadcast::Sender<Event>,
+    /// git credential asks waiting for the server's answer, by ask number.
+    git_asks: Mutex<HashMap<u64, oneshot::Sender<Option<GitCredential>>>>,
     terminals: Mutex<HashMap<String, Arc<Terminal>>>,
     counter: AtomicU64,
 }
@@ -33,6 +35,7 @@ impl State {
             root,
             keep_alive: Mutex::new(None),
             events,
+            git_asks: Mutex::new(HashMap::new()),
             terminals: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(1),
         })
@@ -40,6 +43,12 @@ impl State {
 
     pub(crate) fn next_conn(&self) -> u64 {
         self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn git_asks(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Option<GitCredential>>>> {
+        self.git_asks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn terms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Terminal>>> {

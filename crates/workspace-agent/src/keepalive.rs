@@ -7,11 +7,9 @@
 use crate::daemon::State;
 use crate::sock::Addr;
 use aicockpit_workspace_agent_proto::{
-    AgentError, ErrorCode, Frame, FrameDecoder, KeepAliveAsk, Message, Request,
-    MAX_INSIDE_KEEP_ALIVE_SECS, MAX_KEEP_ALIVE_REASON,
+    AgentError, ErrorCode, KeepAliveAsk, Request, MAX_INSIDE_KEEP_ALIVE_SECS, MAX_KEEP_ALIVE_REASON,
 };
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Holds a keep-alive (the latest ask replaces any earlier one).
 pub(crate) fn hold(st: &State, for_secs: u64, reason: String) -> Result<(), AgentError> {
@@ -70,9 +68,7 @@ fn parse_duration(s: &str) -> Option<u64> {
 
 const USAGE: &str = "usage: aicockpit-keepalive --for DURATION (30m, 2h, …) --reason TEXT";
 
-/// The `keepalive` command: asks this workspace's agent daemon. The
-/// daemon's address comes from this binary's own name
-/// (`workspace-agent-<build>`), which is how the server names it too.
+/// The `keepalive` command: asks this workspace's agent daemon.
 pub(crate) async fn command(args: &[String], socket: Option<Addr>) -> Result<String, String> {
     let (mut for_secs, mut reason) = (None, None);
     let mut it = args.iter();
@@ -89,55 +85,14 @@ pub(crate) async fn command(args: &[String], socket: Option<Addr>) -> Result<Str
         return Err(USAGE.into());
     };
     let reason = check(for_secs, &reason)?;
-    let socket = match socket {
-        Some(s) => s,
-        None => own_socket()?,
+    let req = Request::KeepAlive {
+        for_secs,
+        reason: reason.clone(),
     };
-    let mut conn = socket
-        .connect()
-        .map_err(|e| format!("the workspace agent is not running here ({e})"))?;
-    let req = Message::Request {
-        id: 1,
-        req: Request::KeepAlive {
-            for_secs,
-            reason: reason.clone(),
-        },
-    };
-    conn.write_all(&Frame::json(&req).to_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut frames = FrameDecoder::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        while let Some(frame) = frames.next_frame().map_err(|e| e.0)? {
-            if let Ok(Message::Response { id: 1, result }) = serde_json::from_slice(&frame.payload)
-            {
-                return result
-                    .map(|_| format!("kept running for {for_secs} s: {reason}"))
-                    .map_err(|e| e.message);
-            }
-        }
-        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
-            .await
-            .map_err(|_| "the workspace agent did not answer".to_owned())?
-            .map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("the workspace agent closed the connection".into());
-        }
-        frames.push(&buf[..n]);
-    }
-}
-
-fn own_socket() -> Result<Addr, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let name = exe
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or("the agent binary has no name")?;
-    let build = name
-        .strip_prefix("workspace-agent-")
-        .ok_or_else(|| format!("run the agent the server placed (not {name})"))?;
-    Ok(Addr::parse(&format!("@aicockpit-workspace-agent-{build}")))
+    crate::ask::ask_daemon(socket, req, Duration::from_secs(10))
+        .await?
+        .map(|_| format!("kept running for {for_secs} s: {reason}"))
+        .map_err(|e| e.message)
 }
 
 #[cfg(test)]

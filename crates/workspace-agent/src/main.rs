@@ -4,10 +4,12 @@
 //! the terminals and serves files, search and watches.
 
 mod archive;
+mod ask;
 mod bridge;
 mod conn;
 mod daemon;
 mod files;
+mod gitcred;
 mod keepalive;
 mod paths;
 mod ports;
@@ -23,7 +25,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: aicockpit-workspace-agent (bridge|daemon) [--root DIR] [--socket PATH|@NAME] | keepalive --for DURATION --reason TEXT | sandbox SPEC -- PROGRAM [ARGS…] | landlock | version";
+const USAGE: &str = "usage: aicockpit-workspace-agent (bridge|daemon) [--root DIR] [--socket PATH|@NAME] | keepalive --for DURATION --reason TEXT | git-credential get|store|erase | sandbox SPEC -- PROGRAM [ARGS…] | landlock | version";
 
 fn main() -> ExitCode {
     let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -41,8 +43,21 @@ fn main() -> ExitCode {
     }
     let mut args = std::env::args().skip(1);
     // Run inside the workspace by people and scripts (`aicockpit-keepalive`).
-    if std::env::args().nth(1).as_deref() == Some("keepalive") {
-        return keepalive_main(&std::env::args().skip(2).collect::<Vec<_>>());
+    match std::env::args().nth(1).as_deref() {
+        Some("keepalive") => {
+            return inside_main(
+                "aicockpit-keepalive",
+                &std::env::args().skip(2).collect::<Vec<_>>(),
+            )
+        }
+        // git's credential helper (`aicockpit-git-credential`).
+        Some("git-credential") => {
+            return inside_main(
+                "aicockpit-git-credential",
+                &std::env::args().skip(2).collect::<Vec<_>>(),
+            )
+        }
+        _ => {}
     }
     let Some(cmd) = args.next() else {
         eprintln!("{USAGE}");
@@ -100,27 +115,34 @@ fn main() -> ExitCode {
     }
 }
 
-fn keepalive_main(args: &[String]) -> ExitCode {
+/// Runs a command people, scripts or git run inside the workspace.
+fn inside_main(name: &str, args: &[String]) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("aicockpit-keepalive: {e}");
+            eprintln!("{name}: {e}");
             return ExitCode::FAILURE;
         }
     };
     let socket = std::env::var("AICOCKPIT_AGENT_SOCKET")
         .ok()
         .map(|s| sock::Addr::parse(&s));
-    match rt.block_on(keepalive::command(args, socket)) {
-        Ok(done) => {
-            println!("{done}");
+    let done = if name == "aicockpit-git-credential" {
+        rt.block_on(gitcred::command(args, socket))
+    } else {
+        rt.block_on(keepalive::command(args, socket))
+            .map(|d| format!("{d}\n"))
+    };
+    match done {
+        Ok(out) => {
+            print!("{out}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("aicockpit-keepalive: {e}");
+            eprintln!("{name}: {e}");
             ExitCode::from(2)
         }
     }

@@ -434,6 +434,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/git-credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's git credentials (never their tokens) */
+        get: operations["auth_list"];
+        put?: never;
+        /** Store a git credential for a git server (sealed; given to git in the caller's workspaces on demand, each use audited) */
+        post: operations["auth_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/git-credentials/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one of the caller's git credentials */
+        delete: operations["auth_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/kept-data": {
         parameters: {
             query?: never;
@@ -1574,6 +1609,14 @@ export interface components {
             title: string;
             updated_at: string;
         };
+        CreateGitCredential: {
+            /** @description The token or password (stored sealed, never shown again). */
+            token: string;
+            /** @description The git server: `https://github.com`, `http://git.internal:8080`. */
+            url: string;
+            /** @description Default `git` (hosts such as GitHub take any name with a token). */
+            username?: string | null;
+        };
         CreateSnapshotRequest: {
             /**
              * @description Unique among the owner's snapshots, as workspace names are
@@ -1734,6 +1777,17 @@ export interface components {
         ForkRequest: {
             /** @description The new workspace's name. */
             name: string;
+        };
+        /** @description A stored git credential (never its token). */
+        GitCredentialDto: {
+            created_at: string;
+            id: string;
+            last_used_at?: string | null;
+            /** @description `scheme://host[:port]`: the git server it is given to. */
+            origin: string;
+            /** @description When a git server last refused it: replace it. */
+            rejected_at?: string | null;
+            username: string;
         };
         /** @description A git repository to start a workspace from. */
         GitSourceDto: {
@@ -3287,6 +3341,98 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitCredentialDto"][];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateGitCredential"];
+            };
+        };
+        responses: {
+            /** @description Stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitCredentialDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Credential id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
             204: {
                 headers: {
                     [name: string]: unknown;

@@ -3,6 +3,7 @@
 
 pub(crate) mod ai;
 pub(crate) mod forward;
+pub(crate) mod git_credentials;
 pub(crate) mod session;
 pub(crate) mod ssh;
 pub(crate) mod ws;

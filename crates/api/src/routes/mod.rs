@@ -7,6 +7,7 @@ pub(crate) mod auth;
 pub(crate) mod conversations;
 pub(crate) mod files;
 pub(crate) mod gateway;
+pub(crate) mod git_credentials;
 pub(crate) mod health;
 pub(crate) mod kept;
 pub(crate) mod policies;

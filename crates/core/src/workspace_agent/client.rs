@@ -198,7 +198,7 @@ impl AgentConn {
                         let ch = *channel;
                         self.deliver(ch, ChannelMsg::Event(event));
                     }
-                    Event::TermExit { .. } => {
+                    Event::TermExit { .. } | Event::GitCredentialWanted { .. } => {
                         let _ = self.events.send(event);
                     }
                 },
@@ -259,7 +259,7 @@ impl AgentConn {
         self.alive.load(Ordering::SeqCst)
     }
 
-    /// Terminal exits, for everyone interested.
+    /// Terminal exits and credential asks, for everyone interested.
     pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }

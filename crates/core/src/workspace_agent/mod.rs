@@ -11,18 +11,28 @@ mod client;
 
 pub use client::{AgentConn, ChannelMsg, Waiting};
 
+use crate::git_credentials::GitCredentials;
 use crate::CoreError;
 use aicockpit_runtime::WorkspaceRuntime;
-use aicockpit_workspace_agent_proto::PROTOCOL_VERSION;
+use aicockpit_workspace_agent_proto::{Event, Request, PROTOCOL_VERSION};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 use tracing::{info, warn};
 
 /// Where the in-workspace keep-alive command is placed (on the default
 /// PATH of nearly every image).
 pub const KEEPALIVE_COMMAND: &str = "/usr/local/bin/aicockpit-keepalive";
+/// git's credential helper in every workspace (the agent's
+/// `git-credential` mode), named in the system git configuration.
+pub const GIT_CREDENTIAL_COMMAND: &str = "/usr/local/bin/aicockpit-git-credential";
+/// The system git configuration, where the helper is named.
+const SYSTEM_GITCONFIG: &str = "/etc/gitconfig";
+/// How much of an existing system git configuration is read back.
+const MAX_GITCONFIG: u64 = 256 * 1024;
 
 /// The agent binary the server hands out.
 #[derive(Clone)]
@@ -92,6 +102,8 @@ pub struct AgentHub {
     /// Serialises connecting per container, so concurrent first requests
     /// start one bridge, not several.
     connecting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Who answers git inside workspaces (set once at start).
+    git_credentials: OnceLock<Arc<GitCredentials>>,
 }
 
 impl AgentHub {
@@ -106,7 +118,14 @@ impl AgentHub {
             root: root.to_owned(),
             conns: Mutex::new(HashMap::new()),
             connecting: Mutex::new(HashMap::new()),
+            git_credentials: OnceLock::new(),
         }
+    }
+
+    /// Lets git inside workspaces ask `creds` through every link made
+    /// from now on.
+    pub fn serve_git_credentials(&self, creds: Arc<GitCredentials>) {
+        let _ = self.git_credentials.set(creds);
     }
 
     pub fn binary(&self) -> Option<&AgentBinary> {
@@ -173,6 +192,9 @@ impl AgentHub {
                 conn.protocol
             )));
         }
+        if let Some(creds) = self.git_credentials.get() {
+            answer_git_credentials(&conn, container, creds.clone());
+        }
         self.conns
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -216,8 +238,42 @@ impl AgentHub {
             {
                 warn!(container, error = %e, "could not place {KEEPALIVE_COMMAND}");
             }
+            if let Err(e) = self.place_git_helper(container, &path).await {
+                warn!(container, error = %e, "could not place {GIT_CREDENTIAL_COMMAND}");
+            }
         }
         Ok(path)
+    }
+
+    /// Places git's credential helper and names it in the system git
+    /// configuration (kept as it was, the helper added once), so every git
+    /// in the workspace — the create-time clone, terminals, SSH sessions,
+    /// the AI's commands — asks the server instead of storing tokens.
+    async fn place_git_helper(&self, container: &str, agent: &str) -> Result<(), CoreError> {
+        let wrapper = format!("#!/bin/sh\nexec {agent} git-credential \"$@\"\n");
+        self.runtime
+            .put_file(container, GIT_CREDENTIAL_COMMAND, wrapper.as_bytes(), 0o755)
+            .await?;
+        let found = self
+            .runtime
+            .read_file(container, SYSTEM_GITCONFIG, MAX_GITCONFIG)
+            .await?
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&found);
+        if text.contains(GIT_CREDENTIAL_COMMAND) {
+            return Ok(());
+        }
+        let mut config = text.into_owned();
+        if !config.is_empty() && !config.ends_with('\n') {
+            config.push('\n');
+        }
+        config.push_str(&format!(
+            "# Added by AiCockpit: git asks the server for your stored credentials.\n[credential]\n\thelper = {GIT_CREDENTIAL_COMMAND}\n"
+        ));
+        self.runtime
+            .put_file(container, SYSTEM_GITCONFIG, config.as_bytes(), 0o644)
+            .await?;
+        Ok(())
     }
 
     /// Forgets connections to containers that are gone.
@@ -231,4 +287,29 @@ impl AgentHub {
             .unwrap_or_else(|p| p.into_inner())
             .remove(container);
     }
+}
+
+/// Answers the credential asks of git inside `container`, one at a time
+/// (a flood waits its turn), for as long as the link lives.
+fn answer_git_credentials(conn: &Arc<AgentConn>, container: &str, creds: Arc<GitCredentials>) {
+    let mut events = conn.subscribe_events();
+    let link = Arc::downgrade(conn);
+    let container = container.to_owned();
+    tokio::spawn(async move {
+        loop {
+            let (ask, query) = match events.recv().await {
+                Ok(Event::GitCredentialWanted { ask, query }) => (ask, query),
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            };
+            let credential = creds.answer(&container, &query).await;
+            let Some(conn) = link.upgrade().filter(|c| c.is_alive()) else {
+                break;
+            };
+            let answer = Request::GitCredentialAnswer { ask, credential };
+            if let Err(e) = conn.call(answer, Duration::from_secs(10)).await {
+                warn!(container = %container, error = %e, "could not answer a git credential ask");
+            }
+        }
+    });
 }

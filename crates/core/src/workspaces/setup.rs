@@ -263,10 +263,18 @@ impl WorkspaceManager {
         let runtime = self.runtime.clone();
         let audit = self.audit.clone();
         let busy = self.activity.hold(id, Work::Exec);
+        let hub = self.workspace_agents().clone();
         let (id, handle, actor) = (id.to_owned(), handle.to_owned(), p.actor());
         let id_for_task = id.clone();
         let task = tokio::spawn(async move {
             let _busy = busy;
+            // git inside asks the server for stored credentials through the
+            // agent: its link must be up before git asks.
+            if let Err(e) = hub.connect(&handle).await {
+                lock(&log).feed(
+                    format!("aicockpit: stored git credentials are unavailable ({e})\n").as_bytes(),
+                );
+            }
             let mut argv = vec![
                 "sh".to_owned(),
                 "-c".to_owned(),
@@ -297,7 +305,7 @@ impl WorkspaceManager {
                         out.exit_code
                     };
                     let (c, m) = classify_failure(code, &lock(&log).tail(40));
-                    Some((c.to_owned(), m))
+                    Some((c.to_owned(), with_credential_hint(c, m, &src.url)))
                 }
                 Err(e) => Some(("failed".to_owned(), format!("the clone could not run: {e}"))),
             };
@@ -322,6 +330,20 @@ impl WorkspaceManager {
             audit.note(e).await;
         });
         self.setups.running(&id_for_task, task.abort_handle());
+    }
+}
+
+/// An authentication failure over http(s) says where to fix it.
+fn with_credential_hint(code: &str, message: String, url: &str) -> String {
+    let origin = url.split_once("://").and_then(|(scheme, rest)| {
+        let host = rest.split('/').next()?;
+        crate::git_credentials::origin_of(&format!("{scheme}://{host}")).ok()
+    });
+    match origin {
+        Some(o) if code == "authentication" => format!(
+            "{message}; add or replace your git credential for {o} (Settings → Git credentials, or `aicockpit git-credential add {o}`)"
+        ),
+        _ => message,
     }
 }
 
