@@ -41,9 +41,11 @@ const freePort = () =>
     });
   });
 
+const TOKEN = 'tok-browser-5be1d0c3a9';
 let h;
 let gitServer;
 let url;
+let origin;
 before(async () => {
   const root = mkdtempSync(join(tmpdir(), 'aicockpit-git-'));
   const work = join(root, 'work');
@@ -54,11 +56,14 @@ before(async () => {
   git(work, 'commit', '-q', '-m', 'one');
   mkdirSync(join(root, 'repos'));
   git(root, 'clone', '-q', '--bare', 'work', 'repos/project.git');
+  mkdirSync(join(root, 'repos', 'private'));
+  git(root, 'clone', '-q', '--bare', 'work', 'repos/private/secret.git');
   const port = await freePort();
   const python = process.env.AICOCKPIT_TEST_PYTHON || 'python3';
   const fixture = join(here, '..', '..', 'crates', 'aicockpit', 'tests', 'fixtures', 'git_http.py');
-  gitServer = spawn(python, [fixture, String(port), join(root, 'repos'), '2'], { stdio: 'ignore' });
-  url = `http://${await hostIp()}:${port}/project.git`;
+  gitServer = spawn(python, [fixture, String(port), join(root, 'repos'), '2', `alice:${TOKEN}`], { stdio: 'ignore' });
+  origin = `http://${await hostIp()}:${port}`;
+  url = `${origin}/project.git`;
   for (let i = 0; i < 100; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/project.git/info/refs?service=git-upload-pack`)).ok) break;
@@ -106,4 +111,37 @@ test('dashboard: a workspace from a git repository shows its clone live and open
   const list = await h.api('GET', '/api/v1/workspaces');
   assert.equal(list.find((w) => w.name === 'bad-ref')?.state, 'running');
   assert.deepEqual(problems, []);
+});
+
+test('account: a git credential typed once lets a private repository clone, and is never shown again', { timeout: 300_000 }, async () => {
+  const { page, problems } = await h.pageAs();
+  await page.goto(h.base + '/account');
+  const section = page.getByTestId('git-credentials');
+  await section.locator('input[name=git_url]').fill(origin + '/');
+  await section.locator('input[name=git_username]').fill('alice');
+  await section.locator('input[name=git_token]').fill(TOKEN);
+  await section.getByRole('button', { name: 'Add credential' }).click();
+  await section.locator(`tr[data-origin="${origin}"]`).waitFor({ timeout: 10_000 });
+  assert.equal(await section.locator('input[name=git_token]').inputValue(), '', 'the field is cleared');
+  assert.doesNotMatch(await page.content(), new RegExp(TOKEN), 'the token is not on the page');
+  // A URL with a path is refused next to its field.
+  await section.locator('input[name=git_url]').fill(origin + '/private/secret.git');
+  await section.locator('input[name=git_token]').fill('x');
+  await section.getByRole('button', { name: 'Add credential' }).click();
+  await section.getByText(/server's address only/).waitFor({ timeout: 10_000 });
+
+  await page.goto(h.base + '/');
+  await page.getByRole('button', { name: /New workspace|Create your first/ }).first().click();
+  const dialog = page.getByRole('dialog');
+  await page.locator('input[name=name]').fill('private-git');
+  await page.locator('input[name=git-url]').fill(`${origin}/private/secret.git`);
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.waitForURL(/\/w\/[0-9a-f]+/, { timeout: 90_000 }).catch(async (e) => assert.fail(`${e.message}\n${await dialog.innerText().catch(() => '')}`));
+  await page.locator('.tree-row[data-path="hello.txt"]').waitFor({ timeout: 30_000 });
+  const creds = await h.api('GET', '/api/v1/git-credentials');
+  assert.ok(creds[0].last_used_at, JSON.stringify(creds));
+  assert.doesNotMatch(JSON.stringify(creds), new RegExp(TOKEN));
+  // The one refusal above is the only failed request.
+  assert.deepEqual(problems.filter((p) => !/status of 400/.test(p)), []);
+  assert.equal(problems.length, 1, problems.join('\n'));
 });

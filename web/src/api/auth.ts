@@ -1,6 +1,6 @@
 // Sessions and tokens: `/api/v1/auth/…`.
 import { del, get, post, seg } from './http';
-import type { ApiToken, ChangePassword, CreatedToken, CreateTokenRequest, LoginRequest, LoginResponse, Ticket, User } from './types';
+import type { ApiToken, ChangePassword, CreatedToken, CreateGitCredential, CreateTokenRequest, GitCredential, LoginRequest, LoginResponse, Ticket, User } from './types';
 
 export const login = (body: LoginRequest) => post<LoginResponse>('/api/v1/auth/login', body);
 export const logout = () => post<void>('/api/v1/auth/logout');
@@ -11,6 +11,12 @@ export const changePassword = (body: ChangePassword) => post<void>('/api/v1/auth
 export const listTokens = () => get<ApiToken[]>('/api/v1/auth/tokens');
 export const createToken = (body: CreateTokenRequest) => post<CreatedToken>('/api/v1/auth/tokens', body);
 export const revokeToken = (id: string) => del<void>(`/api/v1/auth/tokens/${seg(id)}`);
+
+/// My git credentials: tokens for git servers, given to git inside my
+/// workspaces on demand (the token goes in once and never comes back).
+export const listGitCredentials = () => get<GitCredential[]>('/api/v1/git-credentials');
+export const createGitCredential = (body: CreateGitCredential) => post<GitCredential>('/api/v1/git-credentials', body);
+export const deleteGitCredential = (id: string) => del<void>(`/api/v1/git-credentials/${seg(id)}`);
 
 /// A single-use, short-lived ticket for a WebSocket URL (browsers cannot
 /// send headers on WebSockets).

@@ -21,6 +21,8 @@ export type Ticket = Schemas['TicketDto'];
 export type ApiToken = Schemas['TokenDto'];
 export type CreateTokenRequest = Schemas['CreateTokenRequest'];
 export type CreatedToken = Schemas['CreatedToken'];
+export type GitCredential = Schemas['GitCredentialDto'];
+export type CreateGitCredential = Schemas['CreateGitCredential'];
 
 // Workspaces.
 export type Workspace = Schemas['WorkspaceDto'];

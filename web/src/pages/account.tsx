@@ -1,5 +1,6 @@
 // My account: change my password (my other sessions end), API tokens for
-// scripts and SDKs (the secret shown once), and my models per AI feature.
+// scripts and SDKs (the secret shown once), my git credentials, and my
+// models per AI feature.
 import { useEffect, useState } from 'preact/hooks';
 import { errorMessage } from '../api/http';
 import { createToken, listTokens, revokeToken } from '../api/auth';
@@ -10,6 +11,7 @@ import { Field, FieldErrors, fieldErrors, FormError } from '../components/field'
 import { FeatureModelsForm } from '../components/feature-models';
 import { Confirm } from '../components/confirm';
 import { formatTime } from '../format';
+import { GitCredentials } from '../components/git-credentials';
 
 export function Account(p: PageProps) {
   const [changed, setChanged] = useState(false);
@@ -28,6 +30,7 @@ export function Account(p: PageProps) {
         <PasswordForm onChanged={() => setChanged(true)} />
       </section>
       <Tokens />
+      <GitCredentials />
       <section class="card section">
         <h3>My models</h3>
         <p class="muted small">The model each AI feature uses for you. Leave a field blank to use the admins' default.</p>
