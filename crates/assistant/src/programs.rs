@@ -265,7 +265,15 @@ pub fn dangerous(words: &[String]) -> Option<String> {
                 && args
                     .iter()
                     .any(|a| a == "-v" || a == "-vv" || a == "--verbose");
+            // `git credential fill` (and the helpers it runs) hands out
+            // the user's stored tokens: never without the user.
+            let credential = args
+                .iter()
+                .find(|a| !a.starts_with('-'))
+                .filter(|a| a.starts_with("credential"))
+                .map(|a| format!("{a} (reads stored git credentials)"));
             global
+                .or(credential)
                 .or_else(|| status_verbose.then(|| "--verbose".to_owned()))
                 .or_else(|| {
                     flag(&[
@@ -285,6 +293,12 @@ pub fn dangerous(words: &[String]) -> Option<String> {
                         "--output-directory",
                     ])
                 })
+        }
+        // git's credential helper and the agent binary it runs hand out
+        // the user's stored git tokens.
+        "aicockpit-git-credential" => Some("(asks for stored git credentials)".to_owned()),
+        p if p.starts_with("workspace-agent") => {
+            Some("(the workspace agent hands out stored git credentials)".to_owned())
         }
         "find" => flag(&[
             "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf",
@@ -469,6 +483,11 @@ mod tests {
             "git grep -O sh x",
             "git diff --ext-diff",
             "git fetch --upload-pack=x",
+            "git credential fill",
+            "git credential-cache get",
+            "aicockpit-git-credential get",
+            "/usr/local/bin/aicockpit-git-credential get",
+            "/.aicockpit/workspace-agent-0123abcd git-credential get",
             "find . -exec rm {} ;",
             "find . -delete",
             "find . -fprint /tmp/x",
