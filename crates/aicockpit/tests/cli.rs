@@ -316,3 +316,82 @@ async fn the_cli_drives_the_whole_lifecycle_with_trustworthy_exit_codes() {
     assert!(!cli.config.exists());
     assert_eq!(cli.code(&["ws", "ls"]), 3, "logged out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_credentials_are_added_listed_and_removed_without_the_token_ever_printed() {
+    const TOKEN: &str = "tok-cli-c0ffee12";
+    let ts = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = Cli {
+        ts: &ts,
+        config: dir.path().join("cli.json"),
+    };
+    let member = ts.user("gitcli", aicockpit_core::auth::Role::Member).await;
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut all = vec!["--server", ts.url.as_str()];
+        all.extend_from_slice(args);
+        cli.run(&all, stdin, Some(&member))
+    };
+    let out = run(
+        &[
+            "git-credential",
+            "add",
+            "https://git.example.com",
+            "--username",
+            "me",
+            "--token-stdin",
+        ],
+        Some(&format!("{TOKEN}\n")),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("https://git.example.com"), "{text}");
+    let out = run(&["--json", "git-credentials", "ls"], None);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v: Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(v[0]["origin"], "https://git.example.com", "{v}");
+    assert_eq!(v[0]["username"], "me", "{v}");
+    assert!(!listed.contains(TOKEN) && !text.contains(TOKEN));
+    // A URL with a repository path is bad input (2); a second one for the
+    // same server is a conflict (5); removing an unknown one is 4.
+    let bad = run(
+        &[
+            "git-credential",
+            "add",
+            "https://git.example.com/org/repo.git",
+            "--token-stdin",
+        ],
+        Some("t\n"),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let again = run(
+        &[
+            "git-credential",
+            "add",
+            "https://git.example.com",
+            "--token-stdin",
+        ],
+        Some("t\n"),
+    );
+    assert_eq!(again.status.code(), Some(5));
+    assert_eq!(
+        run(&["git-credential", "rm", "https://other.example.com"], None)
+            .status
+            .code(),
+        Some(4)
+    );
+    let out = run(&["git-credential", "rm", "https://git.example.com/"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["--json", "git-credential", "ls"], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+}
