@@ -476,6 +476,30 @@ async fn a_private_repository_clones_and_pushes_with_a_stored_token_never_writte
     let (_, list) = alice.get("/api/v1/git-credentials").await;
     assert!(list[0]["last_used_at"].is_string(), "{list}");
 
+    // A flood of asks from inside: at most 60 a minute are answered, the
+    // excess is noted once.
+    let host = srv.url.trim_start_matches("http://");
+    let (code, out, err) = alice
+        .sh(
+            "private",
+            &format!(
+                "n=0; for i in $(seq 70); do \
+                   printf 'protocol=http\\nhost={host}\\n\\n' | aicockpit-git-credential get | grep -q password= && n=$((n+1)); \
+                 done; echo $n"
+            ),
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let answered: u32 = out.trim().parse().unwrap_or(999);
+    assert!(
+        (50..=60).contains(&answered),
+        "answered {answered} of 70: {out}"
+    );
+    assert_eq!(
+        audit_rows(&admin, "git_credential.throttled").await.len(),
+        1
+    );
+
     // Another user's workspace gets nothing of alice's.
     let carol = ts.api(&ts.user("carol", aicockpit_core::auth::Role::Member).await);
     let (s, v) = carol

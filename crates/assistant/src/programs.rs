@@ -297,6 +297,9 @@ pub fn dangerous(words: &[String]) -> Option<String> {
         // git's credential helper and the agent binary it runs hand out
         // the user's stored git tokens.
         "aicockpit-git-credential" => Some("(asks for stored git credentials)".to_owned()),
+        p if p.starts_with("git-credential") => {
+            Some("(a git credential helper hands out stored credentials)".to_owned())
+        }
         p if p.starts_with("workspace-agent") => {
             Some("(the workspace agent hands out stored git credentials)".to_owned())
         }
@@ -486,6 +489,8 @@ mod tests {
             "git credential fill",
             "git credential-cache get",
             "aicockpit-git-credential get",
+            "/usr/lib/git-core/git-credential fill",
+            "git-credential-store get",
             "/usr/local/bin/aicockpit-git-credential get",
             "/.aicockpit/workspace-agent-0123abcd git-credential get",
             "find . -exec rm {} ;",

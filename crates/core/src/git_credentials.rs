@@ -26,9 +26,10 @@ const MAX_PER_USER: usize = 100;
 /// Bytes of a token or user name, at most.
 const MAX_SECRET: usize = 4096;
 const MAX_USERNAME: usize = 256;
-/// Credentials one workspace may be given per minute: a runaway loop (or
-/// a hostile one) inside cannot flood the audit record.
-const MAX_RELEASES_PER_MINUTE: u32 = 60;
+/// Asks one workspace may make per minute (gets, and erases after a
+/// refusal): a runaway loop (or a hostile one) inside cannot flood the
+/// store or the audit record.
+const MAX_ASKS_PER_MINUTE: u32 = 60;
 
 /// A stored credential as its owner sees it: never the token.
 #[derive(Debug, Clone)]
@@ -60,8 +61,8 @@ pub struct GitCredentials {
     store: Store,
     secrets: SecretBox,
     audit: Arc<Audit>,
-    /// Releases per workspace in the current minute.
-    releases: Mutex<HashMap<String, (Instant, u32)>>,
+    /// Asks per workspace in the current minute.
+    asks: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
 fn invalid(message: impl Into<String>) -> CoreError {
@@ -103,7 +104,9 @@ fn origin_of_ask(ask: &GitCredentialAsk) -> Option<String> {
     if !ask.is_bounded() || !matches!(ask.protocol.as_str(), "http" | "https") {
         return None;
     }
-    if ask.host.contains(['/', '@', '?', '#', '\\']) {
+    // `%`: git has decoded the host already; the url crate would decode
+    // it again and match a host git never meant.
+    if ask.host.contains(['/', '@', '?', '#', '\\', '%']) {
         return None;
     }
     origin_of(&format!("{}://{}/", ask.protocol, ask.host)).ok()
@@ -129,7 +132,7 @@ impl GitCredentials {
             store,
             secrets,
             audit,
-            releases: Mutex::new(HashMap::new()),
+            asks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -236,6 +239,27 @@ impl GitCredentials {
                 return None;
             }
         };
+        // Every ask counts, before anything is written: a loop inside (or
+        // a hostile one) cannot flood the store or the audit record.
+        match self.count_ask(&ws) {
+            Budget::Within => {}
+            Budget::JustSpent => {
+                let e = Entry::done(
+                    "system",
+                    Some(&ws),
+                    "git_credential.throttled",
+                    json!({"origin": origin, "per_minute": MAX_ASKS_PER_MINUTE}),
+                )
+                .with_result("throttled");
+                self.audit.note(e).await;
+                return None;
+            }
+            Budget::Spent => return None,
+        }
+        if ask.op == GitCredentialOp::Store {
+            // The workspace cannot set credentials.
+            return None;
+        }
         let rec = match self.store.git_credential_for(&owner, &origin).await {
             Ok(Some(rec)) => rec,
             Ok(None) => return None,
@@ -247,61 +271,62 @@ impl GitCredentials {
         let detail = json!({
             "credential": rec.id, "origin": origin, "path": ask.path,
         });
-        match ask.op {
-            GitCredentialOp::Store => None,
-            GitCredentialOp::Erase => {
-                let _ = self
-                    .store
-                    .touch_git_credential(&rec.id, now_ms(), true)
-                    .await;
-                let e = Entry::done("system", Some(&ws), "git_credential.rejected", detail)
-                    .with_result("refused_by_git_server");
-                self.audit.note(e).await;
-                None
-            }
-            GitCredentialOp::Get => {
-                if !self.may_release(&ws) {
-                    let e = Entry::done("system", Some(&ws), "git_credential.use", detail)
-                        .with_result("throttled");
-                    self.audit.note(e).await;
-                    return None;
-                }
-                let password = match self.secrets.open(&rec.secret) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        warn!(credential = %rec.id, error = %e, "a git credential does not open");
-                        return None;
-                    }
-                };
-                let _ = self
-                    .store
-                    .touch_git_credential(&rec.id, now_ms(), false)
-                    .await;
-                self.audit
-                    .note(Entry::done(
-                        "system",
-                        Some(&ws),
-                        "git_credential.use",
-                        detail,
-                    ))
-                    .await;
-                Some(GitCredential {
-                    username: rec.username,
-                    password,
-                })
-            }
+        if ask.op == GitCredentialOp::Erase {
+            let _ = self
+                .store
+                .touch_git_credential(&rec.id, now_ms(), true)
+                .await;
+            let e = Entry::done("system", Some(&ws), "git_credential.rejected", detail)
+                .with_result("refused_by_git_server");
+            self.audit.note(e).await;
+            return None;
         }
+        let password = match self.secrets.open(&rec.secret) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(credential = %rec.id, error = %e, "a git credential does not open");
+                return None;
+            }
+        };
+        let _ = self
+            .store
+            .touch_git_credential(&rec.id, now_ms(), false)
+            .await;
+        self.audit
+            .note(Entry::done(
+                "system",
+                Some(&ws),
+                "git_credential.use",
+                detail,
+            ))
+            .await;
+        Some(GitCredential {
+            username: rec.username,
+            password,
+        })
     }
 
-    /// Counts a release for `ws`; false once it had its share this minute.
-    fn may_release(&self, ws: &str) -> bool {
-        let mut m = self.releases.lock().unwrap_or_else(|p| p.into_inner());
+    /// Counts an ask from `ws` against its share for this minute.
+    fn count_ask(&self, ws: &str) -> Budget {
+        let mut m = self.asks.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         m.retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(60));
         let (_, n) = m.entry(ws.to_owned()).or_insert((now, 0));
-        *n += 1;
-        *n <= MAX_RELEASES_PER_MINUTE
+        *n = n.saturating_add(1);
+        match (*n).cmp(&(MAX_ASKS_PER_MINUTE + 1)) {
+            std::cmp::Ordering::Less => Budget::Within,
+            std::cmp::Ordering::Equal => Budget::JustSpent,
+            std::cmp::Ordering::Greater => Budget::Spent,
+        }
     }
+}
+
+/// Where a workspace stands with its asks this minute.
+enum Budget {
+    Within,
+    /// The first ask over: noted once on the record.
+    JustSpent,
+    Spent,
 }
 
 #[cfg(test)]
@@ -348,6 +373,7 @@ mod tests {
             (ask("https", "evil.com/@github.com"), None),
             (ask("https", "user@github.com"), None),
             (ask("https", "github.com#x"), None),
+            (ask("https", "github%2ecom"), None),
             (ask("https", ""), None),
         ] {
             assert_eq!(origin_of_ask(&a).as_deref(), want, "{a:?}");

@@ -97,7 +97,14 @@ pub(crate) async fn command(args: &[String], socket: Option<Addr>) -> Result<Str
     let credential: Option<GitCredential> =
         serde_json::from_value(answer).map_err(|e| format!("unexpected answer: {e}"))?;
     Ok(match (op, credential) {
-        (GitCredentialOp::Get, Some(c)) => {
+        // Whoever answered, no line of git's protocol is smuggled in.
+        (GitCredentialOp::Get, Some(c))
+            if !c
+                .username
+                .chars()
+                .chain(c.password.chars())
+                .any(char::is_control) =>
+        {
             format!("username={}\npassword={}\n", c.username, c.password)
         }
         _ => String::new(),

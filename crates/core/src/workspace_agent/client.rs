@@ -198,8 +198,15 @@ impl AgentConn {
                         let ch = *channel;
                         self.deliver(ch, ChannelMsg::Event(event));
                     }
-                    Event::TermExit { .. } | Event::GitCredentialWanted { .. } => {
+                    Event::TermExit { .. } => {
                         let _ = self.events.send(event);
+                    }
+                    // Only asks within bounds are kept for the answerer
+                    // (the broadcast holds up to its capacity of them).
+                    Event::GitCredentialWanted { query, .. } => {
+                        if query.is_bounded() {
+                            let _ = self.events.send(event);
+                        }
                     }
                 },
                 _ => {}

@@ -32,7 +32,9 @@ pub const GIT_CREDENTIAL_COMMAND: &str = "/usr/local/bin/aicockpit-git-credentia
 /// The system git configuration, where the helper is named.
 const SYSTEM_GITCONFIG: &str = "/etc/gitconfig";
 /// How much of an existing system git configuration is read back.
-const MAX_GITCONFIG: u64 = 256 * 1024;
+/// (Larger ones, and ones that are not regular files, read as absent
+/// and are replaced by the helper's section alone.)
+const MAX_GITCONFIG: u64 = 1024 * 1024;
 
 /// The agent binary the server hands out.
 #[derive(Clone)]
@@ -259,19 +261,23 @@ impl AgentHub {
             .read_file(container, SYSTEM_GITCONFIG, MAX_GITCONFIG)
             .await?
             .unwrap_or_default();
-        let text = String::from_utf8_lossy(&found);
-        if text.contains(GIT_CREDENTIAL_COMMAND) {
+        // Bytes, not text: a configuration in another encoding is kept as
+        // it is.
+        let named = found
+            .windows(GIT_CREDENTIAL_COMMAND.len())
+            .any(|w| w == GIT_CREDENTIAL_COMMAND.as_bytes());
+        if named {
             return Ok(());
         }
-        let mut config = text.into_owned();
-        if !config.is_empty() && !config.ends_with('\n') {
-            config.push('\n');
+        let mut config = found;
+        if config.last().is_some_and(|b| *b != b'\n') {
+            config.push(b'\n');
         }
-        config.push_str(&format!(
+        config.extend_from_slice(format!(
             "# Added by AiCockpit: git asks the server for your stored credentials.\n[credential]\n\thelper = {GIT_CREDENTIAL_COMMAND}\n"
-        ));
+        ).as_bytes());
         self.runtime
-            .put_file(container, SYSTEM_GITCONFIG, config.as_bytes(), 0o644)
+            .put_file(container, SYSTEM_GITCONFIG, &config, 0o644)
             .await?;
         Ok(())
     }
@@ -307,7 +313,9 @@ fn answer_git_credentials(conn: &Arc<AgentConn>, container: &str, creds: Arc<Git
                 break;
             };
             let answer = Request::GitCredentialAnswer { ask, credential };
-            if let Err(e) = conn.call(answer, Duration::from_secs(10)).await {
+            // Short: an agent that does not take answers must not hold
+            // the asks queued behind this one.
+            if let Err(e) = conn.call(answer, Duration::from_secs(2)).await {
                 warn!(container = %container, error = %e, "could not answer a git credential ask");
             }
         }

@@ -13,3 +13,6 @@ CREATE TABLE git_credentials (
     rejected_at  BIGINT,
     UNIQUE (user_id, origin)
 );
+
+-- Credential asks find their workspace by container id.
+CREATE INDEX workspaces_container_id ON workspaces(container_id);
