@@ -1,20 +1,22 @@
-//! Streamed request bodies that are drained (within bounds) when a handler
-//! refuses them part-way.
+//! Request bodies: refused ones are drained (within bounds) so the client
+//! reads the refusal, and streamed ones reach core with our error type.
 //!
-//! Why: when a handler answers before the client finished sending (a 413
-//! after the limit, a 400 for a bad archive), the server closes the socket
-//! with unread bytes in it; the kernel then resets the connection and the
-//! client often loses the answer ("connection closed before message
-//! completed") instead of reading the clear error it was sent. Reading and
-//! discarding what is left — at most [`DRAIN_BYTES`] within [`DRAIN_TIME`],
-//! so a client cannot hold the server with an endless body — lets the error
-//! arrive.
+//! Why: when the server answers before the client finished sending (a 413
+//! past the limit, a 400 for a bad archive), the connection is closed with
+//! unread bytes in it; the kernel then resets it and the client often
+//! loses the answer ("connection closed before message completed") instead
+//! of reading the clear error it was sent. [`drain_refused`] keeps reading
+//! and discarding the rest of an error's request body in the background —
+//! at most [`DRAIN_BYTES`] within [`DRAIN_TIME`], so a client cannot hold
+//! the server with an endless body — while the answer goes out.
 
 use aicockpit_core::CoreError;
 use axum::body::{Body, BodyDataStream};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -22,43 +24,40 @@ use std::time::Duration;
 
 /// The most that is read and thrown away after a refusal.
 const DRAIN_BYTES: usize = 64 * 1024 * 1024;
-/// The longest a refusal waits for the rest of a body.
+/// The longest the rest of a refused body is read.
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
-/// A request body's data that a handler consumes while the route keeps a
-/// handle to drain what is left.
+/// A request body's data, shared between the handler and this layer,
+/// which drains what the handler left when it refused the request.
 #[derive(Clone)]
-pub(crate) struct SharedBody(Arc<Mutex<BodyDataStream>>);
+struct SharedBody(Arc<Mutex<BodyDataStream>>);
 
 impl Stream for SharedBody {
-    type Item = Result<Bytes, CoreError>;
+    type Item = Result<Bytes, axum::Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // The lock is only ever held for one poll, never across an await.
         let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        Pin::new(&mut *inner).poll_next(cx).map(|item| {
-            item.map(|r| {
-                r.map_err(|e| {
-                    CoreError::invalid("body_error", format!("reading the body failed: {e}"))
-                })
-            })
-        })
+        Pin::new(&mut *inner).poll_next(cx)
     }
 }
 
-/// Runs `consume` over the body; if it fails, drains the rest of the body
-/// (bounded) before the error goes back, so the client reads it.
-pub(crate) async fn consume_or_drain<T, E, F, Fut>(body: Body, consume: F) -> Result<T, E>
-where
-    F: FnOnce(SharedBody) -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
+/// Middleware: an error answer goes out while the rest of its request's
+/// body is read and discarded (bounded) in the background.
+pub(crate) async fn drain_refused(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
     let shared = SharedBody(Arc::new(Mutex::new(body.into_data_stream())));
-    let result = consume(shared.clone()).await;
-    if result.is_err() {
-        drain(shared).await;
+    let resp = next
+        .run(Request::from_parts(
+            parts,
+            Body::from_stream(shared.clone()),
+        ))
+        .await;
+    let status = resp.status();
+    if status.is_client_error() || status.is_server_error() {
+        tokio::spawn(drain(shared));
     }
-    result
+    resp
 }
 
 async fn drain(mut body: SharedBody) {
@@ -72,4 +71,11 @@ async fn drain(mut body: SharedBody) {
         }
     })
     .await;
+}
+
+/// A streamed request body as core reads it.
+pub(crate) fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, CoreError>> + Unpin {
+    body.into_data_stream().map(|r| {
+        r.map_err(|e| CoreError::invalid("body_error", format!("reading the body failed: {e}")))
+    })
 }

@@ -232,6 +232,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             routes::previews::dispatch,
         ))
+        // Refusals reach clients that are still sending (see `body`).
+        .layer(axum::middleware::from_fn(body::drain_refused))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)

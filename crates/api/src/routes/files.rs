@@ -2,7 +2,7 @@
 //! Paths travel in the query string (`?path=src/main.rs`), relative to
 //! /workspace; the agent refuses anything that leaves it.
 
-use crate::body::consume_or_drain;
+use crate::body::body_stream;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::AppState;
@@ -197,10 +197,10 @@ pub(crate) async fn write(
             .and_then(|v| v.to_str().ok())
             == Some("*"),
     };
-    let meta = consume_or_drain(body, |body| {
-        s.files.write_stream(&p, &id, &q.path, mode, body)
-    })
-    .await?;
+    let meta = s
+        .files
+        .write_stream(&p, &id, &q.path, mode, body_stream(body))
+        .await?;
     let etag = meta.etag.clone();
     Ok(with_etag(&etag, Json(meta)))
 }
@@ -378,10 +378,8 @@ pub(crate) async fn upload(
             "upload multipart/form-data files or an application/x-tar, application/gzip or application/zip archive",
         ));
     }
-    let stats = consume_or_drain(req.into_body(), |body| {
-        s.files.unpack(&p, &id, &q.path, body)
-    })
-    .await?;
+    let body = body_stream(req.into_body());
+    let stats = s.files.unpack(&p, &id, &q.path, body).await?;
     let archive = Uploaded::Archive(stats);
     Ok((StatusCode::CREATED, Json(archive)).into_response())
 }

@@ -1,6 +1,6 @@
 //! Snapshots of workspaces and forks of them.
 
-use crate::body::consume_or_drain;
+use crate::body::body_stream;
 use crate::dto::{CreateSnapshotRequest, ForkRequest, RestoreRequest, SnapshotDto, WorkspaceDto};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, Auth, WsAuth};
@@ -142,9 +142,7 @@ pub(crate) async fn import(
     Auth(p): Auth,
     req: Request,
 ) -> ApiResult<(StatusCode, Json<SnapshotDto>)> {
-    let snap = consume_or_drain(req.into_body(), |body| {
-        s.workspaces.import_snapshot(&p, body)
-    })
-    .await?;
+    let body = body_stream(req.into_body());
+    let snap = s.workspaces.import_snapshot(&p, body).await?;
     Ok((StatusCode::CREATED, Json(snap.into())))
 }
