@@ -115,6 +115,16 @@ test('dashboard: a workspace from a git repository shows its clone live and open
 
 test('account: a git credential typed once lets a private repository clone, and is never shown again', { timeout: 300_000 }, async () => {
   const { page, problems } = await h.pageAs();
+  // Without a credential the clone fails, saying where to add one.
+  await page.goto(h.base + '/');
+  await page.getByRole('button', { name: /New workspace|Create your first/ }).first().click();
+  const first = page.getByRole('dialog');
+  await page.locator('input[name=name]').fill('no-credential');
+  await page.locator('input[name=git-url]').fill(`${origin}/private/secret.git`);
+  await first.getByRole('button', { name: 'Create', exact: true }).click();
+  await first.getByRole('alert').filter({ hasText: `git credential for ${origin}` }).waitFor({ timeout: 60_000 });
+  await first.getByRole('link', { name: /Add a git credential/ }).click();
+  await page.waitForURL(/\/account$/);
   await page.goto(h.base + '/account');
   const section = page.getByTestId('git-credentials');
   await section.locator('input[name=git_url]').fill(origin + '/');

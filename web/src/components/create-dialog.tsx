@@ -7,6 +7,7 @@ import { createWorkspace, getSetup, listTemplates } from '../api/workspaces';
 import { unpack } from '../api/files';
 import type { CreateWorkspaceRequest, Template, Workspace } from '../api/types';
 import { Modal } from './modal';
+import { navigate } from '../router';
 
 export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (w: Workspace) => void }) {
   const [templates, setTemplates] = useState<Template[]>([]);
@@ -21,6 +22,8 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
   const [gitRef, setGitRef] = useState('');
   const [log, setLog] = useState<string[]>([]);
   const [failed, setFailed] = useState<Workspace | null>(null);
+  // The clone failed for want of an accepted credential: say where to add one.
+  const [needsCredential, setNeedsCredential] = useState(false);
   const [step, setStep] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -66,6 +69,7 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
         setStep('Cloning…');
         const problem = await followClone(created.id);
         if (problem) {
+          setNeedsCredential(/git credential for/.test(problem));
           setError(`The workspace was created, but its clone failed: ${problem}`);
           setFailed(created);
           setBusy(false);
@@ -170,6 +174,14 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
           <div class="error" role="alert">
             {error}
           </div>
+        )}
+        {needsCredential && (
+          <p class="small">
+            <a href="/account" onClick={(e) => (e.preventDefault(), navigate('/account'))}>
+              Add a git credential on your account page
+            </a>
+            , then create the workspace again.
+          </p>
         )}
         <div class="row end">
           <button type="button" onClick={onClose} disabled={busy}>
