@@ -99,6 +99,12 @@ pub fn origin_of(url: &str) -> Result<String, CoreError> {
     Ok(u.origin().ascii_serialization())
 }
 
+/// The credential origin of an http(s) repository URL, if it has one.
+pub fn origin_of_repository(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    matches!(u.scheme(), "http" | "https").then(|| u.origin().ascii_serialization())
+}
+
 /// The origin git asks about (`protocol` and `host` as git sends them).
 fn origin_of_ask(ask: &GitCredentialAsk) -> Option<String> {
     if !ask.is_bounded() || !matches!(ask.protocol.as_str(), "http" | "https") {
@@ -163,7 +169,7 @@ impl GitCredentials {
             .unwrap_or("git");
         check_text("username", username, MAX_USERNAME)?;
         check_text("token", token, MAX_SECRET)?;
-        if self.store.git_credentials(&p.user_id).await?.len() >= MAX_PER_USER {
+        if self.store.git_credential_count(&p.user_id).await? >= MAX_PER_USER as i64 {
             return Err(CoreError::conflict(
                 "too_many_git_credentials",
                 format!("at most {MAX_PER_USER} git credentials per user"),

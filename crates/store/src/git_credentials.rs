@@ -51,6 +51,16 @@ impl Store {
         .await?)
     }
 
+    /// How many credentials a user has.
+    pub async fn git_credential_count(&self, user_id: &str) -> Result<i64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM git_credentials WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n)
+    }
+
     /// A user's credential for exactly `origin`.
     pub async fn git_credential_for(
         &self,
@@ -97,21 +107,5 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// The workspace whose container is `container_id` and its owner, if
-    /// any and the owner is not disabled (a disabled owner's workspaces
-    /// are given nothing).
-    pub async fn workspace_id_by_container(
-        &self,
-        container_id: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT w.id, w.owner_id FROM workspaces w JOIN users u ON u.id = w.owner_id \
-             WHERE w.container_id = $1 AND u.disabled = 0",
-        )
-        .bind(container_id)
-        .fetch_optional(&self.pool)
-        .await?)
     }
 }

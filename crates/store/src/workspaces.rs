@@ -227,4 +227,20 @@ impl Store {
                 .await?,
         )
     }
+
+    /// The workspace whose container is `container_id` and its owner, if
+    /// any and the owner is not disabled (a disabled owner's workspaces
+    /// are given nothing).
+    pub async fn workspace_id_by_container(
+        &self,
+        container_id: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT w.id, w.owner_id FROM workspaces w JOIN users u ON u.id = w.owner_id \
+             WHERE w.container_id = $1 AND u.disabled = 0",
+        )
+        .bind(container_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
 }

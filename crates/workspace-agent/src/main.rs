@@ -45,17 +45,19 @@ fn main() -> ExitCode {
     // Run inside the workspace by people and scripts (`aicockpit-keepalive`).
     match std::env::args().nth(1).as_deref() {
         Some("keepalive") => {
-            return inside_main(
-                "aicockpit-keepalive",
-                &std::env::args().skip(2).collect::<Vec<_>>(),
-            )
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            return inside_main("aicockpit-keepalive", |socket| async move {
+                keepalive::command(&args, socket)
+                    .await
+                    .map(|d| format!("{d}\n"))
+            });
         }
         // git's credential helper (`aicockpit-git-credential`).
         Some("git-credential") => {
-            return inside_main(
-                "aicockpit-git-credential",
-                &std::env::args().skip(2).collect::<Vec<_>>(),
-            )
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            return inside_main("aicockpit-git-credential", |socket| async move {
+                gitcred::command(&args, socket).await
+            });
         }
         _ => {}
     }
@@ -115,8 +117,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs a command people, scripts or git run inside the workspace.
-fn inside_main(name: &str, args: &[String]) -> ExitCode {
+/// Runs a command people, scripts or git run inside the workspace: what
+/// it prints on success goes to stdout, its error to stderr.
+fn inside_main<F, Fut>(name: &str, command: F) -> ExitCode
+where
+    F: FnOnce(Option<sock::Addr>) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -130,13 +137,7 @@ fn inside_main(name: &str, args: &[String]) -> ExitCode {
     let socket = std::env::var("AICOCKPIT_AGENT_SOCKET")
         .ok()
         .map(|s| sock::Addr::parse(&s));
-    let done = if name == "aicockpit-git-credential" {
-        rt.block_on(gitcred::command(args, socket))
-    } else {
-        rt.block_on(keepalive::command(args, socket))
-            .map(|d| format!("{d}\n"))
-    };
-    match done {
+    match rt.block_on(command(socket)) {
         Ok(out) => {
             print!("{out}");
             ExitCode::SUCCESS

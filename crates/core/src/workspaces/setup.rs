@@ -335,10 +335,7 @@ impl WorkspaceManager {
 
 /// An authentication failure over http(s) says where to fix it.
 fn with_credential_hint(code: &str, message: String, url: &str) -> String {
-    let origin = url.split_once("://").and_then(|(scheme, rest)| {
-        let host = rest.split('/').next()?;
-        crate::git_credentials::origin_of(&format!("{scheme}://{host}")).ok()
-    });
+    let origin = crate::git_credentials::origin_of_repository(url);
     match origin {
         Some(o) if code == "authentication" => format!(
             "{message}; add or replace your git credential for {o} (Settings → Git credentials, or `aicockpit git-credential add {o}`)"
