@@ -3,7 +3,8 @@
 //! database of its own.
 
 use aicockpit_store::{
-    AuditFilter, AuditRecord, Backend, Store, StoreError, TokenRecord, UserRecord, WorkspaceRecord,
+    AuditFilter, AuditRecord, Backend, GitCredentialRecord, Store, StoreError, TokenRecord,
+    UserRecord, WorkspaceRecord,
 };
 use std::collections::BTreeMap;
 
@@ -574,4 +575,94 @@ async fn sqlite_snapshots_roundtrip() {
 #[tokio::test]
 async fn postgres_snapshots_roundtrip() {
     snapshots_roundtrip(postgres().await).await;
+}
+
+async fn git_credentials_and_their_workspaces(s: Store) {
+    let alice = user("alice");
+    let bob = user("bob");
+    s.insert_user(&alice).await.expect("alice");
+    s.insert_user(&bob).await.expect("bob");
+    let cred = |user: &str, origin: &str| GitCredentialRecord {
+        id: id(),
+        user_id: user.into(),
+        origin: origin.into(),
+        username: "git".into(),
+        secret: "v1:sealed".into(),
+        created_at: 1,
+        last_used_at: None,
+        rejected_at: None,
+    };
+    let c = cred(&alice.id, "https://git.example.com");
+    s.insert_git_credential(&c).await.expect("insert");
+    // One per user and origin.
+    assert!(matches!(
+        s.insert_git_credential(&cred(&alice.id, "https://git.example.com"))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    s.insert_git_credential(&cred(&bob.id, "https://git.example.com"))
+        .await
+        .expect("bob's own");
+    assert_eq!(s.git_credential_count(&alice.id).await.expect("count"), 1);
+    assert!(s
+        .git_credential_for(&alice.id, "http://git.example.com")
+        .await
+        .expect("lookup")
+        .is_none());
+    s.touch_git_credential(&c.id, 7, false).await.expect("used");
+    s.touch_git_credential(&c.id, 9, true)
+        .await
+        .expect("refused");
+    let got = s
+        .git_credential_for(&alice.id, "https://git.example.com")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!((got.last_used_at, got.rejected_at), (Some(7), Some(9)));
+    // Only its owner deletes it.
+    assert!(matches!(
+        s.delete_git_credential(&bob.id, &c.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // A workspace is found by its container, unless its owner is disabled.
+    let w = workspace(&alice.id, "dev");
+    s.insert_workspace(&w).await.expect("workspace");
+    s.set_workspace_container(&w.id, Some("c-123"), 2)
+        .await
+        .expect("container");
+    assert_eq!(
+        s.workspace_id_by_container("c-123").await.expect("lookup"),
+        Some((w.id.clone(), alice.id.clone()))
+    );
+    assert_eq!(
+        s.workspace_id_by_container("c-999").await.expect("lookup"),
+        None
+    );
+    // (An enabled admin must remain.)
+    let mut admin = user("admin");
+    admin.role = "admin".into();
+    s.insert_user(&admin).await.expect("admin");
+    s.update_user(&alice.id, None, Some(true))
+        .await
+        .expect("disable");
+    assert_eq!(
+        s.workspace_id_by_container("c-123").await.expect("lookup"),
+        None
+    );
+    s.delete_git_credential(&alice.id, &c.id)
+        .await
+        .expect("delete");
+    assert_eq!(s.git_credential_count(&alice.id).await.expect("count"), 0);
+}
+
+#[tokio::test]
+async fn sqlite_git_credentials_and_their_workspaces() {
+    let (s, _dir) = sqlite().await;
+    git_credentials_and_their_workspaces(s).await;
+}
+
+#[tokio::test]
+async fn postgres_git_credentials_and_their_workspaces() {
+    git_credentials_and_their_workspaces(postgres().await).await;
 }
