@@ -9,6 +9,7 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod devcontainer;
 mod error;
 pub mod files;
 pub mod git_credentials;

@@ -15,11 +15,11 @@ mod error;
 mod exec;
 mod spec;
 
-pub use docker::{is_snapshot_image, DockerRuntime};
+pub use docker::{is_snapshot_image, DockerRuntime, BUILT_IMAGE_REPOSITORY};
 pub use error::RuntimeError;
 pub use exec::OutputSink;
 pub use spec::{
-    Attached, ContainerStatus, DataSeed, DataVolume, ExecOutput, ExecRequest, Limits, PortMapping,
+    Attached, BuildRequest, ContainerStatus, DataSeed, DataVolume, ExecOutput, ExecRequest, Limits, PortMapping,
     Present, Provisioned, ResourceSample, SnapshotRequest, WorkspaceInfo, WorkspaceSpec,
 };
 
@@ -52,6 +52,16 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// attempt is replaced. A start that fails is [`RuntimeError::StartFailed`].
     /// On error nothing made by this call is left behind (kept data stays).
     async fn provision(&self, spec: &WorkspaceSpec) -> Result<Provisioned, RuntimeError>;
+    /// Builds an image from a directory of the running workspace (its files
+    /// read by the backend, at most `req.max_context_bytes`), reporting the
+    /// build's output through `progress`; returns the image reference. An
+    /// image built before from the same content is reused.
+    async fn build_image(
+        &self,
+        handle: &str,
+        req: &BuildRequest,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String, RuntimeError>;
     /// Starts a stopped workspace ([`RuntimeError::StartFailed`] if it cannot).
     async fn start(&self, handle: &str) -> Result<(), RuntimeError>;
     /// Stops gracefully, killing after `grace`; a stopped or missing

@@ -187,3 +187,23 @@ pub struct ResourceSample {
     pub memory_limit_bytes: u64,
     pub pids: u64,
 }
+
+/// An image to build from a directory of a running workspace (a
+/// devcontainer's `build`).
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The build context: an absolute directory in the workspace.
+    pub context_dir: String,
+    /// The Dockerfile, relative to the context (`/`-separated, no `..`).
+    pub dockerfile: String,
+    pub args: std::collections::BTreeMap<String, String>,
+    pub target: Option<String>,
+    /// Memory the build's steps may use.
+    pub memory_bytes: i64,
+    /// The largest context accepted (bytes of its archive).
+    pub max_context_bytes: u64,
+    /// Where the context is spooled on its way to the engine.
+    pub spool_dir: std::path::PathBuf,
+    /// The longest the build may take.
+    pub timeout: Duration,
+}

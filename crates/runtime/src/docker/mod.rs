@@ -1,11 +1,13 @@
 //! [`WorkspaceRuntime`] over the Docker Engine API (Docker or Podman).
 
+mod build;
 mod kept;
 mod lifecycle;
 mod objects;
 mod snapshots;
 mod transfer;
 
+pub use build::BUILT_IMAGE_REPOSITORY;
 pub use snapshots::is_snapshot_image;
 
 use crate::spec::{Present, Provisioned, WorkspaceInfo, WorkspaceSpec};
@@ -207,6 +209,15 @@ impl WorkspaceRuntime for DockerRuntime {
 
     async fn provision(&self, spec: &WorkspaceSpec) -> Result<Provisioned, RuntimeError> {
         self.provision_workspace(spec).await
+    }
+
+    async fn build_image(
+        &self,
+        handle: &str,
+        req: &crate::BuildRequest,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String, RuntimeError> {
+        self.build_workspace_image(handle, req, progress).await
     }
 
     async fn start(&self, handle: &str) -> Result<(), RuntimeError> {

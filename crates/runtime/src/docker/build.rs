@@ -1,0 +1,405 @@
+//! Building an image from a directory of a running workspace (a
+//! devcontainer's Dockerfile): the engine archives the directory (it reads
+//! the container's files itself, so nothing in the workspace can fake the
+//! context), the archive is spooled with a size cap and re-rooted at the
+//! directory, and the engine builds it. The image is tagged by a hash of
+//! what went in (file names, modes and contents, the Dockerfile's path,
+//! the arguments and target), so a second workspace of the same
+//! configuration reuses it without building.
+
+use super::DockerRuntime;
+use crate::spec::BuildRequest;
+use crate::RuntimeError;
+use bollard::query_parameters::{BuildImageOptionsBuilder, DownloadFromContainerOptionsBuilder};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::ReaderStream;
+
+/// The repository built devcontainer images are tagged in.
+pub const BUILT_IMAGE_REPOSITORY: &str = "localhost/aicockpit/devcontainer";
+
+/// Bytes of one progress line passed on.
+const MAX_PROGRESS_LINE: usize = 2048;
+
+/// Removes a spool file when dropped.
+struct Spooled(PathBuf);
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl DockerRuntime {
+    pub(super) async fn build_workspace_image(
+        &self,
+        handle: &str,
+        req: &BuildRequest,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String, RuntimeError> {
+        let name = format!("build-{}", uuid_like());
+        let raw = Spooled(req.spool_dir.join(format!("{name}.raw.tar")));
+        let ctx = Spooled(req.spool_dir.join(format!("{name}.tar")));
+        tokio::fs::create_dir_all(&req.spool_dir).await?;
+        progress(format!("reading the build context {}", req.context_dir));
+        self.spool_dir_archive(handle, &req.context_dir, &raw.0, req.max_context_bytes)
+            .await?;
+        let (raw_path, ctx_path) = (raw.0.clone(), ctx.0.clone());
+        let seed = cache_seed(req);
+        let hash = tokio::task::spawn_blocking(move || reroot(&raw_path, &ctx_path, &seed))
+            .await
+            .map_err(|e| RuntimeError::Engine(format!("re-rooting the build context: {e}")))?
+            .map_err(|m| RuntimeError::Invalid(format!("the build context: {m}")))?;
+        drop(raw);
+        let tag = format!("{BUILT_IMAGE_REPOSITORY}:{}", &hash[..32]);
+        if self.image_exists(&tag).await? {
+            progress(format!(
+                "the image of this configuration was built before: {tag}"
+            ));
+            return Ok(tag);
+        }
+        progress(format!("building {tag}"));
+        match tokio::time::timeout(req.timeout, self.run_build(&ctx.0, &tag, req, progress)).await
+        {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(RuntimeError::Invalid(format!(
+                    "the image build took longer than {} s",
+                    req.timeout.as_secs()
+                )))
+            }
+        }
+        Ok(tag)
+    }
+
+    /// The engine's archive of `dir` (entries under the directory's own
+    /// name) written to `out`, refused past `max` bytes.
+    async fn spool_dir_archive(
+        &self,
+        handle: &str,
+        dir: &str,
+        out: &Path,
+        max: u64,
+    ) -> Result<(), RuntimeError> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(dir)
+            .build();
+        let d = self.client().await?;
+        let mut stream = d.download_from_container(handle, Some(opts));
+        let mut file = tokio::fs::File::create(out).await?;
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| match RuntimeError::from(e) {
+                RuntimeError::NotFound(_) => {
+                    RuntimeError::Invalid(format!("the build context {dir} does not exist"))
+                }
+                other => other,
+            })?;
+            written += chunk.len() as u64;
+            if written > max {
+                return Err(RuntimeError::Invalid(format!(
+                    "the build context {dir} is larger than {} MiB",
+                    max / (1024 * 1024)
+                )));
+            }
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        Ok(())
+    }
+
+    async fn run_build(
+        &self,
+        context: &Path,
+        tag: &str,
+        req: &BuildRequest,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        let args: HashMap<String, String> = req.args.clone().into_iter().collect();
+        let labels: HashMap<String, String> =
+            HashMap::from([("aicockpit.instance".to_owned(), self.instance.clone())]);
+        let memory = i32::try_from(req.memory_bytes).unwrap_or(i32::MAX);
+        let mut opts = BuildImageOptionsBuilder::default()
+            .dockerfile(&req.dockerfile)
+            .t(tag)
+            .buildargs(&args)
+            .labels(&labels)
+            .rm(true)
+            .forcerm(true)
+            .memory(memory);
+        if let Some(t) = &req.target {
+            opts = opts.target(t);
+        }
+        let file = tokio::fs::File::open(context).await?;
+        let body = bollard::body_try_stream(ReaderStream::new(file));
+        let d = self.client().await?;
+        let mut stream = d.build_image(opts.build(), None, Some(body));
+        let mut partial = String::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| match RuntimeError::from(e) {
+                RuntimeError::Invalid(m) | RuntimeError::Engine(m) => {
+                    RuntimeError::Invalid(format!("the image build failed: {m}"))
+                }
+                other => other,
+            })?;
+            if let Some(e) = info.error_detail.and_then(|e| e.message) {
+                return Err(RuntimeError::Invalid(format!("the image build failed: {e}")));
+            }
+            if let Some(s) = info.stream.or(info.status) {
+                partial.push_str(&s);
+                while let Some(i) = partial.find('\n') {
+                    let line: String = partial.drain(..=i).collect();
+                    progress(bounded(line.trim_end()));
+                }
+                if partial.len() > MAX_PROGRESS_LINE {
+                    progress(bounded(&std::mem::take(&mut partial)));
+                }
+            }
+        }
+        if !partial.trim().is_empty() {
+            progress(bounded(partial.trim_end()));
+        }
+        if !self.image_exists(tag).await? {
+            return Err(RuntimeError::Invalid(
+                "the image build ended without an image".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn bounded(s: &str) -> String {
+    let mut end = s.len().min(MAX_PROGRESS_LINE);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// A name for spool files that no two builds share.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
+}
+
+/// What goes into the image's tag besides the files.
+fn cache_seed(req: &BuildRequest) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(b"aicockpit-build-1\0");
+    h.extend_from_slice(req.dockerfile.as_bytes());
+    h.push(0);
+    h.extend_from_slice(req.target.as_deref().unwrap_or("").as_bytes());
+    h.push(0);
+    for (k, v) in &req.args {
+        h.extend_from_slice(k.as_bytes());
+        h.push(b'=');
+        h.extend_from_slice(v.as_bytes());
+        h.push(0);
+    }
+    h
+}
+
+/// Copies the archive `from` (every entry under one top directory) to
+/// `to` with that directory stripped, so the archive's root is the
+/// directory itself, as the engine wants a build context. Only
+/// directories, regular files and links are carried. Returns the hex
+/// SHA-256 of `seed` and each entry's name, type, mode, link and content
+/// (not its times: a fresh clone of the same commit hashes the same).
+fn reroot(from: &Path, to: &Path, seed: &[u8]) -> Result<String, String> {
+    let mut hash = Sha256::new();
+    hash.update(seed);
+    let input = std::fs::File::open(from).map_err(|e| e.to_string())?;
+    let mut archive = tar::Archive::new(input);
+    let out = std::fs::File::create(to).map_err(|e| e.to_string())?;
+    let mut builder = tar::Builder::new(std::io::BufWriter::new(out));
+    let mut buf = Vec::new();
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let path = entry.path().map_err(|e| e.to_string())?.into_owned();
+        let Some(rel) = strip_top(&path)? else {
+            continue;
+        };
+        let kind = entry.header().entry_type();
+        let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(mode);
+        h.set_mtime(0);
+        h.set_entry_type(kind);
+        let rel_s = rel.to_string_lossy().into_owned();
+        hash.update(rel_s.as_bytes());
+        hash.update([0, kind.as_byte()]);
+        hash.update(mode.to_be_bytes());
+        match kind {
+            tar::EntryType::Directory => {
+                h.set_size(0);
+                builder
+                    .append_data(&mut h, &rel, std::io::empty())
+                    .map_err(|e| e.to_string())?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                h.set_entry_type(tar::EntryType::Regular);
+                buf.clear();
+                entry.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+                hash.update((buf.len() as u64).to_be_bytes());
+                hash.update(&buf);
+                h.set_size(buf.len() as u64);
+                builder
+                    .append_data(&mut h, &rel, buf.as_slice())
+                    .map_err(|e| e.to_string())?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| e.to_string())?
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                hash.update(target.to_string_lossy().as_bytes());
+                h.set_size(0);
+                builder
+                    .append_link(&mut h, &rel, &target)
+                    .map_err(|e| e.to_string())?;
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| e.to_string())?
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                let Some(target) = strip_top(&target)? else {
+                    continue;
+                };
+                hash.update(target.to_string_lossy().as_bytes());
+                h.set_size(0);
+                builder
+                    .append_link(&mut h, &rel, &target)
+                    .map_err(|e| e.to_string())?;
+            }
+            // Devices, fifos and the like have no place in a context.
+            _ => continue,
+        }
+        hash.update([0xff]);
+    }
+    builder
+        .into_inner()
+        .and_then(|mut w| std::io::Write::flush(&mut w))
+        .map_err(|e| e.to_string())?;
+    Ok(hash
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// `top/rest` → `rest` (None for `top` itself); a path that leaves its
+/// top directory is refused.
+fn strip_top(path: &Path) -> Result<Option<PathBuf>, String> {
+    use std::path::Component;
+    let mut parts = path.components();
+    match parts.next() {
+        Some(Component::Normal(_)) => {}
+        Some(Component::CurDir) => return strip_top(parts.as_path()),
+        _ => return Err(format!("unexpected entry {}", path.display())),
+    }
+    let rest: PathBuf = parts.as_path().to_path_buf();
+    if rest
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(format!("unexpected entry {}", path.display()));
+    }
+    Ok((!rest.as_os_str().is_empty()).then_some(rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn archive(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, content) in entries {
+            let mut h = tar::Header::new_gnu();
+            match content {
+                Some(c) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_size(c.len() as u64);
+                    h.set_mode(0o644);
+                    h.set_mtime(12345);
+                    b.append_data(&mut h, name, *c).unwrap();
+                }
+                None => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    h.set_mode(0o755);
+                    b.append_data(&mut h, name, std::io::empty()).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn names(tar_bytes: &[u8]) -> Vec<String> {
+        let mut a = tar::Archive::new(tar_bytes);
+        a.entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_context_is_rooted_at_its_directory_and_hashed_without_times() {
+        let dir = tempfile_dir();
+        let raw = dir.join("raw.tar");
+        let out = dir.join("out.tar");
+        std::fs::write(
+            &raw,
+            archive(&[
+                (".devcontainer", None),
+                (".devcontainer/Dockerfile", Some(b"FROM x\n")),
+                (".devcontainer/sub", None),
+                (".devcontainer/sub/a", Some(b"a")),
+            ]),
+        )
+        .unwrap();
+        let h1 = reroot(&raw, &out, b"seed").unwrap();
+        assert_eq!(
+            names(&std::fs::read(&out).unwrap()),
+            vec!["Dockerfile", "sub", "sub/a"]
+        );
+        assert_eq!(h1, reroot(&raw, &out, b"seed").unwrap());
+        assert_ne!(h1, reroot(&raw, &out, b"other").unwrap());
+        std::fs::write(
+            &raw,
+            archive(&[
+                (".devcontainer", None),
+                (".devcontainer/Dockerfile", Some(b"FROM y\n")),
+            ]),
+        )
+        .unwrap();
+        assert_ne!(h1, reroot(&raw, &out, b"seed").unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn entries_leaving_the_directory_are_refused() {
+        for bad in ["/etc/passwd", "a/../../x", "../x"] {
+            assert!(strip_top(Path::new(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(strip_top(Path::new("top")).unwrap(), None);
+        assert_eq!(
+            strip_top(Path::new("./top/a/b")).unwrap(),
+            Some(PathBuf::from("a/b"))
+        );
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("aicockpit-reroot-{}", uuid_like()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
