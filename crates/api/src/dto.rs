@@ -238,6 +238,11 @@ impl From<GitSourceDto> for aicockpit_core::workspaces::git::GitSource {
 pub(crate) struct SetupDto {
     /// `git_clone`.
     pub kind: &'static str,
+    /// The step under way, or where it ended: `clone`, `devcontainer`
+    /// (reading the configuration), `image` (pulling or building),
+    /// `container` (making it again from the image), `lifecycle` (its
+    /// commands).
+    pub phase: &'static str,
     /// Where from (the repository's URL).
     pub source: String,
     /// `running`, `succeeded` or `failed`.
@@ -248,7 +253,11 @@ pub(crate) struct SetupDto {
     /// Ask again from here (the last line again while git rewrites it).
     pub next: u64,
     /// Why it failed: `authentication`, `not_found`, `unknown_ref`,
-    /// `network`, `not_empty`, `git_missing`, `timeout` or `failed`.
+    /// `network`, `not_empty`, `git_missing`, `timeout` (the clone);
+    /// `devcontainer_invalid`, `devcontainer_refused` (a property that
+    /// would weaken isolation), `image_unavailable`, `image_build_failed`,
+    /// `quota_exceeded`, `devcontainer_start_failed`, `lifecycle_failed`,
+    /// `interrupted` (the devcontainer); or `failed`.
     pub error_code: Option<String>,
     pub error: Option<String>,
     pub started_ms: i64,
@@ -259,6 +268,7 @@ impl From<aicockpit_core::workspaces::SetupView> for SetupDto {
     fn from(v: aicockpit_core::workspaces::SetupView) -> Self {
         SetupDto {
             kind: v.kind,
+            phase: v.phase,
             source: v.source,
             state: v.state.as_str(),
             from: v.from,
@@ -268,6 +278,84 @@ impl From<aicockpit_core::workspaces::SetupView> for SetupDto {
             error: v.error,
             started_ms: v.started_ms,
             finished_ms: v.finished_ms,
+        }
+    }
+}
+
+/// The devcontainer.json applied to a workspace, as the server read it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct DevcontainerDto {
+    /// Where it was found in the repository.
+    pub path: String,
+    pub name: Option<String>,
+    /// The image it names, or None when it was built.
+    pub image: Option<String>,
+    /// The Dockerfile it was built from (relative to `build_context`).
+    pub dockerfile: Option<String>,
+    pub build_context: Option<String>,
+    pub container_env: std::collections::BTreeMap<String, String>,
+    /// Names only: values may hold what the project keeps there.
+    pub remote_env: Vec<String>,
+    pub remote_user: Option<String>,
+    pub container_user: Option<String>,
+    pub workspace_folder: String,
+    pub forward_ports: Vec<DevcontainerPortDto>,
+    /// The lifecycle commands it has, in the order they run.
+    pub lifecycle: Vec<String>,
+    pub cpus: Option<f64>,
+    pub memory_mb: Option<i64>,
+    /// What was read but not acted on, and why.
+    pub notes: Vec<String>,
+}
+
+/// A port the configuration forwards, with its attributes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct DevcontainerPortDto {
+    pub port: u16,
+    pub label: Option<String>,
+    /// `notify`, `openBrowser`, `openBrowserOnce`, `openPreview`, `silent`
+    /// or `ignore`.
+    pub on_auto_forward: Option<String>,
+}
+
+impl From<aicockpit_core::devcontainer::DevContainer> for DevcontainerDto {
+    fn from(c: aicockpit_core::devcontainer::DevContainer) -> Self {
+        use aicockpit_core::devcontainer::ImageSource;
+        let (image, dockerfile, build_context) = match c.image {
+            ImageSource::Image(i) => (Some(i), None, None),
+            ImageSource::Build {
+                context_dir,
+                dockerfile,
+                ..
+            } => (None, Some(dockerfile), Some(context_dir)),
+        };
+        DevcontainerDto {
+            path: c.path,
+            name: c.name,
+            image,
+            dockerfile,
+            build_context,
+            container_env: c.container_env,
+            remote_env: c.remote_env.into_keys().collect(),
+            remote_user: c.remote_user,
+            container_user: c.container_user,
+            workspace_folder: c.workspace_folder,
+            forward_ports: c
+                .forward_ports
+                .iter()
+                .map(|&port| {
+                    let a = c.ports_attributes.get(&port).cloned().unwrap_or_default();
+                    DevcontainerPortDto {
+                        port,
+                        label: a.label,
+                        on_auto_forward: a.on_auto_forward,
+                    }
+                })
+                .collect(),
+            lifecycle: c.lifecycle.commands.into_iter().map(|(p, _)| p).collect(),
+            cpus: c.cpus,
+            memory_mb: c.memory_mb,
+            notes: c.notes,
         }
     }
 }

@@ -112,6 +112,7 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::exec))
         .routes(routes!(workspaces::usage))
         .routes(routes!(workspaces::setup))
+        .routes(routes!(workspaces::devcontainer))
         .routes(routes!(terminals::list, terminals::create))
         .routes(routes!(terminals::kill))
         .routes(routes!(terminals::ws))

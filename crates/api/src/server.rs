@@ -91,7 +91,7 @@ impl App {
         let workspace_agents =
             Arc::new(AgentHub::new(runtime.clone(), agent_binary, WORKSPACE_DIR));
         workspace_agents.serve_git_credentials(git_credentials.clone());
-        let workspaces = Arc::new(WorkspaceManager::new(
+        let workspaces = WorkspaceManager::new(
             store.clone(),
             runtime,
             catalog,
@@ -103,7 +103,7 @@ impl App {
             },
             workspace_agents,
             audit.clone(),
-        ));
+        );
         let files = Arc::new(aicockpit_core::files::WorkspaceFiles::new(
             workspaces.clone(),
             audit.clone(),

@@ -25,6 +25,9 @@ pub use spec::{
 
 use async_trait::async_trait;
 
+/// A look at a Dockerfile before it is built: `Err` says why not.
+pub type DockerfileCheck = dyn for<'a> Fn(&'a [u8]) -> Result<(), String> + Send + Sync;
+
 /// What a backend does with workspaces.
 ///
 /// Per-workspace calls take the handle [`WorkspaceRuntime::provision`]
@@ -55,11 +58,14 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// Builds an image from a directory of the running workspace (its files
     /// read by the backend, at most `req.max_context_bytes`), reporting the
     /// build's output through `progress`; returns the image reference. An
-    /// image built before from the same content is reused.
+    /// image built before from the same content is reused. `check` sees the
+    /// Dockerfile as the engine will (from the context sent), and its
+    /// refusal stops the build.
     async fn build_image(
         &self,
         handle: &str,
         req: &BuildRequest,
+        check: &crate::DockerfileCheck,
         progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<String, RuntimeError>;
     /// Starts a stopped workspace ([`RuntimeError::StartFailed`] if it cannot).

@@ -208,6 +208,32 @@ impl Store {
         Ok(())
     }
 
+    /// Changes what a workspace is made of (its devcontainer's image,
+    /// environment, user and limits), for its next container.
+    pub async fn set_workspace_shape(
+        &self,
+        w: &WorkspaceRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query(
+            "UPDATE workspaces SET image = $1, env = $2, run_as = $3, cpu_millis = $4, \
+             memory_mb = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(&w.image)
+        .bind(to_json(&w.env))
+        .bind(&w.run_as)
+        .bind(w.cpu_millis)
+        .bind(w.memory_mb)
+        .bind(now)
+        .bind(&w.id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub async fn delete_workspace(&self, id: &str) -> Result<(), StoreError> {
         let r = sqlx::query("DELETE FROM workspaces WHERE id = $1")
             .bind(id)

@@ -323,6 +323,28 @@ pub(crate) async fn setup(
 
 #[utoipa::path(
     get,
+    path = "/workspaces/{id}/devcontainer",
+    tag = "workspaces",
+    summary = "The devcontainer.json applied to the workspace (404 when none was)",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = crate::dto::DevcontainerDto), (status = 404, description = "No devcontainer.json was applied", body = crate::openapi::ErrorBody))
+)]
+pub(crate) async fn devcontainer(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<crate::dto::DevcontainerDto>> {
+    match s.workspaces.devcontainer(&p, &id).await? {
+        Some(c) => Ok(Json(c.into())),
+        None => Err(aicockpit_core::CoreError::NotFound(format!(
+            "no devcontainer.json was applied to workspace {id:?}"
+        ))
+        .into()),
+    }
+}
+
+#[utoipa::path(
+    get,
     path = "/workspaces/{id}/usage",
     tag = "workspaces",
     summary = "Resource use now",

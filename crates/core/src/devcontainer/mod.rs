@@ -10,9 +10,11 @@
 //! `runArgs`, host bind mounts, `appPort`, `workspaceMount`) is refused
 //! with a message naming the property.
 
+mod dockerfile;
 mod lifecycle;
 mod vars;
 
+pub use dockerfile::check_bases;
 pub use lifecycle::{Command, Lifecycle, LIFECYCLE_ORDER};
 pub use vars::{substitute, Vars};
 

@@ -131,6 +131,8 @@ pub struct WorkspaceManager {
     /// What new workspaces are being set up with (a git clone), and how
     /// it went.
     pub(super) setups: Arc<super::setup::Setups>,
+    /// This manager, for the background work it starts (a setup).
+    pub(super) me: std::sync::Weak<WorkspaceManager>,
 }
 
 /// A workspace's resource use now.
@@ -164,8 +166,8 @@ impl WorkspaceManager {
         opts: ManagerOptions,
         workspace_agents: Arc<AgentHub>,
         audit: Arc<Audit>,
-    ) -> Self {
-        WorkspaceManager {
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| WorkspaceManager {
             store,
             runtime,
             catalog,
@@ -178,7 +180,8 @@ impl WorkspaceManager {
             activity: Arc::new(Activity::default()),
             pool: Default::default(),
             setups: Default::default(),
-        }
+            me: me.clone(),
+        })
     }
 
     /// Resource use of a running workspace; None when it is not running.
@@ -594,8 +597,12 @@ impl WorkspaceManager {
         let pool = NetPool::parse(&lim.network_pool, lim.network_prefix)
             .map_err(|e| CoreError::Internal(format!("workspaces.network_pool: {e}")))?;
         // Arbitrary images: their init may not run, and a fresh /workspace
-        // would be root's. Our own template images are known to be right.
-        let arbitrary = rec.template.is_none();
+        // would be root's. Our own template images (and snapshots of them)
+        // are known to be right; a devcontainer's image is not.
+        let arbitrary = match rec.template.as_deref().and_then(|t| self.catalog.get(t)) {
+            None => true,
+            Some(t) => t.image != rec.image && !aicockpit_runtime::is_snapshot_image(&rec.image),
+        };
         Ok(WorkspaceSpec {
             id: rec.id.clone(),
             image: rec.image.clone(),

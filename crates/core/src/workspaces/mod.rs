@@ -3,6 +3,7 @@
 
 pub mod activity;
 mod backups;
+mod devcontainer;
 pub mod git;
 pub mod hostfw;
 mod idle;

@@ -91,6 +91,38 @@ fn is_image_id(image: &str) -> bool {
     image.starts_with("sha256:") || (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// An image named by a user (not by a template): a plausible reference
+/// that reaches no image made from someone's workspace.
+pub fn check_bare_image(i: &str) -> Result<(), CoreError> {
+    // A snapshot's image holds someone's whole environment: it is reached
+    // through the snapshot (and its access check) only.
+    if aicockpit_runtime::is_snapshot_image(i) {
+        return Err(CoreError::invalid(
+            "invalid_image",
+            "snapshot images are used by forking their snapshot",
+        ));
+    }
+    // A built devcontainer image holds what its build copied from someone's
+    // repository: it is reached by building that configuration.
+    // (Matched loosely: the engine resolves names its own way.)
+    let built = aicockpit_runtime::BUILT_IMAGE_REPOSITORY.trim_start_matches("localhost/");
+    if i.to_ascii_lowercase().contains(built) {
+        return Err(CoreError::invalid(
+            "invalid_image",
+            "images built from devcontainer.json are used by creating from their repository",
+        ));
+    }
+    // An image id (or a prefix of one) would reach any local image,
+    // snapshots included, whatever their names.
+    if is_image_id(i) {
+        return Err(CoreError::invalid(
+            "invalid_image",
+            "name an image by its repository (and tag or digest), not by its id",
+        ));
+    }
+    validate::image(i).map_err(|m| CoreError::invalid("invalid_image", m))
+}
+
 /// The request's template (or `base`, or the catalog's first) or its bare
 /// image, with the request's values over the template's over the defaults,
 /// each within the limits.
@@ -103,23 +135,10 @@ pub fn resolve(
     let template = template_of(req, catalog)?;
     let image = match (&template, &req.image) {
         (Some(t), _) => t.image.clone(),
-        // A snapshot's image holds someone's whole environment: it is
-        // reached through the snapshot (and its access check) only.
-        (None, Some(i)) if aicockpit_runtime::is_snapshot_image(i) => {
-            return Err(CoreError::invalid(
-                "invalid_image",
-                "snapshot images are used by forking their snapshot",
-            ))
+        (None, Some(i)) => {
+            check_bare_image(i)?;
+            i.clone()
         }
-        // An image id (or a prefix of one) would reach any local image,
-        // snapshots included, whatever their names.
-        (None, Some(i)) if is_image_id(i) => {
-            return Err(CoreError::invalid(
-                "invalid_image",
-                "name an image by its repository (and tag or digest), not by its id",
-            ))
-        }
-        (None, Some(i)) => i.clone(),
         (None, None) => return Err(CoreError::Internal("neither template nor image".into())),
     };
     validate::image(&image).map_err(|m| CoreError::invalid("invalid_image", m))?;
@@ -342,6 +361,16 @@ mod tests {
             ),
             (
                 with(&|r| r.image = Some("docker.io/aicockpit/snapshot@sha256:00".into())),
+                "invalid_image".into(),
+            ),
+            // Images built from someone's devcontainer.json: only by
+            // building that configuration.
+            (
+                with(&|r| r.image = Some("localhost/aicockpit/devcontainer:0123abcd".into())),
+                "invalid_image".into(),
+            ),
+            (
+                with(&|r| r.image = Some("AiCockpit/DevContainer:x".into())),
                 "invalid_image".into(),
             ),
             (with(&|r| r.cpus = Some(0.05)), "invalid_limits".into()),

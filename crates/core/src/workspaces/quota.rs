@@ -62,6 +62,8 @@ pub enum Ask {
     Create { cpus: f64, memory_mb: i64 },
     /// Starting a stopped one.
     Start { cpus: f64, memory_mb: i64 },
+    /// More for one that runs (its devcontainer's host requirements).
+    Grow { cpus: f64, memory_mb: i64 },
 }
 
 fn exceeded(message: String) -> CoreError {
@@ -82,8 +84,10 @@ pub fn check(quota: &Quota, holding: &Holding, ask: Ask) -> Result<(), CoreError
             (cpus, memory_mb)
         }
         Ask::Start { cpus, memory_mb } => (cpus, memory_mb),
+        Ask::Grow { cpus, memory_mb } => (cpus, memory_mb),
     };
-    if quota.running > 0 && holding.running >= quota.running {
+    let starts = !matches!(ask, Ask::Grow { .. });
+    if starts && quota.running > 0 && holding.running >= quota.running {
         return Err(exceeded(format!(
             "you run {} of the {} workspaces your quota allows at once: stop one, or ask an admin to raise it",
             holding.running, quota.running

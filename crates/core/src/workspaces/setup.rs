@@ -48,6 +48,9 @@ impl SetupState {
 pub struct SetupView {
     /// What is being done (`git_clone`) and from where.
     pub kind: &'static str,
+    /// The step under way (or where it ended): `clone`, `devcontainer`,
+    /// `image`, `container`, `lifecycle`.
+    pub phase: &'static str,
     pub source: String,
     pub state: SetupState,
     /// The index of `lines[0]`; a follower asks again from `next`.
@@ -63,8 +66,11 @@ pub struct SetupView {
 }
 
 /// One setup's output as it grows.
-struct SetupLog {
+pub(super) struct SetupLog {
     kind: &'static str,
+    /// The step under way: `clone`, `devcontainer`, `image`, `container`,
+    /// `lifecycle` (and the last one reached once it ended).
+    pub(super) phase: &'static str,
     source: String,
     state: SetupState,
     lines: VecDeque<String>,
@@ -82,6 +88,7 @@ impl SetupLog {
     fn new(kind: &'static str, source: String) -> SetupLog {
         SetupLog {
             kind,
+            phase: "clone",
             source,
             state: SetupState::Running,
             lines: VecDeque::new(),
@@ -96,7 +103,7 @@ impl SetupLog {
 
     /// Takes output bytes: lines end at `\n`; a line ended by `\r` is
     /// replaced by the next one.
-    fn feed(&mut self, bytes: &[u8]) {
+    pub(super) fn feed(&mut self, bytes: &[u8]) {
         for &b in bytes {
             match b {
                 b'\n' | b'\r' => self.end_line(b == b'\r'),
@@ -163,6 +170,7 @@ impl SetupLog {
         };
         SetupView {
             kind: self.kind,
+            phase: self.phase,
             source: self.source.clone(),
             state: self.state,
             from,
@@ -233,7 +241,7 @@ impl Setups {
     }
 }
 
-fn lock(log: &Mutex<SetupLog>) -> std::sync::MutexGuard<'_, SetupLog> {
+pub(super) fn lock(log: &Mutex<SetupLog>) -> std::sync::MutexGuard<'_, SetupLog> {
     log.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -260,76 +268,95 @@ impl WorkspaceManager {
         src: GitSource,
     ) {
         let log = self.setups.begin(id, "git_clone", src.describe());
-        let runtime = self.runtime.clone();
-        let audit = self.audit.clone();
+        let Some(me) = self.me.upgrade() else {
+            warn!(workspace = %id, "the manager is gone: the clone did not start");
+            return;
+        };
         let busy = self.activity.hold(id, Work::Exec);
-        let hub = self.workspace_agents().clone();
-        let (id, handle, actor) = (id.to_owned(), handle.to_owned(), p.actor());
+        let (id, handle, p) = (id.to_owned(), handle.to_owned(), p.clone());
         let id_for_task = id.clone();
         let task = tokio::spawn(async move {
             let _busy = busy;
-            // git inside asks the server for stored credentials through the
-            // agent: its link must be up before git asks.
-            if let Err(e) = hub.connect(&handle).await {
-                lock(&log).feed(
-                    format!("aicockpit: stored git credentials are unavailable ({e})\n").as_bytes(),
-                );
+            let mut error = me.clone_repository(&p, &id, &handle, env, &src, &log).await;
+            if error.is_none() {
+                error = me.apply_devcontainer(&p, &id, &log).await.err();
             }
-            let mut argv = vec![
-                "sh".to_owned(),
-                "-c".to_owned(),
-                clone_script(CLONE_TIMEOUT.as_secs()),
-                "aicockpit-clone".to_owned(),
-            ];
-            argv.extend(clone_args(&src));
-            let req = ExecRequest {
-                argv,
-                cwd: Some(WORKSPACE_DIR.into()),
-                // A workspace claimed from the pool has its own environment
-                // only where the agent and exec read it.
-                env,
-                user: None,
-                // The script's own `timeout` stops git first, with its code.
-                timeout: CLONE_TIMEOUT + Duration::from_secs(30),
-                max_output_bytes: 64 * 1024,
-            };
-            let sink_log = log.clone();
-            let sink = move |bytes: &[u8]| lock(&sink_log).feed(bytes);
-            let outcome = runtime.exec_observed(&handle, &req, &sink).await;
-            let error = match &outcome {
-                Ok(out) if out.exit_code == Some(0) => None,
-                Ok(out) => {
-                    let code = if out.timed_out {
-                        Some(124)
-                    } else {
-                        out.exit_code
-                    };
-                    let (c, m) = classify_failure(code, &lock(&log).tail(40));
-                    Some((c.to_owned(), with_credential_hint(c, m, &src.url)))
-                }
-                Err(e) => Some(("failed".to_owned(), format!("the clone could not run: {e}"))),
-            };
-            lock(&log).finish(error.clone());
-            let mut detail = json!({
-                "url": src.url, "ref": src.reference, "depth": src.depth,
-                "submodules": src.submodules,
-            });
-            match &error {
-                None => info!(workspace = %id, "git clone done"),
-                Some((code, message)) => {
-                    warn!(workspace = %id, code, %message, "git clone failed");
-                    detail["error"] = json!({"code": code, "message": message});
-                }
-            }
-            let e = Entry::done(&actor, Some(&id), "workspace.git_clone", detail);
-            let e = if error.is_some() {
-                e.with_result("failed")
-            } else {
-                e
-            };
-            audit.note(e).await;
+            lock(&log).finish(error);
         });
         self.setups.running(&id_for_task, task.abort_handle());
+    }
+
+    /// Clones `src` into the workspace (running in `handle`) as its user,
+    /// writing git's output to `log`; the outcome is audited.
+    async fn clone_repository(
+        &self,
+        p: &Principal,
+        id: &str,
+        handle: &str,
+        env: Vec<(String, String)>,
+        src: &GitSource,
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Option<(String, String)> {
+        // git inside asks the server for stored credentials through the
+        // agent: its link must be up before git asks.
+        if let Err(e) = self.workspace_agents().connect(handle).await {
+            lock(log).feed(
+                format!("aicockpit: stored git credentials are unavailable ({e})\n").as_bytes(),
+            );
+        }
+        let mut argv = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            clone_script(CLONE_TIMEOUT.as_secs()),
+            "aicockpit-clone".to_owned(),
+        ];
+        argv.extend(clone_args(src));
+        let req = ExecRequest {
+            argv,
+            cwd: Some(WORKSPACE_DIR.into()),
+            // A workspace claimed from the pool has its own environment
+            // only where the agent and exec read it.
+            env,
+            user: None,
+            // The script's own `timeout` stops git first, with its code.
+            timeout: CLONE_TIMEOUT + Duration::from_secs(30),
+            max_output_bytes: 64 * 1024,
+        };
+        let sink_log = log.clone();
+        let sink = move |bytes: &[u8]| lock(&sink_log).feed(bytes);
+        let outcome = self.runtime.exec_observed(handle, &req, &sink).await;
+        let error = match &outcome {
+            Ok(out) if out.exit_code == Some(0) => None,
+            Ok(out) => {
+                let code = if out.timed_out {
+                    Some(124)
+                } else {
+                    out.exit_code
+                };
+                let (c, m) = classify_failure(code, &lock(log).tail(40));
+                Some((c.to_owned(), with_credential_hint(c, m, &src.url)))
+            }
+            Err(e) => Some(("failed".to_owned(), format!("the clone could not run: {e}"))),
+        };
+        let mut detail = json!({
+            "url": src.url, "ref": src.reference, "depth": src.depth,
+            "submodules": src.submodules,
+        });
+        match &error {
+            None => info!(workspace = %id, "git clone done"),
+            Some((code, message)) => {
+                warn!(workspace = %id, code, %message, "git clone failed");
+                detail["error"] = json!({"code": code, "message": message});
+            }
+        }
+        let e = Entry::done(&p.actor(), Some(id), "workspace.git_clone", detail);
+        let e = if error.is_some() {
+            e.with_result("failed")
+        } else {
+            e
+        };
+        self.audit.note(e).await;
+        error
     }
 }
 

@@ -22,6 +22,8 @@ use tokio_util::io::ReaderStream;
 /// The repository built devcontainer images are tagged in.
 pub const BUILT_IMAGE_REPOSITORY: &str = "localhost/aicockpit/devcontainer";
 
+/// The largest Dockerfile read for checking.
+const MAX_DOCKERFILE: usize = 256 * 1024;
 /// Bytes of one progress line passed on.
 const MAX_PROGRESS_LINE: usize = 2048;
 
@@ -39,6 +41,7 @@ impl DockerRuntime {
         &self,
         handle: &str,
         req: &BuildRequest,
+        check: &crate::DockerfileCheck,
         progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<String, RuntimeError> {
         let name = format!("build-{}", uuid_like());
@@ -50,11 +53,23 @@ impl DockerRuntime {
             .await?;
         let (raw_path, ctx_path) = (raw.0.clone(), ctx.0.clone());
         let seed = cache_seed(req);
-        let hash = tokio::task::spawn_blocking(move || reroot(&raw_path, &ctx_path, &seed))
-            .await
-            .map_err(|e| RuntimeError::Engine(format!("re-rooting the build context: {e}")))?
-            .map_err(|m| RuntimeError::Invalid(format!("the build context: {m}")))?;
+        let dockerfile = PathBuf::from(&req.dockerfile);
+        let (hash, found) =
+            tokio::task::spawn_blocking(move || reroot(&raw_path, &ctx_path, &seed, &dockerfile))
+                .await
+                .map_err(|e| RuntimeError::Engine(format!("re-rooting the build context: {e}")))?
+                .map_err(|m| RuntimeError::Invalid(format!("the build context: {m}")))?;
         drop(raw);
+        // Checked as the engine will read it: the context is what is sent,
+        // whatever the workspace changes meanwhile.
+        let Some(text) = found else {
+            return Err(RuntimeError::Invalid(format!(
+                "{} is not a regular file of at most {} KiB in the build context",
+                req.dockerfile,
+                MAX_DOCKERFILE / 1024
+            )));
+        };
+        check(&text).map_err(|m| RuntimeError::Invalid(format!("{}: {m}", req.dockerfile)))?;
         let tag = format!("{BUILT_IMAGE_REPOSITORY}:{}", &hash[..32]);
         if self.image_exists(&tag).await? {
             progress(format!(
@@ -210,8 +225,16 @@ fn cache_seed(req: &BuildRequest) -> Vec<u8> {
 /// directory itself, as the engine wants a build context. Only
 /// directories, regular files and links are carried. Returns the hex
 /// SHA-256 of `seed` and each entry's name, type, mode, link and content
-/// (not its times: a fresh clone of the same commit hashes the same).
-fn reroot(from: &Path, to: &Path, seed: &[u8]) -> Result<String, String> {
+/// (not its times: a fresh clone of the same commit hashes the same), and
+/// the content of `dockerfile` when it is a regular file of at most
+/// [`MAX_DOCKERFILE`] bytes.
+fn reroot(
+    from: &Path,
+    to: &Path,
+    seed: &[u8],
+    dockerfile: &Path,
+) -> Result<(String, Option<Vec<u8>>), String> {
+    let mut found = None;
     let mut hash = Sha256::new();
     hash.update(seed);
     let input = std::fs::File::open(from).map_err(|e| e.to_string())?;
@@ -248,6 +271,9 @@ fn reroot(from: &Path, to: &Path, seed: &[u8]) -> Result<String, String> {
                 entry.read_to_end(&mut buf).map_err(|e| e.to_string())?;
                 hash.update((buf.len() as u64).to_be_bytes());
                 hash.update(&buf);
+                if rel == dockerfile && buf.len() <= MAX_DOCKERFILE {
+                    found = Some(buf.clone());
+                }
                 h.set_size(buf.len() as u64);
                 builder
                     .append_data(&mut h, &rel, buf.as_slice())
@@ -289,11 +315,12 @@ fn reroot(from: &Path, to: &Path, seed: &[u8]) -> Result<String, String> {
         .into_inner()
         .and_then(|mut w| std::io::Write::flush(&mut w))
         .map_err(|e| e.to_string())?;
-    Ok(hash
+    let hex = hash
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect())
+        .collect();
+    Ok((hex, found))
 }
 
 /// `top/rest` → `rest` (None for `top` itself); a path that leaves its
@@ -366,13 +393,16 @@ mod tests {
             ]),
         )
         .unwrap();
-        let h1 = reroot(&raw, &out, b"seed").unwrap();
+        let df = Path::new("Dockerfile");
+        let (h1, found) = reroot(&raw, &out, b"seed", df).unwrap();
+        assert_eq!(found.as_deref(), Some(&b"FROM x\n"[..]));
         assert_eq!(
             names(&std::fs::read(&out).unwrap()),
             vec!["Dockerfile", "sub", "sub/a"]
         );
-        assert_eq!(h1, reroot(&raw, &out, b"seed").unwrap());
-        assert_ne!(h1, reroot(&raw, &out, b"other").unwrap());
+        assert_eq!(h1, reroot(&raw, &out, b"seed", df).unwrap().0);
+        assert_ne!(h1, reroot(&raw, &out, b"other", df).unwrap().0);
+        assert_eq!(reroot(&raw, &out, b"seed", Path::new("sub")).unwrap().1, None);
         std::fs::write(
             &raw,
             archive(&[
@@ -381,7 +411,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_ne!(h1, reroot(&raw, &out, b"seed").unwrap());
+        assert_ne!(h1, reroot(&raw, &out, b"seed", df).unwrap().0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

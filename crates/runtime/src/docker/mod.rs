@@ -215,9 +215,10 @@ impl WorkspaceRuntime for DockerRuntime {
         &self,
         handle: &str,
         req: &crate::BuildRequest,
+        check: &crate::DockerfileCheck,
         progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<String, RuntimeError> {
-        self.build_workspace_image(handle, req, progress).await
+        self.build_workspace_image(handle, req, check, progress).await
     }
 
     async fn start(&self, handle: &str) -> Result<(), RuntimeError> {

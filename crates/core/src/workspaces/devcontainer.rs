@@ -1,0 +1,460 @@
+//! Applying a repository's devcontainer.json to the workspace it was
+//! cloned into: read it (through the engine, bounded), check it, get its
+//! image (pull, or build with the Dockerfile's bases checked), make the
+//! workspace's container again from it on the same `/workspace`, then run
+//! its lifecycle commands as its user. Every step writes to the setup log;
+//! the outcome goes on the audit record. Until the new container runs, the
+//! old one stays: a configuration that is refused or fails to build leaves
+//! the workspace as it was.
+
+use super::manager::{WorkspaceManager, WORKSPACE_DIR};
+use super::model::WorkspaceState;
+use super::plan;
+use super::quota::Ask;
+use super::setup::{lock, SetupLog};
+use crate::audit::Entry;
+use crate::auth::Principal;
+use crate::devcontainer::{self, Command, DevContainer, ImageSource, Vars};
+use crate::now_ms;
+use aicockpit_runtime::{BuildRequest, ExecRequest};
+use aicockpit_store::WorkspaceRecord;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::warn;
+
+/// The longest an image build may take.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The largest build context (its archive).
+const MAX_CONTEXT_BYTES: u64 = 512 * 1024 * 1024;
+/// The longest one lifecycle command may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Bytes of the container's environment read (for `${containerEnv:…}`).
+const MAX_ENV_BYTES: usize = 64 * 1024;
+
+/// The commands run once, when the container is made (then the start one).
+const ON_CREATION: [&str; 4] = [
+    "onCreateCommand",
+    "updateContentCommand",
+    "postCreateCommand",
+    "postStartCommand",
+];
+
+/// A setup step's failure: its code and what to tell the user.
+pub(super) type Failure = (String, String);
+
+fn fail(code: &str, message: impl Into<String>) -> Failure {
+    (code.to_owned(), message.into())
+}
+
+/// The settings key the applied configuration is kept under.
+pub(super) fn settings_key(workspace: &str) -> String {
+    format!("workspace:{workspace}:devcontainer")
+}
+
+/// `${devcontainerId}`: stable for the workspace, different between them.
+fn devcontainer_id(workspace: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("aicockpit-devcontainer\0{workspace}").as_bytes());
+    h.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn say(log: &Mutex<SetupLog>, line: &str) {
+    lock(log).feed(format!("{line}\n").as_bytes());
+}
+
+impl WorkspaceManager {
+    /// The devcontainer configuration applied to workspace `id`, if any.
+    pub async fn devcontainer(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<Option<DevContainer>, crate::CoreError> {
+        let rec = self.authorized(p, id, crate::access::Action::View).await?;
+        match self.store.setting(&settings_key(&rec.id)).await? {
+            None => Ok(None),
+            Some(v) => serde_json::from_str(&v)
+                .map(Some)
+                .map_err(|e| crate::CoreError::Internal(format!("devcontainer of {id}: {e}"))),
+        }
+    }
+
+    /// Finds and applies the repository's configuration (nothing when it
+    /// has none). Runs in the setup task, after the clone.
+    pub(super) async fn apply_devcontainer(
+        &self,
+        p: &Principal,
+        id: &str,
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Result<(), Failure> {
+        let rec = self
+            .store
+            .workspace(id)
+            .await
+            .map_err(|e| fail("failed", e.to_string()))?;
+        let handle = rec
+            .container_id
+            .clone()
+            .ok_or_else(|| fail("interrupted", "the workspace has no container"))?;
+        let Some((path, text)) = self.read_config(&handle).await? else {
+            say(log, "aicockpit: no devcontainer.json in the repository; the workspace keeps its template");
+            return Ok(());
+        };
+        lock(log).phase = "devcontainer";
+        say(log, &format!("aicockpit: applying {path}"));
+        let vars = Vars {
+            workspace_folder: WORKSPACE_DIR.into(),
+            devcontainer_id: devcontainer_id(id),
+            container_env: None,
+        };
+        let config = devcontainer::parse(&text, path, &vars).map_err(|e| {
+            let code = if e.refused {
+                "devcontainer_refused"
+            } else {
+                "devcontainer_invalid"
+            };
+            fail(code, format!("{path}: {e}"))
+        })?;
+        for n in &config.notes {
+            say(log, &format!("aicockpit: note: {n}"));
+        }
+        if !config.mounts.is_empty() {
+            say(log, "aicockpit: note: mounts are not made: named volumes are not supported yet");
+        }
+        let outcome = self.apply_config(p, &rec, &handle, &config, log).await;
+        let mut detail = json!({
+            "path": path,
+            "image": match &config.image {
+                ImageSource::Image(i) => json!({"pull": i}),
+                ImageSource::Build { dockerfile, context_dir, .. } =>
+                    json!({"build": dockerfile, "context": context_dir}),
+            },
+            "remote_user": config.remote_user,
+            "forward_ports": config.forward_ports,
+        });
+        if let Err((code, message)) = &outcome {
+            detail["error"] = json!({"code": code, "message": message});
+        }
+        let e = Entry::done(&p.actor(), Some(id), "workspace.devcontainer", detail);
+        self.audit
+            .note(if outcome.is_err() {
+                e.with_result("failed")
+            } else {
+                e
+            })
+            .await;
+        outcome
+    }
+
+    /// The first configuration file found, as text.
+    async fn read_config(&self, handle: &str) -> Result<Option<(&'static str, String)>, Failure> {
+        for path in devcontainer::CONFIG_PATHS {
+            let full = format!("{WORKSPACE_DIR}/{path}");
+            let bytes = self
+                .runtime
+                .read_file(handle, &full, devcontainer::MAX_CONFIG_BYTES)
+                .await
+                .map_err(|e| fail("failed", format!("reading {path}: {e}")))?;
+            if let Some(b) = bytes {
+                let text = String::from_utf8(b)
+                    .map_err(|_| fail("devcontainer_invalid", format!("{path} is not UTF-8")))?;
+                return Ok(Some((path, text)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn apply_config(
+        &self,
+        p: &Principal,
+        rec: &WorkspaceRecord,
+        handle: &str,
+        config: &DevContainer,
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Result<(), Failure> {
+        lock(log).phase = "image";
+        let image = self.image_for(rec, handle, config, log).await?;
+        let next = self.shape(p, rec, config, image, log).await?;
+        lock(log).phase = "container";
+        let new_handle = self.remake(rec, &next, log).await?;
+        let saved = serde_json::to_string(config).map_err(|e| fail("failed", e.to_string()))?;
+        self.store
+            .set_setting(&settings_key(&rec.id), &saved)
+            .await
+            .map_err(|e| fail("failed", e.to_string()))?;
+        lock(log).phase = "lifecycle";
+        // git in the commands asks the server for stored credentials.
+        if let Err(e) = self.workspace_agents().connect(&new_handle).await {
+            say(log, &format!("aicockpit: stored git credentials are unavailable ({e})"));
+        }
+        self.run_lifecycle(&new_handle, &next, config, &ON_CREATION, log)
+            .await
+    }
+
+    /// The configuration's image: pulled, or built from the repository.
+    async fn image_for(
+        &self,
+        rec: &WorkspaceRecord,
+        handle: &str,
+        config: &DevContainer,
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Result<String, Failure> {
+        let progress_log = log.clone();
+        let progress = move |line: String| say(&progress_log, &line);
+        match &config.image {
+            ImageSource::Image(i) => {
+                plan::check_bare_image(i).map_err(|e| fail("devcontainer_invalid", format!("image: {e}")))?;
+                say(log, &format!("aicockpit: using the image {i}"));
+                self.runtime
+                    .ensure_image(i, &progress)
+                    .await
+                    .map_err(|e| fail("image_unavailable", e.to_string()))?;
+                Ok(i.clone())
+            }
+            ImageSource::Build {
+                context_dir,
+                dockerfile,
+                args,
+                target,
+            } => {
+                let req = BuildRequest {
+                    context_dir: context_dir.clone(),
+                    dockerfile: dockerfile.clone(),
+                    args: args.clone(),
+                    target: target.clone(),
+                    memory_bytes: self.opts.limits.max_memory_mb.max(rec.memory_mb) * 1024 * 1024,
+                    max_context_bytes: MAX_CONTEXT_BYTES,
+                    spool_dir: self.opts.spool_dir.clone(),
+                    timeout: BUILD_TIMEOUT,
+                };
+                let args = args.clone();
+                let check = move |bytes: &[u8]| -> Result<(), String> {
+                    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
+                    devcontainer::check_bases(text, &args, &|i| {
+                        plan::check_bare_image(i).map_err(|e| e.to_string())
+                    })
+                };
+                self.runtime
+                    .build_image(handle, &req, &check, &progress)
+                    .await
+                    .map_err(|e| fail("image_build_failed", e.to_string()))
+            }
+        }
+    }
+
+    /// The workspace's record as the configuration makes it: image,
+    /// environment, user, and limits raised to its host requirements
+    /// within the server's limits and the owner's quota.
+    async fn shape(
+        &self,
+        p: &Principal,
+        rec: &WorkspaceRecord,
+        config: &DevContainer,
+        image: String,
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Result<WorkspaceRecord, Failure> {
+        let lim = &self.opts.limits;
+        let mut next = rec.clone();
+        next.image = image;
+        next.env.extend(config.container_env.clone());
+        if let Some(u) = config.remote_user.clone().or(config.container_user.clone()) {
+            next.run_as = u;
+        }
+        if let Some(c) = config.cpus {
+            let want = (c * 1000.0).round() as i64;
+            let max = (lim.max_cpus * 1000.0) as i64;
+            if want > max {
+                say(log, &format!("aicockpit: note: hostRequirements.cpus {c} is more than this server allows; the workspace gets {}", lim.max_cpus));
+            }
+            next.cpu_millis = next.cpu_millis.max(want.min(max));
+        }
+        if let Some(m) = config.memory_mb {
+            if m > lim.max_memory_mb {
+                say(log, &format!("aicockpit: note: hostRequirements.memory {m} MiB is more than this server allows; the workspace gets {} MiB", lim.max_memory_mb));
+            }
+            next.memory_mb = next.memory_mb.max(m.min(lim.max_memory_mb));
+        }
+        let grow = Ask::Grow {
+            cpus: (next.cpu_millis - rec.cpu_millis) as f64 / 1000.0,
+            memory_mb: next.memory_mb - rec.memory_mb,
+        };
+        if next.cpu_millis > rec.cpu_millis || next.memory_mb > rec.memory_mb {
+            let gate = self.quota_gate(&rec.owner_id);
+            let _held = gate.lock().await;
+            self.check_quota(p, &rec.owner_id, grow)
+                .await
+                .map_err(|e| fail("quota_exceeded", format!("hostRequirements: {e}")))?;
+        }
+        Ok(next)
+    }
+
+    /// Replaces the workspace's container by one of `next` on the same
+    /// data; on failure the old shape is made again. Returns the new handle.
+    async fn remake(
+        &self,
+        rec: &WorkspaceRecord,
+        next: &WorkspaceRecord,
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Result<String, Failure> {
+        let id = &rec.id;
+        let lock_ = self.lock_for(id);
+        let _guard = lock_.lock().await;
+        let now = self
+            .store
+            .workspace(id)
+            .await
+            .map_err(|_| fail("interrupted", "the workspace was deleted during its setup"))?;
+        if WorkspaceState::parse(&now.state) != WorkspaceState::Running {
+            return Err(fail(
+                "interrupted",
+                format!("the workspace is {} now; its setup stopped", now.state),
+            ));
+        }
+        say(log, &format!("aicockpit: making the workspace's container from {}", next.image));
+        if let Some(h) = &now.container_id {
+            self.workspace_agents().forget(h);
+        }
+        self.runtime
+            .destroy(id, true)
+            .await
+            .map_err(|e| fail("failed", format!("removing the old container: {e}")))?;
+        match self.provision(next, None).await {
+            Ok(()) => {}
+            Err(e) => {
+                say(log, &format!("aicockpit: the new container did not start ({e}); making the old one again"));
+                if let Err(e2) = self.provision(rec, None).await {
+                    warn!(workspace = %id, error = %e2, "could not make the workspace's old container again");
+                    let _ = self
+                        .set_state(id, WorkspaceState::Error, Some(&e2.to_string()))
+                        .await;
+                }
+                return Err(fail("devcontainer_start_failed", e.to_string()));
+            }
+        }
+        self.store
+            .set_workspace_shape(next, now_ms())
+            .await
+            .map_err(|e| fail("failed", e.to_string()))?;
+        let made = self
+            .store
+            .workspace(id)
+            .await
+            .map_err(|e| fail("failed", e.to_string()))?;
+        self.warm_agent(made.container_id.clone());
+        made.container_id
+            .ok_or_else(|| fail("failed", "the new container was not recorded"))
+    }
+
+    /// Runs the configuration's commands among `which`, in order, as its
+    /// user in its folder; the first to fail stops the rest.
+    pub(super) async fn run_lifecycle(
+        &self,
+        handle: &str,
+        rec: &WorkspaceRecord,
+        config: &DevContainer,
+        which: &[&str],
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Result<(), Failure> {
+        let mut commands = config.lifecycle.of(which).peekable();
+        if commands.peek().is_none() {
+            return Ok(());
+        }
+        let env = self.remote_env(handle, rec, config).await;
+        for (prop, command) in commands {
+            say(log, &format!("aicockpit: running {prop}"));
+            self.run_command(handle, config, &env, prop, command, log)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The workspace's environment for commands: its own plus `remoteEnv`,
+    /// whose `${containerEnv:…}` are read from the container.
+    async fn remote_env(
+        &self,
+        handle: &str,
+        rec: &WorkspaceRecord,
+        config: &DevContainer,
+    ) -> Vec<(String, String)> {
+        let mut env: BTreeMap<String, String> = rec.env.clone();
+        if config.remote_env.is_empty() {
+            return env.into_iter().collect();
+        }
+        let req = ExecRequest {
+            argv: vec!["env".into()],
+            cwd: None,
+            env: Vec::new(),
+            user: None,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: MAX_ENV_BYTES,
+        };
+        let mut container_env = BTreeMap::new();
+        if let Ok(out) = self.runtime.exec(handle, &req).await {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    container_env.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        let vars = Vars {
+            workspace_folder: WORKSPACE_DIR.into(),
+            devcontainer_id: devcontainer_id(&rec.id),
+            container_env: Some(container_env),
+        };
+        for (k, v) in &config.remote_env {
+            env.insert(k.clone(), devcontainer::substitute(v, &vars));
+        }
+        env.into_iter().collect()
+    }
+
+    async fn run_command(
+        &self,
+        handle: &str,
+        config: &DevContainer,
+        env: &[(String, String)],
+        prop: &str,
+        command: &Command,
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Result<(), Failure> {
+        let runs = command.argvs().into_iter().map(|(name, argv)| {
+            let req = ExecRequest {
+                argv,
+                cwd: Some(config.workspace_folder.clone()),
+                env: env.to_vec(),
+                user: None,
+                timeout: COMMAND_TIMEOUT,
+                max_output_bytes: 64 * 1024,
+            };
+            let sink_log = log.clone();
+            async move {
+                let sink = move |bytes: &[u8]| lock(&sink_log).feed(bytes);
+                let out = self.runtime.exec_observed(handle, &req, &sink).await;
+                (name, out)
+            }
+        });
+        for (name, out) in futures_util::future::join_all(runs).await {
+            let what = match &name {
+                Some(n) => format!("{prop} ({n})"),
+                None => prop.to_owned(),
+            };
+            match out {
+                Ok(o) if o.exit_code == Some(0) => {}
+                Ok(o) if o.timed_out => {
+                    return Err(fail(
+                        "lifecycle_failed",
+                        format!("{what} ran longer than {} minutes", COMMAND_TIMEOUT.as_secs() / 60),
+                    ))
+                }
+                Ok(o) => {
+                    return Err(fail(
+                        "lifecycle_failed",
+                        format!("{what} failed with exit code {}", o.exit_code.unwrap_or(-1)),
+                    ))
+                }
+                Err(e) => return Err(fail("lifecycle_failed", format!("{what} could not run: {e}"))),
+            }
+        }
+        Ok(())
+    }
+}
