@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
         .args(args)
@@ -27,10 +27,10 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A smart-HTTP git server for the repositories under `root/repos`.
-struct GitServer {
-    repos: std::path::PathBuf,
+pub(crate) struct GitServer {
+    pub(crate) repos: std::path::PathBuf,
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _root: tempfile::TempDir,
     /// The commit tagged v1.
     v1: String,
@@ -51,7 +51,7 @@ fn host_ip() -> String {
         .unwrap_or_else(|_| "172.17.0.1".into())
 }
 
-fn git_server() -> GitServer {
+pub(crate) fn git_server() -> GitServer {
     git_server_with(None)
 }
 
@@ -122,10 +122,10 @@ fn git_server_with(auth: Option<&str>) -> GitServer {
 
 /// Follows the setup until it ends; returns its last answer and every
 /// line seen.
-async fn follow(api: &crate::common::Api, ws: &str) -> (Value, Vec<String>) {
+pub(crate) async fn follow(api: &crate::common::Api, ws: &str) -> (Value, Vec<String>) {
     let mut lines: Vec<String> = Vec::new();
     let mut next = 0u64;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     loop {
         let (s, v) = api
             .get(&format!("/api/v1/workspaces/{ws}/setup?from={next}"))
@@ -370,7 +370,7 @@ async fn a_workspace_starts_from_a_git_repository_at_a_branch_tag_or_commit() {
 }
 
 /// Whether `needle` appears anywhere in the audit log `api` may read.
-async fn audit_rows(api: &crate::common::Api, action: &str) -> Vec<Value> {
+pub(crate) async fn audit_rows(api: &crate::common::Api, action: &str) -> Vec<Value> {
     let (s, rows) = api
         .get(&format!("/api/v1/audit?action={action}&limit=100"))
         .await;

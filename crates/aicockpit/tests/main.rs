@@ -13,6 +13,7 @@ mod api_workspaces;
 mod assistant;
 mod cli;
 mod crash;
+mod devcontainer;
 mod engines;
 mod fake_ai;
 mod git;

@@ -19,8 +19,9 @@ pub use docker::{is_snapshot_image, DockerRuntime, BUILT_IMAGE_REPOSITORY};
 pub use error::RuntimeError;
 pub use exec::OutputSink;
 pub use spec::{
-    Attached, BuildRequest, ContainerStatus, DataSeed, DataVolume, ExecOutput, ExecRequest, Limits, PortMapping,
-    Present, Provisioned, ResourceSample, SnapshotRequest, WorkspaceInfo, WorkspaceSpec,
+    Attached, BuildRequest, ContainerStatus, DataSeed, DataVolume, ExecOutput, ExecRequest, Limits,
+    PortMapping, Present, Provisioned, ResourceSample, SnapshotRequest, WorkspaceInfo,
+    WorkspaceSpec,
 };
 
 use async_trait::async_trait;

@@ -13,9 +13,6 @@
 
 use std::collections::BTreeMap;
 
-
-
-
 /// Checks `text` with the build's `args`; `allowed` says whether an image
 /// reference may be used (`Err` with the reason when not).
 pub fn check_bases(
@@ -41,8 +38,9 @@ pub fn check_bases(
                 "line {line_no}: FROM must name its image on the same line"
             ));
         };
-        let image = expand(image, &globals)
-            .ok_or_else(|| format!("line {line_no}: {image:?} uses a variable that has no value"))?;
+        let image = expand(image, &globals).ok_or_else(|| {
+            format!("line {line_no}: {image:?} uses a variable that has no value")
+        })?;
         let is_stage = stages.iter().any(|s| s.eq_ignore_ascii_case(&image));
         if !is_stage && !image.eq_ignore_ascii_case("scratch") {
             allowed(&image).map_err(|m| format!("line {line_no}: FROM {image}: {m}"))?;
@@ -165,20 +163,35 @@ mod tests {
     }
 
     fn check(text: &str, args: &[(&str, &str)]) -> Result<(), String> {
-        let args = args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let args = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         check_bases(text, &args, &allowed)
     }
 
     #[test]
     fn bases_a_build_may_use() {
         for (text, args) in [
-            ("FROM localhost/aicockpit/base:latest\nRUN echo hi\n", vec![]),
+            (
+                "FROM localhost/aicockpit/base:latest\nRUN echo hi\n",
+                vec![],
+            ),
             ("ARG V=3.11\nFROM python:${V}-slim\n", vec![]),
             ("ARG V\nFROM python:$V\n", vec![("V", "3.12")]),
             ("ARG V\nFROM python:${V:-3.12}\n", vec![]),
-            ("from debian AS build\nRUN make\nFROM scratch\nCOPY --from=build /a /a\n", vec![]),
-            ("FROM --platform=linux/amd64 debian:12 as b\nFROM b\nCOPY --from=0 /x /y\n", vec![]),
-            ("\u{feff}FROM debian\n# FROM localhost/aicockpit/snapshot:x (a comment)\n", vec![]),
+            (
+                "from debian AS build\nRUN make\nFROM scratch\nCOPY --from=build /a /a\n",
+                vec![],
+            ),
+            (
+                "FROM --platform=linux/amd64 debian:12 as b\nFROM b\nCOPY --from=0 /x /y\n",
+                vec![],
+            ),
+            (
+                "\u{feff}FROM debian\n# FROM localhost/aicockpit/snapshot:x (a comment)\n",
+                vec![],
+            ),
         ] {
             assert_eq!(check(text, &args), Ok(()), "{text}");
         }
@@ -194,17 +207,29 @@ mod tests {
             ("FROM sha256:3f2a\n", vec![]),
             ("  from   3F2A\n", vec![]),
             ("ARG B=3f\nFROM ${B}\n", vec![]),
-            ("ARG B=debian\nFROM ${B}\n", vec![("B", "localhost/aicockpit/snapshot:x")]),
+            (
+                "ARG B=debian\nFROM ${B}\n",
+                vec![("B", "localhost/aicockpit/snapshot:x")],
+            ),
             ("FROM ${UNDECLARED}\n", vec![]),
             ("FROM ${B:?x}\n", vec![]),
             ("ARG A=$B\nFROM ${A}\n", vec![]),
             ("FROM \\\n  localhost/aicockpit/snapshot:x\n", vec![]),
             ("FROM --platform=linux/amd64\n", vec![]),
             ("FROM debian\nCOPY --from=3f2a /etc /x\n", vec![]),
-            ("FROM debian\nCOPY --from=\"localhost/aicockpit/snapshot:x\" /a /b\n", vec![]),
-            ("FROM debian\nCOPY --FROM=localhost/aicockpit/snapshot:x /a /b\n", vec![]),
+            (
+                "FROM debian\nCOPY --from=\"localhost/aicockpit/snapshot:x\" /a /b\n",
+                vec![],
+            ),
+            (
+                "FROM debian\nCOPY --FROM=localhost/aicockpit/snapshot:x /a /b\n",
+                vec![],
+            ),
             ("FROM debian\nCOPY --from=$X /a /b\n", vec![]),
-            ("FROM debian\nRUN --mount=type=bind,from=3f2a,target=/m cat /m/x\n", vec![]),
+            (
+                "FROM debian\nRUN --mount=type=bind,from=3f2a,target=/m cat /m/x\n",
+                vec![],
+            ),
             ("FROM debian\nRUN echo \\\n# c\nFROM 3f2a\n", vec![]),
             ("FROM debian\nRUN <<EOF\nFROM 3f2a\nEOF\n", vec![]),
             ("# escape=`\nFROM `\n  3f2a\n", vec![]),

@@ -51,7 +51,10 @@ impl Command {
             }
             Value::Object(m) if !nested => {
                 if m.len() > MAX_PARALLEL {
-                    return Err(bad(prop, format!("at most {MAX_PARALLEL} parallel commands")));
+                    return Err(bad(
+                        prop,
+                        format!("at most {MAX_PARALLEL} parallel commands"),
+                    ));
                 }
                 let mut set = Vec::new();
                 for (name, c) in m {
@@ -64,7 +67,12 @@ impl Command {
                 }
                 Command::Parallel(set)
             }
-            _ => return Err(bad(prop, "must be a string, an array of strings or an object of them")),
+            _ => {
+                return Err(bad(
+                    prop,
+                    "must be a string, an array of strings or an object of them",
+                ))
+            }
         };
         if c.text_len() > MAX_COMMAND {
             return Err(bad(prop, format!("longer than {} KiB", MAX_COMMAND / 1024)));

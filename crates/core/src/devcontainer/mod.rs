@@ -202,7 +202,10 @@ fn parent_of(root: &str, path: &str) -> String {
 }
 
 fn check_isolation(obj: &Map<String, Value>) -> Result<(), ConfigError> {
-    if obj.get("privileged").is_some_and(|v| v != &Value::Bool(false)) {
+    if obj
+        .get("privileged")
+        .is_some_and(|v| v != &Value::Bool(false))
+    {
         return Err(refuse(
             "privileged",
             "a privileged container would have the host's devices and every capability; this server does not allow it",
@@ -259,7 +262,10 @@ fn refuse_unsupported(obj: &Map<String, Value>) -> Result<(), ConfigError> {
             } else {
                 "features from a registry are not installed by this server (no registry is configured)"
             };
-            return Err(bad("features", format!("{id}: {why}; remove it or install the tool in the Dockerfile")));
+            return Err(bad(
+                "features",
+                format!("{id}: {why}; remove it or install the tool in the Dockerfile"),
+            ));
         }
     }
     Ok(())
@@ -268,13 +274,25 @@ fn refuse_unsupported(obj: &Map<String, Value>) -> Result<(), ConfigError> {
 /// Properties with no effect here, said in the log rather than refused.
 fn note_ignored(obj: &Map<String, Value>, notes: &mut Vec<String>) {
     for (prop, why) in [
-        ("customizations", "tool-specific settings are for the tools that read them"),
+        (
+            "customizations",
+            "tool-specific settings are for the tools that read them",
+        ),
         ("shutdownAction", "workspaces stop when idle or when asked"),
         ("overrideCommand", "the workspace's own init always runs"),
-        ("updateRemoteUserUID", "the image's user ids are used as they are"),
-        ("userEnvProbe", "the environment is the container's plus remoteEnv"),
+        (
+            "updateRemoteUserUID",
+            "the image's user ids are used as they are",
+        ),
+        (
+            "userEnvProbe",
+            "the environment is the container's plus remoteEnv",
+        ),
         ("otherPortsAttributes", "only listed ports carry attributes"),
-        ("waitFor", "every lifecycle command finishes before the workspace is ready"),
+        (
+            "waitFor",
+            "every lifecycle command finishes before the workspace is ready",
+        ),
         ("initializeCommand", "nothing runs on the server's host"),
     ] {
         if obj.contains_key(prop) {
@@ -296,9 +314,10 @@ fn image_source(
     // The older top-level spelling.
     let legacy = obj.get("dockerFile").or(obj.get("dockerfile"));
     let dockerfile = match (&build, legacy) {
-        (Some(b), _) if b.contains_key("dockerfile") || b.contains_key("dockerFile") => {
-            Some(("build.dockerfile", b.get("dockerfile").or(b.get("dockerFile"))))
-        }
+        (Some(b), _) if b.contains_key("dockerfile") || b.contains_key("dockerFile") => Some((
+            "build.dockerfile",
+            b.get("dockerfile").or(b.get("dockerFile")),
+        )),
         (_, Some(v)) => Some(("dockerFile", Some(v))),
         _ => None,
     };
@@ -371,8 +390,7 @@ fn image_source(
 fn valid_word(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
@@ -419,10 +437,7 @@ fn non_empty(v: Option<&Value>) -> bool {
 
 fn string_list(v: &Value) -> Option<Vec<String>> {
     match v {
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map(str::to_owned))
-            .collect(),
+        Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_owned)).collect(),
         _ => None,
     }
 }
@@ -440,8 +455,7 @@ fn user(obj: &Map<String, Value>, prop: &str) -> Result<Option<String>, ConfigEr
     if let Some(u) = &u {
         let ok = !u.is_empty()
             && u.len() <= 64
-            && u
-                .bytes()
+            && u.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
         if !ok {
             return Err(bad(prop, "must be a user name or uid[:gid]"));
@@ -589,13 +603,20 @@ fn host_requirements(
     };
     let memory_mb = match m.get("memory") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(
-            size_mb(s).ok_or_else(|| bad("hostRequirements.memory", "must be like \"4gb\""))?,
-        ),
-        Some(_) => return Err(bad("hostRequirements.memory", "must be a string like \"4gb\"")),
+        Some(Value::String(s)) => {
+            Some(size_mb(s).ok_or_else(|| bad("hostRequirements.memory", "must be like \"4gb\""))?)
+        }
+        Some(_) => {
+            return Err(bad(
+                "hostRequirements.memory",
+                "must be a string like \"4gb\"",
+            ))
+        }
     };
     if m.contains_key("storage") {
-        notes.push("hostRequirements.storage is not reserved: workspaces share the engine's disk".into());
+        notes.push(
+            "hostRequirements.storage is not reserved: workspaces share the engine's disk".into(),
+        );
     }
     if m.contains_key("gpu") {
         notes.push("hostRequirements.gpu is not provided: workspaces have no GPU".into());
@@ -629,9 +650,18 @@ fn mounts(v: Option<&Value>) -> Result<Vec<VolumeMount>, ConfigError> {
         let (typ, source, target) = match item {
             Value::String(s) => mount_string(s)?,
             Value::Object(m) => (
-                m.get("type").and_then(Value::as_str).unwrap_or("volume").to_owned(),
-                m.get("source").and_then(Value::as_str).unwrap_or("").to_owned(),
-                m.get("target").and_then(Value::as_str).unwrap_or("").to_owned(),
+                m.get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("volume")
+                    .to_owned(),
+                m.get("source")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                m.get("target")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
             ),
             _ => return Err(bad("mounts", "each mount must be a string or an object")),
         };
@@ -643,7 +673,12 @@ fn mounts(v: Option<&Value>) -> Result<Vec<VolumeMount>, ConfigError> {
                     format!("{source:?} is a host bind mount; only named volumes are allowed"),
                 ))
             }
-            other => return Err(bad("mounts", format!("mount type {other:?} is not supported"))),
+            other => {
+                return Err(bad(
+                    "mounts",
+                    format!("mount type {other:?} is not supported"),
+                ))
+            }
         }
         if !valid_word(&source) {
             return Err(bad("mounts", format!("{source:?} is not a volume name")));
@@ -666,7 +701,12 @@ fn mount_string(s: &str) -> Result<(String, String, String), ConfigError> {
             "source" | "src" => source = v.to_owned(),
             "target" | "destination" | "dst" => target = v.to_owned(),
             "consistency" | "readonly" | "ro" => {}
-            other => return Err(bad("mounts", format!("mount option {other:?} is not supported"))),
+            other => {
+                return Err(bad(
+                    "mounts",
+                    format!("mount option {other:?} is not supported"),
+                ))
+            }
         }
     }
     Ok((typ, source, target))

@@ -58,14 +58,21 @@ fn a_full_configuration_with_comments_and_trailing_commas() {
     assert_eq!(c.ports_attributes[&5173].label.as_deref(), Some("Vite"));
     assert_eq!(c.ports_attributes[&9001].label.as_deref(), Some("r"));
     assert_eq!(
-        c.lifecycle.commands.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        c.lifecycle
+            .commands
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<Vec<_>>(),
         vec!["onCreateCommand", "postCreateCommand", "postStartCommand"]
     );
     let (_, on_create) = &c.lifecycle.commands[0];
     assert_eq!(
         on_create.argvs(),
         vec![
-            (Some("a".into()), vec!["/bin/sh".into(), "-c".into(), "echo a".into()]),
+            (
+                Some("a".into()),
+                vec!["/bin/sh".into(), "-c".into(), "echo a".into()]
+            ),
             (Some("b".into()), vec!["echo".into(), "b".into()]),
         ]
     );
@@ -79,7 +86,11 @@ fn a_full_configuration_with_comments_and_trailing_commas() {
 
 #[test]
 fn where_the_file_is_decides_where_paths_start() {
-    let c = at(r#"{"build": {"dockerfile": "Dockerfile"}}"#, ".devcontainer.json").unwrap();
+    let c = at(
+        r#"{"build": {"dockerfile": "Dockerfile"}}"#,
+        ".devcontainer.json",
+    )
+    .expect("test value");
     assert_eq!(
         c.image,
         ImageSource::Build {
@@ -90,9 +101,15 @@ fn where_the_file_is_decides_where_paths_start() {
         }
     );
     let c = ok(r#"{"dockerFile": "../docker/Dev.Dockerfile", "context": ".."}"#);
-    assert!(matches!(c.image, ImageSource::Build { ref dockerfile, .. } if dockerfile == "docker/Dev.Dockerfile"));
-    let c = ok(r#"{"image": "localhost/aicockpit/base:latest", "workspaceFolder": "/workspace/app"}"#);
-    assert_eq!(c.image, ImageSource::Image("localhost/aicockpit/base:latest".into()));
+    assert!(
+        matches!(c.image, ImageSource::Build { ref dockerfile, .. } if dockerfile == "docker/Dev.Dockerfile")
+    );
+    let c =
+        ok(r#"{"image": "localhost/aicockpit/base:latest", "workspaceFolder": "/workspace/app"}"#);
+    assert_eq!(
+        c.image,
+        ImageSource::Image("localhost/aicockpit/base:latest".into())
+    );
     assert_eq!(c.workspace_folder, "/workspace/app");
 }
 
@@ -105,24 +122,92 @@ fn the_refusal_table() {
     let cases: Vec<(&str, &str, bool)> = vec![
         (r#"{"image": "x", "privileged": true}"#, "privileged", true),
         (r#"{"image": "x", "capAdd": ["SYS_ADMIN"]}"#, "capAdd", true),
-        (r#"{"image": "x", "securityOpt": ["seccomp=unconfined"]}"#, "securityOpt", true),
-        (r#"{"image": "x", "runArgs": ["--network=host"]}"#, "runArgs", true),
-        (r#"{"image": "x", "runArgs": ["--init", "--privileged"]}"#, "runArgs", true),
-        (r#"{"image": "x", "runArgs": "--privileged"}"#, "runArgs", false),
+        (
+            r#"{"image": "x", "securityOpt": ["seccomp=unconfined"]}"#,
+            "securityOpt",
+            true,
+        ),
+        (
+            r#"{"image": "x", "runArgs": ["--network=host"]}"#,
+            "runArgs",
+            true,
+        ),
+        (
+            r#"{"image": "x", "runArgs": ["--init", "--privileged"]}"#,
+            "runArgs",
+            true,
+        ),
+        (
+            r#"{"image": "x", "runArgs": "--privileged"}"#,
+            "runArgs",
+            false,
+        ),
         (r#"{"image": "x", "appPort": [3000]}"#, "appPort", true),
-        (r#"{"image": "x", "workspaceMount": "source=/,target=/w,type=bind"}"#, "workspaceMount", true),
-        (r#"{"image": "x", "mounts": ["source=/var/run/docker.sock,target=/s,type=bind"]}"#, "mounts", true),
-        (r#"{"image": "x", "mounts": [{"type": "bind", "source": "/", "target": "/h"}]}"#, "mounts", true),
-        (r#"{"image": "x", "mounts": ["source=v,target=relative"]}"#, "mounts", false),
-        (r#"{"image": "x", "mounts": ["source=../v,target=/v"]}"#, "mounts", false),
-        (r#"{"image": "x", "mounts": ["type=tmpfs,target=/t"]}"#, "mounts", false),
-        (r#"{"build": {"dockerfile": "D", "options": ["--network=host"]}}"#, "build.options", true),
-        (r#"{"build": {"dockerfile": "D", "context": "../.."}}"#, "build.context", false),
-        (r#"{"build": {"dockerfile": "/etc/passwd"}}"#, "build.dockerfile", false),
-        (r#"{"build": {"dockerfile": "../D", "context": "."}}"#, "build.dockerfile", false),
-        (r#"{"build": {"dockerfile": "D", "target": "a b"}}"#, "build.target", false),
-        (r#"{"build": {"dockerfile": "D", "args": {"A": 1}}}"#, "build.args", false),
-        (r#"{"image": "x", "build": {"dockerfile": "D"}}"#, "image", false),
+        (
+            r#"{"image": "x", "workspaceMount": "source=/,target=/w,type=bind"}"#,
+            "workspaceMount",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=/var/run/docker.sock,target=/s,type=bind"]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": [{"type": "bind", "source": "/", "target": "/h"}]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=relative"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=../v,target=/v"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["type=tmpfs,target=/t"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"build": {"dockerfile": "D", "options": ["--network=host"]}}"#,
+            "build.options",
+            true,
+        ),
+        (
+            r#"{"build": {"dockerfile": "D", "context": "../.."}}"#,
+            "build.context",
+            false,
+        ),
+        (
+            r#"{"build": {"dockerfile": "/etc/passwd"}}"#,
+            "build.dockerfile",
+            false,
+        ),
+        (
+            r#"{"build": {"dockerfile": "../D", "context": "."}}"#,
+            "build.dockerfile",
+            false,
+        ),
+        (
+            r#"{"build": {"dockerfile": "D", "target": "a b"}}"#,
+            "build.target",
+            false,
+        ),
+        (
+            r#"{"build": {"dockerfile": "D", "args": {"A": 1}}}"#,
+            "build.args",
+            false,
+        ),
+        (
+            r#"{"image": "x", "build": {"dockerfile": "D"}}"#,
+            "image",
+            false,
+        ),
         (r#"{"image": "-x"}"#, "image", false),
         (r#"{"image": 5}"#, "image", false),
         (r#"{"name": "n"}"#, "", false),
@@ -131,23 +216,91 @@ fn the_refusal_table() {
         (r#"{'image': 'x'}"#, "", false),
         (&deep, "", false),
         (&big, "", false),
-        (r#"{"image": "x", "dockerComposeFile": "c.yml"}"#, "dockerComposeFile", false),
-        (r#"{"image": "x", "features": {"ghcr.io/devcontainers/features/node:1": {}}}"#, "features", false),
-        (r#"{"image": "x", "features": {"./local": {}}}"#, "features", false),
-        (r#"{"image": "x", "containerEnv": {"A": 1}}"#, "containerEnv", false),
-        (r#"{"image": "x", "containerEnv": {"A=B": "1"}}"#, "containerEnv", false),
-        (r#"{"image": "x", "remoteUser": "a b"}"#, "remoteUser", false),
-        (r#"{"image": "x", "remoteUser": "$(id)"}"#, "remoteUser", false),
-        (r#"{"image": "x", "forwardPorts": [70000]}"#, "forwardPorts", false),
-        (r#"{"image": "x", "forwardPorts": [0]}"#, "forwardPorts", false),
-        (r#"{"image": "x", "forwardPorts": "80"}"#, "forwardPorts", false),
-        (r#"{"image": "x", "portsAttributes": {"80": {"onAutoForward": "run"}}}"#, "portsAttributes", false),
-        (r#"{"image": "x", "postCreateCommand": 5}"#, "postCreateCommand", false),
-        (r#"{"image": "x", "postCreateCommand": ["a", 1]}"#, "postCreateCommand", false),
-        (r#"{"image": "x", "postCreateCommand": {"a": {"b": "c"}}}"#, "postCreateCommand", false),
-        (r#"{"image": "x", "hostRequirements": {"memory": "lots"}}"#, "hostRequirements.memory", false),
-        (r#"{"image": "x", "hostRequirements": {"cpus": -1}}"#, "hostRequirements.cpus", false),
-        (r#"{"image": "x", "workspaceFolder": "relative"}"#, "workspaceFolder", false),
+        (
+            r#"{"image": "x", "dockerComposeFile": "c.yml"}"#,
+            "dockerComposeFile",
+            false,
+        ),
+        (
+            r#"{"image": "x", "features": {"ghcr.io/devcontainers/features/node:1": {}}}"#,
+            "features",
+            false,
+        ),
+        (
+            r#"{"image": "x", "features": {"./local": {}}}"#,
+            "features",
+            false,
+        ),
+        (
+            r#"{"image": "x", "containerEnv": {"A": 1}}"#,
+            "containerEnv",
+            false,
+        ),
+        (
+            r#"{"image": "x", "containerEnv": {"A=B": "1"}}"#,
+            "containerEnv",
+            false,
+        ),
+        (
+            r#"{"image": "x", "remoteUser": "a b"}"#,
+            "remoteUser",
+            false,
+        ),
+        (
+            r#"{"image": "x", "remoteUser": "$(id)"}"#,
+            "remoteUser",
+            false,
+        ),
+        (
+            r#"{"image": "x", "forwardPorts": [70000]}"#,
+            "forwardPorts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "forwardPorts": [0]}"#,
+            "forwardPorts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "forwardPorts": "80"}"#,
+            "forwardPorts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "portsAttributes": {"80": {"onAutoForward": "run"}}}"#,
+            "portsAttributes",
+            false,
+        ),
+        (
+            r#"{"image": "x", "postCreateCommand": 5}"#,
+            "postCreateCommand",
+            false,
+        ),
+        (
+            r#"{"image": "x", "postCreateCommand": ["a", 1]}"#,
+            "postCreateCommand",
+            false,
+        ),
+        (
+            r#"{"image": "x", "postCreateCommand": {"a": {"b": "c"}}}"#,
+            "postCreateCommand",
+            false,
+        ),
+        (
+            r#"{"image": "x", "hostRequirements": {"memory": "lots"}}"#,
+            "hostRequirements.memory",
+            false,
+        ),
+        (
+            r#"{"image": "x", "hostRequirements": {"cpus": -1}}"#,
+            "hostRequirements.cpus",
+            false,
+        ),
+        (
+            r#"{"image": "x", "workspaceFolder": "relative"}"#,
+            "workspaceFolder",
+            false,
+        ),
     ];
     for (text, property, refused) in cases {
         let shown = &text[..text.len().min(80)];
@@ -191,15 +344,34 @@ fn lifecycle_forms() {
     let c = ok(r#"{"image": "x",
         "postAttachCommand": "a", "postStartCommand": "", "updateContentCommand": ["u"],
         "onCreateCommand": {}, "postCreateCommand": {"x": ["p"], "y": "q"}}"#);
-    let order: Vec<&str> = c.lifecycle.commands.iter().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(order, vec!["updateContentCommand", "postCreateCommand", "postAttachCommand"]);
+    let order: Vec<&str> = c
+        .lifecycle
+        .commands
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            "updateContentCommand",
+            "postCreateCommand",
+            "postAttachCommand"
+        ]
+    );
     let once: Vec<&str> = c
         .lifecycle
-        .of(&["onCreateCommand", "updateContentCommand", "postCreateCommand"])
+        .of(&[
+            "onCreateCommand",
+            "updateContentCommand",
+            "postCreateCommand",
+        ])
         .map(|(p, _)| p)
         .collect();
     assert_eq!(once, vec!["updateContentCommand", "postCreateCommand"]);
     // The parsed configuration survives being stored.
-    let text = serde_json::to_string(&c).unwrap();
-    assert_eq!(serde_json::from_str::<DevContainer>(&text).unwrap(), c);
+    let text = serde_json::to_string(&c).expect("test value");
+    assert_eq!(
+        serde_json::from_str::<DevContainer>(&text).expect("test value"),
+        c
+    );
 }

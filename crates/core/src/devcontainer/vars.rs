@@ -60,7 +60,13 @@ pub fn substitute(s: &str, vars: &Vars) -> String {
 }
 
 fn resolve(inner: &str, vars: &Vars) -> Option<String> {
-    let basename = |p: &str| p.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_owned();
+    let basename = |p: &str| {
+        p.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    };
     match inner {
         "localWorkspaceFolder" | "containerWorkspaceFolder" => Some(vars.workspace_folder.clone()),
         "localWorkspaceFolderBasename" | "containerWorkspaceFolderBasename" => {
@@ -77,7 +83,11 @@ fn resolve(inner: &str, vars: &Vars) -> Option<String> {
                 "localEnv" | "env" => Some(default.to_owned()),
                 "containerEnv" => {
                     let env = vars.container_env.as_ref()?;
-                    Some(env.get(_name).cloned().unwrap_or_else(|| default.to_owned()))
+                    Some(
+                        env.get(_name)
+                            .cloned()
+                            .unwrap_or_else(|| default.to_owned()),
+                    )
                 }
                 _ => None,
             }

@@ -108,31 +108,42 @@ impl WorkspaceManager {
             devcontainer_id: devcontainer_id(id),
             container_env: None,
         };
-        let config = devcontainer::parse(&text, path, &vars).map_err(|e| {
+        let parsed = devcontainer::parse(&text, path, &vars).map_err(|e| {
             let code = if e.refused {
                 "devcontainer_refused"
             } else {
                 "devcontainer_invalid"
             };
             fail(code, format!("{path}: {e}"))
-        })?;
-        for n in &config.notes {
-            say(log, &format!("aicockpit: note: {n}"));
-        }
-        if !config.mounts.is_empty() {
-            say(log, "aicockpit: note: mounts are not made: named volumes are not supported yet");
-        }
-        let outcome = self.apply_config(p, &rec, &handle, &config, log).await;
-        let mut detail = json!({
-            "path": path,
-            "image": match &config.image {
-                ImageSource::Image(i) => json!({"pull": i}),
-                ImageSource::Build { dockerfile, context_dir, .. } =>
-                    json!({"build": dockerfile, "context": context_dir}),
-            },
-            "remote_user": config.remote_user,
-            "forward_ports": config.forward_ports,
         });
+        let mut detail = json!({ "path": path });
+        let outcome = match parsed {
+            Err(e) => Err(e),
+            Ok(config) => {
+                for n in &config.notes {
+                    say(log, &format!("aicockpit: note: {n}"));
+                }
+                if !config.mounts.is_empty() {
+                    say(
+                        log,
+                        "aicockpit: note: mounts are not made: named volumes are not supported yet",
+                    );
+                }
+                detail["image"] = match &config.image {
+                    ImageSource::Image(i) => json!({"pull": i}),
+                    ImageSource::Build {
+                        dockerfile,
+                        context_dir,
+                        ..
+                    } => {
+                        json!({"build": dockerfile, "context": context_dir})
+                    }
+                };
+                detail["remote_user"] = json!(config.remote_user);
+                detail["forward_ports"] = json!(config.forward_ports);
+                self.apply_config(p, &rec, &handle, &config, log).await
+            }
+        };
         if let Err((code, message)) = &outcome {
             detail["error"] = json!({"code": code, "message": message});
         }
@@ -186,7 +197,10 @@ impl WorkspaceManager {
         lock(log).phase = "lifecycle";
         // git in the commands asks the server for stored credentials.
         if let Err(e) = self.workspace_agents().connect(&new_handle).await {
-            say(log, &format!("aicockpit: stored git credentials are unavailable ({e})"));
+            say(
+                log,
+                &format!("aicockpit: stored git credentials are unavailable ({e})"),
+            );
         }
         self.run_lifecycle(&new_handle, &next, config, &ON_CREATION, log)
             .await
@@ -204,7 +218,8 @@ impl WorkspaceManager {
         let progress = move |line: String| say(&progress_log, &line);
         match &config.image {
             ImageSource::Image(i) => {
-                plan::check_bare_image(i).map_err(|e| fail("devcontainer_invalid", format!("image: {e}")))?;
+                plan::check_bare_image(i)
+                    .map_err(|e| fail("devcontainer_invalid", format!("image: {e}")))?;
                 say(log, &format!("aicockpit: using the image {i}"));
                 self.runtime
                     .ensure_image(i, &progress)
@@ -311,7 +326,13 @@ impl WorkspaceManager {
                 format!("the workspace is {} now; its setup stopped", now.state),
             ));
         }
-        say(log, &format!("aicockpit: making the workspace's container from {}", next.image));
+        say(
+            log,
+            &format!(
+                "aicockpit: making the workspace's container from {}",
+                next.image
+            ),
+        );
         if let Some(h) = &now.container_id {
             self.workspace_agents().forget(h);
         }
@@ -443,7 +464,10 @@ impl WorkspaceManager {
                 Ok(o) if o.timed_out => {
                     return Err(fail(
                         "lifecycle_failed",
-                        format!("{what} ran longer than {} minutes", COMMAND_TIMEOUT.as_secs() / 60),
+                        format!(
+                            "{what} ran longer than {} minutes",
+                            COMMAND_TIMEOUT.as_secs() / 60
+                        ),
                     ))
                 }
                 Ok(o) => {
@@ -452,7 +476,12 @@ impl WorkspaceManager {
                         format!("{what} failed with exit code {}", o.exit_code.unwrap_or(-1)),
                     ))
                 }
-                Err(e) => return Err(fail("lifecycle_failed", format!("{what} could not run: {e}"))),
+                Err(e) => {
+                    return Err(fail(
+                        "lifecycle_failed",
+                        format!("{what} could not run: {e}"),
+                    ))
+                }
             }
         }
         Ok(())

@@ -78,8 +78,7 @@ impl DockerRuntime {
             return Ok(tag);
         }
         progress(format!("building {tag}"));
-        match tokio::time::timeout(req.timeout, self.run_build(&ctx.0, &tag, req, progress)).await
-        {
+        match tokio::time::timeout(req.timeout, self.run_build(&ctx.0, &tag, req, progress)).await {
             Ok(r) => r?,
             Err(_) => {
                 return Err(RuntimeError::Invalid(format!(
@@ -162,7 +161,9 @@ impl DockerRuntime {
                 other => other,
             })?;
             if let Some(e) = info.error_detail.and_then(|e| e.message) {
-                return Err(RuntimeError::Invalid(format!("the image build failed: {e}")));
+                return Err(RuntimeError::Invalid(format!(
+                    "the image build failed: {e}"
+                )));
             }
             if let Some(s) = info.stream.or(info.status) {
                 partial.push_str(&s);
@@ -315,11 +316,7 @@ fn reroot(
         .into_inner()
         .and_then(|mut w| std::io::Write::flush(&mut w))
         .map_err(|e| e.to_string())?;
-    let hex = hash
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
     Ok((hex, found))
 }
 
@@ -357,24 +354,31 @@ mod tests {
                     h.set_size(c.len() as u64);
                     h.set_mode(0o644);
                     h.set_mtime(12345);
-                    b.append_data(&mut h, name, *c).unwrap();
+                    b.append_data(&mut h, name, *c).expect("test value");
                 }
                 None => {
                     h.set_entry_type(tar::EntryType::Directory);
                     h.set_size(0);
                     h.set_mode(0o755);
-                    b.append_data(&mut h, name, std::io::empty()).unwrap();
+                    b.append_data(&mut h, name, std::io::empty())
+                        .expect("test value");
                 }
             }
         }
-        b.into_inner().unwrap()
+        b.into_inner().expect("test value")
     }
 
     fn names(tar_bytes: &[u8]) -> Vec<String> {
         let mut a = tar::Archive::new(tar_bytes);
         a.entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .expect("test value")
+            .map(|e| {
+                e.expect("test value")
+                    .path()
+                    .expect("test value")
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect()
     }
 
@@ -392,17 +396,22 @@ mod tests {
                 (".devcontainer/sub/a", Some(b"a")),
             ]),
         )
-        .unwrap();
+        .expect("test value");
         let df = Path::new("Dockerfile");
-        let (h1, found) = reroot(&raw, &out, b"seed", df).unwrap();
+        let (h1, found) = reroot(&raw, &out, b"seed", df).expect("test value");
         assert_eq!(found.as_deref(), Some(&b"FROM x\n"[..]));
         assert_eq!(
-            names(&std::fs::read(&out).unwrap()),
+            names(&std::fs::read(&out).expect("test value")),
             vec!["Dockerfile", "sub", "sub/a"]
         );
-        assert_eq!(h1, reroot(&raw, &out, b"seed", df).unwrap().0);
-        assert_ne!(h1, reroot(&raw, &out, b"other", df).unwrap().0);
-        assert_eq!(reroot(&raw, &out, b"seed", Path::new("sub")).unwrap().1, None);
+        assert_eq!(h1, reroot(&raw, &out, b"seed", df).expect("test value").0);
+        assert_ne!(h1, reroot(&raw, &out, b"other", df).expect("test value").0);
+        assert_eq!(
+            reroot(&raw, &out, b"seed", Path::new("sub"))
+                .expect("test value")
+                .1,
+            None
+        );
         std::fs::write(
             &raw,
             archive(&[
@@ -410,8 +419,8 @@ mod tests {
                 (".devcontainer/Dockerfile", Some(b"FROM y\n")),
             ]),
         )
-        .unwrap();
-        assert_ne!(h1, reroot(&raw, &out, b"seed", df).unwrap().0);
+        .expect("test value");
+        assert_ne!(h1, reroot(&raw, &out, b"seed", df).expect("test value").0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -420,16 +429,16 @@ mod tests {
         for bad in ["/etc/passwd", "a/../../x", "../x"] {
             assert!(strip_top(Path::new(bad)).is_err(), "{bad}");
         }
-        assert_eq!(strip_top(Path::new("top")).unwrap(), None);
+        assert_eq!(strip_top(Path::new("top")).expect("test value"), None);
         assert_eq!(
-            strip_top(Path::new("./top/a/b")).unwrap(),
+            strip_top(Path::new("./top/a/b")).expect("test value"),
             Some(PathBuf::from("a/b"))
         );
     }
 
     fn tempfile_dir() -> PathBuf {
         let d = std::env::temp_dir().join(format!("aicockpit-reroot-{}", uuid_like()));
-        std::fs::create_dir_all(&d).unwrap();
+        std::fs::create_dir_all(&d).expect("test value");
         d
     }
 }

@@ -218,7 +218,8 @@ impl WorkspaceRuntime for DockerRuntime {
         check: &crate::DockerfileCheck,
         progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<String, RuntimeError> {
-        self.build_workspace_image(handle, req, check, progress).await
+        self.build_workspace_image(handle, req, check, progress)
+            .await
     }
 
     async fn start(&self, handle: &str) -> Result<(), RuntimeError> {
