@@ -159,6 +159,44 @@ async fn a_devcontainer_dockerfile_is_built_and_applied_with_its_env_user_ports_
         "{rows:?}"
     );
 
+    // Started again: postStartCommand runs again (in the background).
+    let (s, v) = api.post("/api/v1/workspaces/dc/stop", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = api.post("/api/v1/workspaces/dc/start", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (v, lines) = follow(&api, "dc").await;
+    assert_eq!(v["kind"], "post_start", "{v}");
+    assert_eq!(v["state"], "succeeded", "{v} {lines:#?}");
+    let (_, out, _) = api.sh("dc", "cat /workspace/post-start.txt").await;
+    assert_eq!(out, "started\nstarted\n");
+
+    // Rebuilt after the configuration changed inside: the new environment,
+    // the same /workspace, the creation commands again.
+    let (code, _, err) = api
+        .sh(
+            "dc",
+            "sed -i 's/\"PROJECT_MODE\": \"devcontainer\"/\"PROJECT_MODE\": \"rebuilt\"/' \
+             .devcontainer/devcontainer.json && echo kept > /workspace/mine.txt",
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let (s, v) = api.post("/api/v1/workspaces/dc/rebuild", json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let (s, v2) = api.post("/api/v1/workspaces/dc/rebuild", json!({})).await;
+    crate::common::assert_error(s, &v2, StatusCode::CONFLICT, "setup_running");
+    let (v, lines) = follow(&api, "dc").await;
+    assert_eq!(v["kind"], "rebuild", "{v}");
+    assert_eq!(v["state"], "succeeded", "{v} {lines:#?}");
+    let (_, out, _) = api
+        .sh("dc", "echo $PROJECT_MODE; cat mine.txt post-create.txt")
+        .await;
+    assert_eq!(out, "rebuilt\nkept\ncreated-rebuilt-remote\nbuilder\n");
+    assert!(!audit_rows(&api, "workspace.rebuild").await.is_empty());
+    let (s, v) = api.post("/api/v1/workspaces/dc/stop", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = api.post("/api/v1/workspaces/dc/rebuild", json!({})).await;
+    crate::common::assert_error(s, &v, StatusCode::CONFLICT, "not_running");
+
     // The same configuration again: the image built before is used.
     let (v, lines) = create(&api, "dc-again", &url).await;
     assert_eq!(v["state"], "succeeded", "{v} {lines:#?}");

@@ -109,6 +109,7 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::start))
         .routes(routes!(workspaces::stop))
         .routes(routes!(workspaces::restart))
+        .routes(routes!(workspaces::rebuild))
         .routes(routes!(workspaces::exec))
         .routes(routes!(workspaces::usage))
         .routes(routes!(workspaces::setup))

@@ -115,6 +115,11 @@ pub(crate) enum WsCmd {
     Restart {
         workspace: String,
     },
+    /// Re-read the workspace's devcontainer.json and make its container
+    /// again from it, keeping /workspace; its progress is shown.
+    Rebuild {
+        workspace: String,
+    },
     /// Delete a workspace; its /workspace volume is kept unless --purge.
     Rm {
         workspace: String,
@@ -408,6 +413,30 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
         WsCmd::Start { workspace } => action(c, &workspace, "start", "started", out).await?,
         WsCmd::Stop { workspace } => action(c, &workspace, "stop", "stopped", out).await?,
         WsCmd::Restart { workspace } => action(c, &workspace, "restart", "restarted", out).await?,
+        WsCmd::Rebuild { workspace } => {
+            let w: Value = c
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/workspaces/{}/rebuild", seg(&workspace)),
+                    None,
+                )
+                .await?;
+            let id = w["id"].as_str().unwrap_or(&workspace).to_owned();
+            follow_setup(c, &id).await?;
+            let w: Value = c
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/workspaces/{}", seg(&id)),
+                    None,
+                )
+                .await?;
+            let text = format!(
+                "rebuilt {} from its devcontainer.json: image {}",
+                w["name"].as_str().unwrap_or("?"),
+                w["image"].as_str().unwrap_or("?")
+            );
+            out.print(&w, &text);
+        }
         WsCmd::Kept => {
             let list: Value = c.call(Method::GET, "/api/v1/kept-data", None).await?;
             let mut text = format!("{:<24} {:<26} {:<16}", "NAME", "CREATED", "ID");
@@ -627,8 +656,9 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
 }
 
 /// Writes a response body to `file` as it arrives; returns its size.
-/// Shows a new workspace's setup output on stderr as it comes, until it
-/// ends; a failed setup is a failure saying why (the workspace stays).
+/// Shows a workspace's setup output (a clone and its devcontainer, or a
+/// rebuild) on stderr as it comes, until it ends; a failed setup is a
+/// failure saying why (the workspace stays).
 async fn follow_setup(c: &Client, id: &str) -> Result<Value, Failure> {
     let path = format!("/api/v1/workspaces/{}/setup", seg(id));
     let mut next = 0u64;
@@ -652,7 +682,7 @@ async fn follow_setup(c: &Client, id: &str) -> Result<Value, Failure> {
             Err(f) => {
                 return Err(Failure {
                     message: format!(
-                        "the workspace was created, but its clone could not be followed: {}",
+                        "the workspace runs, but its setup could not be followed: {}",
                         f.message
                     ),
                     code: f.code,
@@ -682,7 +712,7 @@ async fn follow_setup(c: &Client, id: &str) -> Result<Value, Failure> {
             if v["state"] == "failed" {
                 return Err(Failure {
                     message: format!(
-                        "the workspace was created, but its clone failed ({}): {}",
+                        "the workspace runs, but its setup failed ({}): {}",
                         v["error_code"].as_str().unwrap_or("failed"),
                         v["error"].as_str().unwrap_or("")
                     ),

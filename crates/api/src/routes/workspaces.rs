@@ -155,6 +155,23 @@ pub(crate) async fn restart(
 }
 
 #[utoipa::path(
+    post,
+    path = "/workspaces/{id}/rebuild",
+    tag = "workspaces",
+    summary = "Re-read the workspace's devcontainer.json and make its container again from it, keeping /workspace; follow it through GET /workspaces/{id}/setup",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 202, description = "The rebuild started", body = WorkspaceDto), (status = 409, description = "The workspace is not running, or a setup is under way", body = crate::openapi::ErrorBody))
+)]
+pub(crate) async fn rebuild(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<(StatusCode, Json<WorkspaceDto>)> {
+    let w = s.workspaces.rebuild(&p, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(w.into())))
+}
+
+#[utoipa::path(
     patch,
     path = "/workspaces/{id}",
     tag = "workspaces",

@@ -65,6 +65,103 @@ fn say(log: &Mutex<SetupLog>, line: &str) {
 }
 
 impl WorkspaceManager {
+    /// Re-reads the running workspace's devcontainer.json and makes its
+    /// container again from it, keeping `/workspace`, in the background
+    /// (followed through its setup log, kind `rebuild`).
+    pub async fn rebuild(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<super::Workspace, crate::CoreError> {
+        let rec = self
+            .authorized(p, id, crate::access::Action::Change)
+            .await?;
+        if WorkspaceState::parse(&rec.state) != WorkspaceState::Running {
+            return Err(crate::CoreError::conflict(
+                "not_running",
+                "start the workspace before rebuilding it",
+            ));
+        }
+        let me = self
+            .me
+            .upgrade()
+            .ok_or_else(|| crate::CoreError::Internal("the manager is gone".into()))?;
+        let log = self
+            .setups
+            .begin_unless_running(&rec.id, "rebuild", "devcontainer.json".into())
+            .ok_or_else(|| {
+                crate::CoreError::conflict(
+                    "setup_running",
+                    "the workspace's setup is still running",
+                )
+            })?;
+        lock(&log).phase = "devcontainer";
+        let busy = self.activity.hold(&rec.id, super::activity::Work::Exec);
+        let (ws, p2) = (rec.id.clone(), p.clone());
+        let task = tokio::spawn(async move {
+            let _busy = busy;
+            let error = me.apply_devcontainer(&p2, &ws, &log).await.err();
+            lock(&log).finish(error);
+        });
+        self.setups.running(&rec.id, task.abort_handle());
+        self.record(p, &rec.id, "workspace.rebuild", json!({}))
+            .await;
+        Ok(super::Workspace::from(rec))
+    }
+
+    /// Starts the applied configuration's `postStartCommand` after a start,
+    /// in the background; its log (kind `post_start`) exists on return.
+    pub(super) async fn run_post_start(&self, id: &str) {
+        const POST_START: [&str; 1] = ["postStartCommand"];
+        let config = match self.store.setting(&settings_key(id)).await {
+            Ok(Some(v)) => match serde_json::from_str::<DevContainer>(&v) {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(workspace = %id, error = %e, "unreadable devcontainer setting");
+                    return;
+                }
+            },
+            _ => return,
+        };
+        if config.lifecycle.of(&POST_START).next().is_none() {
+            return;
+        }
+        let Ok(rec) = self.store.workspace(id).await else {
+            return;
+        };
+        let (Some(handle), Some(me)) = (rec.container_id.clone(), self.me.upgrade()) else {
+            return;
+        };
+        let Some(log) =
+            self.setups
+                .begin_unless_running(id, "post_start", "postStartCommand".into())
+        else {
+            return;
+        };
+        lock(&log).phase = "lifecycle";
+        let busy = self.activity.hold(id, super::activity::Work::Exec);
+        let task = tokio::spawn(async move {
+            let _busy = busy;
+            let outcome = me
+                .run_lifecycle(&handle, &rec, &config, &POST_START, &log)
+                .await;
+            let mut detail = json!({"command": "postStartCommand"});
+            if let Err((code, message)) = &outcome {
+                detail["error"] = json!({"code": code, "message": message});
+            }
+            let e = Entry::done("workspace", Some(&rec.id), "workspace.lifecycle", detail);
+            me.audit
+                .note(if outcome.is_err() {
+                    e.with_result("failed")
+                } else {
+                    e
+                })
+                .await;
+            lock(&log).finish(outcome.err());
+        });
+        self.setups.running(id, task.abort_handle());
+    }
+
     /// The devcontainer configuration applied to workspace `id`, if any.
     pub async fn devcontainer(
         &self,

@@ -735,6 +735,7 @@ impl WorkspaceManager {
                 self.activity.started(id);
                 let ws = Workspace::from(self.store.workspace(id).await?);
                 self.warm_agent(ws.container_id.clone());
+                self.run_post_start(id).await;
                 Ok(ws)
             }
             Err(CoreError::EngineUnavailable(m)) => {

@@ -144,7 +144,7 @@ impl SetupLog {
         self.rewriting = by_cr;
     }
 
-    fn finish(&mut self, error: Option<(String, String)>) {
+    pub(super) fn finish(&mut self, error: Option<(String, String)>) {
         if !self.partial.is_empty() {
             self.end_line(false);
         }
@@ -202,7 +202,12 @@ pub(super) struct Setups {
 }
 
 impl Setups {
-    fn begin(&self, workspace: &str, kind: &'static str, source: String) -> Arc<Mutex<SetupLog>> {
+    pub(super) fn begin(
+        &self,
+        workspace: &str,
+        kind: &'static str,
+        source: String,
+    ) -> Arc<Mutex<SetupLog>> {
         let log = Arc::new(Mutex::new(SetupLog::new(kind, source)));
         let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         let run = Running {
@@ -217,13 +222,37 @@ impl Setups {
         log
     }
 
-    fn running(&self, workspace: &str, task: tokio::task::AbortHandle) {
+    pub(super) fn running(&self, workspace: &str, task: tokio::task::AbortHandle) {
         let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         match m.get_mut(workspace) {
             Some(r) => r.task = Some(task),
             // Forgotten (deleted) before the task was noted: stop it.
             None => task.abort(),
         }
+    }
+
+    /// A new log for `workspace`, unless a setup of it is under way.
+    pub(super) fn begin_unless_running(
+        &self,
+        workspace: &str,
+        kind: &'static str,
+        source: String,
+    ) -> Option<Arc<Mutex<SetupLog>>> {
+        let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        if m.get(workspace)
+            .is_some_and(|r| lock(&r.log).state == SetupState::Running)
+        {
+            return None;
+        }
+        let log = Arc::new(Mutex::new(SetupLog::new(kind, source)));
+        m.insert(
+            workspace.to_owned(),
+            Running {
+                log: log.clone(),
+                task: None,
+            },
+        );
+        Some(log)
     }
 
     fn get(&self, workspace: &str) -> Option<Arc<Mutex<SetupLog>>> {
