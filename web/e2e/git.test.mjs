@@ -56,6 +56,29 @@ before(async () => {
   git(work, 'commit', '-q', '-m', 'one');
   mkdirSync(join(root, 'repos'));
   git(root, 'clone', '-q', '--bare', 'work', 'repos/project.git');
+  // A project with a devcontainer.json built FROM the local base image; a
+  // context of its own per run, so the build is seen (built images are
+  // kept on the engine by content).
+  const dc = join(root, 'dc');
+  mkdirSync(join(dc, '.devcontainer'), { recursive: true });
+  git(dc, 'init', '-q', '-b', 'main');
+  writeFileSync(
+    join(dc, '.devcontainer', 'devcontainer.json'),
+    JSON.stringify({
+      name: 'browser-demo',
+      build: { dockerfile: 'Dockerfile' },
+      containerEnv: { PROJECT_MODE: 'devcontainer' },
+      remoteUser: 'dev',
+      forwardPorts: [5173],
+      portsAttributes: { 5173: { label: 'Vite' } },
+      postCreateCommand: 'echo made > made.txt',
+    }),
+  );
+  writeFileSync(join(dc, '.devcontainer', 'Dockerfile'), `FROM localhost/aicockpit/base:latest\nRUN echo ${Date.now()} > /tmp/nonce && sleep 4\n`);
+  writeFileSync(join(dc, 'app.txt'), 'a project with a dev container\n');
+  git(dc, 'add', '.');
+  git(dc, 'commit', '-q', '-m', 'dc');
+  git(root, 'clone', '-q', '--bare', 'dc', 'repos/dc.git');
   mkdirSync(join(root, 'repos', 'private'));
   git(root, 'clone', '-q', '--bare', 'work', 'repos/private/secret.git');
   const port = await freePort();
@@ -87,7 +110,7 @@ test('dashboard: a workspace from a git repository shows its clone live and open
   await page.locator('input[name=git-ref]').fill('main');
   await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   // Live: git's first line is there while the server still holds the pack.
-  const log = dialog.getByRole('log', { name: 'Clone progress' });
+  const log = dialog.getByRole('log', { name: 'Setup progress' });
   await log
     .filter({ hasText: "Cloning into '.'" })
     .waitFor({ timeout: 60_000 })
@@ -110,6 +133,46 @@ test('dashboard: a workspace from a git repository shows its clone live and open
   await page.waitForURL(/\/w\/[0-9a-f]+/, { timeout: 60_000 });
   const list = await h.api('GET', '/api/v1/workspaces');
   assert.equal(list.find((w) => w.name === 'bad-ref')?.state, 'running');
+  assert.deepEqual(problems, []);
+});
+
+test('dashboard: a repository with a devcontainer.json shows its build live, and the IDE shows what was applied and rebuilds it', { timeout: 300_000 }, async () => {
+  const { page, problems } = await h.pageAs();
+  await page.goto(h.base + '/');
+  await page.getByRole('button', { name: /New workspace|Create your first/ }).first().click();
+  const dialog = page.getByRole('dialog');
+  await page.locator('input[name=name]').fill('with-dc');
+  await page.locator('input[name=git-url]').fill(`${origin}/dc.git`);
+  await dialog.getByRole('button', { name: 'Create', exact: true }).click();
+  // Live: the build's own output and step while it runs.
+  const log = dialog.getByRole('log', { name: 'Setup progress' });
+  await log
+    .filter({ hasText: /Step \d|STEP \d/ })
+    .waitFor({ timeout: 90_000 })
+    .catch(async (e) => assert.fail(`${e.message}\n${await dialog.innerText().catch(() => page.content())}`));
+  assert.match(await dialog.getByTestId('setup-step').innerText(), /Getting the image/);
+  assert.doesNotMatch(await log.innerText(), /running postCreateCommand/, 'seen before the build ended');
+  await page.waitForURL(/\/w\/[0-9a-f]+/, { timeout: 120_000 }).catch(async (e) => assert.fail(`${e.message}\n${await dialog.innerText().catch(() => '')}`));
+  await page.locator('.tree-row[data-path="made.txt"]').waitFor({ timeout: 30_000 });
+  // The forwarded port is listed with its label before anything listens.
+  await page.getByTestId('port-5173').filter({ hasText: 'Vite' }).waitFor({ timeout: 10_000 });
+  // What was applied.
+  await page.getByTestId('devcontainer').filter({ hasText: 'browser-demo' }).click();
+  const facts = page.getByTestId('devcontainer-facts');
+  await facts.waitFor();
+  const text = await facts.innerText();
+  assert.match(text, /built from Dockerfile/);
+  assert.match(text, /PROJECT_MODE=devcontainer/);
+  assert.match(text, /5173 \(Vite\)/);
+  // Rebuilt from the menu: its log in a dialog, the same files after.
+  await page.getByRole('menuitem', { name: 'Rebuild container' }).click();
+  const rebuild = page.getByRole('dialog', { name: 'Rebuild' });
+  await rebuild.getByTestId('setup-step').filter({ hasText: 'Rebuilt.' }).waitFor({ timeout: 120_000 }).catch(async (e) => assert.fail(`${e.message}\n${await rebuild.innerText().catch(() => '')}`));
+  assert.match(await rebuild.getByRole('log', { name: 'Rebuild progress' }).innerText(), /was built before/);
+  await rebuild.getByRole('button', { name: 'Close' }).click();
+  const w = (await h.api('GET', '/api/v1/workspaces')).find((x) => x.name === 'with-dc');
+  assert.match(w.image, /^localhost\/aicockpit\/devcontainer:/);
+  assert.equal(w.state, 'running');
   assert.deepEqual(problems, []);
 });
 

@@ -884,6 +884,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/devcontainer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The devcontainer.json applied to the workspace (null when none was) */
+        get: operations["workspaces_devcontainer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{id}/exec": {
         parameters: {
             query?: never;
@@ -1136,6 +1153,23 @@ export interface paths {
         get: operations["workspaces_tcp"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/rebuild": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Re-read the workspace's devcontainer.json and make its container again from it, keeping /workspace; follow it through GET /workspaces/{id}/setup */
+        post: operations["workspaces_rebuild"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1684,6 +1718,45 @@ export interface components {
         Detected: components["schemas"]["Preset"] & {
             probe: components["schemas"]["ProbeResult"];
         };
+        /** @description The devcontainer.json applied to a workspace, as the server read it. */
+        DevcontainerDto: {
+            build_context?: string | null;
+            container_env: {
+                [key: string]: string;
+            };
+            container_user?: string | null;
+            /** Format: double */
+            cpus?: number | null;
+            /** @description The Dockerfile it was built from (relative to `build_context`). */
+            dockerfile?: string | null;
+            forward_ports: components["schemas"]["DevcontainerPortDto"][];
+            /** @description The image it names, or None when it was built. */
+            image?: string | null;
+            /** @description The lifecycle commands it has, in the order they run. */
+            lifecycle: string[];
+            /** Format: int64 */
+            memory_mb?: number | null;
+            name?: string | null;
+            /** @description What was read but not acted on, and why. */
+            notes: string[];
+            /** @description Where it was found in the repository. */
+            path: string;
+            /** @description Names only: values may hold what the project keeps there. */
+            remote_env: string[];
+            remote_user?: string | null;
+            workspace_folder: string;
+        };
+        /** @description A port the configuration forwards, with its attributes. */
+        DevcontainerPortDto: {
+            label?: string | null;
+            /**
+             * @description `notify`, `openBrowser`, `openBrowserOnce`, `openPreview`, `silent`
+             *     or `ignore`.
+             */
+            on_auto_forward?: string | null;
+            /** Format: int32 */
+            port: number;
+        };
         DirEntry: {
             kind: components["schemas"]["EntryKind"];
             /** Format: int32 */
@@ -2132,7 +2205,11 @@ export interface components {
             error?: string | null;
             /**
              * @description Why it failed: `authentication`, `not_found`, `unknown_ref`,
-             *     `network`, `not_empty`, `git_missing`, `timeout` or `failed`.
+             *     `network`, `not_empty`, `git_missing`, `timeout` (the clone);
+             *     `devcontainer_invalid`, `devcontainer_refused` (a property that
+             *     would weaken isolation), `image_unavailable`, `image_build_failed`,
+             *     `quota_exceeded`, `devcontainer_start_failed`, `lifecycle_failed`,
+             *     `interrupted` (the devcontainer); or `failed`.
              */
             error_code?: string | null;
             /** Format: int64 */
@@ -2150,6 +2227,13 @@ export interface components {
              * @description Ask again from here (the last line again while git rewrites it).
              */
             next: number;
+            /**
+             * @description The step under way, or where it ended: `clone`, `devcontainer`
+             *     (reading the configuration), `image` (pulling or building),
+             *     `container` (making it again from the image), `lifecycle` (its
+             *     commands).
+             */
+            phase: string;
             /** @description Where from (the repository's URL). */
             source: string;
             /** Format: int64 */
@@ -4472,6 +4556,38 @@ export interface operations {
             };
         };
     };
+    workspaces_devcontainer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the configuration, or null */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DevcontainerDto"] | null;
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     workspaces_exec: {
         parameters: {
             query?: never;
@@ -5098,6 +5214,47 @@ export interface operations {
             };
             /** @description Not a WebSocket upgrade request */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_rebuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rebuild started */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceDto"];
+                };
+            };
+            /** @description The workspace is not running, or a setup is under way */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,6 @@
 // Workspaces and templates: `/api/v1/workspaces…`, `/api/v1/templates`.
 import { del, get, patch, post, q, seg } from './http';
-import type { CreateWorkspaceRequest, DeletedWorkspace, ExecRequest, ExecResponse, KeepAliveRequest, ListeningPort, Setup, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
+import type { CreateWorkspaceRequest, DeletedWorkspace, Devcontainer, ExecRequest, ExecResponse, KeepAliveRequest, ListeningPort, Setup, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
 
 /// The URL of one workspace; the files, terminals, runs, policy and
 /// conversations modules build theirs on it.
@@ -9,8 +9,14 @@ export const workspacePath = (id: string) => `/api/v1/workspaces/${seg(id)}`;
 export const listWorkspaces = () => get<Workspace[]>('/api/v1/workspaces');
 export const getWorkspace = (id: string) => get<Workspace>(workspacePath(id));
 export const createWorkspace = (body: CreateWorkspaceRequest) => post<Workspace>('/api/v1/workspaces', body);
-/// The new workspace's setup (a git clone) from line `from` on.
+/// The workspace's setup (a clone and its devcontainer, a rebuild, a
+/// postStartCommand) from line `from` on.
 export const getSetup = (id: string, from: number) => get<Setup>(`${workspacePath(id)}/setup${q({ from })}`);
+/// The devcontainer.json applied to the workspace (null when none was).
+export const getDevcontainer = (id: string) => get<Devcontainer | null>(`${workspacePath(id)}/devcontainer`);
+/// Re-reads its devcontainer.json and makes its container again (follow
+/// it with getSetup).
+export const rebuildWorkspace = (id: string) => post<Workspace>(`${workspacePath(id)}/rebuild`);
 /// Removes the container; `purge` also removes the /workspace data.
 export const deleteWorkspace = (id: string, purge: boolean) => del<DeletedWorkspace>(`${workspacePath(id)}${q({ purge })}`);
 

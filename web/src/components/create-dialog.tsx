@@ -3,7 +3,8 @@
 // progress live until it is done.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/http';
-import { createWorkspace, getSetup, listTemplates } from '../api/workspaces';
+import { createWorkspace, listTemplates } from '../api/workspaces';
+import { followSetup, PHASES, SetupLog } from './setup-log';
 import { unpack } from '../api/files';
 import type { CreateWorkspaceRequest, Template, Workspace } from '../api/types';
 import { Modal } from './modal';
@@ -70,7 +71,7 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
         const problem = await followClone(created.id);
         if (problem) {
           setNeedsCredential(/git credential for/.test(problem));
-          setError(`The workspace was created, but its clone failed: ${problem}`);
+          setError(`The workspace was created, but its setup failed: ${problem}`);
           setFailed(created);
           setBusy(false);
           return;
@@ -79,41 +80,19 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
       onCreated(created);
     } catch (err) {
       const m = err instanceof ApiError ? err.message : String(err);
-      setError(created ? `The workspace was created, but ${archive ? 'its archive was not unpacked' : 'its clone could not be followed'}: ${m}` : m);
+      setError(created ? `The workspace was created, but ${archive ? 'its archive was not unpacked' : 'its setup could not be followed'}: ${m}` : m);
       if (created) setFailed(created);
       setBusy(false);
     }
   };
 
-  /// Shows the clone's output as it comes (its last 1000 lines); the
-  /// failure's message, or ''. A few failed polls in a row are retried.
-  const followClone = async (id: string) => {
-    let lines: string[] = [];
-    let base = 0; // the absolute index of lines[0]
-    let next = 0;
-    let errors = 0;
-    for (;;) {
-      let s;
-      try {
-        s = await getSetup(id, next);
-        errors = 0;
-      } catch (e) {
-        if (++errors >= 5) throw e;
-        await new Promise((r) => setTimeout(r, 1000));
-        continue;
-      }
-      lines = [...lines.slice(0, Math.max(0, s.from - base)), ...s.lines];
-      if (lines.length > 1000) {
-        base += lines.length - 1000;
-        lines = lines.slice(lines.length - 1000);
-      }
+  /// Shows the setup's output and step as they come; the failure's
+  /// message, or ''.
+  const followClone = (id: string) =>
+    followSetup(id, (lines, phase) => {
       setLog(lines);
-      next = s.next;
-      if (s.state === 'succeeded') return '';
-      if (s.state === 'failed') return s.error || s.error_code || 'failed';
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  };
+      setStep(PHASES[phase] || 'Setting up…');
+    });
 
   return (
     <Modal title="New workspace" onClose={busy ? () => {} : onClose}>
@@ -165,11 +144,12 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
           Ports
           <input name="ports" placeholder={t?.ports.join(', ') || 'e.g. 8000, 3000'} value={ports} onInput={(e) => setPorts(e.currentTarget.value)} />
         </label>
-        {log.length > 0 && (
-          <pre class="setup-log" data-testid="setup-log" role="log" aria-label="Clone progress">
-            {log.join('\n')}
-          </pre>
+        {busy && log.length > 0 && (
+          <p class="small" data-testid="setup-step">
+            <span class="spinner" /> {step}
+          </p>
         )}
+        <SetupLog lines={log} label="Setup progress" />
         {error && (
           <div class="error" role="alert">
             {error}

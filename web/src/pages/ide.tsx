@@ -2,9 +2,10 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api/http';
 import { openPreview, portShares, setPortShare } from '../api/previews';
-import { getWorkspace, keepAlive, listeningPorts, noteActivity, startWorkspace } from '../api/workspaces';
+import { getDevcontainer, getWorkspace, keepAlive, listeningPorts, noteActivity, startWorkspace } from '../api/workspaces';
 import { readText, writeText } from '../api/files';
-import type { ListeningPort, ShareLevel, User, Workspace } from '../api/types';
+import type { Devcontainer, ListeningPort, ShareLevel, User, Workspace } from '../api/types';
+import { DevcontainerStatus } from '../components/devcontainer';
 import { idePath, navigate, rememberWorkspace } from '../router';
 import { FileTree } from '../components/file-tree';
 import { EditorArea, OpenFile } from '../components/editor';
@@ -21,6 +22,8 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
   const [panelHeight, setPanelHeight] = useState(260);
   const [aiOpen, setAiOpen] = useState(true);
   const [ports, setPorts] = useState<ListeningPort[]>([]);
+  const [dc, setDc] = useState<Devcontainer | null>(null);
+  const [rebuilding, setRebuilding] = useState(false);
   const filesRef = useRef(files);
   filesRef.current = files;
   // Opening a stopped workspace starts it (once: a failed start is shown,
@@ -70,7 +73,7 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
   // Ports are asked for every second while it runs (the agent reads the
   // kernel's socket tables; nothing is scanned), so a server started in a
   // terminal shows up within about a second.
-  const portsLive = w?.state === 'running';
+  const portsLive = w?.state === 'running' && !rebuilding;
   useEffect(() => {
     if (!portsLive) return;
     let stop = false;
@@ -85,6 +88,16 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
       clearInterval(t);
     };
   }, [id, portsLive]);
+
+  // The devcontainer.json applied (none: 404), read again when the
+  // workspace's image changes (a rebuild).
+  const image = w?.image;
+  useEffect(() => {
+    if (!image) return;
+    getDevcontainer(id)
+      .then(setDc)
+      .catch(() => setDc(null));
+  }, [id, image]);
 
   const openFile = useCallback(
     async (path: string) => {
@@ -262,7 +275,8 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
           </>
         )}
         <span class="spacer" />
-        {w && ports.length > 0 && <Ports id={w.id} name={w.name} ports={ports} />}
+        {w && (ports.length > 0 || (dc?.forward_ports.length ?? 0) > 0) && <Ports id={w.id} name={w.name} ports={ports} forwarded={dc?.forward_ports ?? []} />}
+        {w && running && <DevcontainerStatus id={w.id} dc={dc} onRebuilt={setW} onBusy={setRebuilding} />}
         {w?.idle && <IdleStatus w={w} onKeep={(x) => setW(x)} onError={setError} />}
         {active && <span>{active}</span>}
       </footer>
@@ -300,7 +314,7 @@ function IdleStatus({ w, onKeep, onError }: { w: Workspace; onKeep: (w: Workspac
 /// Ports something in the workspace listens on: each opens its preview
 /// (a tab of its own origin, logged in), says who may open it, and copies
 /// the command that forwards it to the user's machine.
-function Ports({ id, name, ports }: { id: string; name: string; ports: ListeningPort[] }) {
+function Ports({ id, name, ports, forwarded }: { id: string; name: string; ports: ListeningPort[]; forwarded: Devcontainer['forward_ports'] }) {
   const [open, setOpen] = useState<number | null>(null);
   const [shares, setShares] = useState<Record<number, ShareLevel>>({});
   const [problem, setProblem] = useState('');
@@ -321,19 +335,22 @@ function Ports({ id, name, ports }: { id: string; name: string; ports: Listening
   return (
     <span data-testid="ports" class="ports">
       Ports:
-      {ports.map((p) => {
+      {[...ports, ...forwarded.filter((f) => !ports.some((p) => p.port === f.port)).map((f) => ({ port: f.port, process: null, loopback_only: false, waiting: true }))].map((p) => {
+        const label = forwarded.find((f) => f.port === p.port)?.label;
+        const waiting = 'waiting' in p;
         const cmd = `aicockpit port-forward ${name} ${p.port}`;
         const level = shares[p.port] || 'private';
         return (
           <span class="port">
             <button
-              class="ghost small"
               data-testid={`port-${p.port}`}
               aria-expanded={open === p.port}
-              title={`${p.process ? p.process + ' listens' : 'Listening'}${p.loopback_only ? ' on the workspace loopback' : ''}`}
+              class={waiting ? 'ghost small muted' : 'ghost small'}
+              title={waiting ? 'Forwarded by devcontainer.json; nothing listens yet' : `${p.process ? p.process + ' listens' : 'Listening'}${p.loopback_only ? ' on the workspace loopback' : ''}`}
               onClick={() => setOpen(open === p.port ? null : p.port)}
             >
               {p.port}
+              {label ? ` ${label}` : ''}
               {level !== 'private' ? ` (${level})` : ''}
             </button>
             {open === p.port && (

@@ -342,22 +342,18 @@ pub(crate) async fn setup(
     get,
     path = "/workspaces/{id}/devcontainer",
     tag = "workspaces",
-    summary = "The devcontainer.json applied to the workspace (404 when none was)",
+    summary = "The devcontainer.json applied to the workspace (null when none was)",
     params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
-    responses((status = 200, description = "OK", body = crate::dto::DevcontainerDto), (status = 404, description = "No devcontainer.json was applied", body = crate::openapi::ErrorBody))
+    responses((status = 200, description = "OK: the configuration, or null", body = Option<crate::dto::DevcontainerDto>))
 )]
 pub(crate) async fn devcontainer(
     State(s): State<AppState>,
     Auth(p): Auth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<crate::dto::DevcontainerDto>> {
-    match s.workspaces.devcontainer(&p, &id).await? {
-        Some(c) => Ok(Json(c.into())),
-        None => Err(aicockpit_core::CoreError::NotFound(format!(
-            "no devcontainer.json was applied to workspace {id:?}"
-        ))
-        .into()),
-    }
+) -> ApiResult<Json<Option<crate::dto::DevcontainerDto>>> {
+    Ok(Json(
+        s.workspaces.devcontainer(&p, &id).await?.map(Into::into),
+    ))
 }
 
 #[utoipa::path(

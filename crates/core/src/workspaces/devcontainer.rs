@@ -433,25 +433,38 @@ impl WorkspaceManager {
         if let Some(h) = &now.container_id {
             self.workspace_agents().forget(h);
         }
-        self.runtime
-            .destroy(id, true)
+        // Nothing answers in it until the new container runs.
+        self.set_state(id, WorkspaceState::Starting, None)
             .await
-            .map_err(|e| fail("failed", format!("removing the old container: {e}")))?;
+            .map_err(|e| fail("failed", e.to_string()))?;
+        if let Err(e) = self.runtime.destroy(id, true).await {
+            // Whatever is left is for the reconciler to compare.
+            let _ = self.set_state(id, WorkspaceState::Running, None).await;
+            return Err(fail("failed", format!("removing the old container: {e}")));
+        }
         match self.provision(next, None).await {
             Ok(()) => {}
             Err(e) => {
                 say(log, &format!("aicockpit: the new container did not start ({e}); making the old one again"));
-                if let Err(e2) = self.provision(rec, None).await {
-                    warn!(workspace = %id, error = %e2, "could not make the workspace's old container again");
-                    let _ = self
-                        .set_state(id, WorkspaceState::Error, Some(&e2.to_string()))
-                        .await;
+                let state = match self.provision(rec, None).await {
+                    Ok(()) => self.set_state(id, WorkspaceState::Running, None).await,
+                    Err(e2) => {
+                        warn!(workspace = %id, error = %e2, "could not make the workspace's old container again");
+                        self.set_state(id, WorkspaceState::Error, Some(&e2.to_string()))
+                            .await
+                    }
+                };
+                if let Err(e3) = state {
+                    warn!(workspace = %id, error = %e3, "could not record the workspace's state");
                 }
                 return Err(fail("devcontainer_start_failed", e.to_string()));
             }
         }
         self.store
             .set_workspace_shape(next, now_ms())
+            .await
+            .map_err(|e| fail("failed", e.to_string()))?;
+        self.set_state(id, WorkspaceState::Running, None)
             .await
             .map_err(|e| fail("failed", e.to_string()))?;
         let made = self
