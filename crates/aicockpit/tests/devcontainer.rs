@@ -303,3 +303,68 @@ async fn configurations_that_weaken_isolation_or_reach_others_images_are_refused
         "{rows:?}"
     );
 }
+
+/// The CLI shows the build and the commands as they come, and says when a
+/// configuration is refused (exit code 1, the property named).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_creates_and_rebuilds_from_a_devcontainer_and_reports_a_refusal() {
+    let srv = git_server();
+    let nonce = format!("{:?}", std::time::SystemTime::now());
+    let good = publish(
+        &srv,
+        "cli-project",
+        &[
+            (
+                ".devcontainer.json",
+                r#"{"build": {"dockerfile": "Dockerfile"}, "containerEnv": {"FROM_CLI": "yes"}, "postCreateCommand": "echo post-create-ran"}"#,
+            ),
+            (
+                "Dockerfile",
+                "FROM localhost/aicockpit/base:latest\nRUN true\n",
+            ),
+            ("nonce", &nonce),
+        ],
+    );
+    let bad = publish(
+        &srv,
+        "cli-bad",
+        &[(
+            ".devcontainer.json",
+            r#"{"image": "localhost/aicockpit/base:latest", "securityOpt": ["apparmor=unconfined"]}"#,
+        )],
+    );
+    let ts = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aicockpit"))
+            .args(["--server", ts.url.as_str()])
+            .args(args)
+            .env("AICOCKPIT_TOKEN", &ts.admin)
+            .env("AICOCKPIT_CLI_CONFIG", dir.path().join("cli.json"))
+            .output()
+            .expect("cli")
+    };
+    let out = tokio::task::block_in_place(|| cli(&["ws", "create", "from-cli", "--git", &good]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("applying .devcontainer.json"), "{err}");
+    assert!(err.contains("post-create-ran"), "{err}");
+    let out = tokio::task::block_in_place(|| cli(&["ws", "rebuild", "from-cli"]));
+    let (stdout, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("was built before"), "{err}");
+    assert!(stdout.contains("rebuilt from-cli"), "{stdout}");
+    assert!(
+        stdout.contains("localhost/aicockpit/devcontainer:"),
+        "{stdout}"
+    );
+
+    let out = tokio::task::block_in_place(|| cli(&["ws", "create", "bad-cli", "--git", &bad]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("devcontainer_refused"), "{err}");
+    assert!(err.contains("securityOpt"), "{err}");
+}
