@@ -267,6 +267,20 @@ async fn configurations_that_weaken_isolation_or_reach_others_images_are_refused
             "from=localhost/aicockpit/devcontainer",
         ),
         (
+            "split-from",
+            r#"{"build": {"dockerfile": "Dockerfile"}}"#,
+            "FROM localhost/aicockpit/base:latest\nFR\\\nOM 3f\n",
+            "image_build_failed",
+            "FROM 3f",
+        ),
+        (
+            "add-url",
+            r#"{"build": {"dockerfile": "Dockerfile"}}"#,
+            "FROM localhost/aicockpit/base:latest\nADD http://127.0.0.1:1/x /x\n",
+            "image_build_failed",
+            "ADD",
+        ),
+        (
             "broken",
             "{ \"image\": ",
             "",
@@ -367,4 +381,63 @@ async fn the_cli_creates_and_rebuilds_from_a_devcontainer_and_reports_a_refusal(
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("devcontainer_refused"), "{err}");
     assert!(err.contains("securityOpt"), "{err}");
+}
+
+/// A member may not make a workspace that runs as root: not by name or
+/// number in devcontainer.json, nor by a user the Dockerfile maps to uid 0
+/// (found in the new container, which is then replaced by the old one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_get_a_root_workspace_through_devcontainer_json() {
+    let srv = git_server();
+    let ts = server().await;
+    let member = ts
+        .user("dc-member", aicockpit_core::auth::Role::Member)
+        .await;
+    let api = ts.api(&member);
+    let nonce = format!("{:?}", std::time::SystemTime::now());
+    let cases = [
+        (
+            "by-number",
+            publish(
+                &srv,
+                "root-number",
+                &[(".devcontainer.json", r#"{"image": "localhost/aicockpit/base:latest", "remoteUser": "00"}"#)],
+            ),
+        ),
+        (
+            "by-alias",
+            publish(
+                &srv,
+                "root-alias",
+                &[
+                    (".devcontainer.json", r#"{"build": {"dockerfile": "Dockerfile"}, "containerUser": "toor"}"#),
+                    (
+                        "Dockerfile",
+                        "FROM localhost/aicockpit/base:latest\nUSER root\nRUN useradd -o -u 0 -g 0 -M toor\n",
+                    ),
+                    ("nonce", &nonce),
+                ],
+            ),
+        ),
+    ];
+    for (name, url) in &cases {
+        let (v, lines) = create(&api, name, url).await;
+        assert_eq!(v["state"], "failed", "{name}: {v} {lines:#?}");
+        assert_eq!(v["error_code"], "devcontainer_refused", "{name}: {v}");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains("root"),
+            "{name}: {v}"
+        );
+        let (_, w) = api.get(&format!("/api/v1/workspaces/{name}")).await;
+        assert_eq!(w["state"], "running", "{name}: {w}");
+        assert_eq!(w["image"], "localhost/aicockpit/base:latest", "{name}: {w}");
+        let (code, out, _) = api
+            .sh(
+                name,
+                "id -u; cat /workspace/.devcontainer.json >/dev/null && echo kept",
+            )
+            .await;
+        assert_eq!(code, 0, "{name}");
+        assert_eq!(out, "1000\nkept\n", "{name}");
+    }
 }

@@ -26,8 +26,9 @@ pub use spec::{
 
 use async_trait::async_trait;
 
-/// A look at a Dockerfile before it is built: `Err` says why not.
-pub type DockerfileCheck = dyn for<'a> Fn(&'a [u8]) -> Result<(), String> + Send + Sync;
+/// A look at a Dockerfile before it is built: the base images it names
+/// (to be inspected once pulled), or why it may not be built.
+pub type DockerfileCheck = dyn for<'a> Fn(&'a [u8]) -> Result<Vec<String>, String> + Send + Sync;
 
 /// What a backend does with workspaces.
 ///
@@ -60,8 +61,9 @@ pub trait WorkspaceRuntime: Send + Sync {
     /// read by the backend, at most `req.max_context_bytes`), reporting the
     /// build's output through `progress`; returns the image reference. An
     /// image built before from the same content is reused. `check` sees the
-    /// Dockerfile as the engine will (from the context sent), and its
-    /// refusal stops the build.
+    /// Dockerfile as the engine will (it is sent under a name of the
+    /// backend's choosing, with the context), and its refusal stops the
+    /// build; base images with `ONBUILD` triggers are refused.
     async fn build_image(
         &self,
         handle: &str,

@@ -200,6 +200,11 @@ pub struct BuildRequest {
     pub target: Option<String>,
     /// Memory the build's steps may use.
     pub memory_bytes: i64,
+    /// CPU the build's steps may use, in thousandths of a CPU.
+    pub cpu_millis: i64,
+    /// The network the build's steps run on (the workspace's own, so the
+    /// build is fenced like the workspace).
+    pub network: Option<String>,
     /// The largest context accepted (bytes of its archive).
     pub max_context_bytes: u64,
     /// Where the context is spooled on its way to the engine.

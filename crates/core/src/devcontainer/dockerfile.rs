@@ -5,33 +5,112 @@
 //! as an image named by a user ([`crate::workspaces::plan::check_bare_image`]).
 //!
 //! This is not a Dockerfile parser: it finds every *candidate*, more than
-//! the engine would see. Each physical line whose first word is `FROM`
-//! (whatever the line joining, comments or heredocs around it) and each
-//! `from=` anywhere (`COPY --from=`, `RUN --mount=…,from=`) must name an
-//! earlier stage or an allowed image; a reference it cannot resolve (an
-//! unknown variable, a name on the next line) is refused.
+//! the engine would see. The text is read three ways — physical lines,
+//! logical lines joined as the engine joins continuations, and the same with
+//! each continued part's indentation dropped — and in each, every line
+//! whose first word is `FROM` and every `from=` must name an earlier stage
+//! or an allowed image. What it cannot read unambiguously is refused: an
+//! `escape` parser directive, a variable with no value, `--from` without
+//! `=`, `RUN --mount` (a cache or another image), `ADD` of a URL or a git
+//! repository (fetched by the engine on its own network).
 
 use std::collections::BTreeMap;
 
 /// Checks `text` with the build's `args`; `allowed` says whether an image
-/// reference may be used (`Err` with the reason when not).
+/// reference may be used (`Err` with the reason when not). Returns the
+/// images (not stages, not `scratch`) the `FROM` lines name, for the caller
+/// to inspect once they are pulled.
 pub fn check_bases(
     text: &str,
     args: &BTreeMap<String, String>,
     allowed: &dyn Fn(&str) -> Result<(), String>,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let globals = global_args(text, args);
+    let physical: Vec<String> = text
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .collect();
+    for line in &physical {
+        let t = line.trim_start();
+        if !t.starts_with('#') {
+            break;
+        }
+        let directive: String = t[1..].chars().filter(|c| !c.is_whitespace()).collect();
+        if directive.to_ascii_lowercase().starts_with("escape=") {
+            return Err("the escape parser directive is not allowed".into());
+        }
+    }
+    let mut bases = Vec::new();
+    for lines in [
+        physical.clone(),
+        logical(&physical, false),
+        logical(&physical, true),
+    ] {
+        for b in check_lines(&lines, args, allowed)? {
+            if !bases.contains(&b) {
+                bases.push(b);
+            }
+        }
+    }
+    Ok(bases)
+}
+
+/// Lines joined as the engine joins them: a line ending in `\` (and
+/// blanks) goes on with the next, comment lines within are dropped;
+/// `trim` also drops each continued part's indentation.
+fn logical(physical: &[String], trim: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in physical {
+        let part = match (&current, trim) {
+            (Some(_), true) => line.trim_start(),
+            _ => line.as_str(),
+        };
+        if current.is_some() && part.trim_start().starts_with('#') {
+            continue;
+        }
+        let body = part.trim_end();
+        match body.strip_suffix('\\') {
+            Some(head) => current.get_or_insert_with(String::new).push_str(head),
+            None => {
+                let mut l = current.take().unwrap_or_default();
+                l.push_str(part);
+                out.push(l);
+            }
+        }
+    }
+    if let Some(l) = current {
+        out.push(l);
+    }
+    out
+}
+
+/// One reading of the file: FROM lines in order (stages named by `AS`),
+/// then the flags and instructions that reach other images.
+fn check_lines(
+    lines: &[String],
+    args: &BTreeMap<String, String>,
+    allowed: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<Vec<String>, String> {
+    let globals = global_args(lines, args);
     let mut stages: Vec<String> = Vec::new();
+    let mut bases = Vec::new();
     let mut from_lines = 0usize;
-    for (n, line) in text.lines().enumerate() {
+    for (n, line) in lines.iter().enumerate() {
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some(first) = words.first() else { continue };
+        let line_no = n + 1;
+        if first.eq_ignore_ascii_case("ADD")
+            && (line.contains("://") || line.to_ascii_lowercase().contains("git@"))
+        {
+            return Err(format!(
+                "line {line_no}: ADD of a URL or a git repository is not allowed; download in a RUN step"
+            ));
+        }
         if !first.eq_ignore_ascii_case("FROM") {
             continue;
         }
         from_lines += 1;
-        let line_no = n + 1;
         let mut rest = words[1..].iter().filter(|w| !w.starts_with("--"));
         let Some(image) = rest.next() else {
             return Err(format!(
@@ -44,6 +123,7 @@ pub fn check_bases(
         let is_stage = stages.iter().any(|s| s.eq_ignore_ascii_case(&image));
         if !is_stage && !image.eq_ignore_ascii_case("scratch") {
             allowed(&image).map_err(|m| format!("line {line_no}: FROM {image}: {m}"))?;
+            bases.push(image);
         }
         if let (Some(kw), Some(alias)) = (rest.next(), rest.next()) {
             if kw.eq_ignore_ascii_case("AS") {
@@ -54,7 +134,19 @@ pub fn check_bases(
     if from_lines == 0 {
         return Err("the Dockerfile has no FROM line".into());
     }
-    check_from_flags(text, &stages, allowed)
+    let text = lines.join("\n");
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("--mount") {
+        return Err("RUN --mount is not allowed (it reaches caches and other images)".into());
+    }
+    if lower
+        .match_indices("--from")
+        .any(|(i, m)| !lower[i + m.len()..].starts_with('='))
+    {
+        return Err("--from must be written --from=STAGE".into());
+    }
+    check_from_flags(&text, &stages, allowed)?;
+    Ok(bases)
 }
 
 /// Every `from=` value: an earlier stage (by name or number) or an allowed
@@ -88,9 +180,9 @@ fn check_from_flags(
 
 /// The `ARG` defaults before the first `FROM`, overridden by the build's
 /// arguments (which only set ARGs the file declares).
-fn global_args(text: &str, args: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn global_args(lines: &[String], args: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for line in text.lines() {
+    for line in lines {
         let mut words = line.split_whitespace();
         let Some(first) = words.next() else { continue };
         if first.eq_ignore_ascii_case("FROM") {
@@ -134,7 +226,10 @@ fn expand(word: &str, vars: &BTreeMap<String, String>) -> Option<String> {
         let value = match expr.split_once(':') {
             None => vars.get(expr)?.clone(),
             Some((name, op)) => {
-                let set = vars.get(name).filter(|v| !v.is_empty());
+                // Only names the file declares: the engine sets others of
+                // its own (platform arguments) that this cannot know.
+                let set = vars.get(name)?;
+                let set = Some(set).filter(|v| !v.is_empty());
                 if let Some(d) = op.strip_prefix('-') {
                     set.cloned().unwrap_or_else(|| d.to_owned())
                 } else if let Some(alt) = op.strip_prefix('+') {
@@ -167,7 +262,20 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        check_bases(text, &args, &allowed)
+        check_bases(text, &args, &allowed).map(|_| ())
+    }
+
+    #[test]
+    fn the_bases_are_returned_for_inspection() {
+        let args = BTreeMap::new();
+        let next_line = check_bases("FROM debian AS b\nFROM \\\n b\n", &args, &allowed);
+        assert!(next_line.is_err(), "a FROM with its image on the next line");
+        let bases = check_bases(
+            "ARG V=12\nFROM debian:${V} AS b\nFROM b\nFROM scratch\n",
+            &args,
+            &allowed,
+        );
+        assert_eq!(bases, Ok(vec!["debian:12".to_owned()]));
     }
 
     #[test]
@@ -180,6 +288,10 @@ mod tests {
             ("ARG V=3.11\nFROM python:${V}-slim\n", vec![]),
             ("ARG V\nFROM python:$V\n", vec![("V", "3.12")]),
             ("ARG V\nFROM python:${V:-3.12}\n", vec![]),
+            (
+                "FROM debian\nRUN apt-get update \\\n && apt-get install -y make\n",
+                vec![],
+            ),
             (
                 "from debian AS build\nRUN make\nFROM scratch\nCOPY --from=build /a /a\n",
                 vec![],
@@ -233,6 +345,29 @@ mod tests {
             ("FROM debian\nRUN echo \\\n# c\nFROM 3f2a\n", vec![]),
             ("FROM debian\nRUN <<EOF\nFROM 3f2a\nEOF\n", vec![]),
             ("# escape=`\nFROM `\n  3f2a\n", vec![]),
+            ("#escape=\\\nFROM debian\n", vec![]),
+            // Continuations split a keyword: the engine joins with nothing.
+            ("FROM debian\nFR\\\nOM 3f\n", vec![]),
+            ("FROM debian\nCOPY --fr\\\nom=3f / /loot\n", vec![]),
+            (
+                "FROM debian\nCOPY --fr\\  \n# a comment\nom=3f / /loot\n",
+                vec![],
+            ),
+            ("AR\\\nG B=3f\nFROM ${B}\n", vec![]),
+            ("FROM debian\nF\\\n  ROM 3f\n", vec![]),
+            // Variables the file does not declare, in any form.
+            ("FROM snap${TARGETOS:+shot}:x\n", vec![]),
+            ("FROM debian${UNSET:-}\n", vec![]),
+            // What reaches other images or the engine's network.
+            (
+                "FROM debian\nRUN --mount=type=cache,target=/c make\n",
+                vec![],
+            ),
+            ("FROM debian\nCOPY --from 3f /a /b\n", vec![]),
+            ("FROM debian\nADD https://127.0.0.1:8080/x /x\n", vec![]),
+            ("FROM debian\nadd git@github.com:o/r.git /r\n", vec![]),
+            ("FROM snapshot:0123\n", vec![]),
+            ("FROM docker.io/x/devcontainer:abc\n", vec![]),
             ("RUN echo no base\n", vec![]),
         ] {
             assert!(check(text, &args).is_err(), "{text:?} was allowed");

@@ -360,6 +360,17 @@ fn image_source(
                         let Value::String(s) = v else {
                             return Err(bad("build.args", format!("{k} must be a string")));
                         };
+                        let name_ok = k.len() <= 128
+                            && k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                        if !name_ok || s.contains('\0') || s.len() > 4096 {
+                            return Err(bad(
+                                "build.args",
+                                format!(
+                                    "{k:?} must be an argument name with a value of at most 4 KiB"
+                                ),
+                            ));
+                        }
                         out.insert(k.clone(), s.clone());
                     }
                     out

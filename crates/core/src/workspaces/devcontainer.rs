@@ -7,11 +7,12 @@
 //! old one stays: a configuration that is refused or fails to build leaves
 //! the workspace as it was.
 
-use super::manager::{WorkspaceManager, WORKSPACE_DIR};
+use super::manager::{names_root, WorkspaceManager, WORKSPACE_DIR};
 use super::model::WorkspaceState;
 use super::plan;
 use super::quota::Ask;
 use super::setup::{lock, SetupLog};
+use crate::access::{can, Action, Resource};
 use crate::audit::Entry;
 use crate::auth::Principal;
 use crate::devcontainer::{self, Command, DevContainer, ImageSource, Vars};
@@ -162,6 +163,13 @@ impl WorkspaceManager {
         self.setups.running(id, task.abort_handle());
     }
 
+    /// Forgets the configuration applied to a deleted workspace.
+    pub(super) async fn forget_devcontainer(&self, id: &str) {
+        if let Err(e) = self.store.delete_setting(&settings_key(id)).await {
+            warn!(workspace = %id, error = %e, "could not forget the devcontainer setting");
+        }
+    }
+
     /// The devcontainer configuration applied to workspace `id`, if any.
     pub async fn devcontainer(
         &self,
@@ -195,7 +203,14 @@ impl WorkspaceManager {
             .clone()
             .ok_or_else(|| fail("interrupted", "the workspace has no container"))?;
         let Some((path, text)) = self.read_config(&handle).await? else {
-            say(log, "aicockpit: no devcontainer.json in the repository; the workspace keeps its template");
+            say(
+                log,
+                "aicockpit: no devcontainer.json in the repository; the workspace keeps its image",
+            );
+            // Nothing applies any more (a rebuild after it was removed).
+            if let Err(e) = self.store.delete_setting(&settings_key(id)).await {
+                warn!(workspace = %id, error = %e, "could not forget the devcontainer setting");
+            }
             return Ok(());
         };
         lock(log).phase = "devcontainer";
@@ -238,7 +253,8 @@ impl WorkspaceManager {
                 };
                 detail["remote_user"] = json!(config.remote_user);
                 detail["forward_ports"] = json!(config.forward_ports);
-                self.apply_config(p, &rec, &handle, &config, log).await
+                self.apply_config(p, &rec, &handle, &config, log, &mut detail)
+                    .await
             }
         };
         if let Err((code, message)) = &outcome {
@@ -280,12 +296,22 @@ impl WorkspaceManager {
         handle: &str,
         config: &DevContainer,
         log: &Arc<Mutex<SetupLog>>,
+        detail: &mut serde_json::Value,
     ) -> Result<(), Failure> {
+        if let Some(u) = config
+            .remote_user
+            .as_deref()
+            .or(config.container_user.as_deref())
+        {
+            if names_root(u) {
+                self.may_run_as_root(p, rec)?;
+            }
+        }
         lock(log).phase = "image";
         let image = self.image_for(rec, handle, config, log).await?;
-        let next = self.shape(p, rec, config, image, log).await?;
+        detail["image_ref"] = json!(image);
         lock(log).phase = "container";
-        let new_handle = self.remake(rec, &next, log).await?;
+        let (new_handle, next) = self.remake(p, &rec.id, config, image, log).await?;
         let saved = serde_json::to_string(config).map_err(|e| fail("failed", e.to_string()))?;
         self.store
             .set_setting(&settings_key(&rec.id), &saved)
@@ -299,8 +325,27 @@ impl WorkspaceManager {
                 &format!("aicockpit: stored git credentials are unavailable ({e})"),
             );
         }
+        detail["commands"] = json!(config
+            .lifecycle
+            .of(&ON_CREATION)
+            .map(|(prop, c)| json!({"on": prop, "run": c.argvs().into_iter().map(|(_, a)| a).collect::<Vec<_>>()}))
+            .collect::<Vec<_>>());
         self.run_lifecycle(&new_handle, &next, config, &ON_CREATION, log)
             .await
+    }
+
+    /// Running the workspace as root is running commands as root.
+    fn may_run_as_root(&self, p: &Principal, rec: &WorkspaceRecord) -> Result<(), Failure> {
+        let ws = Resource::Workspace {
+            id: &rec.id,
+            owner_id: &rec.owner_id,
+        };
+        can(p, Action::ExecAsRoot, ws).map_err(|_| {
+            fail(
+                "devcontainer_refused",
+                "remoteUser/containerUser: the workspace would run as root, which needs the right to run commands as root",
+            )
+        })
     }
 
     /// The configuration's image: pulled, or built from the repository.
@@ -335,13 +380,15 @@ impl WorkspaceManager {
                     dockerfile: dockerfile.clone(),
                     args: args.clone(),
                     target: target.clone(),
-                    memory_bytes: self.opts.limits.max_memory_mb.max(rec.memory_mb) * 1024 * 1024,
+                    memory_bytes: rec.memory_mb * 1024 * 1024,
+                    cpu_millis: rec.cpu_millis,
+                    network: Some(rec.network.clone()),
                     max_context_bytes: MAX_CONTEXT_BYTES,
                     spool_dir: self.opts.spool_dir.clone(),
                     timeout: BUILD_TIMEOUT,
                 };
                 let args = args.clone();
-                let check = move |bytes: &[u8]| -> Result<(), String> {
+                let check = move |bytes: &[u8]| -> Result<Vec<String>, String> {
                     let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
                     devcontainer::check_bases(text, &args, &|i| {
                         plan::check_bare_image(i).map_err(|e| e.to_string())
@@ -357,17 +404,16 @@ impl WorkspaceManager {
 
     /// The workspace's record as the configuration makes it: image,
     /// environment, user, and limits raised to its host requirements
-    /// within the server's limits and the owner's quota.
-    async fn shape(
+    /// within the server's limits (the caller checks the owner's quota).
+    fn shape(
         &self,
-        p: &Principal,
-        rec: &WorkspaceRecord,
+        now: &WorkspaceRecord,
         config: &DevContainer,
         image: String,
         log: &Arc<Mutex<SetupLog>>,
-    ) -> Result<WorkspaceRecord, Failure> {
+    ) -> WorkspaceRecord {
         let lim = &self.opts.limits;
-        let mut next = rec.clone();
+        let mut next = now.clone();
         next.image = image;
         next.env.extend(config.container_env.clone());
         if let Some(u) = config.remote_user.clone().or(config.container_user.clone()) {
@@ -387,29 +433,21 @@ impl WorkspaceManager {
             }
             next.memory_mb = next.memory_mb.max(m.min(lim.max_memory_mb));
         }
-        let grow = Ask::Grow {
-            cpus: (next.cpu_millis - rec.cpu_millis) as f64 / 1000.0,
-            memory_mb: next.memory_mb - rec.memory_mb,
-        };
-        if next.cpu_millis > rec.cpu_millis || next.memory_mb > rec.memory_mb {
-            let gate = self.quota_gate(&rec.owner_id);
-            let _held = gate.lock().await;
-            self.check_quota(p, &rec.owner_id, grow)
-                .await
-                .map_err(|e| fail("quota_exceeded", format!("hostRequirements: {e}")))?;
-        }
-        Ok(next)
+        next
     }
 
-    /// Replaces the workspace's container by one of `next` on the same
-    /// data; on failure the old shape is made again. Returns the new handle.
+    /// Replaces the workspace's container by one made as `config` says
+    /// from `image`, on the same data, under the workspace's lock (and, when
+    /// its limits grow, the owner's quota gate until they are recorded); on
+    /// failure the old one is made again. Returns the new handle and record.
     async fn remake(
         &self,
-        rec: &WorkspaceRecord,
-        next: &WorkspaceRecord,
+        p: &Principal,
+        id: &str,
+        config: &DevContainer,
+        image: String,
         log: &Arc<Mutex<SetupLog>>,
-    ) -> Result<String, Failure> {
-        let id = &rec.id;
+    ) -> Result<(String, WorkspaceRecord), Failure> {
         let lock_ = self.lock_for(id);
         let _guard = lock_.lock().await;
         let now = self
@@ -423,6 +461,21 @@ impl WorkspaceManager {
                 format!("the workspace is {} now; its setup stopped", now.state),
             ));
         }
+        let next = self.shape(&now, config, image, log);
+        let gate = self.quota_gate(&now.owner_id);
+        let _quota = if next.cpu_millis > now.cpu_millis || next.memory_mb > now.memory_mb {
+            let held = gate.lock().await;
+            let grow = Ask::Grow {
+                cpus: (next.cpu_millis - now.cpu_millis) as f64 / 1000.0,
+                memory_mb: next.memory_mb - now.memory_mb,
+            };
+            self.check_quota(p, &now.owner_id, grow)
+                .await
+                .map_err(|e| fail("quota_exceeded", format!("hostRequirements: {e}")))?;
+            Some(held)
+        } else {
+            None
+        };
         say(
             log,
             &format!(
@@ -442,26 +495,31 @@ impl WorkspaceManager {
             let _ = self.set_state(id, WorkspaceState::Running, None).await;
             return Err(fail("failed", format!("removing the old container: {e}")));
         }
-        match self.provision(next, None).await {
-            Ok(()) => {}
-            Err(e) => {
-                say(log, &format!("aicockpit: the new container did not start ({e}); making the old one again"));
-                let state = match self.provision(rec, None).await {
-                    Ok(()) => self.set_state(id, WorkspaceState::Running, None).await,
-                    Err(e2) => {
-                        warn!(workspace = %id, error = %e2, "could not make the workspace's old container again");
-                        self.set_state(id, WorkspaceState::Error, Some(&e2.to_string()))
-                            .await
-                    }
-                };
-                if let Err(e3) = state {
-                    warn!(workspace = %id, error = %e3, "could not record the workspace's state");
+        let made = match self.provision(&next, None).await {
+            Ok(()) => self.check_made(p, &next).await,
+            Err(e) => Err(fail("devcontainer_start_failed", e.to_string())),
+        };
+        if let Err(f) = made {
+            say(
+                log,
+                &format!("aicockpit: {}; making the old container again", f.1),
+            );
+            let _ = self.runtime.destroy(id, true).await;
+            let state = match self.provision(&now, None).await {
+                Ok(()) => self.set_state(id, WorkspaceState::Running, None).await,
+                Err(e2) => {
+                    warn!(workspace = %id, error = %e2, "could not make the workspace's old container again");
+                    self.set_state(id, WorkspaceState::Error, Some(&e2.to_string()))
+                        .await
                 }
-                return Err(fail("devcontainer_start_failed", e.to_string()));
+            };
+            if let Err(e3) = state {
+                warn!(workspace = %id, error = %e3, "could not record the workspace's state");
             }
+            return Err(f);
         }
         self.store
-            .set_workspace_shape(next, now_ms())
+            .set_workspace_shape(&next, now_ms())
             .await
             .map_err(|e| fail("failed", e.to_string()))?;
         self.set_state(id, WorkspaceState::Running, None)
@@ -473,8 +531,47 @@ impl WorkspaceManager {
             .await
             .map_err(|e| fail("failed", e.to_string()))?;
         self.warm_agent(made.container_id.clone());
-        made.container_id
-            .ok_or_else(|| fail("failed", "the new container was not recorded"))
+        let handle = made
+            .container_id
+            .clone()
+            .ok_or_else(|| fail("failed", "the new container was not recorded"))?;
+        Ok((handle, made))
+    }
+
+    /// The new container's user, as the kernel sees it: a name the image
+    /// maps to uid 0 is root too.
+    async fn check_made(&self, p: &Principal, next: &WorkspaceRecord) -> Result<(), Failure> {
+        let fresh = self
+            .store
+            .workspace(&next.id)
+            .await
+            .map_err(|e| fail("failed", e.to_string()))?;
+        let handle = fresh
+            .container_id
+            .ok_or_else(|| fail("failed", "the new container was not recorded"))?;
+        let req = ExecRequest {
+            argv: vec!["id".into(), "-u".into()],
+            cwd: None,
+            env: Vec::new(),
+            user: None,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: 64,
+        };
+        let out = self
+            .runtime
+            .exec(&handle, &req)
+            .await
+            .map_err(|e| fail("devcontainer_start_failed", e.to_string()))?;
+        let uid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        match uid.parse::<u64>() {
+            Ok(0) => self.may_run_as_root(p, next),
+            Ok(_) => Ok(()),
+            // Whatever the image has instead of `id`, fail closed.
+            Err(_) => Err(fail(
+                "devcontainer_start_failed",
+                format!("the new container's user could not be read (id -u said {uid:?})"),
+            )),
+        }
     }
 
     /// Runs the configuration's commands among `which`, in order, as its

@@ -814,6 +814,7 @@ impl WorkspaceManager {
         self.forget_lock(&rec.id);
         self.activity.forget(&rec.id);
         self.setups.forget(&rec.id);
+        self.forget_devcontainer(&rec.id).await;
         info!(workspace = %rec.id, purge, "workspace deleted");
         let detail = json!({"name": rec.name, "purge": purge});
         self.record(p, &rec.id, "workspace.delete", detail).await;
@@ -975,13 +976,29 @@ fn checked_exec_params(
 
 /// Whether an exec `user` (name or uid[:gid]) is root: an admin's tool,
 /// members run as the image's user.
-fn names_root(user: &str) -> bool {
-    matches!(user.split(':').next(), Some("0" | "root"))
+/// Whether a `user[:group]` names root: by name, or uid 0 however it is
+/// written (`0`, `00`, `+0`).
+pub(super) fn names_root(user: &str) -> bool {
+    let u = user.split(':').next().unwrap_or(user).trim();
+    u == "root"
+        || u.trim_start_matches('+')
+            .parse::<u64>()
+            .is_ok_and(|n| n == 0)
 }
 
 #[cfg(test)]
 mod disk_tests {
-    use super::parse_du_kib;
+    use super::{names_root, parse_du_kib};
+
+    #[test]
+    fn root_however_it_is_written() {
+        for u in ["root", "0", "00", "+0", "0:0", "root:1000", " 0"] {
+            assert!(names_root(u), "{u}");
+        }
+        for u in ["1000", "1000:0", "rooter", "dev", "10", ""] {
+            assert!(!names_root(u), "{u}");
+        }
+    }
 
     #[test]
     fn du_output_is_a_number_or_nothing() {

@@ -91,12 +91,22 @@ fn is_image_id(image: &str) -> bool {
     image.starts_with("sha256:") || (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// The last part of an image reference's repository path (without its
+/// tag or digest): `snapshot` for `localhost/aicockpit/snapshot:x`.
+fn last_component(reference: &str) -> &str {
+    let name = reference.split('@').next().unwrap_or(reference);
+    let last = name.rsplit('/').next().unwrap_or(name);
+    last.split(':').next().unwrap_or(last)
+}
+
 /// An image named by a user (not by a template): a plausible reference
 /// that reaches no image made from someone's workspace.
 pub fn check_bare_image(i: &str) -> Result<(), CoreError> {
     // A snapshot's image holds someone's whole environment: it is reached
     // through the snapshot (and its access check) only.
-    if aicockpit_runtime::is_snapshot_image(i) {
+    if aicockpit_runtime::is_snapshot_image(i)
+        || last_component(&i.to_ascii_lowercase()) == "snapshot"
+    {
         return Err(CoreError::invalid(
             "invalid_image",
             "snapshot images are used by forking their snapshot",
@@ -104,9 +114,11 @@ pub fn check_bare_image(i: &str) -> Result<(), CoreError> {
     }
     // A built devcontainer image holds what its build copied from someone's
     // repository: it is reached by building that configuration.
-    // (Matched loosely: the engine resolves names its own way.)
+    // (Matched loosely: the engine resolves names its own way, and Podman
+    // matches a short name by the end of a repository's path.)
+    let lower = i.to_ascii_lowercase();
     let built = aicockpit_runtime::BUILT_IMAGE_REPOSITORY.trim_start_matches("localhost/");
-    if i.to_ascii_lowercase().contains(built) {
+    if lower.contains(built) || last_component(&lower) == "devcontainer" {
         return Err(CoreError::invalid(
             "invalid_image",
             "images built from devcontainer.json are used by creating from their repository",
@@ -371,6 +383,15 @@ mod tests {
             ),
             (
                 with(&|r| r.image = Some("AiCockpit/DevContainer:x".into())),
+                "invalid_image".into(),
+            ),
+            // Podman finds a short name by the end of a repository's path.
+            (
+                with(&|r| r.image = Some("snapshot:0123".into())),
+                "invalid_image".into(),
+            ),
+            (
+                with(&|r| r.image = Some("devcontainer@sha256:00".into())),
                 "invalid_image".into(),
             ),
             (with(&|r| r.cpus = Some(0.05)), "invalid_limits".into()),

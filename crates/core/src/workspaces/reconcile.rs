@@ -201,6 +201,7 @@ impl WorkspaceManager {
                         Err(e) => return Err(e.into()),
                     }
                     self.setups.forget(&row.id);
+                    self.forget_devcontainer(&row.id).await;
                     self.activity.forget(&row.id);
                 }
             }

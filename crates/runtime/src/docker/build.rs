@@ -24,6 +24,18 @@ pub const BUILT_IMAGE_REPOSITORY: &str = "localhost/aicockpit/devcontainer";
 
 /// The largest Dockerfile read for checking.
 const MAX_DOCKERFILE: usize = 256 * 1024;
+/// The name the checked Dockerfile is sent under: the engine reads exactly
+/// what was checked, whatever the configuration called it (Podman reads
+/// its `dockerfile` parameter as a list, a URL or a template by its name).
+const SENT_DOCKERFILE: &str = ".aicockpit-checked.Dockerfile";
+/// Builds this server runs at once (each spools a context and holds the
+/// engine busy).
+const MAX_BUILDS: usize = 2;
+
+fn build_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(MAX_BUILDS))
+}
 /// Bytes of one progress line passed on.
 const MAX_PROGRESS_LINE: usize = 2048;
 
@@ -44,6 +56,13 @@ impl DockerRuntime {
         check: &crate::DockerfileCheck,
         progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<String, RuntimeError> {
+        if build_slots().available_permits() == 0 {
+            progress("waiting for another image build to finish".into());
+        }
+        let _slot = build_slots()
+            .acquire()
+            .await
+            .map_err(|e| RuntimeError::Engine(format!("build slots: {e}")))?;
         let name = format!("build-{}", uuid_like());
         let raw = Spooled(req.spool_dir.join(format!("{name}.raw.tar")));
         let ctx = Spooled(req.spool_dir.join(format!("{name}.tar")));
@@ -69,13 +88,17 @@ impl DockerRuntime {
                 MAX_DOCKERFILE / 1024
             )));
         };
-        check(&text).map_err(|m| RuntimeError::Invalid(format!("{}: {m}", req.dockerfile)))?;
+        let bases =
+            check(&text).map_err(|m| RuntimeError::Invalid(format!("{}: {m}", req.dockerfile)))?;
         let tag = format!("{BUILT_IMAGE_REPOSITORY}:{}", &hash[..32]);
         if self.image_exists(&tag).await? {
             progress(format!(
                 "the image of this configuration was built before: {tag}"
             ));
             return Ok(tag);
+        }
+        for base in &bases {
+            self.check_base(base, progress).await?;
         }
         progress(format!("building {tag}"));
         match tokio::time::timeout(req.timeout, self.run_build(&ctx.0, &tag, req, progress)).await {
@@ -88,6 +111,26 @@ impl DockerRuntime {
             }
         }
         Ok(tag)
+    }
+
+    /// Pulls a base image if it is missing and refuses one with `ONBUILD`
+    /// triggers: they run in the build and may name any image.
+    async fn check_base(
+        &self,
+        base: &str,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        if !self.image_exists(base).await? {
+            self.pull_image(base, progress).await?;
+        }
+        let info = self.client().await?.inspect_image(base).await?;
+        let triggers = info.config.and_then(|c| c.on_build).unwrap_or_default();
+        if !triggers.is_empty() {
+            return Err(RuntimeError::Invalid(format!(
+                "the base image {base} has ONBUILD triggers, which are not allowed"
+            )));
+        }
+        Ok(())
     }
 
     /// The engine's archive of `dir` (entries under the directory's own
@@ -137,16 +180,23 @@ impl DockerRuntime {
         let labels: HashMap<String, String> =
             HashMap::from([("aicockpit.instance".to_owned(), self.instance.clone())]);
         let memory = i32::try_from(req.memory_bytes).unwrap_or(i32::MAX);
+        let cpu_quota = i32::try_from(req.cpu_millis.max(100) * 100).unwrap_or(i32::MAX);
         let mut opts = BuildImageOptionsBuilder::default()
-            .dockerfile(&req.dockerfile)
+            .dockerfile(SENT_DOCKERFILE)
             .t(tag)
             .buildargs(&args)
             .labels(&labels)
             .rm(true)
             .forcerm(true)
-            .memory(memory);
+            .memory(memory)
+            .memswap(memory)
+            .cpuperiod(100_000)
+            .cpuquota(cpu_quota);
         if let Some(t) = &req.target {
             opts = opts.target(t);
+        }
+        if let Some(n) = &req.network {
+            opts = opts.networkmode(n);
         }
         let file = tokio::fs::File::open(context).await?;
         let body = bollard::body_try_stream(ReaderStream::new(file));
@@ -204,61 +254,81 @@ fn uuid_like() -> String {
     format!("{}-{n}", std::process::id())
 }
 
+/// Feeds one field to the hash, length first, so that no two different
+/// sequences of fields hash alike.
+fn field(hash: &mut Sha256, bytes: &[u8]) {
+    hash.update((bytes.len() as u64).to_be_bytes());
+    hash.update(bytes);
+}
+
 /// What goes into the image's tag besides the files.
-fn cache_seed(req: &BuildRequest) -> Vec<u8> {
-    let mut h = Vec::new();
-    h.extend_from_slice(b"aicockpit-build-1\0");
-    h.extend_from_slice(req.dockerfile.as_bytes());
-    h.push(0);
-    h.extend_from_slice(req.target.as_deref().unwrap_or("").as_bytes());
-    h.push(0);
+fn cache_seed(req: &BuildRequest) -> Sha256 {
+    let mut h = Sha256::new();
+    field(&mut h, b"aicockpit-build-2");
+    field(&mut h, req.dockerfile.as_bytes());
+    field(&mut h, req.target.as_deref().unwrap_or("").as_bytes());
+    field(&mut h, &(req.args.len() as u64).to_be_bytes());
     for (k, v) in &req.args {
-        h.extend_from_slice(k.as_bytes());
-        h.push(b'=');
-        h.extend_from_slice(v.as_bytes());
-        h.push(0);
+        field(&mut h, k.as_bytes());
+        field(&mut h, v.as_bytes());
     }
     h
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<'a, R> {
+    inner: R,
+    hash: &'a mut Sha256,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Copies the archive `from` (every entry under one top directory) to
 /// `to` with that directory stripped, so the archive's root is the
 /// directory itself, as the engine wants a build context. Only
-/// directories, regular files and links are carried. Returns the hex
-/// SHA-256 of `seed` and each entry's name, type, mode, link and content
-/// (not its times: a fresh clone of the same commit hashes the same), and
-/// the content of `dockerfile` when it is a regular file of at most
-/// [`MAX_DOCKERFILE`] bytes.
+/// directories, regular files and links are carried, each streamed (never
+/// held whole). Returns the hex SHA-256 of `seed` and each entry's name,
+/// type, mode, link and content (not its times: a fresh clone of the same
+/// commit hashes the same), and the content of `dockerfile` when it is a
+/// regular file of at most [`MAX_DOCKERFILE`] bytes — which is also added
+/// as [`SENT_DOCKERFILE`], the name the engine is told to build.
 fn reroot(
     from: &Path,
     to: &Path,
-    seed: &[u8],
+    seed: &Sha256,
     dockerfile: &Path,
 ) -> Result<(String, Option<Vec<u8>>), String> {
+    use std::os::unix::ffi::OsStrExt;
     let mut found = None;
-    let mut hash = Sha256::new();
-    hash.update(seed);
+    let mut hash = seed.clone();
     let input = std::fs::File::open(from).map_err(|e| e.to_string())?;
     let mut archive = tar::Archive::new(input);
     let out = std::fs::File::create(to).map_err(|e| e.to_string())?;
     let mut builder = tar::Builder::new(std::io::BufWriter::new(out));
-    let mut buf = Vec::new();
     for entry in archive.entries().map_err(|e| e.to_string())? {
         let mut entry = entry.map_err(|e| e.to_string())?;
         let path = entry.path().map_err(|e| e.to_string())?.into_owned();
         let Some(rel) = strip_top(&path)? else {
             continue;
         };
+        if rel.as_os_str() == SENT_DOCKERFILE {
+            continue;
+        }
         let kind = entry.header().entry_type();
         let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
         let mut h = tar::Header::new_gnu();
         h.set_mode(mode);
         h.set_mtime(0);
         h.set_entry_type(kind);
-        let rel_s = rel.to_string_lossy().into_owned();
-        hash.update(rel_s.as_bytes());
-        hash.update([0, kind.as_byte()]);
-        hash.update(mode.to_be_bytes());
+        field(&mut hash, rel.as_os_str().as_bytes());
+        field(&mut hash, &[kind.as_byte()]);
+        field(&mut hash, &mode.to_be_bytes());
         match kind {
             tar::EntryType::Directory => {
                 h.set_size(0);
@@ -268,40 +338,42 @@ fn reroot(
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 h.set_entry_type(tar::EntryType::Regular);
-                buf.clear();
-                entry.read_to_end(&mut buf).map_err(|e| e.to_string())?;
-                hash.update((buf.len() as u64).to_be_bytes());
-                hash.update(&buf);
-                if rel == dockerfile && buf.len() <= MAX_DOCKERFILE {
-                    found = Some(buf.clone());
+                let size = entry.header().size().map_err(|e| e.to_string())?;
+                h.set_size(size);
+                field(&mut hash, &size.to_be_bytes());
+                if rel == dockerfile && size <= MAX_DOCKERFILE as u64 {
+                    let mut buf = Vec::new();
+                    entry.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+                    hash.update(&buf);
+                    builder
+                        .append_data(&mut h, &rel, buf.as_slice())
+                        .map_err(|e| e.to_string())?;
+                    found = Some(buf);
+                } else {
+                    let reader = Hashing {
+                        inner: &mut entry,
+                        hash: &mut hash,
+                    };
+                    builder
+                        .append_data(&mut h, &rel, reader)
+                        .map_err(|e| e.to_string())?;
                 }
-                h.set_size(buf.len() as u64);
-                builder
-                    .append_data(&mut h, &rel, buf.as_slice())
-                    .map_err(|e| e.to_string())?;
             }
-            tar::EntryType::Symlink => {
+            tar::EntryType::Symlink | tar::EntryType::Link => {
                 let target = entry
                     .link_name()
                     .map_err(|e| e.to_string())?
                     .map(|t| t.into_owned())
                     .unwrap_or_default();
-                hash.update(target.to_string_lossy().as_bytes());
-                h.set_size(0);
-                builder
-                    .append_link(&mut h, &rel, &target)
-                    .map_err(|e| e.to_string())?;
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| e.to_string())?
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                let Some(target) = strip_top(&target)? else {
-                    continue;
+                let target = if kind == tar::EntryType::Link {
+                    match strip_top(&target)? {
+                        Some(t) => t,
+                        None => continue,
+                    }
+                } else {
+                    target
                 };
-                hash.update(target.to_string_lossy().as_bytes());
+                field(&mut hash, target.as_os_str().as_bytes());
                 h.set_size(0);
                 builder
                     .append_link(&mut h, &rel, &target)
@@ -310,7 +382,16 @@ fn reroot(
             // Devices, fifos and the like have no place in a context.
             _ => continue,
         }
-        hash.update([0xff]);
+    }
+    if let Some(text) = &found {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_size(text.len() as u64);
+        builder
+            .append_data(&mut h, SENT_DOCKERFILE, text.as_slice())
+            .map_err(|e| e.to_string())?;
     }
     builder
         .into_inner()
@@ -398,16 +479,31 @@ mod tests {
         )
         .expect("test value");
         let df = Path::new("Dockerfile");
-        let (h1, found) = reroot(&raw, &out, b"seed", df).expect("test value");
+        let seed = |s: &[u8]| {
+            let mut h = Sha256::new();
+            field(&mut h, s);
+            h
+        };
+        let (h1, found) = reroot(&raw, &out, &seed(b"seed"), df).expect("test value");
         assert_eq!(found.as_deref(), Some(&b"FROM x\n"[..]));
         assert_eq!(
             names(&std::fs::read(&out).expect("test value")),
-            vec!["Dockerfile", "sub", "sub/a"]
+            vec!["Dockerfile", "sub", "sub/a", SENT_DOCKERFILE]
         );
-        assert_eq!(h1, reroot(&raw, &out, b"seed", df).expect("test value").0);
-        assert_ne!(h1, reroot(&raw, &out, b"other", df).expect("test value").0);
         assert_eq!(
-            reroot(&raw, &out, b"seed", Path::new("sub"))
+            h1,
+            reroot(&raw, &out, &seed(b"seed"), df)
+                .expect("test value")
+                .0
+        );
+        assert_ne!(
+            h1,
+            reroot(&raw, &out, &seed(b"other"), df)
+                .expect("test value")
+                .0
+        );
+        assert_eq!(
+            reroot(&raw, &out, &seed(b"seed"), Path::new("sub"))
                 .expect("test value")
                 .1,
             None
@@ -420,7 +516,12 @@ mod tests {
             ]),
         )
         .expect("test value");
-        assert_ne!(h1, reroot(&raw, &out, b"seed", df).expect("test value").0);
+        assert_ne!(
+            h1,
+            reroot(&raw, &out, &seed(b"seed"), df)
+                .expect("test value")
+                .0
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
