@@ -27,4 +27,5 @@ mod quotas;
 mod reconcile;
 mod snapshots;
 mod ssh;
+mod ssh_agent;
 mod workspace_agent;

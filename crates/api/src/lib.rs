@@ -53,6 +53,8 @@ pub struct AppState {
     pub audit: Arc<aicockpit_core::audit::Audit>,
     /// Users' git credentials, served to git inside their workspaces.
     pub git_credentials: Arc<aicockpit_core::git_credentials::GitCredentials>,
+    /// Users' SSH keys, signing for their workspaces' SSH agents.
+    pub ssh_keys: Arc<aicockpit_core::ssh_keys::SshKeys>,
     /// Serve the web app from this directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
     pub tickets: Arc<Tickets>,
@@ -70,8 +72,8 @@ pub struct AppState {
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
         ai, ai_features, audit, auth, conversations, files, gateway, git_credentials, health, kept,
-        policies, ports, previews, quotas, runs, snapshots, ssh, system, terminals, users,
-        workspaces,
+        policies, ports, previews, quotas, runs, snapshots, ssh, ssh_keys, system, terminals,
+        users, workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -82,6 +84,7 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::revoke_token))
         .routes(routes!(git_credentials::list, git_credentials::create))
         .routes(routes!(git_credentials::delete))
+        .routes(routes!(ssh_keys::get, ssh_keys::generate, ssh_keys::delete))
         .routes(routes!(auth::ticket))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))

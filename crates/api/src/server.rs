@@ -91,6 +91,12 @@ impl App {
         let workspace_agents =
             Arc::new(AgentHub::new(runtime.clone(), agent_binary, WORKSPACE_DIR));
         workspace_agents.serve_git_credentials(git_credentials.clone());
+        let user_ssh_keys = Arc::new(aicockpit_core::ssh_keys::SshKeys::new(
+            store.clone(),
+            secrets.clone(),
+            audit.clone(),
+        ));
+        workspace_agents.serve_ssh_keys(user_ssh_keys.clone());
         let workspaces = WorkspaceManager::new(
             store.clone(),
             runtime,
@@ -174,6 +180,7 @@ impl App {
         ));
         let state = AppState {
             git_credentials,
+            ssh_keys: user_ssh_keys,
             previews,
             host_isolation,
             ai_detect_urls: Arc::new(config.ai.detect_urls.clone()),

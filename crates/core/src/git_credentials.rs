@@ -9,6 +9,7 @@
 //! `https://host` never goes to `http://host`), and every release is on
 //! the audit record; no API answer or log line carries the token.
 
+use crate::ask_budget::{AskBudget, Budget};
 use crate::audit::{Audit, Entry};
 use crate::auth::{new_id, Principal};
 use crate::secrets::SecretBox;
@@ -16,9 +17,7 @@ use crate::{now_ms, CoreError};
 use aicockpit_store::{GitCredentialRecord, Store, StoreError};
 use aicockpit_workspace_agent_proto::{GitCredential, GitCredentialAsk, GitCredentialOp};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use tracing::warn;
 
 /// Credentials per user, at most.
@@ -62,7 +61,7 @@ pub struct GitCredentials {
     secrets: SecretBox,
     audit: Arc<Audit>,
     /// Asks per workspace in the current minute.
-    asks: Mutex<HashMap<String, (Instant, u32)>>,
+    asks: AskBudget,
 }
 
 fn invalid(message: impl Into<String>) -> CoreError {
@@ -138,7 +137,7 @@ impl GitCredentials {
             store,
             secrets,
             audit,
-            asks: Mutex::new(HashMap::new()),
+            asks: AskBudget::new(MAX_ASKS_PER_MINUTE),
         }
     }
 
@@ -247,7 +246,7 @@ impl GitCredentials {
         };
         // Every ask counts, before anything is written: a loop inside (or
         // a hostile one) cannot flood the store or the audit record.
-        match self.count_ask(&ws) {
+        match self.asks.count(&ws) {
             Budget::Within => {}
             Budget::JustSpent => {
                 let e = Entry::done(
@@ -311,28 +310,6 @@ impl GitCredentials {
             password,
         })
     }
-
-    /// Counts an ask from `ws` against its share for this minute.
-    fn count_ask(&self, ws: &str) -> Budget {
-        let mut m = self.asks.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        m.retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(60));
-        let (_, n) = m.entry(ws.to_owned()).or_insert((now, 0));
-        *n = n.saturating_add(1);
-        match (*n).cmp(&(MAX_ASKS_PER_MINUTE + 1)) {
-            std::cmp::Ordering::Less => Budget::Within,
-            std::cmp::Ordering::Equal => Budget::JustSpent,
-            std::cmp::Ordering::Greater => Budget::Spent,
-        }
-    }
-}
-
-/// Where a workspace stands with its asks this minute.
-enum Budget {
-    Within,
-    /// The first ask over: noted once on the record.
-    JustSpent,
-    Spent,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! crate maps [`CoreError`] to responses in one place.
 
 pub mod access;
+pub mod ask_budget;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod ports;
 pub mod previews;
 pub mod secrets;
 pub mod ssh;
+pub mod ssh_keys;
 pub mod templates;
 pub mod terminals;
 pub mod workspace_agent;

@@ -14,6 +14,7 @@ mod port_shares;
 mod records;
 mod settings;
 mod snapshots;
+mod ssh_keys;
 mod tokens;
 mod users;
 mod workspaces;
@@ -24,6 +25,7 @@ pub use error::StoreError;
 pub use git_credentials::GitCredentialRecord;
 pub use records::{NewWorkspace, TokenRecord, TokenWithUser, UserRecord, WorkspaceRecord};
 pub use snapshots::SnapshotRecord;
+pub use ssh_keys::SshKeyRecord;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;

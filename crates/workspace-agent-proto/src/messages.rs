@@ -218,6 +218,67 @@ pub enum Request {
         ask: u64,
         credential: Option<GitCredential>,
     },
+
+    // --- the SSH agent ----------------------------------------------------
+    /// Server → agent: the answer to SSH agent ask number `ask` (None:
+    /// refused). Answer: `()`.
+    SshAgentAnswer {
+        ask: u64,
+        reply: Option<SshAgentReply>,
+    },
+}
+
+/// What an SSH client asked the workspace's SSH agent
+/// (`$SSH_AUTH_SOCK`), passed on to the server, which holds the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SshAgentAsk {
+    /// The public keys on offer.
+    Identities,
+    /// A signature of `data` by the key whose public blob is `key_blob`.
+    Sign {
+        key_blob: Vec<u8>,
+        data: Vec<u8>,
+        flags: u32,
+    },
+}
+
+/// The most an SSH agent ask may carry (a public key blob, or the data of
+/// a user-authentication request or a git commit to sign).
+pub const MAX_SSH_AGENT_DATA: usize = 64 * 1024;
+
+impl SshAgentAsk {
+    /// Whether it is within bounds (checked by the agent and again by the
+    /// server: the workspace is not trusted).
+    pub fn is_bounded(&self) -> bool {
+        match self {
+            SshAgentAsk::Identities => true,
+            SshAgentAsk::Sign { key_blob, data, .. } => {
+                key_blob.len() <= 1024 && data.len() <= MAX_SSH_AGENT_DATA
+            }
+        }
+    }
+}
+
+/// The server's answer to an [`SshAgentAsk`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SshAgentReply {
+    Identities {
+        keys: Vec<SshIdentity>,
+    },
+    /// An SSH signature blob (algorithm name and signature).
+    Signature {
+        blob: Vec<u8>,
+    },
+}
+
+/// A public key the agent offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshIdentity {
+    /// The SSH wire encoding of the public key.
+    pub blob: Vec<u8>,
+    pub comment: String,
 }
 
 /// What git asked its credential helper (the fields of git's credential
@@ -428,6 +489,9 @@ pub enum Event {
     /// git inside the workspace asks for a credential; the server answers
     /// with [`Request::GitCredentialAnswer`] and the same `ask`.
     GitCredentialWanted { ask: u64, query: GitCredentialAsk },
+    /// An SSH client inside asks the workspace's SSH agent; the server
+    /// answers with [`Request::SshAgentAnswer`] and the same `ask`.
+    SshAgentWanted { ask: u64, query: SshAgentAsk },
 }
 
 /// Why the agent refused or failed a request. `code` is stable.

@@ -264,6 +264,10 @@ async fn dispatch(
             crate::gitcred::answer(st, ask, credential);
             out.respond(id, Ok(())).await
         }
+        Request::SshAgentAnswer { ask, reply } => {
+            crate::sshagent::answer(st, ask, reply);
+            out.respond(id, Ok(())).await
+        }
         Request::TermAttach { id: tid, channel } => match st.terminal(&tid) {
             Some(t) => {
                 sinks.insert(channel, Sink::Terminal(t.clone()));

@@ -5,7 +5,9 @@
 use crate::paths::Root;
 use crate::sock::Addr;
 use crate::term::{self, Terminal};
-use aicockpit_workspace_agent_proto::{AgentError, ErrorCode, Event, GitCredential, TermInfo};
+use aicockpit_workspace_agent_proto::{
+    AgentError, ErrorCode, Event, GitCredential, SshAgentReply, TermInfo,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -24,6 +26,8 @@ pub(crate) struct State {
     pub(crate) events: broadcast::Sender<Event>,
     /// git credential asks waiting for the server's answer, by ask number.
     git_asks: Mutex<HashMap<u64, oneshot::Sender<Option<GitCredential>>>>,
+    /// SSH agent asks waiting for the server's reply, by ask number.
+    ssh_asks: Mutex<HashMap<u64, oneshot::Sender<Option<SshAgentReply>>>>,
     terminals: Mutex<HashMap<String, Arc<Terminal>>>,
     counter: AtomicU64,
 }
@@ -36,6 +40,7 @@ impl State {
             keep_alive: Mutex::new(None),
             events,
             git_asks: Mutex::new(HashMap::new()),
+            ssh_asks: Mutex::new(HashMap::new()),
             terminals: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(1),
         })
@@ -49,6 +54,12 @@ impl State {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Option<GitCredential>>>> {
         self.git_asks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn ssh_asks(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Option<SshAgentReply>>>> {
+        self.ssh_asks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn terms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Terminal>>> {
@@ -154,6 +165,7 @@ pub(crate) async fn run(root: &Path, socket: &Addr) -> std::io::Result<()> {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
     }
     let state = State::new(root);
+    crate::sshagent::serve(state.clone());
     let me = crate::sock::uid();
     loop {
         let (stream, _) = listener.accept().await?;

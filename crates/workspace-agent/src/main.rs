@@ -17,6 +17,7 @@ mod sandbox;
 mod search;
 mod sock;
 mod ssh;
+mod sshagent;
 mod stream;
 mod tcp;
 mod term;

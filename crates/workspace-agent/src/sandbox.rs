@@ -13,7 +13,9 @@
 //! be made directly in it.
 //!
 //! Anything that cannot be enforced fully ends the command with exit code
-//! 125 before it runs: the sandbox fails closed.
+//! 125 before it runs: the sandbox fails closed. The command also carries
+//! a seccomp mark (one more filter, allowing everything) by which the
+//! workspace's SSH agent knows not to serve it.
 
 use aicockpit_workspace_agent_proto::sandbox::{full_ruleset, SandboxSpec, ABIS, MIN_SANDBOX_ABI};
 use landlock::{
@@ -263,5 +265,25 @@ fn enforce(spec: &SandboxSpec, tmp: &Path) -> Result<(), String> {
     if status.ruleset != RulesetStatus::FullyEnforced {
         return Err(format!("Landlock is only {:?}", status.ruleset));
     }
-    Ok(())
+    mark()
+}
+
+/// One more seccomp filter, changing nothing: a mark the kernel keeps on
+/// this process and everything it starts, which nothing can remove.
+/// The SSH agent (see `sshagent`) does not serve marked processes.
+fn mark() -> Result<(), String> {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
+    // A filter must decide something: it refuses kexec_load, which the
+    // engine's own profile refuses already, so nothing changes but the mark.
+    let rules = std::collections::BTreeMap::from([(libc::SYS_kexec_load, vec![])]);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    let program = BpfProgram::try_from(filter).map_err(|e| e.to_string())?;
+    seccompiler::apply_filter(&program).map_err(|e| format!("the sandbox's seccomp mark: {e}"))
 }

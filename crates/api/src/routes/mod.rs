@@ -18,6 +18,7 @@ pub(crate) mod runs;
 pub(crate) mod snapshots;
 pub(crate) mod spa;
 pub(crate) mod ssh;
+pub(crate) mod ssh_keys;
 pub(crate) mod system;
 pub(crate) mod terminals;
 pub(crate) mod users;

@@ -208,6 +208,11 @@ impl AgentConn {
                             let _ = self.events.send(event);
                         }
                     }
+                    Event::SshAgentWanted { query, .. } => {
+                        if query.is_bounded() {
+                            let _ = self.events.send(event);
+                        }
+                    }
                 },
                 _ => {}
             },

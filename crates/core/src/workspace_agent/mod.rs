@@ -29,6 +29,9 @@ pub const KEEPALIVE_COMMAND: &str = "/usr/local/bin/aicockpit-keepalive";
 /// git's credential helper in every workspace (the agent's
 /// `git-credential` mode), named in the system git configuration.
 pub const GIT_CREDENTIAL_COMMAND: &str = "/usr/local/bin/aicockpit-git-credential";
+/// The workspace's SSH agent (served by the agent daemon), named by
+/// `SSH_AUTH_SOCK` in every workspace.
+pub const SSH_AGENT_SOCKET: &str = "/tmp/aicockpit-ssh-agent.sock";
 /// The system git configuration, where the helper is named.
 const SYSTEM_GITCONFIG: &str = "/etc/gitconfig";
 /// How much of an existing system git configuration is read back.
@@ -106,6 +109,8 @@ pub struct AgentHub {
     connecting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Who answers git inside workspaces (set once at start).
     git_credentials: OnceLock<Arc<GitCredentials>>,
+    /// Who answers the workspaces' SSH agents (set once at start).
+    ssh_keys: OnceLock<Arc<crate::ssh_keys::SshKeys>>,
 }
 
 impl AgentHub {
@@ -121,6 +126,7 @@ impl AgentHub {
             conns: Mutex::new(HashMap::new()),
             connecting: Mutex::new(HashMap::new()),
             git_credentials: OnceLock::new(),
+            ssh_keys: OnceLock::new(),
         }
     }
 
@@ -128,6 +134,12 @@ impl AgentHub {
     /// from now on.
     pub fn serve_git_credentials(&self, creds: Arc<GitCredentials>) {
         let _ = self.git_credentials.set(creds);
+    }
+
+    /// Lets SSH clients inside workspaces ask `keys` (through the
+    /// workspace's SSH agent) through every link made from now on.
+    pub fn serve_ssh_keys(&self, keys: Arc<crate::ssh_keys::SshKeys>) {
+        let _ = self.ssh_keys.set(keys);
     }
 
     pub fn binary(&self) -> Option<&AgentBinary> {
@@ -194,9 +206,12 @@ impl AgentHub {
                 conn.protocol
             )));
         }
-        if let Some(creds) = self.git_credentials.get() {
-            answer_git_credentials(&conn, container, creds.clone());
-        }
+        answer_asks(
+            &conn,
+            container,
+            self.git_credentials.get().cloned(),
+            self.ssh_keys.get().cloned(),
+        );
         self.conns
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -295,28 +310,45 @@ impl AgentHub {
     }
 }
 
-/// Answers the credential asks of git inside `container`, one at a time
-/// (a flood waits its turn), for as long as the link lives.
-fn answer_git_credentials(conn: &Arc<AgentConn>, container: &str, creds: Arc<GitCredentials>) {
+/// Answers what `container` asks of the server for its owner — git's
+/// credential asks, its SSH agent's requests — one at a time (a flood waits
+/// its turn), for as long as the link lives.
+fn answer_asks(
+    conn: &Arc<AgentConn>,
+    container: &str,
+    creds: Option<Arc<GitCredentials>>,
+    keys: Option<Arc<crate::ssh_keys::SshKeys>>,
+) {
     let mut events = conn.subscribe_events();
     let link = Arc::downgrade(conn);
     let container = container.to_owned();
     tokio::spawn(async move {
         loop {
-            let (ask, query) = match events.recv().await {
-                Ok(Event::GitCredentialWanted { ask, query }) => (ask, query),
+            let answer = match events.recv().await {
+                Ok(Event::GitCredentialWanted { ask, query }) => {
+                    let credential = match &creds {
+                        Some(c) => c.answer(&container, &query).await,
+                        None => None,
+                    };
+                    Request::GitCredentialAnswer { ask, credential }
+                }
+                Ok(Event::SshAgentWanted { ask, query }) => {
+                    let reply = match &keys {
+                        Some(k) => k.answer(&container, &query).await,
+                        None => None,
+                    };
+                    Request::SshAgentAnswer { ask, reply }
+                }
                 Ok(_) | Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => break,
             };
-            let credential = creds.answer(&container, &query).await;
             let Some(conn) = link.upgrade().filter(|c| c.is_alive()) else {
                 break;
             };
-            let answer = Request::GitCredentialAnswer { ask, credential };
             // Short: an agent that does not take answers must not hold
             // the asks queued behind this one.
             if let Err(e) = conn.call(answer, Duration::from_secs(2)).await {
-                warn!(container = %container, error = %e, "could not answer a git credential ask");
+                warn!(container = %container, error = %e, "could not answer an ask from a workspace");
             }
         }
     });

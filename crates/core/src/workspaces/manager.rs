@@ -608,11 +608,7 @@ impl WorkspaceManager {
             image: rec.image.clone(),
             hostname: rec.name.clone(),
             user: rec.run_as.clone(),
-            env: rec
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            env: with_ssh_agent(&rec.env),
             limits: Limits {
                 cpu_millis: rec.cpu_millis,
                 memory_bytes: rec.memory_mb * 1024 * 1024,
@@ -976,6 +972,19 @@ fn checked_exec_params(
 
 /// Whether an exec `user` (name or uid[:gid]) is root: an admin's tool,
 /// members run as the image's user.
+/// The workspace's environment, with its SSH agent's socket (unless the
+/// workspace names another).
+fn with_ssh_agent(env: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if !env.contains_key("SSH_AUTH_SOCK") {
+        v.push((
+            "SSH_AUTH_SOCK".into(),
+            crate::workspace_agent::SSH_AGENT_SOCKET.into(),
+        ));
+    }
+    v
+}
+
 /// Whether a `user[:group]` names root: by name, or uid 0 however it is
 /// written (`0`, `00`, `+0`).
 pub(super) fn names_root(user: &str) -> bool {
