@@ -88,6 +88,10 @@ enum Command {
     /// your workspaces on demand (never written there).
     #[command(subcommand, visible_alias = "git-credentials")]
     GitCredential(cli::git_credentials::GitCredentialCmd),
+    /// Your SSH key pair, made by the server: the public key to paste into
+    /// a git host; your workspaces sign with it through their SSH agent.
+    #[command(subcommand)]
+    SshKey(cli::ssh_key::SshKeyCmd),
 }
 
 fn main() -> ExitCode {
@@ -138,6 +142,7 @@ fn main() -> ExitCode {
             }
             Command::Ai(c) => cli::ai::run(conn, c, out).await,
             Command::GitCredential(c) => cli::git_credentials::run(conn, c, out).await,
+            Command::SshKey(c) => cli::ssh_key::run(conn, c, out).await,
         }
     });
     ExitCode::from(code)

@@ -189,3 +189,38 @@ async fn a_server_made_ssh_key_signs_through_the_workspace_agent_and_nowhere_els
     let (s, v) = viewer.post("/api/v1/ssh-key", json!({})).await;
     assert_error(s, &v, StatusCode::FORBIDDEN, "forbidden");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_makes_shows_and_deletes_the_ssh_key() {
+    let ts = TestServer::start().await;
+    let member = ts
+        .user("cli-keys", aicockpit_core::auth::Role::Member)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_aicockpit"))
+            .args(["--server", ts.url.as_str()])
+            .args(args)
+            .env("AICOCKPIT_TOKEN", &member)
+            .env("AICOCKPIT_CLI_CONFIG", dir.path().join("cli.json"))
+            .output()
+            .expect("cli")
+    };
+    let run = |args: &[&str]| tokio::task::block_in_place(|| cli(args));
+    let out = run(&["ssh-key", "show"]);
+    assert_eq!(out.status.code(), Some(4), "{:?}", out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ssh-key generate"));
+    let out = run(&["ssh-key", "generate"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", out);
+    let made = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(made.starts_with("ssh-ed25519 "), "{made}");
+    let out = run(&["ssh-key", "show"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), made);
+    let out = run(&["--json", "ssh-key", "show"]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["public_key"], made.as_str());
+    let out = run(&["ssh-key", "rm"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", out);
+    let out = run(&["ssh-key", "rm"]);
+    assert_eq!(out.status.code(), Some(4), "{:?}", out);
+}

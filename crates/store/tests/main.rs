@@ -3,8 +3,8 @@
 //! database of its own.
 
 use aicockpit_store::{
-    AuditFilter, AuditRecord, Backend, GitCredentialRecord, Store, StoreError, TokenRecord,
-    UserRecord, WorkspaceRecord,
+    AuditFilter, AuditRecord, Backend, GitCredentialRecord, SshKeyRecord, Store, StoreError,
+    TokenRecord, UserRecord, WorkspaceRecord,
 };
 use std::collections::BTreeMap;
 
@@ -665,4 +665,48 @@ async fn sqlite_git_credentials_and_their_workspaces() {
 #[tokio::test]
 async fn postgres_git_credentials_and_their_workspaces() {
     git_credentials_and_their_workspaces(postgres().await).await;
+}
+
+async fn ssh_keys_one_per_user(s: Store) {
+    let alice = user("alice");
+    let bob = user("bob");
+    s.insert_user(&alice).await.expect("alice");
+    s.insert_user(&bob).await.expect("bob");
+    let key = |user: &str, n: &str| SshKeyRecord {
+        user_id: user.into(),
+        public_key: format!("ssh-ed25519 AAAA{n} aicockpit:x"),
+        fingerprint: format!("SHA256:{n}"),
+        secret: "v1:sealed".into(),
+        created_at: 1,
+        last_used_at: None,
+    };
+    assert!(s.ssh_key(&alice.id).await.expect("none").is_none());
+    s.put_ssh_key(&key(&alice.id, "one")).await.expect("put");
+    s.put_ssh_key(&key(&bob.id, "bob")).await.expect("put");
+    // A new one replaces the old.
+    s.put_ssh_key(&key(&alice.id, "two"))
+        .await
+        .expect("replace");
+    let k = s.ssh_key(&alice.id).await.expect("get").expect("some");
+    assert_eq!(k.fingerprint, "SHA256:two");
+    s.touch_ssh_key(&alice.id, 42).await.expect("touch");
+    let k = s.ssh_key(&alice.id).await.expect("get").expect("some");
+    assert_eq!(k.last_used_at, Some(42));
+    s.delete_ssh_key(&alice.id).await.expect("delete");
+    assert!(matches!(
+        s.delete_ssh_key(&alice.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.ssh_key(&bob.id).await.expect("bob").is_some());
+}
+
+#[tokio::test]
+async fn sqlite_ssh_keys_one_per_user() {
+    let (s, _d) = sqlite().await;
+    ssh_keys_one_per_user(s).await;
+}
+
+#[tokio::test]
+async fn postgres_ssh_keys_one_per_user() {
+    ssh_keys_one_per_user(postgres().await).await;
 }

@@ -6,6 +6,7 @@ pub(crate) mod forward;
 pub(crate) mod git_credentials;
 pub(crate) mod session;
 pub(crate) mod ssh;
+pub(crate) mod ssh_key;
 pub(crate) mod ws;
 
 use reqwest::{Method, StatusCode};
