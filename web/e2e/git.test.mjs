@@ -218,3 +218,23 @@ test('account: a git credential typed once lets a private repository clone, and 
   assert.deepEqual(problems.filter((p) => !/status of 400/.test(p)), []);
   assert.equal(problems.length, 1, problems.join('\n'));
 });
+
+test('account: an SSH key made by the server shows its public half only, and can be replaced', { timeout: 120_000 }, async () => {
+  const { page, problems } = await h.pageAs();
+  await page.goto(h.base + '/account');
+  const section = page.getByTestId('ssh-key');
+  await section.getByRole('button', { name: 'Make an SSH key' }).click();
+  const pub = section.getByTestId('ssh-public-key');
+  await pub.waitFor({ timeout: 10_000 });
+  const first = await pub.inputValue();
+  assert.match(first, /^ssh-ed25519 AAAA\S+ aicockpit:\S+$/);
+  assert.doesNotMatch(await page.content(), /PRIVATE KEY/);
+  await page.reload();
+  assert.equal(await page.getByTestId('ssh-public-key').inputValue(), first, 'the same key after a reload');
+  await page.getByTestId('ssh-key').getByRole('button', { name: 'Replace' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Replace' }).click();
+  await page.waitForFunction((old) => document.querySelector('[data-testid=ssh-public-key]')?.value !== old, first);
+  const api = await h.api('GET', '/api/v1/ssh-key');
+  assert.equal(api.public_key, await page.getByTestId('ssh-public-key').inputValue());
+  assert.deepEqual(problems, []);
+});

@@ -1,6 +1,6 @@
 // Sessions and tokens: `/api/v1/auth/…`.
 import { del, get, post, seg } from './http';
-import type { ApiToken, ChangePassword, CreatedToken, CreateGitCredential, CreateTokenRequest, GitCredential, LoginRequest, LoginResponse, Ticket, User } from './types';
+import type { ApiToken, ChangePassword, CreatedToken, CreateGitCredential, CreateTokenRequest, GitCredential, SshKey, LoginRequest, LoginResponse, Ticket, User } from './types';
 
 export const login = (body: LoginRequest) => post<LoginResponse>('/api/v1/auth/login', body);
 export const logout = () => post<void>('/api/v1/auth/logout');
@@ -17,6 +17,10 @@ export const revokeToken = (id: string) => del<void>(`/api/v1/auth/tokens/${seg(
 export const listGitCredentials = () => get<GitCredential[]>('/api/v1/git-credentials');
 export const createGitCredential = (body: CreateGitCredential) => post<GitCredential>('/api/v1/git-credentials', body);
 export const deleteGitCredential = (id: string) => del<void>(`/api/v1/git-credentials/${seg(id)}`);
+/// My SSH key pair, made by the server (its public half; null if none).
+export const getSshKey = () => get<SshKey | null>('/api/v1/ssh-key');
+export const generateSshKey = () => post<SshKey>('/api/v1/ssh-key');
+export const deleteSshKey = () => del<void>('/api/v1/ssh-key');
 
 /// A single-use, short-lived ticket for a WebSocket URL (browsers cannot
 /// send headers on WebSockets).

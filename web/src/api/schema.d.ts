@@ -690,6 +690,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ssh-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's SSH key (its public half), or null */
+        get: operations["auth_get"];
+        put?: never;
+        /** Make a new SSH key pair for the caller, replacing theirs (the private key stays sealed on the server; the caller's workspaces sign with it through their SSH agent, each use audited) */
+        post: operations["auth_generate"];
+        /** Delete the caller's SSH key pair */
+        delete: operations["auth_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system": {
         parameters: {
             query?: never;
@@ -2262,6 +2281,15 @@ export interface components {
             /** @description `ssh-ed25519 AAAA…` */
             public_key: string;
             workspace_id: string;
+        };
+        /** @description The caller's SSH key (its public half). */
+        SshKeyDto: {
+            created_at: string;
+            /** @description `SHA256:…`, as `ssh-keygen -l` and git hosts show it. */
+            fingerprint: string;
+            last_used_at?: string | null;
+            /** @description OpenSSH's one-line form, to paste into a git host. */
+            public_key: string;
         };
         StartBody: {
             /** Format: int32 */
@@ -3943,6 +3971,100 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkspaceDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the key, or null */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SshKeyDto"] | null;
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_generate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Made */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SshKeyDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

@@ -22,6 +22,7 @@ export type ApiToken = Schemas['TokenDto'];
 export type CreateTokenRequest = Schemas['CreateTokenRequest'];
 export type CreatedToken = Schemas['CreatedToken'];
 export type GitCredential = Schemas['GitCredentialDto'];
+export type SshKey = Schemas['SshKeyDto'];
 export type CreateGitCredential = Schemas['CreateGitCredential'];
 
 // Workspaces.

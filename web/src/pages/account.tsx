@@ -12,6 +12,7 @@ import { FeatureModelsForm } from '../components/feature-models';
 import { Confirm } from '../components/confirm';
 import { formatTime } from '../format';
 import { GitCredentials } from '../components/git-credentials';
+import { SshKeySection } from '../components/ssh-key';
 
 export function Account(p: PageProps) {
   const [changed, setChanged] = useState(false);
@@ -31,6 +32,7 @@ export function Account(p: PageProps) {
       </section>
       <Tokens />
       <GitCredentials />
+      <SshKeySection />
       <section class="card section">
         <h3>My models</h3>
         <p class="muted small">The model each AI feature uses for you. Leave a field blank to use the admins' default.</p>
