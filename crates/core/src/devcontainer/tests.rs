@@ -1,3 +1,5 @@
+//! Table tests of devcontainer.json parsing: accepted configurations, refusals, substitution, lifecycle forms.
+
 use super::*;
 
 fn vars() -> Vars {
