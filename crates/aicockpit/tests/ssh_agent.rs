@@ -224,3 +224,66 @@ async fn the_cli_makes_shows_and_deletes_the_ssh_key() {
     let out = run(&["ssh-key", "rm"]);
     assert_eq!(out.status.code(), Some(4), "{:?}", out);
 }
+
+/// A command under the AI's sandbox that outlives itself and takes the
+/// agent daemon's (abstract) socket name is not taken for the daemon: the
+/// server's bridge sees the sandbox's mark on what answers and refuses it,
+/// so nothing the server sends (credentials, signatures, terminals) reaches
+/// it; once it is gone, a real daemon serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandboxed_squatter_on_the_daemons_socket_is_not_the_daemon() {
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    workspace(&api, "squat").await;
+    let ports = |api: Api| async move { api.get("/api/v1/workspaces/squat/terminals").await.0 };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ports(ts.admin_api()).await != StatusCode::OK {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let spec =
+        json!({"writable": ["/workspace"], "read_only": [], "unreadable": [], "network": false});
+    let (code, _, err) = api
+        .sh(
+            "squat",
+            &format!(
+                "a=$(ls /.aicockpit/workspace-agent-* | head -n1); h=${{a##*-}}; \
+                 pkill -f \"$a daemon\"; sleep 0.5; \
+                 setsid nohup \"$a\" sandbox '{spec}' -- \"$a\" daemon --root /workspace \
+                 --socket @aicockpit-workspace-agent-$h >/dev/null 2>&1 < /dev/null & sleep 1; \
+                 grep -l Seccomp /proc/[0-9]*/status >/dev/null"
+            ),
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    // (The first ask after the daemon died finds the old link gone; the
+    // next ones make a new one, which must refuse what answers.)
+    for _ in 0..6 {
+        let (s, body) = ts
+            .admin_api()
+            .get("/api/v1/workspaces/squat/terminals")
+            .await;
+        assert_ne!(
+            s,
+            StatusCode::OK,
+            "the server talked to a sandboxed daemon: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Gone, and the workspace is served again.
+    let (code, _, err) = api
+        .sh("squat", "pkill -f '[w]orkspace-agent-.* daemon'; true")
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ports(ts.admin_api()).await != StatusCode::OK {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

@@ -16,7 +16,7 @@ pub enum Budget {
     Spent,
 }
 
-/// Asks per workspace in the current minute.
+/// Asks per workspace (by its container) in the current minute.
 pub struct AskBudget {
     per_minute: u32,
     asks: Mutex<HashMap<String, (Instant, u32)>>,

@@ -236,6 +236,12 @@ impl GitCredentials {
     /// `store` changes nothing (the workspace cannot set credentials).
     pub async fn answer(&self, container: &str, ask: &GitCredentialAsk) -> Option<GitCredential> {
         let origin = origin_of_ask(ask)?;
+        // Every ask counts, before anything is looked up or written: a loop
+        // inside (or a hostile one) cannot flood the store or the record.
+        let budget = self.asks.count(container);
+        if budget == Budget::Spent {
+            return None;
+        }
         let (ws, owner) = match self.store.workspace_id_by_container(container).await {
             Ok(Some(found)) => found,
             Ok(None) => return None,
@@ -244,9 +250,7 @@ impl GitCredentials {
                 return None;
             }
         };
-        // Every ask counts, before anything is written: a loop inside (or
-        // a hostile one) cannot flood the store or the audit record.
-        match self.asks.count(&ws) {
+        match budget {
             Budget::Within => {}
             Budget::JustSpent => {
                 let e = Entry::done(

@@ -140,14 +140,13 @@ impl SshKeys {
 
     /// Deletes the caller's key.
     pub async fn remove(&self, p: &Principal) -> Result<(), CoreError> {
-        let had = self.store.ssh_key(&p.user_id).await?;
-        match self.store.delete_ssh_key(&p.user_id).await {
+        let fingerprint = match self.store.delete_ssh_key(&p.user_id).await {
             Err(StoreError::NotFound) => {
                 return Err(CoreError::NotFound("you have no SSH key".into()))
             }
             r => r?,
-        }
-        let detail = json!({"fingerprint": had.map(|k| k.fingerprint)});
+        };
+        let detail = json!({"fingerprint": fingerprint});
         self.audit
             .note(Entry::done(&p.actor(), None, "ssh_key.delete", detail))
             .await;
@@ -161,6 +160,11 @@ impl SshKeys {
         if !ask.is_bounded() {
             return None;
         }
+        // Counted before anything is looked up: a flood costs nothing.
+        let budget = self.asks.count(container);
+        if budget == Budget::Spent {
+            return None;
+        }
         let (ws, owner) = match self.store.workspace_id_by_container(container).await {
             Ok(Some(found)) => found,
             Ok(None) => return None,
@@ -169,7 +173,7 @@ impl SshKeys {
                 return None;
             }
         };
-        match self.asks.count(&ws) {
+        match budget {
             Budget::Within => {}
             Budget::JustSpent => {
                 let e = Entry::done(

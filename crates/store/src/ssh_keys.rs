@@ -18,15 +18,13 @@ pub struct SshKeyRecord {
 const COLUMNS: &str = "user_id, public_key, fingerprint, secret, created_at, last_used_at";
 
 impl Store {
-    /// Stores the user's key pair, replacing the one they had.
+    /// Stores the user's key pair, replacing the one they had (in one
+    /// statement: two at once leave one of them, never an error).
     pub async fn put_ssh_key(&self, k: &SshKeyRecord) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM ssh_keys WHERE user_id = $1")
-            .bind(&k.user_id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(&format!(
-            "INSERT INTO ssh_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+            "INSERT INTO ssh_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (user_id) DO UPDATE SET public_key = $2, fingerprint = $3, \
+             secret = $4, created_at = $5, last_used_at = $6"
         ))
         .bind(&k.user_id)
         .bind(&k.public_key)
@@ -34,9 +32,8 @@ impl Store {
         .bind(&k.secret)
         .bind(k.created_at)
         .bind(k.last_used_at)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -50,16 +47,15 @@ impl Store {
         .await?)
     }
 
-    /// Deletes the user's key pair; `NotFound` if they have none.
-    pub async fn delete_ssh_key(&self, user_id: &str) -> Result<(), StoreError> {
-        let r = sqlx::query("DELETE FROM ssh_keys WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+    /// Deletes the user's key pair and says which it was (its
+    /// fingerprint); `NotFound` if they have none.
+    pub async fn delete_ssh_key(&self, user_id: &str) -> Result<String, StoreError> {
+        let gone: Option<(String,)> =
+            sqlx::query_as("DELETE FROM ssh_keys WHERE user_id = $1 RETURNING fingerprint")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        gone.map(|g| g.0).ok_or(StoreError::NotFound)
     }
 
     /// Notes that the key signed something.

@@ -692,7 +692,10 @@ async fn ssh_keys_one_per_user(s: Store) {
     s.touch_ssh_key(&alice.id, 42).await.expect("touch");
     let k = s.ssh_key(&alice.id).await.expect("get").expect("some");
     assert_eq!(k.last_used_at, Some(42));
-    s.delete_ssh_key(&alice.id).await.expect("delete");
+    assert_eq!(
+        s.delete_ssh_key(&alice.id).await.expect("delete"),
+        "SHA256:two"
+    );
     assert!(matches!(
         s.delete_ssh_key(&alice.id).await,
         Err(StoreError::NotFound)

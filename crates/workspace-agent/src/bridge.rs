@@ -25,6 +25,14 @@ pub(crate) async fn run(root: &Path, socket: &Addr) -> std::io::Result<()> {
             }
         }
     };
+    // A sandboxed command may bind the daemon's (abstract) name before the
+    // daemon does: what answers must not carry the sandbox's mark.
+    if !crate::sock::peer_is_unmarked(&stream) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "the agent's socket is held by a sandboxed process; restart the workspace",
+        ));
+    }
     let (mut srd, mut swr) = stream.into_split();
     let mut stdin = tokio::io::stdin();
     let mut stdout = tokio::io::stdout();

@@ -62,3 +62,27 @@ impl Addr {
         UnixListener::from_std(l)
     }
 }
+
+/// The number of seccomp filters on process `pid` (`self` for this one):
+/// the AI's sandbox adds one to everything it runs, a mark nothing can
+/// remove, by which its processes are told apart.
+pub(crate) fn seccomp_filters(pid: &str) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Whether the process at the other end of `stream` carries no more
+/// seccomp filters than this one (not the sandbox's mark); unreadable is
+/// no.
+pub(crate) fn peer_is_unmarked(stream: &tokio::net::UnixStream) -> bool {
+    let own = seccomp_filters("self").unwrap_or(0);
+    stream
+        .peer_cred()
+        .ok()
+        .and_then(|c| c.pid())
+        .and_then(|pid| seccomp_filters(&pid.to_string()))
+        .is_some_and(|n| n <= own)
+}

@@ -43,8 +43,8 @@ const IDENTITIES_ANSWER: u8 = 12;
 const SIGN_REQUEST: u8 = 13;
 const SIGN_RESPONSE: u8 = 14;
 
-/// Serves the agent socket in the background (a daemon already serving
-/// it keeps it).
+/// Serves the agent socket in the background (the newest daemon takes
+/// it over).
 pub(crate) fn serve(st: Arc<State>) {
     tokio::spawn(async move {
         if let Err(e) = run(st).await {
@@ -54,27 +54,27 @@ pub(crate) fn serve(st: Arc<State>) {
 }
 
 async fn run(st: Arc<State>) -> std::io::Result<()> {
+    // Made under a name of its own, then renamed over the socket's path in
+    // one step: a daemon of an older agent (left without a server after an
+    // upgrade) or a stale file loses the path, and clients never see none.
     let path = Path::new(SOCKET);
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Ok(());
+    let fresh = format!("{SOCKET}.{}", std::process::id());
+    let _ = std::fs::remove_file(&fresh);
+    let listener = UnixListener::bind(&fresh)?;
+    std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))?;
+    if let Err(e) = std::fs::rename(&fresh, path) {
+        let _ = std::fs::remove_file(&fresh);
+        return Err(e);
     }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    let own = seccomp_filters("self").unwrap_or(0);
     let me = crate::sock::uid();
     let active = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, _) = listener.accept().await?;
-        let Ok(cred) = stream.peer_cred() else {
-            continue;
-        };
-        if cred.uid() != me {
+        if stream.peer_cred().map(|c| c.uid()).ok() != Some(me) {
             continue;
         }
         // Unreadable is refused: the sandbox's mark may be behind it.
-        let peer = cred.pid().and_then(|pid| seccomp_filters(&pid.to_string()));
-        if peer.is_none_or(|n| n > own) {
+        if !crate::sock::peer_is_unmarked(&stream) {
             continue;
         }
         if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
@@ -87,15 +87,6 @@ async fn run(st: Arc<State>) -> std::io::Result<()> {
             active.fetch_sub(1, Ordering::AcqRel);
         });
     }
-}
-
-/// The number of seccomp filters on process `pid` (`self` for this one).
-fn seccomp_filters(pid: &str) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Seccomp_filters:"))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 async fn connection(mut stream: UnixStream, st: &State) -> std::io::Result<()> {
@@ -259,7 +250,7 @@ mod tests {
 
     #[test]
     fn this_process_has_a_readable_filter_count() {
-        assert!(seccomp_filters("self").is_some());
-        assert_eq!(seccomp_filters("no-such-pid"), None);
+        assert!(crate::sock::seccomp_filters("self").is_some());
+        assert_eq!(crate::sock::seccomp_filters("no-such-pid"), None);
     }
 }
