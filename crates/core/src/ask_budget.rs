@@ -3,6 +3,9 @@
 //! ask counts before anything is looked up or written, so a loop inside
 //! (or a hostile one) cannot flood the store or the audit record.
 
+use crate::audit::{Audit, Entry};
+use aicockpit_store::Store;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -46,6 +49,41 @@ impl AskBudget {
             std::cmp::Ordering::Equal => Budget::JustSpent,
             std::cmp::Ordering::Greater => Budget::Spent,
         }
+    }
+}
+
+impl AskBudget {
+    /// Admits an ask from `container`: counted first, then its workspace
+    /// and owner looked up (None for no workspace or a disabled owner).
+    /// The first ask past the budget is noted on the record once, as
+    /// `throttled_action` with `detail`.
+    pub async fn admit(
+        &self,
+        store: &Store,
+        audit: &Audit,
+        container: &str,
+        throttled_action: &str,
+        mut detail: Value,
+    ) -> Option<(String, String)> {
+        let budget = self.count(container);
+        if budget == Budget::Spent {
+            return None;
+        }
+        let (ws, owner) = match store.workspace_id_by_container(container).await {
+            Ok(found) => found?,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking up a workspace by its container failed");
+                return None;
+            }
+        };
+        if budget == Budget::JustSpent {
+            detail["per_minute"] = self.per_minute.into();
+            let e =
+                Entry::done("system", Some(&ws), throttled_action, detail).with_result("throttled");
+            audit.note(e).await;
+            return None;
+        }
+        Some((ws, owner))
     }
 }
 

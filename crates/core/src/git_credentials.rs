@@ -9,7 +9,7 @@
 //! `https://host` never goes to `http://host`), and every release is on
 //! the audit record; no API answer or log line carries the token.
 
-use crate::ask_budget::{AskBudget, Budget};
+use crate::ask_budget::AskBudget;
 use crate::audit::{Audit, Entry};
 use crate::auth::{new_id, Principal};
 use crate::secrets::SecretBox;
@@ -238,33 +238,17 @@ impl GitCredentials {
         let origin = origin_of_ask(ask)?;
         // Every ask counts, before anything is looked up or written: a loop
         // inside (or a hostile one) cannot flood the store or the record.
-        let budget = self.asks.count(container);
-        if budget == Budget::Spent {
-            return None;
-        }
-        let (ws, owner) = match self.store.workspace_id_by_container(container).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return None,
-            Err(e) => {
-                warn!(error = %e, "git credential lookup failed");
-                return None;
-            }
-        };
-        match budget {
-            Budget::Within => {}
-            Budget::JustSpent => {
-                let e = Entry::done(
-                    "system",
-                    Some(&ws),
-                    "git_credential.throttled",
-                    json!({"origin": origin, "per_minute": MAX_ASKS_PER_MINUTE}),
-                )
-                .with_result("throttled");
-                self.audit.note(e).await;
-                return None;
-            }
-            Budget::Spent => return None,
-        }
+        let throttled = json!({"origin": origin});
+        let (ws, owner) = self
+            .asks
+            .admit(
+                &self.store,
+                &self.audit,
+                container,
+                "git_credential.throttled",
+                throttled,
+            )
+            .await?;
         if ask.op == GitCredentialOp::Store {
             // The workspace cannot set credentials.
             return None;

@@ -4,7 +4,7 @@
 //! SSH agent passes OpenSSH's requests here ([`SshKeys::answer`]): the
 //! owner's public key, and signatures by it — each one audited.
 
-use crate::ask_budget::{AskBudget, Budget};
+use crate::ask_budget::AskBudget;
 use crate::audit::{Audit, Entry};
 use crate::auth::Principal;
 use crate::secrets::SecretBox;
@@ -160,34 +160,16 @@ impl SshKeys {
         if !ask.is_bounded() {
             return None;
         }
-        // Counted before anything is looked up: a flood costs nothing.
-        let budget = self.asks.count(container);
-        if budget == Budget::Spent {
-            return None;
-        }
-        let (ws, owner) = match self.store.workspace_id_by_container(container).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return None,
-            Err(e) => {
-                warn!(error = %e, "ssh key lookup failed");
-                return None;
-            }
-        };
-        match budget {
-            Budget::Within => {}
-            Budget::JustSpent => {
-                let e = Entry::done(
-                    "system",
-                    Some(&ws),
-                    "ssh_key.throttled",
-                    json!({"per_minute": self.asks.per_minute()}),
-                )
-                .with_result("throttled");
-                self.audit.note(e).await;
-                return None;
-            }
-            Budget::Spent => return None,
-        }
+        let (ws, owner) = self
+            .asks
+            .admit(
+                &self.store,
+                &self.audit,
+                container,
+                "ssh_key.throttled",
+                json!({}),
+            )
+            .await?;
         let rec = match self.store.ssh_key(&owner).await {
             Ok(Some(r)) => r,
             Ok(None) => {
