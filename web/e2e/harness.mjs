@@ -90,7 +90,10 @@ export async function startHarness() {
     const p = await context.newPage();
     const problems = [];
     p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    p.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+    // ERR_NETWORK_CHANGED is Chromium noticing the host's interfaces change
+    // (the engine adds and removes workspace bridges while other tests
+    // run), not something the app did.
+    p.on('console', (m) => m.type() === 'error' && !/net::ERR_NETWORK_CHANGED/.test(m.text()) && problems.push(`console: ${m.text()}`));
     return { context, page: p, problems };
   };
   // A page already signed in with `tok` (the admin's unless given).
