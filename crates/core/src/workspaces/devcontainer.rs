@@ -499,25 +499,28 @@ impl WorkspaceManager {
             Ok(()) => self.check_made(p, &next).await,
             Err(e) => Err(fail("devcontainer_start_failed", e.to_string())),
         };
-        if let Err(f) = made {
-            say(
-                log,
-                &format!("aicockpit: {}; making the old container again", f.1),
-            );
-            let _ = self.runtime.destroy(id, true).await;
-            let state = match self.provision(&now, None).await {
-                Ok(()) => self.set_state(id, WorkspaceState::Running, None).await,
-                Err(e2) => {
-                    warn!(workspace = %id, error = %e2, "could not make the workspace's old container again");
-                    self.set_state(id, WorkspaceState::Error, Some(&e2.to_string()))
-                        .await
+        let handle = match made {
+            Ok(handle) => handle,
+            Err(f) => {
+                say(
+                    log,
+                    &format!("aicockpit: {}; making the old container again", f.1),
+                );
+                let _ = self.runtime.destroy(id, true).await;
+                let state = match self.provision(&now, None).await {
+                    Ok(()) => self.set_state(id, WorkspaceState::Running, None).await,
+                    Err(e2) => {
+                        warn!(workspace = %id, error = %e2, "could not make the workspace's old container again");
+                        self.set_state(id, WorkspaceState::Error, Some(&e2.to_string()))
+                            .await
+                    }
+                };
+                if let Err(e3) = state {
+                    warn!(workspace = %id, error = %e3, "could not record the workspace's state");
                 }
-            };
-            if let Err(e3) = state {
-                warn!(workspace = %id, error = %e3, "could not record the workspace's state");
+                return Err(f);
             }
-            return Err(f);
-        }
+        };
         self.store
             .set_workspace_shape(&next, now_ms())
             .await
@@ -525,22 +528,13 @@ impl WorkspaceManager {
         self.set_state(id, WorkspaceState::Running, None)
             .await
             .map_err(|e| fail("failed", e.to_string()))?;
-        let made = self
-            .store
-            .workspace(id)
-            .await
-            .map_err(|e| fail("failed", e.to_string()))?;
-        self.warm_agent(made.container_id.clone());
-        let handle = made
-            .container_id
-            .clone()
-            .ok_or_else(|| fail("failed", "the new container was not recorded"))?;
-        Ok((handle, made))
+        self.warm_agent(Some(handle.clone()));
+        Ok((handle, next))
     }
 
-    /// The new container's user, as the kernel sees it: a name the image
-    /// maps to uid 0 is root too.
-    async fn check_made(&self, p: &Principal, next: &WorkspaceRecord) -> Result<(), Failure> {
+    /// The new container's handle, once its user is checked as the kernel
+    /// sees it: a name the image maps to uid 0 is root too.
+    async fn check_made(&self, p: &Principal, next: &WorkspaceRecord) -> Result<String, Failure> {
         let fresh = self
             .store
             .workspace(&next.id)
@@ -564,8 +558,8 @@ impl WorkspaceManager {
             .map_err(|e| fail("devcontainer_start_failed", e.to_string()))?;
         let uid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         match uid.parse::<u64>() {
-            Ok(0) => self.may_run_as_root(p, next),
-            Ok(_) => Ok(()),
+            Ok(0) => self.may_run_as_root(p, next).map(|()| handle),
+            Ok(_) => Ok(handle),
             // Whatever the image has instead of `id`, fail closed.
             Err(_) => Err(fail(
                 "devcontainer_start_failed",

@@ -208,18 +208,8 @@ impl Setups {
         kind: &'static str,
         source: String,
     ) -> Arc<Mutex<SetupLog>> {
-        let log = Arc::new(Mutex::new(SetupLog::new(kind, source)));
         let mut m = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let run = Running {
-            log: log.clone(),
-            task: None,
-        };
-        if let Some(old) = m.insert(workspace.to_owned(), run) {
-            if let Some(t) = old.task {
-                t.abort();
-            }
-        }
-        log
+        replace(&mut m, workspace, kind, source)
     }
 
     pub(super) fn running(&self, workspace: &str, task: tokio::task::AbortHandle) {
@@ -244,15 +234,7 @@ impl Setups {
         {
             return None;
         }
-        let log = Arc::new(Mutex::new(SetupLog::new(kind, source)));
-        m.insert(
-            workspace.to_owned(),
-            Running {
-                log: log.clone(),
-                task: None,
-            },
-        );
-        Some(log)
+        Some(replace(&mut m, workspace, kind, source))
     }
 
     fn get(&self, workspace: &str) -> Option<Arc<Mutex<SetupLog>>> {
@@ -268,6 +250,25 @@ impl Setups {
             t.abort();
         }
     }
+}
+
+/// Puts a new log for `workspace` in the map, stopping the setup it
+/// replaces if that still runs.
+fn replace(
+    m: &mut HashMap<String, Running>,
+    workspace: &str,
+    kind: &'static str,
+    source: String,
+) -> Arc<Mutex<SetupLog>> {
+    let log = Arc::new(Mutex::new(SetupLog::new(kind, source)));
+    let run = Running {
+        log: log.clone(),
+        task: None,
+    };
+    if let Some(Running { task: Some(t), .. }) = m.insert(workspace.to_owned(), run) {
+        t.abort();
+    }
+    log
 }
 
 pub(super) fn lock(log: &Mutex<SetupLog>) -> std::sync::MutexGuard<'_, SetupLog> {
