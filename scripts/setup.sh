@@ -19,6 +19,8 @@ if [ $want_test -eq 1 ]; then
   bash "$HERE/postgres.sh"
   bash "$HERE/podman.sh"
   # Debian's Chromium for the browser tests (Playwright cannot download one),
-  # and Debian's OpenSSH client, which the SSH tests drive as users do.
-  apt_install chromium openssh-client
+  # Debian's OpenSSH client, which the SSH tests drive as users do, and
+  # Debian's build of the CNCF distribution registry, which the tests run
+  # to publish devcontainer features to (as ghcr.io serves them).
+  apt_install chromium openssh-client docker-registry
 fi

@@ -93,7 +93,12 @@ export async function startHarness() {
     // ERR_NETWORK_CHANGED is Chromium noticing the host's interfaces change
     // (the engine adds and removes workspace bridges while other tests
     // run), not something the app did.
-    p.on('console', (m) => m.type() === 'error' && !/net::ERR_NETWORK_CHANGED/.test(m.text()) && problems.push(`console: ${m.text()}`));
+    // A failed request's console line names no URL: its location does.
+    p.on('console', (m) => {
+      if (m.type() !== 'error' || /net::ERR_NETWORK_CHANGED/.test(m.text())) return;
+      const at = m.location()?.url;
+      problems.push(`console: ${m.text()}${at ? ` (${at.replace(/^https?:\/\/[^/]+/, '')})` : ''}`);
+    });
     return { context, page: p, problems };
   };
   // A page already signed in with `tok` (the admin's unless given).

@@ -8,12 +8,47 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, dirname } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startHarness, images } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURE = readFileSync(join(here, '..', '..', 'crates', 'aicockpit', 'tests', 'fixtures', 'preview-server.pl'), 'utf8');
 let h;
+
+// Runs one step of the story; when it fails, says which, with where every
+// page of every browser context is and what it shows, so a failure far
+// from here (CI) can be read without a rerun.
+async function step(name, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    const pages = h.browser.contexts().flatMap((c) => c.pages());
+    const seen = await Promise.all(
+      pages.map(async (p) => {
+        await p.screenshot({ path: join(tmpdir(), `preview-step-${pages.indexOf(p)}.png`), timeout: 5_000 }).catch(() => {});
+        const frames = await Promise.all(
+          p.frames().map(async (f) => {
+            const text = await f.locator('body').innerText({ timeout: 1_000 }).catch(() => '?');
+            // The frame's own viewport and state: a frame laid out at 0x0
+            // or hidden shows its text to innerText but not to the eye.
+            const view = await Promise.race([
+              f.evaluate(() => `${innerWidth}x${innerHeight} ${document.visibilityState}`),
+              new Promise((r) => setTimeout(() => r('?'), 1_000)),
+            ]).catch(() => '?');
+            return `    ${f.url()} [${view}]: ${JSON.stringify(text.slice(0, 300))}`;
+          }),
+        );
+        const boxes = await p
+          .locator('iframe')
+          .evaluateAll((all) => all.map((e) => `${e.title}: ${JSON.stringify(e.getBoundingClientRect())}`))
+          .catch(() => []);
+        return [...frames, ...boxes.map((b) => `    iframe ${b}`)].join('\n');
+      }),
+    );
+    assert.fail(`step "${name}" failed: ${e.message}\npages:\n${seen.join('\n')}`);
+  }
+}
 
 before(async () => {
   h = await startHarness();
@@ -56,27 +91,50 @@ test('a preview opens from the IDE, live-updates over its WebSocket, and obeys i
   await page.goto(`${app}/w/${w.id}`);
   // The port shows up in the status bar by itself.
   const portButton = page.locator('[data-testid=port-8000]');
-  await portButton.waitFor({ timeout: 20_000 });
+  await step('the port is listed', () => portButton.waitFor({ timeout: 20_000 }));
   const appeared = Date.now() - t0;
   await portButton.click();
   const [preview] = await Promise.all([context.waitForEvent('page'), page.getByRole('menuitem', { name: 'Open preview' }).click()]);
-  await preview.waitForURL(/^http:\/\/8000--pv--tester\.localhost:\d+\/$/, { timeout: 20_000 });
-  await preview.getByText('hello from the workspace').waitFor();
+  await step('the preview opens in a new tab', async () => {
+    await preview.waitForURL(/^http:\/\/8000--pv--tester\.localhost:\d+\/$/, { timeout: 20_000 });
+    await preview.getByText('hello from the workspace').waitFor();
+  });
 
   // Hot reload in small: the page's WebSocket pushes the file; editing it
   // updates the page without reloading it.
   await preview.goto(new URL('/live', preview.url()).toString());
-  await preview.getByText('connected').waitFor({ timeout: 15_000 });
+  await step('the live page syncs over its WebSocket', () => preview.getByText('live: version one').waitFor({ timeout: 15_000 }));
   const loadedAt = await preview.evaluate(() => window.loadedAt);
   await fetch(`${base}/api/v1/workspaces/${w.id}/files/content?path=/workspace/live.txt`, {
     method: 'PUT',
     headers: { Authorization: `Bearer ${token}` },
     body: 'version two',
   });
-  await preview.getByText('live: version two').waitFor({ timeout: 15_000 });
+  await step('an edit reaches the page', () => preview.getByText('live: version two').waitFor({ timeout: 15_000 }));
   assert.equal(await preview.evaluate(() => window.loadedAt), loadedAt, 'updated without a reload');
   await preview.screenshot({ path: join(images, 'preview.png') });
   const previewUrl = preview.url();
+
+  // The same preview in the IDE's panel, beside the editor: framed by
+  // the app only, logged in by its own (partitioned) session.
+  await page.getByRole('menuitem', { name: 'Preview in a panel' }).click();
+  const panel = page.getByTestId('preview-panel');
+  await panel.waitFor({ timeout: 10_000 });
+  // The preview's page is in the frame and the frame has room beside the
+  // editor. (Not "visible" inside the frame: once in twenty runs here,
+  // headless Chromium had the page in the frame but reported its text
+  // hidden for 20 s, as for a cross-origin frame never given its size.)
+  await step('the panel shows the preview', async () => {
+    await page.frameLocator('iframe[title="Preview of port 8000"]').getByText('hello from the workspace').waitFor({ state: 'attached', timeout: 20_000 });
+    const box = await page.locator('iframe[title="Preview of port 8000"]').boundingBox();
+    assert.ok(box && box.width > 250 && box.height > 250, `the frame's box: ${JSON.stringify(box)}`);
+  });
+  // Only the app (and the preview itself) may frame a preview.
+  const again = await preview.reload();
+  assert.match(again.headers()['content-security-policy'], new RegExp(`frame-ancestors 'self' ${app}`));
+  await panel.getByRole('button', { name: 'Close the preview' }).click();
+  await panel.waitFor({ state: 'detached' });
+  await portButton.click();
 
   // A second user cannot open the private preview.
   await call(token, 'POST', '/api/v1/users', { username: 'other', password: 'other-password-1', role: 'member' });
@@ -87,8 +145,10 @@ test('a preview opens from the IDE, live-updates over its WebSocket, and obeys i
   await op.evaluate((t) => localStorage.setItem('aicockpit.token', t), otherToken);
   await op.goto(previewUrl);
   // Sent to the app, which asks before logging anyone into a preview.
-  await op.getByRole('button', { name: 'Open preview' }).click({ timeout: 15_000 });
-  await op.locator('[data-testid=preview-error]').waitFor({ timeout: 15_000 });
+  await step('a second user is refused', async () => {
+    await op.getByRole('button', { name: 'Open preview' }).click({ timeout: 15_000 });
+    await op.locator('[data-testid=preview-error]').waitFor({ timeout: 15_000 });
+  });
   assert.match(await op.locator('[data-testid=preview-error]').innerText(), /no such preview/);
   assert.equal(new URL(op.url()).hostname, 'localhost', 'still on the app, not the preview');
 
@@ -96,11 +156,11 @@ test('a preview opens from the IDE, live-updates over its WebSocket, and obeys i
   const anon = await browser.newContext();
   const ap = await anon.newPage();
   await ap.goto(previewUrl);
-  await ap.getByLabel('Username').waitFor({ timeout: 15_000 });
+  await step('logged out, a private preview asks for a login', () => ap.getByLabel('Username').waitFor({ timeout: 15_000 }));
   await page.getByLabel('Who may open port 8000').selectOption('public');
   await page.locator('[data-testid=port-8000]', { hasText: 'public' }).waitFor();
   await ap.goto(previewUrl);
-  await ap.getByText('connected').waitFor({ timeout: 15_000 });
+  await step('a public preview opens logged out', () => ap.getByText('live: version two').waitFor({ timeout: 15_000 }));
   // Path mode, sandboxed on the app's origin.
   const r = await ap.goto(`${app}/w/${w.id}/ports/8000/hello`);
   assert.equal(r.status(), 200);

@@ -15,6 +15,18 @@ after(async () => {
   await h?.stop();
 });
 
+// The workspace called `name` once it runs: its dashboard row shows up
+// while it is still being made.
+const running = async (name) => {
+  for (let i = 0; i < 600; i++) {
+    const w = ((await h.api('GET', '/api/v1/workspaces')) || []).find((x) => x.name === name);
+    if (w?.state === 'running') return w;
+    if (w && w.state !== 'creating' && w.state !== 'starting') assert.fail(`${name} is ${w.state}: ${JSON.stringify(w)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${name} did not start within a minute`);
+};
+
 const cat = async (ws, path) => {
   const r = await h.api('POST', `/api/v1/workspaces/${ws}/exec`, { argv: ['cat', path] });
   return r?.stdout;
@@ -43,7 +55,7 @@ test('dashboard: snapshot and fork a workspace; reuse and purge kept data', { ti
   await dialog.getByLabel('New workspace name').fill('forked');
   await dialog.getByRole('button', { name: 'Fork' }).click();
   await row('forked').waitFor({ timeout: 60_000 });
-  const forked = (await h.api('GET', '/api/v1/workspaces')).find((x) => x.name === 'forked');
+  const forked = await running('forked');
   assert.equal(await cat(forked.id, '/workspace/p.txt'), 'precious\n');
 
   // Deleted with its data kept; a new workspace starts with that data.
@@ -58,7 +70,7 @@ test('dashboard: snapshot and fork a workspace; reuse and purge kept data', { ti
   await dialog.getByRole('button', { name: 'Create' }).click();
   await row('again').waitFor({ timeout: 60_000 });
   await kept.waitFor({ state: 'detached' });
-  const again = (await h.api('GET', '/api/v1/workspaces')).find((x) => x.name === 'again');
+  const again = await running('again');
   assert.equal(await cat(again.id, '/workspace/p.txt'), 'precious\n');
 
   // Kept data purged for good.

@@ -92,6 +92,10 @@ enum Command {
     /// a git host; your workspaces sign with it through their SSH agent.
     #[command(subcommand)]
     SshKey(cli::ssh_key::SshKeyCmd),
+    /// Your dotfiles repository, installed into every workspace you make
+    /// (its install script, else links into your home).
+    #[command(subcommand)]
+    Dotfiles(cli::dotfiles::DotfilesCmd),
 }
 
 fn main() -> ExitCode {
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
             Command::Ai(c) => cli::ai::run(conn, c, out).await,
             Command::GitCredential(c) => cli::git_credentials::run(conn, c, out).await,
             Command::SshKey(c) => cli::ssh_key::run(conn, c, out).await,
+            Command::Dotfiles(c) => cli::dotfiles::run(conn, c, out).await,
         }
     });
     ExitCode::from(code)

@@ -160,6 +160,39 @@ async fn the_cli_drives_the_whole_lifecycle_with_trustworthy_exit_codes() {
         2,
         "a missing archive is a usage error, before anything is made"
     );
+    // An archive with a devcontainer.json is shaped by it, as a repository is.
+    let dc_zip = dir.path().join("with-dc.zip");
+    std::fs::write(
+        &dc_zip,
+        crate::workspace_agent::zip_of(
+            &[(
+                ".devcontainer.json",
+                br#"{"image": "localhost/aicockpit/base:latest", "containerEnv": {"FROM_ARCHIVE": "yes"}, "postCreateCommand": "echo made > made.txt"}"#,
+            )],
+            &[],
+        ),
+    )
+    .expect("zip");
+    let made = cli.ok(&[
+        "ws",
+        "create",
+        "zipdc",
+        "--archive",
+        dc_zip.to_str().expect("path"),
+    ]);
+    assert!(made.contains("applied its devcontainer.json"), "{made}");
+    assert_eq!(
+        cli.ok(&[
+            "ws",
+            "exec",
+            "zipdc",
+            "--",
+            "sh",
+            "-c",
+            "echo $FROM_ARCHIVE; cat made.txt"
+        ]),
+        "yes\nmade\n"
+    );
 
     // Idle stop: a keep-alive and the workspace's own timeout.
     let kept = cli.ok(&[

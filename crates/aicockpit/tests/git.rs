@@ -51,13 +51,32 @@ fn host_ip() -> String {
         .unwrap_or_else(|_| "172.17.0.1".into())
 }
 
+/// Publishes a repository `name` on `srv` holding `files`.
+pub(crate) fn publish(srv: &GitServer, name: &str, files: &[(&str, &str)]) -> String {
+    let work = tempfile::tempdir().expect("tempdir");
+    git(work.path(), &["init", "-q", "-b", "main"]);
+    for (path, content) in files {
+        let p = work.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+    git(work.path(), &["add", "."]);
+    git(work.path(), &["commit", "-q", "-m", "project"]);
+    let bare = srv.repos.join(format!("{name}.git"));
+    git(
+        work.path(),
+        &["clone", "-q", "--bare", ".", bare.to_str().expect("path")],
+    );
+    format!("{}/{name}.git", srv.url)
+}
+
 pub(crate) fn git_server() -> GitServer {
     git_server_with(None)
 }
 
 /// The same, with the repositories under `/private/` behind basic auth
 /// (`user:password`).
-fn git_server_with(auth: Option<&str>) -> GitServer {
+pub(crate) fn git_server_with(auth: Option<&str>) -> GitServer {
     let root = tempfile::tempdir().expect("tempdir");
     let repos = root.path().join("repos");
     let work = root.path().join("work");
@@ -654,6 +673,25 @@ async fn hostile_git_credentials_are_refused() {
         )
         .await;
     assert_error(s, &v, StatusCode::CONFLICT, "git_credential_exists");
+    // Replaced on request: one credential for the origin, the new one.
+    let (_, before) = member.get("/api/v1/git-credentials").await;
+    let (s, v) = member
+        .post(
+            "/api/v1/git-credentials",
+            json!({"url": "https://github.com:443", "username": "new-user", "token": "t2", "replace": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, after) = member.get("/api/v1/git-credentials").await;
+    let github: Vec<&Value> = after
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|c| c["origin"] == "https://github.com")
+        .collect();
+    assert_eq!(github.len(), 1, "{after}");
+    assert_eq!(github[0]["username"], "new-user");
+    assert_ne!(github[0]["id"], before[0]["id"]);
     let (s, v) = member.delete("/api/v1/git-credentials/nope").await;
     assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
     let (s, v) = viewer

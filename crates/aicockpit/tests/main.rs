@@ -14,6 +14,7 @@ mod assistant;
 mod cli;
 mod crash;
 mod devcontainer;
+mod dotfiles;
 mod engines;
 mod fake_ai;
 mod git;

@@ -167,3 +167,91 @@ async fn port_forward_carries_tcp_and_http_and_refuses_strangers() {
     );
     assert!(ports.contains(&8080), "{ports:?}");
 }
+
+/// Reads a port watch's stream until a `ports` event satisfies `want`;
+/// returns that event's ports and how long it took.
+async fn next_ports(
+    events: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buf: &mut String,
+    what: &str,
+    want: impl Fn(&[u64]) -> bool,
+) -> (Vec<u64>, Duration) {
+    use futures_util::StreamExt;
+    let t0 = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            if !block.lines().any(|l| l == "event: ports") {
+                continue;
+            }
+            let data = block
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .expect("data");
+            let v: Value = serde_json::from_str(data).expect("JSON");
+            let ports: Vec<u64> = v
+                .as_array()
+                .expect("a list")
+                .iter()
+                .filter_map(|p| p["port"].as_u64())
+                .collect();
+            if want(&ports) {
+                return (ports, t0.elapsed());
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .unwrap_or_else(|_| panic!("no ports event with {what}; left: {buf:?}"))
+            .expect("stream open")
+            .expect("chunk");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_watch_streams_ports_as_they_start_and_stop() {
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    let w = api.create_ws("watched").await;
+    let id = w["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/workspaces/{id}/ports/watch");
+    let resp = reqwest::Client::new()
+        .get(format!("{}{path}", ts.url))
+        .bearer_auth(&ts.admin)
+        .send()
+        .await
+        .expect("watch");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut events = resp.bytes_stream();
+    let mut buf = String::new();
+    // The list at once, whole.
+    let (first, _) = next_ports(&mut events, &mut buf, "the first list", |_| true).await;
+    assert!(!first.contains(&7000), "{first:?}");
+
+    let started = std::time::Instant::now();
+    let (code, _, err) = api.sh("watched", ECHO).await;
+    assert_eq!(code, 0, "{err}");
+    let (ports, _) = next_ports(&mut events, &mut buf, "7000", |p| p.contains(&7000)).await;
+    println!(
+        "port 7000 reached the watch {} ms after the command that starts it was sent",
+        started.elapsed().as_millis()
+    );
+    assert!(ports.contains(&7000));
+    let (code, _, err) = api.sh("watched", "pkill -f 'LocalPort=>[7]000'").await;
+    assert_eq!(code, 0, "{err}");
+    next_ports(&mut events, &mut buf, "7000 gone", |p| !p.contains(&7000)).await;
+
+    // Who may watch: as who may see the workspace.
+    let member = ts.user("watch-member", Role::Member).await;
+    for (token, want) in [("not-a-token", 401), (member.as_str(), 404)] {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", ts.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("watch");
+        assert_eq!(r.status().as_u16(), want, "{token}");
+    }
+}

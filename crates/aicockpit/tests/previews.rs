@@ -426,6 +426,65 @@ async fn previews_open_stream_and_obey_share_levels() {
         let got = r.send().await.expect("cross").status();
         assert_eq!(got, want, "{what}");
     }
+    // The IDE panel's session: a partitioned SameSite=None cookie (kept by
+    // browsers only under the app as top-level site), set by a page of the
+    // preview's origin that moves on by itself, and honoured only for the
+    // preview's own requests — never another page's, framed or not. Every
+    // answer may be framed by the app alone.
+    let (_, a) = authorize(
+        &alice,
+        json!({"workspace": "demo", "port": 8000, "frame": true}),
+    )
+    .await;
+    let r = client
+        .get(a["url"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("frame auth");
+    assert_eq!(r.status(), StatusCode::OK);
+    let set = r.headers()[SET_COOKIE].to_str().expect("cookie").to_owned();
+    assert!(
+        set.starts_with("aicockpit_preview_frame=")
+            && set.contains("SameSite=None")
+            && set.contains("Partitioned")
+            && set.contains("Secure"),
+        "{set}"
+    );
+    let frame_cookie = session_cookie(r.headers());
+    let body = r.text().await.expect("page");
+    assert!(body.contains(r#"location.replace("/")"#), "{body}");
+    for (site, mode, dest, want) in [
+        ("same-origin", "navigate", "iframe", StatusCode::OK),
+        ("same-origin", "cors", "empty", StatusCode::OK),
+        ("cross-site", "navigate", "iframe", StatusCode::FOUND),
+        ("same-site", "navigate", "iframe", StatusCode::FOUND),
+        ("cross-site", "navigate", "document", StatusCode::FOUND),
+        ("cross-site", "cors", "empty", StatusCode::FOUND),
+        ("", "", "", StatusCode::FOUND),
+    ] {
+        let mut r = client
+            .get(format!("{base}/hello"))
+            .header(COOKIE, &frame_cookie);
+        if !site.is_empty() {
+            r = r
+                .header("sec-fetch-site", site)
+                .header("sec-fetch-mode", mode)
+                .header("sec-fetch-dest", dest);
+        }
+        let r = r.send().await.expect("framed");
+        assert_eq!(r.status(), want, "{site} {mode} {dest}");
+        let csp: Vec<&str> = r
+            .headers()
+            .get_all("content-security-policy")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(
+            csp.iter()
+                .any(|c| c.starts_with("frame-ancestors 'self' http://localhost:")),
+            "{site} {mode} {dest}: {csp:?}"
+        );
+    }
     let mut req = format!("ws://127.0.0.1:{port}/ws")
         .into_client_request()
         .expect("ws request");

@@ -626,3 +626,49 @@ async fn scheduled_backups_write_importable_archives_and_keep_the_newest() {
     let (_, list) = admin.get("/api/v1/snapshots").await;
     assert_eq!(list, json!([]), "backup snapshots do not linger");
 }
+
+/// A snapshot deleted while it is exported: the delete is refused (409)
+/// and the export is sent whole; deleted afterwards, a later export finds
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_is_not_deleted_during_its_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = dir.path().join("s.tar");
+    let ts = TestServer::start().await;
+    let api = ts.admin_api();
+    api.create_ws("racing").await;
+    api.sh("racing", "echo kept > /workspace/f").await;
+    let (s, snap) = api
+        .post(
+            "/api/v1/workspaces/racing/snapshots",
+            json!({"name": "race"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{snap}");
+    let token = api.token().expect("token").to_owned();
+    let export = download(&ts, &token, "/api/v1/snapshots/race/export", &archive);
+    let delete = async {
+        // Once the export is under way.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        api.delete("/api/v1/snapshots/race").await
+    };
+    let (exported, (deleted, body)) = tokio::join!(export, delete);
+    assert_eq!(exported, StatusCode::OK);
+    crate::common::assert_error(deleted, &body, StatusCode::CONFLICT, "snapshot_busy");
+    let (deleted, body) = api.delete("/api/v1/snapshots/race").await;
+    assert_eq!(deleted, StatusCode::NO_CONTENT, "{body}");
+    let names: Vec<String> = tar::Archive::new(std::fs::File::open(&archive).expect("open"))
+        .entries()
+        .expect("a tar")
+        .map(|e| {
+            e.expect("entry")
+                .path()
+                .expect("path")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(names.len() >= 3, "meta, image and data: {names:?}");
+    let status = download(&ts, &token, "/api/v1/snapshots/race/export", &archive).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

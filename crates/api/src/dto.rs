@@ -236,13 +236,14 @@ impl From<GitSourceDto> for aicockpit_core::workspaces::git::GitSource {
 /// `from` on.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SetupDto {
-    /// `git_clone`.
-    pub kind: &'static str,
+    /// `git_clone`, `rebuild`, `post_start` (the commands run at each
+    /// start), `dotfiles`.
+    pub kind: String,
     /// The step under way, or where it ended: `clone`, `devcontainer`
     /// (reading the configuration), `image` (pulling or building),
     /// `container` (making it again from the image), `lifecycle` (its
-    /// commands).
-    pub phase: &'static str,
+    /// commands), `dotfiles`.
+    pub phase: String,
     /// Where from (the repository's URL).
     pub source: String,
     /// `running`, `succeeded` or `failed`.
@@ -255,7 +256,8 @@ pub(crate) struct SetupDto {
     /// Why it failed: `authentication`, `not_found`, `unknown_ref`,
     /// `network`, `not_empty`, `git_missing`, `timeout` (the clone);
     /// `devcontainer_invalid`, `devcontainer_refused` (a property that
-    /// would weaken isolation), `image_unavailable`, `image_build_failed`,
+    /// would weaken isolation), `feature_unavailable` (a registry's
+    /// feature not fetched), `image_unavailable`, `image_build_failed`,
     /// `quota_exceeded`, `devcontainer_start_failed`, `lifecycle_failed`,
     /// `interrupted` (the devcontainer); or `failed`.
     pub error_code: Option<String>,
@@ -282,6 +284,32 @@ impl From<aicockpit_core::workspaces::SetupView> for SetupDto {
     }
 }
 
+/// One setup of a workspace (its output is at GET
+/// /workspaces/{id}/setup?at=started_ms).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SetupSummaryDto {
+    pub kind: String,
+    pub source: String,
+    /// `running`, `succeeded` or `failed`.
+    pub state: &'static str,
+    pub error_code: Option<String>,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+impl From<aicockpit_core::workspaces::SetupSummary> for SetupSummaryDto {
+    fn from(v: aicockpit_core::workspaces::SetupSummary) -> Self {
+        SetupSummaryDto {
+            kind: v.kind,
+            source: v.source,
+            state: v.state.as_str(),
+            error_code: v.error_code,
+            started_ms: v.started_ms,
+            finished_ms: v.finished_ms,
+        }
+    }
+}
+
 /// The devcontainer.json applied to a workspace, as the server read it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct DevcontainerDto {
@@ -300,6 +328,8 @@ pub(crate) struct DevcontainerDto {
     pub container_user: Option<String>,
     pub workspace_folder: String,
     pub forward_ports: Vec<DevcontainerPortDto>,
+    /// Every port with attributes (`portsAttributes`), forwarded or not.
+    pub ports_attributes: Vec<DevcontainerPortDto>,
     /// The lifecycle commands it has, in the order they run.
     pub lifecycle: Vec<String>,
     pub cpus: Option<f64>,
@@ -350,6 +380,15 @@ impl From<aicockpit_core::devcontainer::DevContainer> for DevcontainerDto {
                         label: a.label,
                         on_auto_forward: a.on_auto_forward,
                     }
+                })
+                .collect(),
+            ports_attributes: c
+                .ports_attributes
+                .iter()
+                .map(|(&port, a)| DevcontainerPortDto {
+                    port,
+                    label: a.label.clone(),
+                    on_auto_forward: a.on_auto_forward.clone(),
                 })
                 .collect(),
             lifecycle: c.lifecycle.commands.into_iter().map(|(p, _)| p).collect(),

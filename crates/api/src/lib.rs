@@ -16,6 +16,7 @@ mod openapi;
 mod proxy;
 mod routes;
 pub mod server;
+mod sse;
 mod tickets;
 
 pub use tickets::Tickets;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub git_credentials: Arc<aicockpit_core::git_credentials::GitCredentials>,
     /// Users' SSH keys, signing for their workspaces' SSH agents.
     pub ssh_keys: Arc<aicockpit_core::ssh_keys::SshKeys>,
+    /// Users' dotfiles repositories, installed into their new workspaces.
+    pub dotfiles: Arc<aicockpit_core::dotfiles::Dotfiles>,
     /// Serve the web app from this directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
     pub tickets: Arc<Tickets>,
@@ -71,9 +74,9 @@ pub struct AppState {
 /// the document come from the same list, so they cannot drift apart.
 fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
     use routes::{
-        ai, ai_features, audit, auth, conversations, files, gateway, git_credentials, health, kept,
-        policies, ports, previews, quotas, runs, snapshots, ssh, ssh_keys, system, terminals,
-        users, workspaces,
+        ai, ai_features, audit, auth, conversations, dotfiles, files, gateway, git_credentials,
+        health, kept, policies, ports, previews, quotas, runs, snapshots, ssh, ssh_keys, system,
+        terminals, users, workspaces,
     };
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -85,6 +88,7 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(git_credentials::list, git_credentials::create))
         .routes(routes!(git_credentials::delete))
         .routes(routes!(ssh_keys::get, ssh_keys::generate, ssh_keys::delete))
+        .routes(routes!(dotfiles::get, dotfiles::put, dotfiles::delete))
         .routes(routes!(auth::ticket))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
@@ -116,11 +120,13 @@ fn documented_routes(limits: BodyLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::exec))
         .routes(routes!(workspaces::usage))
         .routes(routes!(workspaces::setup))
+        .routes(routes!(workspaces::setups))
         .routes(routes!(workspaces::devcontainer))
         .routes(routes!(terminals::list, terminals::create))
         .routes(routes!(terminals::kill))
         .routes(routes!(terminals::ws))
         .routes(routes!(ports::list))
+        .routes(routes!(ports::watch))
         .routes(routes!(ports::tcp))
         .routes(routes!(ssh::connect))
         .routes(routes!(ssh::host_key))

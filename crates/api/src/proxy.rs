@@ -42,7 +42,7 @@ pub(crate) struct Forward {
     pub prefix: Option<String>,
     pub client: Option<std::net::IpAddr>,
     /// The cookie of ours to take out of `Cookie`.
-    pub strip_cookie: &'static str,
+    pub strip_cookie: &'static [&'static str],
     /// Take `Authorization` out (it carried our token).
     pub strip_authorization: bool,
     /// Path mode: on the app's own origin, so no cookies either way (they
@@ -268,16 +268,23 @@ fn rewrite_request_headers(h: &mut HeaderMap, f: &Forward, upgrade: bool) {
     }
 }
 
-/// Takes cookie `name` out of every `Cookie` header: the port never sees
-/// the preview session.
-pub(crate) fn strip_cookie(h: &mut HeaderMap, name: &str) {
+/// Takes the cookies `names` out of every `Cookie` header: the port never
+/// sees the preview session.
+pub(crate) fn strip_cookie(h: &mut HeaderMap, names: &[&str]) {
     let kept: Vec<String> = h
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .map(str::trim)
-        .filter(|c| !c.is_empty() && c.split('=').next().map(str::trim) != Some(name))
+        .filter(|c| {
+            !c.is_empty()
+                && !c
+                    .split('=')
+                    .next()
+                    .map(str::trim)
+                    .is_some_and(|n| names.contains(&n))
+        })
         .map(str::to_owned)
         .collect();
     h.remove(header::COOKIE);

@@ -106,6 +106,7 @@ impl App {
                 limits: config.workspaces.clone(),
                 stop_timeout_secs: config.engine.stop_timeout_secs,
                 spool_dir: data_dir.join("spool"),
+                setup_log_dir: Some(data_dir.join("setup-logs")),
             },
             workspace_agents,
             audit.clone(),
@@ -179,6 +180,10 @@ impl App {
             config.previews.clone(),
         ));
         let state = AppState {
+            dotfiles: Arc::new(aicockpit_core::dotfiles::Dotfiles::new(
+                store.clone(),
+                audit.clone(),
+            )),
             git_credentials,
             ssh_keys: user_ssh_keys,
             previews,
@@ -229,6 +234,16 @@ impl App {
             )
         });
         let pool = manager.clone().spawn_pool(stop_rx.clone());
+        let pruner = manager.clone().spawn_image_pruner(
+            Duration::from_secs(
+                self.config
+                    .workspaces
+                    .built_image_keep_hours
+                    .saturating_mul(3600),
+            ),
+            Duration::from_secs(self.config.workspaces.built_image_check_secs.max(1)),
+            stop_rx.clone(),
+        );
         let idle_stopper = manager.spawn_idle_stopper(
             Duration::from_secs(self.config.workspaces.idle_check_interval_secs),
             stop_rx,
@@ -251,6 +266,7 @@ impl App {
         .await;
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
+        let _ = pruner.await;
         let _ = idle_stopper.await;
         // Unclaimed pool workspaces are removed before the server stops.
         let _ = pool.await;
@@ -284,15 +300,26 @@ fn warn_if_previews_point_home(config: &Config) {
 }
 
 async fn host_isolation(config: &Config) -> aicockpit_core::workspaces::hostfw::HostIsolation {
-    use aicockpit_core::workspaces::hostfw::{enforce, HostIsolation};
+    use aicockpit_core::workspaces::hostfw::{enforce, isolate_pool, HostIsolation};
     let w = &config.workspaces;
-    if !w.block_host_access {
-        return HostIsolation::Off("workspaces.block_host_access is off".into());
-    }
     if !config.engine_host().starts_with("unix://") {
         return HostIsolation::Off(
             "the engine is remote: its host's firewall must keep workspaces off it".into(),
         );
+    }
+    // Workspaces off each other, whatever the host access setting.
+    let pool = w.network_pool.clone();
+    match tokio::task::spawn_blocking(move || isolate_pool(&pool)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            warn!(reason = %e, "workspaces rely on the engine alone to keep them off each other")
+        }
+        Err(e) => {
+            warn!(reason = %e, "workspaces rely on the engine alone to keep them off each other")
+        }
+    }
+    if !w.block_host_access {
+        return HostIsolation::Off("workspaces.block_host_access is off".into());
     }
     let (pool, allow) = (w.network_pool.clone(), w.host_allow.clone());
     let r = tokio::task::spawn_blocking(move || enforce(&pool, &allow))

@@ -237,6 +237,17 @@ pub struct WorkspacesConfig {
     pub block_host_access: bool,
     /// Host addresses workspaces may still reach: `IPV4` or `IPV4:PORT`.
     pub host_allow: Vec<String>,
+    /// Capabilities a repository's devcontainer.json may add (`capAdd`),
+    /// e.g. `["SYS_PTRACE"]`; any other is refused. The other properties
+    /// that weaken isolation (`privileged`, `securityOpt`, `runArgs`, host
+    /// mounts) are always refused.
+    pub devcontainer_cap_add: Vec<String>,
+    /// Registries a devcontainer.json's features are fetched from
+    /// (`host` or `host:port`; `localhost` over plain http, as the
+    /// reference CLI does, the others over https). A feature of any other
+    /// registry is refused; the server fetches nothing elsewhere for a
+    /// repository. Empty: registry features are refused.
+    pub feature_registries: Vec<String>,
     /// Seconds without activity after which a running workspace is stopped
     /// (0: never). Activity is typing in a terminal, file changes, a command
     /// running through exec, an AI agent run in progress or waiting for an
@@ -268,6 +279,12 @@ pub struct WorkspacesConfig {
     pub backup_dir: Option<PathBuf>,
     pub backup_interval_secs: u64,
     pub backup_keep: u32,
+    /// Images built from devcontainer.json that no workspace uses are
+    /// removed once they are this old (the next workspace of the same
+    /// configuration skips its build until then); checked every
+    /// `built_image_check_secs`.
+    pub built_image_keep_hours: u64,
+    pub built_image_check_secs: u64,
     /// Warm pool: per template name, how many started, never-used
     /// workspaces (agent in place) wait to be claimed by a create of that
     /// template (`[workspaces.pool]` `base = 2`). Empty: no pool.
@@ -293,6 +310,8 @@ impl Default for WorkspacesConfig {
             network_prefix: 28,
             block_host_access: true,
             host_allow: Vec::new(),
+            devcontainer_cap_add: Vec::new(),
+            feature_registries: vec!["ghcr.io".into(), "mcr.microsoft.com".into()],
             idle_timeout_secs: 2 * 3600,
             max_idle_timeout_secs: 7 * 24 * 3600,
             allow_never_idle: true,
@@ -305,6 +324,8 @@ impl Default for WorkspacesConfig {
             max_snapshot_import_bytes: 32 * 1024 * 1024 * 1024,
             backup_dir: None,
             backup_interval_secs: 24 * 3600,
+            built_image_keep_hours: 72,
+            built_image_check_secs: 3600,
             backup_keep: 7,
             pool: Default::default(),
         }

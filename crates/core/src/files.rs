@@ -10,7 +10,7 @@ use crate::access::Action;
 use crate::audit::{hex, Audit, Entry};
 use crate::auth::Principal;
 use crate::config::WorkspaceAgentConfig;
-use crate::workspace_agent::{AgentConn, ChannelMsg};
+use crate::workspace_agent::{AgentConn, ChannelMsg, Watching};
 use crate::workspaces::WorkspaceManager;
 use crate::CoreError;
 use aicockpit_workspace_agent_proto::{
@@ -42,36 +42,6 @@ pub struct WriteMode {
 pub struct Reading {
     pub meta: FileMeta,
     pub data: mpsc::Receiver<ChannelMsg>,
-}
-
-/// A watch in progress; dropping it ends the agent's watch.
-pub struct Watching {
-    pub events: mpsc::Receiver<ChannelMsg>,
-    /// Held for its `Drop`: ends the agent's watch with this value.
-    _unwatch: Unwatch,
-}
-
-impl Watching {
-    /// The next change event's message, `None` once the watch ended.
-    pub async fn next(&mut self) -> Option<ChannelMsg> {
-        self.events.recv().await
-    }
-}
-
-struct Unwatch {
-    conn: Arc<AgentConn>,
-    channel: u32,
-}
-
-impl Drop for Unwatch {
-    fn drop(&mut self) {
-        let conn = self.conn.clone();
-        let channel = self.channel;
-        conn.close_channel(channel);
-        tokio::spawn(async move {
-            let _ = conn.call(Request::Unwatch { channel }, CALL).await;
-        });
-    }
 }
 
 pub struct WorkspaceFiles {
@@ -388,13 +358,7 @@ impl WorkspaceFiles {
     pub async fn watch(&self, p: &Principal, ws: &str, path: &str) -> Result<Watching, CoreError> {
         let (_, conn) = self.conn(p, ws, Action::View).await?;
         let path = path.to_owned();
-        let (_, channel, events) = conn
-            .call_with_channel(|channel| Request::Watch { path, channel }, CALL)
-            .await?;
-        Ok(Watching {
-            events,
-            _unwatch: Unwatch { conn, channel },
-        })
+        Watching::start(conn, |channel| Request::Watch { path, channel }, CALL).await
     }
 
     pub async fn search(

@@ -147,13 +147,15 @@ impl GitCredentials {
         Ok(rows.into_iter().map(GitCredentialInfo::from).collect())
     }
 
-    /// Stores a token for `url`'s origin for the caller.
+    /// Stores a token for `url`'s origin for the caller; with `replace`,
+    /// instead of the one the caller has for that origin.
     pub async fn add(
         &self,
         p: &Principal,
         url: &str,
         username: Option<&str>,
         token: &str,
+        replace: bool,
     ) -> Result<GitCredentialInfo, CoreError> {
         crate::access::can(
             p,
@@ -168,16 +170,38 @@ impl GitCredentials {
             .unwrap_or("git");
         check_text("username", username, MAX_USERNAME)?;
         check_text("token", token, MAX_SECRET)?;
+        // Sealed before anything is replaced: a failure leaves the old one.
+        let secret = self
+            .secrets
+            .seal(token)
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
+        let replaced = if replace {
+            let old = self.store.git_credentials(&p.user_id).await?;
+            match old.into_iter().find(|c| c.origin == origin) {
+                Some(c) => {
+                    self.store.delete_git_credential(&p.user_id, &c.id).await?;
+                    let detail = json!({"id": c.id, "origin": origin, "replaced": true});
+                    self.audit
+                        .note(Entry::done(
+                            &p.actor(),
+                            None,
+                            "git_credential.delete",
+                            detail,
+                        ))
+                        .await;
+                    Some(c.id)
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
         if self.store.git_credential_count(&p.user_id).await? >= MAX_PER_USER as i64 {
             return Err(CoreError::conflict(
                 "too_many_git_credentials",
                 format!("at most {MAX_PER_USER} git credentials per user"),
             ));
         }
-        let secret = self
-            .secrets
-            .seal(token)
-            .map_err(|e| CoreError::Internal(e.to_string()))?;
         let rec = GitCredentialRecord {
             id: new_id(),
             user_id: p.user_id.clone(),
@@ -193,13 +217,14 @@ impl GitCredentials {
                 return Err(CoreError::conflict(
                     "git_credential_exists",
                     format!(
-                        "you already have a credential for {origin}; delete it first to replace it"
+                        "you already have a credential for {origin}; replace it (\"replace\": true, or `aicockpit git-credential add --replace`) or delete it first"
                     ),
                 ))
             }
             r => r?,
         }
-        let detail = json!({"id": rec.id, "origin": origin, "username": username});
+        let detail =
+            json!({"id": rec.id, "origin": origin, "username": username, "replaced": replaced});
         self.audit
             .note(Entry::done(
                 &p.actor(),

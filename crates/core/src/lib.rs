@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod devcontainer;
+pub mod dotfiles;
 mod error;
 pub mod files;
 pub mod git_credentials;

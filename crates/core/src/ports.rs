@@ -6,7 +6,7 @@
 use crate::access::Action;
 use crate::audit::{Audit, Entry};
 use crate::auth::Principal;
-use crate::workspace_agent::{AgentConn, ChannelMsg};
+use crate::workspace_agent::{AgentConn, ChannelMsg, Watching};
 use crate::workspaces::activity::Activity;
 use crate::workspaces::WorkspaceManager;
 use crate::CoreError;
@@ -90,6 +90,14 @@ impl WorkspacePorts {
     ) -> Result<Vec<ListeningPort>, CoreError> {
         let (_, conn) = self.workspaces.agent_of(p, ws, Action::View).await?;
         conn.call_as(Request::ListeningPorts, CONNECT).await
+    }
+
+    /// The listening ports of workspace `ws` as they change: the agent
+    /// sends them whole at once and then on every change, as
+    /// `Event::Ports`.
+    pub async fn watch(&self, p: &Principal, ws: &str) -> Result<Watching, CoreError> {
+        let (_, conn) = self.workspaces.agent_of(p, ws, Action::View).await?;
+        Watching::start(conn, |channel| Request::WatchPorts { channel }, CONNECT).await
     }
 
     /// Connects to `port` inside workspace `ws` (port forwarding: audited

@@ -19,9 +19,9 @@ pub use docker::{is_snapshot_image, DockerRuntime, BUILT_IMAGE_REPOSITORY};
 pub use error::RuntimeError;
 pub use exec::OutputSink;
 pub use spec::{
-    Attached, BuildRequest, ContainerStatus, DataSeed, DataVolume, ExecOutput, ExecRequest, Limits,
-    PortMapping, Present, Provisioned, ResourceSample, SnapshotRequest, WorkspaceInfo,
-    WorkspaceSpec,
+    Attached, BuildRequest, ContainerStatus, ContextFile, DataSeed, DataVolume, ExecOutput,
+    ExecRequest, GeneratedDockerfile, Limits, NamedVolume, PortMapping, Present, Provisioned,
+    ResourceSample, SnapshotRequest, WorkspaceInfo, WorkspaceSpec,
 };
 
 use async_trait::async_trait;
@@ -71,6 +71,14 @@ pub trait WorkspaceRuntime: Send + Sync {
         check: &crate::DockerfileCheck,
         progress: &(dyn Fn(String) + Send + Sync),
     ) -> Result<String, RuntimeError>;
+    /// Removes this installation's built images that none of `in_use`
+    /// names and that were made at least `min_age` ago (an image a
+    /// container still runs is left alone); returns what it removed.
+    async fn prune_built_images(
+        &self,
+        in_use: &[String],
+        min_age: std::time::Duration,
+    ) -> Result<Vec<String>, RuntimeError>;
     /// Starts a stopped workspace ([`RuntimeError::StartFailed`] if it cannot).
     async fn start(&self, handle: &str) -> Result<(), RuntimeError>;
     /// Stops gracefully, killing after `grace`; a stopped or missing

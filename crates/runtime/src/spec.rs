@@ -34,6 +34,41 @@ pub struct WorkspaceSpec {
     /// What new data starts as a copy of (only when the data is made now;
     /// the source is only read).
     pub seed: Option<DataSeed>,
+    /// Named volumes of this workspace besides its data (a devcontainer's
+    /// `mounts`): made with it and given to `user` when new, kept while its
+    /// data is kept (across a container made again), removed with it.
+    pub volumes: Vec<NamedVolume>,
+    /// Capabilities on top of the backend's own few (names without
+    /// `CAP_`), which the caller has checked against what it allows.
+    pub extra_capabilities: Vec<String>,
+}
+
+/// A Dockerfile written by the caller, and the files it adds to the
+/// context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedDockerfile {
+    pub text: Vec<u8>,
+    pub files: Vec<ContextFile>,
+}
+
+/// A file the caller adds to a build context (a relative path of plain
+/// components), replacing any of the same name from the folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextFile {
+    pub name: String,
+    pub content: Vec<u8>,
+    /// 0755 rather than 0644.
+    pub executable: bool,
+}
+
+/// A named volume of one workspace, mounted at `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedVolume {
+    /// Letters, digits, `-`, `_`, `.`; the backend's object name is made
+    /// from it and the workspace id, so it names nothing of anyone else's.
+    pub name: String,
+    /// An absolute path, not the data directory or above it.
+    pub target: String,
 }
 
 /// Data a new workspace's data can start from.
@@ -196,6 +231,10 @@ pub struct BuildRequest {
     pub context_dir: String,
     /// The Dockerfile, relative to the context (`/`-separated, no `..`).
     pub dockerfile: String,
+    /// A Dockerfile the caller wrote, used instead of `dockerfile`'s, with
+    /// files it copies that are not in the context (name at the context's
+    /// root, content); a context entry of the same name is dropped.
+    pub generated: Option<GeneratedDockerfile>,
     pub args: std::collections::BTreeMap<String, String>,
     pub target: Option<String>,
     /// Memory the build's steps may use.

@@ -100,6 +100,8 @@ impl Fixture {
             subnets: vec![],
             annotations: vec![("name".into(), "conf".into())],
             seed: None,
+            volumes: vec![],
+            extra_capabilities: vec![],
         }
     }
 
@@ -481,6 +483,63 @@ async fn new_data_is_given_to_the_user(b: Backend) {
     .await;
 }
 
+/// Named volumes besides the data: writable by the user when new, kept
+/// with the data across a container made again, the workspace's own (the
+/// same name elsewhere is another volume), removed with the data, and not
+/// listed as kept data of their own.
+async fn named_volumes_are_the_workspaces_own(b: Backend) {
+    with_fixture(b, |f| async move {
+        let with_volume = |id: &str| {
+            let mut spec = f.spec_for(id);
+            spec.volumes = vec![aicockpit_runtime::NamedVolume {
+                name: "cache".into(),
+                target: "/home/dev/.cache/tool".into(),
+            }];
+            spec
+        };
+        let made =
+            f.rt.provision(&with_volume(&f.id))
+                .await
+                .expect("provision");
+        let (code, _, err) = f
+            .sh(&made.handle, "echo kept > /home/dev/.cache/tool/note")
+            .await;
+        assert_eq!(code, Some(0), "the user can write a new volume: {err}");
+        f.rt.destroy(&f.id, true).await.expect("destroy, keep data");
+        let again = f.rt.provision(&with_volume(&f.id)).await.expect("again");
+        assert_eq!(
+            f.sh(&again.handle, "cat /home/dev/.cache/tool/note")
+                .await
+                .1,
+            "kept\n"
+        );
+        let kept: Vec<_> =
+            f.rt.data_volumes()
+                .await
+                .expect("data volumes")
+                .into_iter()
+                .filter(|v| v.workspace == f.id)
+                .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+
+        let other = f.other(1);
+        let theirs = f.rt.provision(&with_volume(&other)).await.expect("other");
+        let (code, _, _) = f
+            .sh(&theirs.handle, "test -e /home/dev/.cache/tool/note")
+            .await;
+        assert_eq!(code, Some(1), "another workspace's volume of the same name");
+        f.rt.destroy(&other, false).await.expect("destroy other");
+
+        f.rt.destroy(&f.id, false).await.expect("destroy with data");
+        let fresh = f.rt.provision(&with_volume(&f.id)).await.expect("anew");
+        let (code, _, _) = f
+            .sh(&fresh.handle, "test -e /home/dev/.cache/tool/note")
+            .await;
+        assert_eq!(code, Some(1), "the volume went with the data");
+    })
+    .await;
+}
+
 /// Kept data is listed with its labels; a new workspace seeded from it
 /// starts with a copy (owners, modes and links intact), the kept data is
 /// left for the caller to remove, and seeding from nothing is NotFound
@@ -689,6 +748,7 @@ backends!(
     a_missing_image_is_a_clear_error,
     a_workspace_that_cannot_run_is_start_failed,
     new_data_is_given_to_the_user,
+    named_volumes_are_the_workspaces_own,
     kept_data_is_listed_and_seeds_a_new_workspace,
     a_snapshot_makes_a_workspace_with_its_filesystem_and_data,
     data_made_ahead_gets_its_facts_later,

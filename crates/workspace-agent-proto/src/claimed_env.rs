@@ -8,14 +8,28 @@ use std::collections::BTreeMap;
 
 /// Where the claimed environment is kept in the workspace's filesystem.
 pub const CLAIMED_ENV_FILE: &str = "/etc/aicockpit/env";
+/// Where the applied devcontainer.json's `remoteEnv` is kept (same
+/// format, read after [`CLAIMED_ENV_FILE`], so it wins), with
+/// [`WORKSPACE_FOLDER_VAR`]: what the spec gives "tools" — terminals, SSH.
+pub const REMOTE_ENV_FILE: &str = "/etc/aicockpit/remote-env";
+/// The configuration's `workspaceFolder`, where terminals open.
+pub const WORKSPACE_FOLDER_VAR: &str = "AICOCKPIT_WORKSPACE_FOLDER";
 /// The most of the file that is read (the server's own limit on a
 /// workspace's environment is below it).
 pub const MAX_CLAIMED_ENV: usize = 256 * 1024;
 
-/// The file's content for `env`.
+/// The file's content for `env`; a pair that could not be read back as
+/// itself (a NUL anywhere, `=` or nothing in the name) is left out, and
+/// so is whatever would not fit in [`MAX_CLAIMED_ENV`].
 pub fn encode_claimed_env(env: &BTreeMap<String, String>) -> Vec<u8> {
     let mut out = Vec::new();
     for (k, v) in env {
+        if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
+            continue;
+        }
+        if out.len() + k.len() + v.len() + 2 > MAX_CLAIMED_ENV {
+            break;
+        }
         out.extend_from_slice(k.as_bytes());
         out.push(b'=');
         out.extend_from_slice(v.as_bytes());

@@ -21,13 +21,16 @@ mod frame;
 mod messages;
 pub mod sandbox;
 
-pub use claimed_env::{decode_claimed_env, encode_claimed_env, CLAIMED_ENV_FILE, MAX_CLAIMED_ENV};
+pub use claimed_env::{
+    decode_claimed_env, encode_claimed_env, CLAIMED_ENV_FILE, MAX_CLAIMED_ENV, REMOTE_ENV_FILE,
+    WORKSPACE_FOLDER_VAR,
+};
 pub use frame::{write_frames, Frame, FrameDecoder, FrameError, FrameKind, MAX_FRAME};
 pub use messages::*;
 
 /// Bumped whenever a message changes incompatibly. The server replaces an
 /// agent that answers the hello with another protocol or build.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Re-exported so users of the protocol use the same `Bytes`.
 pub use bytes::Bytes;

@@ -192,6 +192,12 @@ pub enum Request {
     /// Ports something in the workspace listens on (TCP, from the kernel's
     /// socket tables). Answer: `Vec<ListeningPort>`, by port.
     ListeningPorts,
+    /// The listening ports as they change: at once, then whenever the set
+    /// (or a port's loopback-only flag) changes, as [`Event::Ports`] with
+    /// this channel, until [`Request::Unwatch`] of it. Answer: `()`.
+    WatchPorts {
+        channel: u32,
+    },
 
     // --- ssh --------------------------------------------------------------
     /// An SSH connection whose bytes are carried on `channel` both ways
@@ -485,6 +491,11 @@ pub enum Event {
     Fs {
         channel: u32,
         changes: Vec<FsChange>,
+    },
+    /// The listening ports, whole, from a [`Request::WatchPorts`].
+    Ports {
+        channel: u32,
+        ports: Vec<ListeningPort>,
     },
     /// git inside the workspace asks for a credential; the server answers
     /// with [`Request::GitCredentialAnswer`] and the same `ask`.

@@ -18,6 +18,10 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, Semaphore};
 
+/// A live watch of any kind (files, ports) by its channel; dropping it ends
+/// it, which is all `Unwatch` and a closed connection need.
+type Watching = Box<dyn Send>;
+
 /// Where a connection's outgoing frames are queued, with the send windows
 /// of its bulk streams.
 #[derive(Clone)]
@@ -173,7 +177,7 @@ where
     });
 
     let mut sinks: HashMap<u32, Sink> = HashMap::new();
-    let mut watches: HashMap<u32, watch::Watch> = HashMap::new();
+    let mut watches: HashMap<u32, Watching> = HashMap::new();
     let mut decoder = FrameDecoder::default();
     let mut buf = vec![0u8; 64 * 1024];
     'read: loop {
@@ -209,7 +213,12 @@ where
                         dispatch(id, req, &st, conn, &out, &mut sinks, &mut watches).await;
                     }
                     Ok(Message::Credit { channel, bytes }) => out.credit(channel, bytes),
-                    Ok(Message::Cancel { channel }) => out.cancel(channel),
+                    // The server's reader of the channel went away: a
+                    // watch on it ends too (its Unwatch may never come).
+                    Ok(Message::Cancel { channel }) => {
+                        out.cancel(channel);
+                        watches.remove(&channel);
+                    }
                     _ => {}
                 },
             }
@@ -233,7 +242,7 @@ async fn dispatch(
     conn: u64,
     out: &Outbox,
     sinks: &mut HashMap<u32, Sink>,
-    watches: &mut HashMap<u32, watch::Watch>,
+    watches: &mut HashMap<u32, Watching>,
 ) {
     let root = st.root.clone();
     let out2 = out.clone();
@@ -422,7 +431,11 @@ async fn dispatch(
             out.open_window(channel);
             match crate::ssh::parse_seed(&host_key_seed) {
                 Ok(seed) => {
-                    let cwd = root.path().to_owned();
+                    // Sessions start where terminals do.
+                    let start = crate::term::start_folder(&root);
+                    let cwd = root
+                        .resolve(&start)
+                        .unwrap_or_else(|_| root.path().to_owned());
                     tokio::spawn(async move {
                         // The SSH server on one end of an in-memory pipe,
                         // the channel on the other.
@@ -455,9 +468,13 @@ async fn dispatch(
             });
         }
         Request::Watch { path, channel } => {
+            if watches.len() >= MAX_WATCHES {
+                out.respond::<()>(id, Err(too_many_watches())).await;
+                return;
+            }
             match watch::Watch::start(&root, &path, channel, out.clone()) {
                 Ok(w) => {
-                    watches.insert(channel, w);
+                    watches.insert(channel, Box::new(w));
                     out.respond(id, Ok(())).await;
                 }
                 Err(e) => out.respond::<()>(id, Err(e)).await,
@@ -473,7 +490,27 @@ async fn dispatch(
                 out2.respond(id, r).await
             });
         }
+        Request::WatchPorts { channel } => {
+            if watches.len() >= MAX_WATCHES {
+                out.respond::<()>(id, Err(too_many_watches())).await;
+                return;
+            }
+            watches.insert(channel, Box::new(crate::ports::watch(channel, out.clone())));
+            out.respond(id, Ok(())).await;
+        }
     }
+}
+
+/// Watches (files and ports together) one connection may hold: each IDE
+/// tab holds two, and each costs the agent a task and a timer or inotify
+/// watches.
+const MAX_WATCHES: usize = 64;
+
+fn too_many_watches() -> AgentError {
+    AgentError::new(
+        ErrorCode::TooLarge,
+        format!("more than {MAX_WATCHES} watches"),
+    )
 }
 
 fn no_terminal(id: &str) -> AgentError {

@@ -105,7 +105,7 @@ impl State {
                 return Err(AgentError::new(ErrorCode::TooLarge, "too many terminals"));
             }
         }
-        let rel = cwd.unwrap_or_default();
+        let rel = cwd.unwrap_or_else(|| crate::term::start_folder(&self.root));
         let dir = self.root.resolve(&rel)?;
         if !dir.is_dir() {
             return Err(AgentError::new(

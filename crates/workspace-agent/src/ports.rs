@@ -1,9 +1,12 @@
 //! Which TCP ports something in the workspace listens on, read from the
 //! kernel's socket tables (`/proc/net/tcp`, `/proc/net/tcp6`), with the
-//! listening program's name where the agent may see its file descriptors.
+//! listening program's name where the agent may see its file descriptors;
+//! once on request, or as a watch that sends them whenever they change.
 
-use aicockpit_workspace_agent_proto::ListeningPort;
+use crate::conn::Outbox;
+use aicockpit_workspace_agent_proto::{Event, Frame, ListeningPort, Message};
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 /// The state column's value for LISTEN.
 const LISTEN: &str = "0A";
@@ -85,10 +88,20 @@ fn socket_owners() -> HashMap<u64, String> {
     owners
 }
 
+/// The listening sockets now, per port.
+fn table() -> BTreeMap<u16, (bool, Vec<u64>)> {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    parse(&read("/proc/net/tcp"), &read("/proc/net/tcp6"))
+}
+
 /// The workspace's listening TCP ports now.
 pub(crate) fn listening() -> Vec<ListeningPort> {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let table = parse(&read("/proc/net/tcp"), &read("/proc/net/tcp6"));
+    with_owners(table())
+}
+
+/// Ports with their programs' names (looked up only when there are ports:
+/// it reads every process's descriptors).
+fn with_owners(table: BTreeMap<u16, (bool, Vec<u64>)>) -> Vec<ListeningPort> {
     let owners = if table.is_empty() {
         HashMap::new()
     } else {
@@ -102,6 +115,60 @@ pub(crate) fn listening() -> Vec<ListeningPort> {
             process: inodes.iter().find_map(|i| owners.get(i).cloned()),
         })
         .collect()
+}
+
+/// How often a port watch reads the socket tables. The kernel tells no one
+/// when a socket starts listening, so the tables are read (they are
+/// in-memory and cheap; the program names, which cost a walk of `/proc`,
+/// only when the ports change); a quarter second keeps "listening → shown
+/// in the IDE" well under a second.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+/// A live port watch; dropping it stops it.
+pub(crate) struct Watch(tokio::task::JoinHandle<()>);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What a watch compares: the ports and whether each is loopback-only.
+fn shape(table: &BTreeMap<u16, (bool, Vec<u64>)>) -> Vec<(u16, bool)> {
+    table.iter().map(|(p, (l, _))| (*p, *l)).collect()
+}
+
+/// Sends the ports on `channel` at once and again whenever they change,
+/// until dropped or the connection's queue is closed.
+pub(crate) fn watch(channel: u32, out: Outbox) -> Watch {
+    Watch(tokio::spawn(async move {
+        let mut last: Option<Vec<(u16, bool)>> = None;
+        let mut tick = tokio::time::interval(WATCH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let seen = last.clone();
+            let Ok(changed) = tokio::task::spawn_blocking(move || {
+                let t = table();
+                let now = shape(&t);
+                (seen.as_ref() != Some(&now)).then(|| (now, with_owners(t)))
+            })
+            .await
+            else {
+                return;
+            };
+            let Some((now, ports)) = changed else {
+                continue;
+            };
+            last = Some(now);
+            let msg = Message::Event {
+                event: Event::Ports { channel, ports },
+            };
+            if !out.send_wait(Frame::json(&msg)).await {
+                return;
+            }
+        }
+    }))
 }
 
 #[cfg(test)]

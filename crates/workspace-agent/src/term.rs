@@ -47,20 +47,60 @@ fn now_ms() -> i64 {
 }
 
 /// The environment the workspace was given after its container was made
-/// (see [`aicockpit_workspace_agent_proto::CLAIMED_ENV_FILE`]), read anew
-/// for every program started: it may appear while the agent runs.
+/// (see [`aicockpit_workspace_agent_proto::CLAIMED_ENV_FILE`]), then the
+/// applied devcontainer.json's `remoteEnv`
+/// ([`aicockpit_workspace_agent_proto::REMOTE_ENV_FILE`], later so it
+/// wins), read anew for every program started: they may appear while the
+/// agent runs.
 pub(crate) fn claimed_env() -> Vec<(String, String)> {
+    let mut v = read_env_file(aicockpit_workspace_agent_proto::CLAIMED_ENV_FILE);
+    v.extend(read_env_file(
+        aicockpit_workspace_agent_proto::REMOTE_ENV_FILE,
+    ));
+    v
+}
+
+fn read_env_file(path: &str) -> Vec<(String, String)> {
     use std::io::Read as _;
-    let path = aicockpit_workspace_agent_proto::CLAIMED_ENV_FILE;
-    let Ok(f) = std::fs::File::open(path) else {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Anything inside may replace these files: a FIFO (or a device) put
+    // there must not block the agent, so the open does not wait and only a
+    // regular file is read.
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+    else {
         return Vec::new();
     };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Vec::new();
+    }
     let mut bytes = Vec::new();
     let cap = aicockpit_workspace_agent_proto::MAX_CLAIMED_ENV as u64;
     if f.take(cap).read_to_end(&mut bytes).is_err() {
         return Vec::new();
     }
     aicockpit_workspace_agent_proto::decode_claimed_env(&bytes)
+}
+
+/// The devcontainer's `workspaceFolder`, where a terminal opens when it is
+/// not told where, if the configuration named one.
+pub(crate) fn workspace_folder() -> Option<String> {
+    claimed_env()
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == aicockpit_workspace_agent_proto::WORKSPACE_FOLDER_VAR)
+        .map(|(_, v)| v)
+}
+
+/// Where a terminal or SSH session starts when not told where (relative
+/// to `root`): the devcontainer's workspaceFolder when it is a folder
+/// inside the root, else the root itself ("").
+pub(crate) fn start_folder(root: &crate::paths::Root) -> String {
+    workspace_folder()
+        .filter(|f| root.resolve(f).is_ok_and(|d| d.is_dir()))
+        .unwrap_or_default()
 }
 
 pub(crate) fn default_shell() -> String {
@@ -262,5 +302,39 @@ impl Terminal {
                 let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (what is at the path, the pairs read): only a regular file counts,
+    /// and nothing there may block the read.
+    #[test]
+    fn env_files_are_read_only_when_regular() {
+        let dir = tempfile::tempdir().expect("dir");
+        let at = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+        let env = BTreeMap::from([("A".to_owned(), "1".to_owned())]);
+        let good = aicockpit_workspace_agent_proto::encode_claimed_env(&env);
+        std::fs::write(at("file"), &good).expect("write");
+        std::os::unix::fs::symlink(at("file"), at("link")).expect("symlink");
+        let made = std::process::Command::new("mkfifo")
+            .arg(at("fifo"))
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        std::fs::create_dir(at("dir")).expect("mkdir");
+        let want_a = vec![("A".to_owned(), "1".to_owned())];
+        let cases: [(&str, Vec<(String, String)>); 5] = [
+            ("file", want_a),
+            ("link", vec![]),
+            ("fifo", vec![]),
+            ("dir", vec![]),
+            ("missing", vec![]),
+        ];
+        for (name, want) in cases {
+            assert_eq!(read_env_file(&at(name)), want, "{name}");
+        }
     }
 }

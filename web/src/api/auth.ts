@@ -1,6 +1,6 @@
 // Sessions and tokens: `/api/v1/auth/…`.
-import { del, get, post, seg } from './http';
-import type { ApiToken, ChangePassword, CreatedToken, CreateGitCredential, CreateTokenRequest, GitCredential, SshKey, LoginRequest, LoginResponse, Ticket, User } from './types';
+import { del, get, post, put, seg } from './http';
+import type { ApiToken, ChangePassword, CreatedToken, CreateGitCredential, CreateTokenRequest, Dotfiles, GitCredential, SshKey, LoginRequest, LoginResponse, Ticket, User } from './types';
 
 export const login = (body: LoginRequest) => post<LoginResponse>('/api/v1/auth/login', body);
 export const logout = () => post<void>('/api/v1/auth/logout');
@@ -21,6 +21,10 @@ export const deleteGitCredential = (id: string) => del<void>(`/api/v1/git-creden
 export const getSshKey = () => get<SshKey | null>('/api/v1/ssh-key');
 export const generateSshKey = () => post<SshKey>('/api/v1/ssh-key');
 export const deleteSshKey = () => del<void>('/api/v1/ssh-key');
+/// My dotfiles repository, installed into the workspaces I make (null if none).
+export const getDotfiles = () => get<Dotfiles | null>('/api/v1/dotfiles');
+export const setDotfiles = (body: Dotfiles) => put<Dotfiles>('/api/v1/dotfiles', body);
+export const deleteDotfiles = () => del<void>('/api/v1/dotfiles');
 
 /// A single-use, short-lived ticket for a WebSocket URL (browsers cannot
 /// send headers on WebSockets).

@@ -434,6 +434,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dotfiles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's dotfiles repository, or null */
+        get: operations["auth_get"];
+        /** Set the caller's dotfiles repository, installed into the workspaces they make from now on (and after a rebuild) */
+        put: operations["auth_put"];
+        post?: never;
+        /** Forget the caller's dotfiles repository */
+        delete: operations["auth_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/git-credentials": {
         parameters: {
             query?: never;
@@ -1144,6 +1163,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/ports/watch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The listening TCP ports as server-sent events (event: ports), at once and whenever they change */
+        get: operations["workspaces_watch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{id}/ports/{port}/share": {
         parameters: {
             query?: never;
@@ -1289,6 +1325,23 @@ export interface paths {
         };
         /** How the workspace's setup (a git clone at create) goes: its output from a line on, and its outcome */
         get: operations["workspaces_setup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/setups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's setups kept (clone, rebuilds, the commands of each start, dotfiles): the last few, oldest first, without their output */
+        get: operations["workspaces_setups"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1609,6 +1662,8 @@ export interface components {
             workspace_id?: string | null;
         };
         AuthorizeBody: {
+            /** @description For a frame in the app (the IDE's preview panel) rather than a tab. */
+            frame?: boolean;
             /** @description A preview host (as a browser was sent here with), or */
             host?: string | null;
             /** @description Where to go on the preview afterwards (a path; default `/`). */
@@ -1663,6 +1718,11 @@ export interface components {
             updated_at: string;
         };
         CreateGitCredential: {
+            /**
+             * @description Replace the caller's credential for the same server, if any
+             *     (otherwise that is a 409).
+             */
+            replace?: boolean;
             /** @description The token or password (stored sealed, never shown again). */
             token: string;
             /** @description The git server: `https://github.com`, `http://git.internal:8080`. */
@@ -1760,6 +1820,8 @@ export interface components {
             notes: string[];
             /** @description Where it was found in the repository. */
             path: string;
+            /** @description Every port with attributes (`portsAttributes`), forwarded or not. */
+            ports_attributes: components["schemas"]["DevcontainerPortDto"][];
             /** @description Names only: values may hold what the project keeps there. */
             remote_env: string[];
             remote_user?: string | null;
@@ -1785,6 +1847,16 @@ export interface components {
             name: string;
             /** Format: int64 */
             size: number;
+        };
+        /** @description A dotfiles repository. */
+        DotfilesDto: {
+            /** @description A branch or tag (default: the repository's default branch). */
+            ref?: string | null;
+            /**
+             * @description A git URL, as for creating a workspace from git (private
+             *     repositories use the caller's git credentials or SSH key).
+             */
+            url: string;
         };
         /** @enum {string} */
         EntryKind: "file" | "dir" | "symlink" | "other";
@@ -2226,7 +2298,8 @@ export interface components {
              * @description Why it failed: `authentication`, `not_found`, `unknown_ref`,
              *     `network`, `not_empty`, `git_missing`, `timeout` (the clone);
              *     `devcontainer_invalid`, `devcontainer_refused` (a property that
-             *     would weaken isolation), `image_unavailable`, `image_build_failed`,
+             *     would weaken isolation), `feature_unavailable` (a registry's
+             *     feature not fetched), `image_unavailable`, `image_build_failed`,
              *     `quota_exceeded`, `devcontainer_start_failed`, `lifecycle_failed`,
              *     `interrupted` (the devcontainer); or `failed`.
              */
@@ -2238,7 +2311,10 @@ export interface components {
              * @description The index of the first line here.
              */
             from: number;
-            /** @description `git_clone`. */
+            /**
+             * @description `git_clone`, `rebuild`, `post_start` (the commands run at each
+             *     start), `dotfiles`.
+             */
             kind: string;
             lines: string[];
             /**
@@ -2250,10 +2326,25 @@ export interface components {
              * @description The step under way, or where it ended: `clone`, `devcontainer`
              *     (reading the configuration), `image` (pulling or building),
              *     `container` (making it again from the image), `lifecycle` (its
-             *     commands).
+             *     commands), `dotfiles`.
              */
             phase: string;
             /** @description Where from (the repository's URL). */
+            source: string;
+            /** Format: int64 */
+            started_ms: number;
+            /** @description `running`, `succeeded` or `failed`. */
+            state: string;
+        };
+        /**
+         * @description One setup of a workspace (its output is at GET
+         *     /workspaces/{id}/setup?at=started_ms).
+         */
+        SetupSummaryDto: {
+            error_code?: string | null;
+            /** Format: int64 */
+            finished_ms?: number | null;
+            kind: string;
             source: string;
             /** Format: int64 */
             started_ms: number;
@@ -2296,6 +2387,19 @@ export interface components {
             max_steps?: number | null;
             model?: string | null;
             task: string;
+        };
+        /**
+         * @description One event of a stream, as the OpenAPI document describes it (clients
+         *     and schemathesis read each event against it): the endpoint's summary
+         *     names its `event` and what its `data` holds.
+         */
+        StreamEvent: {
+            /** @description The event's data: a JSON text. */
+            data: string;
+            /** @description The event's name (`message` when the stream gives none). */
+            event: string;
+            /** @description The last `id:` seen, where the stream sets one. */
+            id?: string | null;
         };
         SystemDto: {
             /** @description Whether the AI's commands run in the kernel sandbox, and why not. */
@@ -3470,6 +3574,104 @@ export interface operations {
             };
         };
     };
+    auth_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the repository, or null */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DotfilesDto"] | null;
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DotfilesDto"];
+            };
+        };
+        responses: {
+            /** @description Set */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DotfilesDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Forgotten */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description None was set */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     auth_list: {
         parameters: {
             query?: never;
@@ -3744,7 +3946,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */
@@ -5090,7 +5292,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */
@@ -5259,6 +5461,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PortShareDto"][];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_watch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-sent events; each `ports` event's data is the JSON array of ListeningPort, whole */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */
@@ -5581,6 +5815,11 @@ export interface operations {
             query?: {
                 /** @description The first line wanted (what the last answer's `next` said). */
                 from?: number;
+                /**
+                 * @description A kept setup, by when it started (`started_ms` from GET
+                 *     /workspaces/{id}/setups); the one under way or last run if absent.
+                 */
+                at?: number;
             };
             header?: never;
             path: {
@@ -5598,6 +5837,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SetupDto"];
+                };
+            };
+            /** @description An error: the status says which kind, the body what happened */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workspaces_setups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id, or the name of one of the caller's workspaces */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SetupSummaryDto"][];
                 };
             };
             /** @description An error: the status says which kind, the body what happened */

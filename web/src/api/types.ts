@@ -23,6 +23,7 @@ export type CreateTokenRequest = Schemas['CreateTokenRequest'];
 export type CreatedToken = Schemas['CreatedToken'];
 export type GitCredential = Schemas['GitCredentialDto'];
 export type SshKey = Schemas['SshKeyDto'];
+export type Dotfiles = Schemas['DotfilesDto'];
 export type CreateGitCredential = Schemas['CreateGitCredential'];
 
 // Workspaces.

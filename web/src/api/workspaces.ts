@@ -1,5 +1,6 @@
 // Workspaces and templates: `/api/v1/workspaces…`, `/api/v1/templates`.
 import { del, get, patch, post, q, seg } from './http';
+import { subscribe } from './sse';
 import type { CreateWorkspaceRequest, DeletedWorkspace, Devcontainer, ExecRequest, ExecResponse, KeepAliveRequest, ListeningPort, Setup, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
 
 /// The URL of one workspace; the files, terminals, runs, policy and
@@ -31,7 +32,10 @@ export const updateWorkspace = (id: string, body: UpdateWorkspaceRequest) => pat
 export const noteActivity = (id: string) => post<void>(`${workspacePath(id)}/activity`);
 
 /// The TCP ports something in the workspace listens on.
-export const listeningPorts = (id: string) => get<ListeningPort[]>(`${workspacePath(id)}/ports`);
+/// The listening ports, whole, at once and whenever they change, until the
+/// stream ends or `signal` aborts.
+export const watchPorts = (id: string, signal: AbortSignal, onPorts: (ports: ListeningPort[]) => void) =>
+  subscribe(`${workspacePath(id)}/ports/watch`, signal, (e) => e.event === 'ports' && onPorts(JSON.parse(e.data)));
 
 export const exec = (id: string, body: ExecRequest) => post<ExecResponse>(`${workspacePath(id)}/exec`, body);
 export const usage = (id: string) => get<Usage>(`${workspacePath(id)}/usage`);

@@ -3,9 +3,10 @@
 // progress live until it is done.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api/http';
-import { createWorkspace, listTemplates } from '../api/workspaces';
+import { createWorkspace, listTemplates, rebuildWorkspace } from '../api/workspaces';
+import { getDotfiles } from '../api/auth';
 import { followSetup, PHASES, SetupLog } from './setup-log';
-import { unpack } from '../api/files';
+import { listDir, unpack } from '../api/files';
 import type { CreateWorkspaceRequest, Template, Workspace } from '../api/types';
 import { Modal } from './modal';
 import { navigate } from '../router';
@@ -29,8 +30,14 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
 
+  // My dotfiles are installed into every new workspace: a setup to follow.
+  const [hasDotfiles, setHasDotfiles] = useState(false);
+
   useEffect(() => {
     listTemplates().then(setTemplates).catch((e) => setError(String(e.message || e)));
+    getDotfiles()
+      .then((d) => setHasDotfiles(d !== null))
+      .catch(() => {});
   }, []);
   const t = templates.find((x) => x.name === template);
 
@@ -66,12 +73,25 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
         setStep(`Unpacking ${archive.name}…`);
         await unpack(created.id, '', archive);
       }
-      if (body.git) {
-        setStep('Cloning…');
+      if (body.git || hasDotfiles) {
+        setStep(body.git ? 'Cloning…' : PHASES.dotfiles);
         const problem = await followClone(created.id);
         if (problem) {
           setNeedsCredential(/git credential for/.test(problem));
           setError(`The workspace was created, but its setup failed: ${problem}`);
+          setFailed(created);
+          setBusy(false);
+          return;
+        }
+      }
+      // An archive with a devcontainer.json shapes the workspace as a
+      // repository's does (a rebuild reads it from /workspace).
+      if (archive && (await hasDevcontainer(created.id))) {
+        setStep(PHASES.devcontainer);
+        await rebuildWorkspace(created.id);
+        const problem = await followClone(created.id);
+        if (problem) {
+          setError(`The workspace was created, but its devcontainer.json was not applied: ${problem}`);
           setFailed(created);
           setBusy(false);
           return;
@@ -84,6 +104,14 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
       if (created) setFailed(created);
       setBusy(false);
     }
+  };
+
+  /// Whether the unpacked archive brought a devcontainer configuration
+  /// (where the server looks for one: `.devcontainer.json` or the
+  /// `.devcontainer` folder).
+  const hasDevcontainer = async (id: string) => {
+    const top = await listDir(id, '/workspace').catch(() => []);
+    return top.some((e) => e.name === '.devcontainer.json' || (e.name === '.devcontainer' && e.kind === 'dir'));
   };
 
   /// Shows the setup's output and step as they come; the failure's

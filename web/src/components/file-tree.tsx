@@ -10,7 +10,10 @@ type Dirs = Record<string, DirEntry[] | undefined>;
 const join = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
 const parent = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 
-export function FileTree({ id, onOpen, onError, activePath }: { id: string; onOpen: (p: string) => void; onError: (m: string) => void; activePath: string | null }) {
+/// `live` is false while the container is being made again (a rebuild):
+/// nothing in it answers then, so the watch waits, and the open folders are
+/// read again after.
+export function FileTree({ id, live, onOpen, onError, activePath }: { id: string; live: boolean; onOpen: (p: string) => void; onError: (m: string) => void; activePath: string | null }) {
   const [dirs, setDirs] = useState<Dirs>({});
   const [open, setOpen] = useState<Set<string>>(new Set(['']));
   const [selected, setSelected] = useState<string>('');
@@ -29,6 +32,8 @@ export function FileTree({ id, onOpen, onError, activePath }: { id: string; onOp
   };
 
   useEffect(() => {
+    if (!live) return;
+    openRef.current.forEach((d) => d !== '' && load(d));
     load('');
     // Live updates: reload the open directories that changed.
     const ctrl = new AbortController();
@@ -47,7 +52,7 @@ export function FileTree({ id, onOpen, onError, activePath }: { id: string; onOp
       ctrl.abort();
       clearTimeout(retry);
     };
-  }, [id]);
+  }, [id, live]);
 
   const toggle = (dir: string) => {
     const next = new Set(open);

@@ -15,6 +15,7 @@ export function GitCredentials() {
   const [url, setUrl] = useState('');
   const [username, setUsername] = useState('');
   const [token, setToken] = useState('');
+  const [replace, setReplace] = useState(false);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [busy, setBusy] = useState(false);
   const [deleting, setDeleting] = useState<GitCredential | null>(null);
@@ -32,10 +33,11 @@ export function GitCredentials() {
     setBusy(true);
     setErrors({});
     try {
-      await createGitCredential({ url: url.trim(), username: username.trim() || null, token });
+      await createGitCredential({ url: url.trim(), username: username.trim() || null, token, replace });
       setUrl('');
       setUsername('');
       setToken('');
+      setReplace(false);
       load();
     } catch (err) {
       setErrors(fieldErrors(err, (code, msg) => (/token/.test(msg) ? 'token' : /username/.test(msg) ? 'username' : /url|exists|origin/.test(code + msg) ? 'url' : undefined)));
@@ -74,6 +76,9 @@ export function GitCredentials() {
         </div>
         <FormError errors={errors} />
         <div class="row">
+          <label class="small">
+            <input type="checkbox" name="git_replace" checked={replace} onChange={(e) => setReplace(e.currentTarget.checked)} /> Replace my credential for this server
+          </label>
           <button class="primary" type="submit" disabled={busy || !url.trim() || !token}>
             Add credential
           </button>

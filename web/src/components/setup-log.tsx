@@ -1,5 +1,5 @@
-// Following a workspace's setup (a clone and its devcontainer, or a
-// rebuild): its output as it comes, the step under way, and how it ended.
+// Following a workspace's setup (a clone, its devcontainer and the
+// owner's dotfiles, or a rebuild): its output as it comes, the step under way, and how it ended.
 import { getSetup } from '../api/workspaces';
 
 /// What each step of a setup is called on screen.
@@ -9,6 +9,7 @@ export const PHASES: Record<string, string> = {
   image: 'Getting the image (pull or build)…',
   container: 'Making the container…',
   lifecycle: 'Running lifecycle commands…',
+  dotfiles: 'Installing your dotfiles…',
 };
 
 /// Follows the setup of workspace `id` until it ends, giving its last

@@ -13,6 +13,7 @@ import { Confirm } from '../components/confirm';
 import { formatTime } from '../format';
 import { GitCredentials } from '../components/git-credentials';
 import { SshKeySection } from '../components/ssh-key';
+import { DotfilesSection } from '../components/dotfiles';
 
 export function Account(p: PageProps) {
   const [changed, setChanged] = useState(false);
@@ -33,6 +34,7 @@ export function Account(p: PageProps) {
       <Tokens />
       <GitCredentials />
       <SshKeySection />
+      <DotfilesSection />
       <section class="card section">
         <h3>My models</h3>
         <p class="muted small">The model each AI feature uses for you. Leave a field blank to use the admins' default.</p>

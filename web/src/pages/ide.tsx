@@ -1,8 +1,8 @@
 // The workspace IDE: file tree, tabbed editor, terminals, AI panel, status.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../api/http';
-import { openPreview, portShares, setPortShare } from '../api/previews';
-import { getDevcontainer, getWorkspace, keepAlive, listeningPorts, noteActivity, startWorkspace } from '../api/workspaces';
+import { authorizePreview, openPreview, portShares, setPortShare } from '../api/previews';
+import { getDevcontainer, getWorkspace, keepAlive, noteActivity, startWorkspace, watchPorts } from '../api/workspaces';
 import { readText, writeText } from '../api/files';
 import type { Devcontainer, ListeningPort, ShareLevel, User, Workspace } from '../api/types';
 import { DevcontainerStatus } from '../components/devcontainer';
@@ -24,6 +24,8 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
   const [ports, setPorts] = useState<ListeningPort[]>([]);
   const [dc, setDc] = useState<Devcontainer | null>(null);
   const [rebuilding, setRebuilding] = useState(false);
+  // The port shown in the preview panel, if any.
+  const [previewPort, setPreviewPort] = useState<number | null>(null);
   const filesRef = useRef(files);
   filesRef.current = files;
   // Opening a stopped workspace starts it (once: a failed start is shown,
@@ -70,22 +72,25 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
     };
   }, [id]);
 
-  // Ports are asked for every second while it runs (the agent reads the
-  // kernel's socket tables; nothing is scanned), so a server started in a
-  // terminal shows up within about a second.
+  // Ports arrive as they change while it runs (the agent reads the
+  // kernel's socket tables and sends only changes), so a server started in
+  // a terminal shows up within a fraction of a second. A dropped stream is
+  // opened again; the last list stays until then.
   const portsLive = w?.state === 'running' && !rebuilding;
   useEffect(() => {
     if (!portsLive) return;
-    let stop = false;
-    const look = () =>
-      listeningPorts(id)
-        .then((p) => !stop && setPorts((old) => (JSON.stringify(old) === JSON.stringify(p) ? old : p)))
-        .catch(() => {});
-    look();
-    const t = setInterval(look, 1000);
+    const ctrl = new AbortController();
+    let retry: ReturnType<typeof setTimeout>;
+    const watch = () =>
+      watchPorts(id, ctrl.signal, (p) => setPorts((old) => (JSON.stringify(old) === JSON.stringify(p) ? old : p)))
+        .catch(() => {})
+        .finally(() => {
+          if (!ctrl.signal.aborted) retry = setTimeout(watch, 1000);
+        });
+    watch();
     return () => {
-      stop = true;
-      clearInterval(t);
+      ctrl.abort();
+      clearTimeout(retry);
     };
   }, [id, portsLive]);
 
@@ -179,7 +184,11 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
     window.addEventListener('mouseup', up);
   };
 
-  const running = w?.state === 'running';
+  // A rebuild makes the container again (the server says `starting`
+  // meanwhile): the IDE stays as it is, with the rebuild's dialog, instead
+  // of turning into the start page; terminals reconnect and the file tree
+  // reads again when it ends.
+  const running = w?.state === 'running' || rebuilding;
   return (
     <div class="ide">
       <header class="topbar">
@@ -220,7 +229,7 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
       ) : (
         <div class="ide-body">
           <aside class="sidebar">
-            {running && <FileTree id={id} onOpen={openFile} onError={setError} activePath={active} />}
+            {running && <FileTree id={id} live={!rebuilding} onOpen={openFile} onError={setError} activePath={active} />}
           </aside>
           <section class="main-col">
             <div class="editor-wrap">
@@ -242,6 +251,7 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
               {running && <Terminals id={id} onError={setError} />}
             </div>
           </section>
+          {previewPort !== null && running && <PreviewPanel id={id} port={previewPort} onClose={() => setPreviewPort(null)} />}
           {aiOpen && running && (
             <aside class="ai-panel">
               <AiPanel
@@ -275,7 +285,10 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
           </>
         )}
         <span class="spacer" />
-        {w && (ports.length > 0 || (dc?.forward_ports.length ?? 0) > 0) && <Ports id={w.id} name={w.name} ports={ports} forwarded={dc?.forward_ports ?? []} />}
+        {w && <PortNotices id={w.id} ports={ports} attributes={dc?.ports_attributes ?? []} onPanel={setPreviewPort} />}
+        {w && (ports.length > 0 || (dc?.forward_ports.length ?? 0) > 0) && (
+          <Ports id={w.id} name={w.name} ports={ports} forwarded={dc?.forward_ports ?? []} attributes={dc?.ports_attributes ?? []} onPanel={setPreviewPort} />
+        )}
         {w && running && <DevcontainerStatus id={w.id} dc={dc} onRebuilt={setW} onBusy={setRebuilding} />}
         {w?.idle && <IdleStatus w={w} onKeep={(x) => setW(x)} onError={setError} />}
         {active && <span>{active}</span>}
@@ -311,10 +324,148 @@ function IdleStatus({ w, onKeep, onError }: { w: Workspace; onKeep: (w: Workspac
   );
 }
 
+/// A port's preview beside the editor: an iframe of the preview's own
+/// origin, logged in there by a one-use link (its session cookie is kept
+/// only under this app as top-level site), with reload and "open in a new
+/// tab".
+function PreviewPanel({ id, port, onClose }: { id: string; port: number; onClose: () => void }) {
+  const [src, setSrc] = useState<string | null>(null);
+  const [address, setAddress] = useState('');
+  const [problem, setProblem] = useState('');
+  const load = useCallback(() => {
+    setProblem('');
+    authorizePreview({ workspace: id, port, next: '/', frame: true })
+      .then((link) => {
+        setAddress(link.preview_url);
+        setSrc(link.url);
+      })
+      .catch((e) => setProblem(errorMessage(e)));
+  }, [id, port]);
+  useEffect(load, [load]);
+  return (
+    <aside class="preview-panel" data-testid="preview-panel">
+      <div class="preview-bar">
+        <span class="small mono grow" title={address}>
+          {address || `port ${port}`}
+        </span>
+        <button class="ghost small" onClick={load} title="Reload">
+          ⟳
+        </button>
+        <button class="ghost small" onClick={() => openPreview(id, port).catch((e) => setProblem(errorMessage(e)))}>
+          Open in a new tab
+        </button>
+        <button class="ghost small" aria-label="Close the preview" onClick={onClose}>
+          ×
+        </button>
+      </div>
+      {problem && <div class="error small">{problem}</div>}
+      {src && (
+        // No top navigation: the previewed app cannot take the IDE's tab.
+        <iframe
+          key={src}
+          title={`Preview of port ${port}`}
+          src={src}
+          referrerpolicy="no-referrer"
+          sandbox="allow-scripts allow-same-origin allow-forms allow-popups allow-modals allow-downloads"
+        />
+      )}
+    </aside>
+  );
+}
+
+/// What happens when a port starts listening, by its devcontainer
+/// `onAutoForward` (default `notify`): `openPreview` opens the preview
+/// panel beside the editor (once per page, also for a port already
+/// listening when the IDE opens, as a dev server started by
+/// postStartCommand is); a notice with "Open preview" for `notify`,
+/// `openBrowser` and `openBrowserOnce` (once per page) — a browser opens a
+/// tab only on a click, so the notice is the way to it —; nothing for
+/// `silent` and `ignore`. Other ports already listening when the IDE opens
+/// are not announced.
+function PortNotices({
+  id,
+  ports,
+  attributes,
+  onPanel,
+}: {
+  id: string;
+  ports: ListeningPort[];
+  attributes: Devcontainer['ports_attributes'];
+  onPanel: (port: number) => void;
+}) {
+  const seen = useRef<Set<number> | null>(null);
+  const announced = useRef(new Set<number>());
+  const [notices, setNotices] = useState<{ port: number; label: string | null }[]>([]);
+  const [problem, setProblem] = useState('');
+  useEffect(() => {
+    const now = new Set(ports.map((p) => p.port));
+    const before = seen.current;
+    seen.current = now;
+    const previewed = ports.find(
+      (p) => !before?.has(p.port) && !announced.current.has(p.port) && attributes.find((f) => f.port === p.port)?.on_auto_forward === 'openPreview',
+    );
+    if (previewed) {
+      announced.current.add(previewed.port);
+      onPanel(previewed.port);
+    }
+    if (before === null) return;
+    const fresh = ports.filter((p) => !before.has(p.port));
+    const shown = fresh.flatMap((p) => {
+      const attrs = attributes.find((f) => f.port === p.port);
+      const what = attrs?.on_auto_forward ?? 'notify';
+      if (what === 'silent' || what === 'ignore' || what === 'openPreview') return [];
+      if (what === 'openBrowserOnce' && announced.current.has(p.port)) return [];
+      announced.current.add(p.port);
+      return [{ port: p.port, label: attrs?.label ?? null }];
+    });
+    // A port that stopped listening takes its notice with it.
+    setNotices((old) => [...old.filter((n) => now.has(n.port) && !shown.some((x) => x.port === n.port)), ...shown]);
+  }, [ports, attributes]);
+  if (notices.length === 0) return null;
+  const dismiss = (port: number) => setNotices((old) => old.filter((n) => n.port !== port));
+  return (
+    <div class="port-notices" role="status" aria-live="polite">
+      {notices.map((n) => (
+        <div class="notice small card" data-testid={`port-notice-${n.port}`}>
+          Port {n.port}
+          {n.label ? ` (${n.label})` : ''} is listening.{' '}
+          <button
+            class="small primary"
+            onClick={() => {
+              openPreview(id, n.port).catch((e) => setProblem(errorMessage(e)));
+              dismiss(n.port);
+            }}
+          >
+            Open preview
+          </button>{' '}
+          <button class="ghost small" aria-label={`Dismiss the notice of port ${n.port}`} onClick={() => dismiss(n.port)}>
+            ×
+          </button>
+          {problem && <span class="error"> {problem}</span>}
+        </div>
+      ))}
+    </div>
+  );
+}
+
 /// Ports something in the workspace listens on: each opens its preview
 /// (a tab of its own origin, logged in), says who may open it, and copies
 /// the command that forwards it to the user's machine.
-function Ports({ id, name, ports, forwarded }: { id: string; name: string; ports: ListeningPort[]; forwarded: Devcontainer['forward_ports'] }) {
+function Ports({
+  id,
+  name,
+  ports,
+  forwarded,
+  attributes,
+  onPanel,
+}: {
+  id: string;
+  name: string;
+  ports: ListeningPort[];
+  forwarded: Devcontainer['forward_ports'];
+  attributes: Devcontainer['ports_attributes'];
+  onPanel: (port: number) => void;
+}) {
   const [open, setOpen] = useState<number | null>(null);
   const [shares, setShares] = useState<Record<number, ShareLevel>>({});
   const [problem, setProblem] = useState('');
@@ -335,8 +486,11 @@ function Ports({ id, name, ports, forwarded }: { id: string; name: string; ports
   return (
     <span data-testid="ports" class="ports">
       Ports:
-      {[...ports, ...forwarded.filter((f) => !ports.some((p) => p.port === f.port)).map((f) => ({ port: f.port, process: null, loopback_only: false, waiting: true }))].map((p) => {
-        const label = forwarded.find((f) => f.port === p.port)?.label;
+      {[...ports, ...forwarded.filter((f) => !ports.some((p) => p.port === f.port)).map((f) => ({ port: f.port, process: null, loopback_only: false, waiting: true }))]
+        // `onAutoForward: ignore`: not a port to show.
+        .filter((p) => attributes.find((f) => f.port === p.port)?.on_auto_forward !== 'ignore')
+        .map((p) => {
+        const label = attributes.find((f) => f.port === p.port)?.label;
         const waiting = 'waiting' in p;
         const cmd = `aicockpit port-forward ${name} ${p.port}`;
         const level = shares[p.port] || 'private';
@@ -357,6 +511,16 @@ function Ports({ id, name, ports, forwarded }: { id: string; name: string; ports
               <span class="port-menu card" role="menu">
                 <button class="small" role="menuitem" onClick={() => openPreview(id, p.port).catch((e) => setProblem(errorMessage(e)))}>
                   Open preview
+                </button>
+                <button
+                  class="small"
+                  role="menuitem"
+                  onClick={() => {
+                    onPanel(p.port);
+                    setOpen(null);
+                  }}
+                >
+                  Preview in a panel
                 </button>
                 <label class="small">
                   Who may open it{' '}

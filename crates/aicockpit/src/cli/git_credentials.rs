@@ -19,6 +19,9 @@ pub(crate) enum GitCredentialCmd {
         /// Read the token from standard input (one line).
         #[arg(long)]
         token_stdin: bool,
+        /// Replace your credential for that server, if you have one.
+        #[arg(long)]
+        replace: bool,
     },
     /// List your git credentials (never their tokens).
     Ls,
@@ -42,13 +45,15 @@ async fn run_with(c: &Client, cmd: GitCredentialCmd, out: Output) -> Result<u8, 
             url,
             username,
             token_stdin,
+            replace,
         } => {
             let token =
                 crate::admin::read_password(token_stdin, "Token: ").map_err(|code| Failure {
                     message: "cannot read the token".into(),
                     code,
                 })?;
-            let body = json!({"url": url, "username": username, "token": token});
+            let body =
+                json!({"url": url, "username": username, "token": token, "replace": replace});
             let v: Value = c
                 .call(Method::POST, "/api/v1/git-credentials", Some(&body))
                 .await?;

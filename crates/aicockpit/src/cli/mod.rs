@@ -2,6 +2,7 @@
 //! session, output in text or JSON, and exit codes scripts can rely on.
 
 pub(crate) mod ai;
+pub(crate) mod dotfiles;
 pub(crate) mod forward;
 pub(crate) mod git_credentials;
 pub(crate) mod session;

@@ -120,6 +120,14 @@ pub(crate) enum WsCmd {
     Rebuild {
         workspace: String,
     },
+    /// The workspace's setups kept (clone, each start's commands, rebuilds,
+    /// dotfiles), or with --at the output of one.
+    Setups {
+        workspace: String,
+        /// The one that started then (STARTED in the list), printed whole.
+        #[arg(long)]
+        at: Option<i64>,
+    },
     /// Delete a workspace; its /workspace volume is kept unless --purge.
     Rm {
         workspace: String,
@@ -357,11 +365,18 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                     body[k] = v;
                 }
             }
+            // The caller's dotfiles are a setup to follow too.
+            // (An older server has none: nothing to follow then.)
+            let dotfiles: Value = c
+                .call(Method::GET, "/api/v1/dotfiles", None)
+                .await
+                .unwrap_or(Value::Null);
             let w: Value = c
                 .call(Method::POST, "/api/v1/workspaces", Some(&body))
                 .await?;
             let id = w["id"].as_str().unwrap_or("?");
             let mut text = format!("created {} ({id})", w["name"].as_str().unwrap_or("?"));
+            let archive_given = archive.is_some();
             if let Some((file, content_type)) = archive {
                 let path = format!("/api/v1/workspaces/{}/files/upload", seg(id));
                 let stats: Value =
@@ -385,6 +400,22 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
                     "; cloned {}",
                     done["source"].as_str().unwrap_or("?")
                 ));
+            } else if !dotfiles.is_null() {
+                follow_setup(c, id).await?;
+                text.push_str("; installed your dotfiles");
+            }
+            // An archive with a devcontainer.json shapes the workspace as a
+            // repository's does: a rebuild reads it from /workspace.
+            if archive_given && has_devcontainer(c, id).await {
+                let _: Value = c
+                    .call(
+                        Method::POST,
+                        &format!("/api/v1/workspaces/{}/rebuild", seg(id)),
+                        None,
+                    )
+                    .await?;
+                follow_setup(c, id).await?;
+                text.push_str("; applied its devcontainer.json");
             }
             out.print(&w, &text);
         }
@@ -413,6 +444,7 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
         WsCmd::Start { workspace } => action(c, &workspace, "start", "started", out).await?,
         WsCmd::Stop { workspace } => action(c, &workspace, "stop", "stopped", out).await?,
         WsCmd::Restart { workspace } => action(c, &workspace, "restart", "restarted", out).await?,
+        WsCmd::Setups { workspace, at } => setups(c, &workspace, at, &out).await?,
         WsCmd::Rebuild { workspace } => {
             let w: Value = c
                 .call(
@@ -655,7 +687,69 @@ async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
     Ok(exit::OK)
 }
 
-/// Writes a response body to `file` as it arrives; returns its size.
+/// Whether the workspace's /workspace has a devcontainer.json where the
+/// server looks for one.
+async fn has_devcontainer(c: &Client, id: &str) -> bool {
+    for path in [
+        "/workspace/.devcontainer/devcontainer.json",
+        "/workspace/.devcontainer.json",
+    ] {
+        let url = format!(
+            "/api/v1/workspaces/{}/files/stat?path={}",
+            seg(id),
+            seg(path)
+        );
+        if c.call::<Value>(Method::GET, &url, None).await.is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+/// `ws setups`: the list of kept setups, or one's output (its lines, then
+/// how it ended).
+async fn setups(c: &Client, workspace: &str, at: Option<i64>, out: &Output) -> Result<(), Failure> {
+    let base = format!("/api/v1/workspaces/{}", seg(workspace));
+    let Some(at) = at else {
+        let list: Value = c.call(Method::GET, &format!("{base}/setups"), None).await?;
+        let mut text = format!(
+            "{:<16} {:<11} {:<10} {:<20} SOURCE",
+            "STARTED", "KIND", "STATE", "ERROR"
+        );
+        for s in list.as_array().into_iter().flatten() {
+            text.push_str(&format!(
+                "\n{:<16} {:<11} {:<10} {:<20} {}",
+                s["started_ms"].as_i64().unwrap_or(0),
+                s["kind"].as_str().unwrap_or("?"),
+                s["state"].as_str().unwrap_or("?"),
+                s["error_code"].as_str().unwrap_or("-"),
+                s["source"].as_str().unwrap_or(""),
+            ));
+        }
+        out.print(&list, &text);
+        return Ok(());
+    };
+    let v: Value = c
+        .call(Method::GET, &format!("{base}/setup?at={at}"), None)
+        .await?;
+    let mut text: Vec<String> = v["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().map(str::to_owned))
+        .collect();
+    text.push(match v["error"].as_str() {
+        Some(e) => format!("{} failed: {e}", v["kind"].as_str().unwrap_or("setup")),
+        None => format!(
+            "{} {}",
+            v["kind"].as_str().unwrap_or("setup"),
+            v["state"].as_str().unwrap_or("?")
+        ),
+    });
+    out.print(&v, &text.join("\n"));
+    Ok(())
+}
+
 /// Shows a workspace's setup output (a clone and its devcontainer, or a
 /// rebuild) on stderr as it comes, until it ends; a failed setup is a
 /// failure saying why (the workspace stays).

@@ -13,7 +13,7 @@ use aicockpit_workspace_agent_proto::{Event, FileMeta, SearchQuery, SearchResult
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request as HttpRequest, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::Event as SseEvent;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -21,7 +21,6 @@ use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 use std::convert::Infallible;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -428,7 +427,7 @@ pub(crate) async fn archive(
     tag = "files",
     summary = "Changes under a path as server-sent events (event: changes)",
     params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces"), PathQuery),
-    responses((status = 200, description = "Server-sent events; each `changes` event's data is a JSON array of FsChange", content_type = "text/event-stream", body = String))
+    responses((status = 200, description = "Server-sent events; each `changes` event's data is a JSON array of FsChange", content_type = "text/event-stream", body = crate::sse::StreamEvent))
 )]
 /// Server-sent events: `event: changes` with `{"changes": [{kind, path}]}`.
 pub(crate) async fn watch(
@@ -438,26 +437,13 @@ pub(crate) async fn watch(
     ApiQuery(q): ApiQuery<PathQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let watching = s.files.watch(&p, &id, &q.path).await?;
-    // Dropping the stream drops `watching`, which ends the agent's watch.
-    let stream = futures_util::stream::unfold(watching, |mut w| async move {
-        loop {
-            match w.next().await? {
-                ChannelMsg::Event(Event::Fs { changes, .. }) => {
-                    let ev = SseEvent::default()
-                        .event("changes")
-                        .json_data(json!({ "changes": changes }))
-                        .unwrap_or_default();
-                    return Some((Ok::<_, Infallible>(ev), w));
-                }
-                _ => continue,
-            }
-        }
-    });
-    // Proxies must not hold events back.
-    Ok((
-        [("x-accel-buffering", "no"), ("cache-control", "no-cache")],
-        Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
-    ))
+    Ok(crate::sse::of_watch(watching, |ev| match ev {
+        Event::Fs { changes, .. } => SseEvent::default()
+            .event("changes")
+            .json_data(json!({ "changes": changes }))
+            .ok(),
+        _ => None,
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -48,6 +48,10 @@ pub(crate) struct CreateGitCredential {
     username: Option<String>,
     /// The token or password (stored sealed, never shown again).
     token: String,
+    /// Replace the caller's credential for the same server, if any
+    /// (otherwise that is a 409).
+    #[serde(default)]
+    replace: bool,
 }
 
 #[utoipa::path(
@@ -80,7 +84,13 @@ pub(crate) async fn create(
 ) -> ApiResult<(StatusCode, Json<GitCredentialDto>)> {
     let c = s
         .git_credentials
-        .add(&p, &req.url, req.username.as_deref(), &req.token)
+        .add(
+            &p,
+            &req.url,
+            req.username.as_deref(),
+            &req.token,
+            req.replace,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(c.into())))
 }

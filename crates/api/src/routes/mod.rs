@@ -5,6 +5,7 @@ pub(crate) mod ai_features;
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod conversations;
+pub(crate) mod dotfiles;
 pub(crate) mod files;
 pub(crate) mod gateway;
 pub(crate) mod git_credentials;

@@ -6,11 +6,12 @@ use crate::extract::{ApiPath, Auth, WsAuth};
 use crate::AppState;
 use aicockpit_core::ports::Tunnel;
 use aicockpit_core::workspace_agent::ChannelMsg;
-use aicockpit_workspace_agent_proto::ListeningPort;
+use aicockpit_workspace_agent_proto::{Event, ListeningPort};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::sse::Event as SseEvent;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{SinkExt, StreamExt};
 
@@ -28,6 +29,30 @@ pub(crate) async fn list(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<ListeningPort>>> {
     Ok(Json(s.ports.listening(&p, &id).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/ports/watch",
+    tag = "workspaces",
+    summary = "The listening TCP ports as server-sent events (event: ports), at once and whenever they change",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "Server-sent events; each `ports` event's data is the JSON array of ListeningPort, whole", content_type = "text/event-stream", body = crate::sse::StreamEvent))
+)]
+/// Server-sent events: `event: ports` with the whole list, first at once,
+/// then on every change (the agent reads the kernel's tables 4 times a
+/// second and sends only changes), so the IDE shows a new server within a
+/// fraction of a second without asking.
+pub(crate) async fn watch(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<impl IntoResponse> {
+    let watching = s.ports.watch(&p, &id).await?;
+    Ok(crate::sse::of_watch(watching, |ev| match ev {
+        Event::Ports { ports, .. } => SseEvent::default().event("ports").json_data(ports).ok(),
+        _ => None,
+    }))
 }
 
 #[utoipa::path(

@@ -29,6 +29,14 @@ use serde::{Deserialize, Serialize};
 
 /// The preview session cookie (host-only, HttpOnly).
 const COOKIE: &str = "aicockpit_preview";
+/// The session of a preview shown in the IDE's panel (an iframe of
+/// another site, where a `SameSite=Lax` cookie is not sent):
+/// `SameSite=None` but `Partitioned`, so the browser keeps it only under
+/// the app as top-level site — a page of any other site framing the
+/// preview has none.
+const FRAME_COOKIE: &str = "aicockpit_preview_frame";
+/// Cookies the port never sees.
+const OUR_COOKIES: &[&str] = &[COOKIE, FRAME_COOKIE];
 /// Where the preview origin takes a ticket.
 const AUTH_PATH: &str = "/__aicockpit/auth";
 
@@ -85,12 +93,9 @@ fn safe_next(next: Option<&str>) -> String {
 /// requests, forms and WebSockets would otherwise carry the viewer's
 /// session cookie. Clients that are not browsers send neither header.
 fn own_or_navigation(req: &Request, host: &str, proto: &str) -> bool {
-    let h = req.headers();
-    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
-    if let Some(origin) = get("origin") {
-        if !origin.eq_ignore_ascii_case(&format!("{proto}://{host}")) {
-            return false;
-        }
+    let get = |n: &str| header_str(req, n);
+    if !origin_is_own(req, host, proto) {
+        return false;
     }
     match get("sec-fetch-site") {
         None | Some("same-origin") | Some("none") => true,
@@ -102,6 +107,21 @@ fn own_or_navigation(req: &Request, host: &str, proto: &str) -> bool {
     }
 }
 
+/// Whether the browser says the request comes from the preview's own
+/// origin (a missing header is no).
+fn same_origin(req: &Request, host: &str, proto: &str) -> bool {
+    origin_is_own(req, host, proto) && header_str(req, "sec-fetch-site") == Some("same-origin")
+}
+
+/// No `Origin`, or the preview's own.
+fn origin_is_own(req: &Request, host: &str, proto: &str) -> bool {
+    header_str(req, "origin").is_none_or(|o| o.eq_ignore_ascii_case(&format!("{proto}://{host}")))
+}
+
+fn header_str<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 /// Sends requests whose `Host` names a preview to it, the rest on.
 pub(crate) async fn dispatch(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let target = host_of(req.headers()).and_then(|h| s.previews.target_of_host(h));
@@ -111,16 +131,35 @@ pub(crate) async fn dispatch(State(s): State<AppState>, req: Request, next: Next
     }
 }
 
+/// Every answer on a preview's origin may be framed only by itself and
+/// the app (the IDE's panel) — pages of ours included. Appended: the
+/// port's own policy still applies too.
 async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
+    let host = host_of(req.headers())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let app = origin_of(&app_url(s, &host, proto_of(req.headers())));
+    let mut resp = subdomain_answer(s, target, req).await;
+    let policy = HeaderValue::from_str(&format!("frame-ancestors 'self' {app}"))
+        .unwrap_or(HeaderValue::from_static("frame-ancestors 'self'"));
+    resp.headers_mut()
+        .append(header::CONTENT_SECURITY_POLICY, policy);
+    resp
+}
+
+async fn subdomain_answer(s: &AppState, target: Target, req: Request) -> Response {
     let host = host_of(req.headers())
         .unwrap_or_default()
         .to_ascii_lowercase();
     let proto = proto_of(req.headers());
     let cookies = proxy::cookies(req.headers(), COOKIE);
+    let frame_cookies = proxy::cookies(req.headers(), FRAME_COOKIE);
     let resolved = match s.previews.resolve(&target).await {
         Ok(r) => r,
         // Without a session, whether it exists is not told.
-        Err(_) if cookies.is_empty() && req.uri().path() != AUTH_PATH => {
+        Err(_)
+            if cookies.is_empty() && frame_cookies.is_empty() && req.uri().path() != AUTH_PATH =>
+        {
             return to_login(s, &host, &req)
         }
         Err(_) => return page(StatusCode::NOT_FOUND, "no such preview"),
@@ -130,8 +169,20 @@ async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
     }
     let mut viewer = None;
     let mut viewer_cookie: Option<String> = None;
+    // The tab's session counts for the preview's own requests and page
+    // navigations; the panel's only for the preview's own requests, said
+    // by the browser (`Sec-Fetch-Site: same-origin`): it is `SameSite=None`,
+    // so any other page under the app's site — another preview in the
+    // panel — would otherwise send it.
+    let mut usable: Vec<&str> = Vec::new();
     if own_or_navigation(&req, &host, proto) {
-        for c in cookies {
+        usable.extend(&cookies);
+    }
+    if same_origin(&req, &host, proto) {
+        usable.extend(&frame_cookies);
+    }
+    {
+        for c in usable {
             if let Some(p) = s.previews.session(c, &host).await {
                 viewer = Some(p);
                 viewer_cookie = Some(c.to_owned());
@@ -155,7 +206,7 @@ async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
         proto,
         prefix: None,
         client: client_ip(&req),
-        strip_cookie: COOKIE,
+        strip_cookie: OUR_COOKIES,
         // Our tokens never reach a port (an app's own Authorization does).
         strip_authorization: false,
         path_mode: false,
@@ -167,6 +218,14 @@ async fn subdomain(s: &AppState, target: Target, req: Request) -> Response {
     };
     let recheck = recheck(s, &resolved, cred);
     connect_and_forward(s, &resolved, req, f, false, recheck).await
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)),
+        None => url.to_owned(),
+    }
 }
 
 /// What a preview request was opened with, to be checked again later.
@@ -209,6 +268,8 @@ async fn take_ticket(s: &AppState, host: &str, r: &Resolved, uri: &Uri, proto: &
     struct Q {
         ticket: String,
         next: Option<String>,
+        /// For the IDE's panel (see [`FRAME_COOKIE`]).
+        frame: Option<String>,
     }
     let Ok(q) = serde_urlencoded::from_str::<Q>(uri.query().unwrap_or_default()) else {
         return page(StatusCode::BAD_REQUEST, "the link is incomplete");
@@ -226,19 +287,53 @@ async fn take_ticket(s: &AppState, host: &str, r: &Resolved, uri: &Uri, proto: &
         };
     }
     let session = s.previews.open_session(&p, host, r).await;
-    let secure = if proto == "https" { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax{secure}");
-    let mut resp = StatusCode::FOUND.into_response();
+    let next = safe_next(q.next.as_deref());
+    let framed = q.frame.as_deref() == Some("1");
+    let (cookie, mut resp) = if framed {
+        // Browsers take Secure cookies from http://localhost and its
+        // subdomains too; elsewhere a panel needs https. The frame moves
+        // on from a page of this origin, so that its first request with
+        // the cookie is same-origin too.
+        (
+            format!(
+                "{FRAME_COOKIE}={session}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
+            ),
+            moving_on(&next),
+        )
+    } else {
+        let secure = if proto == "https" { "; Secure" } else { "" };
+        let mut r = StatusCode::FOUND.into_response();
+        if let Ok(l) = HeaderValue::from_str(&next) {
+            r.headers_mut().insert(header::LOCATION, l);
+        }
+        (
+            format!("{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax{secure}"),
+            r,
+        )
+    };
     let h = resp.headers_mut();
-    if let (Ok(c), Ok(l)) = (
-        HeaderValue::from_str(&cookie),
-        HeaderValue::from_str(&safe_next(q.next.as_deref())),
-    ) {
+    if let Ok(c) = HeaderValue::from_str(&cookie) {
         h.insert(header::SET_COOKIE, c);
-        h.insert(header::LOCATION, l);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// A page that goes on to `next` (a local path) by itself — by script,
+/// which a sandboxed frame allows where it blocks a meta refresh.
+fn moving_on(next: &str) -> Response {
+    // A JSON string with `<` escaped cannot end the script element.
+    let target = serde_json::to_string(next)
+        .unwrap_or_else(|_| "\"/\"".to_owned())
+        .replace('<', "\\u003c");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><title>Opening the preview</title><script>location.replace({target})</script>"
+        ),
+    )
+        .into_response()
 }
 
 /// A browser without a session goes to the main app to log in; other
@@ -389,7 +484,7 @@ pub(crate) async fn path_mode(
         proto: proto_of(req.headers()),
         prefix: Some(prefix),
         client: client_ip(&req),
-        strip_cookie: COOKIE,
+        strip_cookie: OUR_COOKIES,
         strip_authorization: true,
         path_mode: true,
     };
@@ -430,6 +525,9 @@ pub(crate) struct AuthorizeBody {
     port: Option<u16>,
     /// Where to go on the preview afterwards (a path; default `/`).
     next: Option<String>,
+    /// For a frame in the app (the IDE's preview panel) rather than a tab.
+    #[serde(default)]
+    frame: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -504,8 +602,11 @@ pub(crate) async fn authorize(
     s.previews.check(&resolved, Some(&p)).await?;
     let ticket = s.previews.issue_ticket(&p, &host);
     let next = safe_next(b.next.as_deref());
-    let q = serde_urlencoded::to_string([("ticket", ticket.as_str()), ("next", next.as_str())])
-        .unwrap_or_default();
+    let mut pairs = vec![("ticket", ticket.as_str()), ("next", next.as_str())];
+    if b.frame {
+        pairs.push(("frame", "1"));
+    }
+    let q = serde_urlencoded::to_string(pairs).unwrap_or_default();
     Ok(Json(AuthorizedDto {
         url: format!("{proto}://{host}{AUTH_PATH}?{q}"),
         preview_url: format!("{proto}://{host}/"),

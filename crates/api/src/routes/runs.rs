@@ -8,13 +8,12 @@ use aicockpit_assistant::run::{Approval, RunError};
 use aicockpit_core::access::Action;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct RunStarted {
@@ -94,7 +93,7 @@ pub(crate) async fn start(
     tag = "runs",
     summary = "The run's steps as server-sent events (replayed from the start, ending with type end)",
     params(("run" = String, Path, description = "Run id")),
-    responses((status = 200, description = "Server-sent events; each data is a JSON run event", content_type = "text/event-stream", body = String))
+    responses((status = 200, description = "Server-sent events; each data is a JSON run event", content_type = "text/event-stream", body = crate::sse::StreamEvent))
 )]
 /// Server-sent events of a run: everything so far, then live, ending with
 /// an `end` event.
@@ -125,10 +124,7 @@ pub(crate) async fn events(
         }
     });
     use futures_util::StreamExt;
-    Ok((
-        [("x-accel-buffering", "no"), ("cache-control", "no-cache")],
-        Sse::new(past.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
-    ))
+    Ok(crate::sse::respond(past.chain(live)))
 }
 
 #[utoipa::path(

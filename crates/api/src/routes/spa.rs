@@ -13,7 +13,21 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
 img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self' ws: wss:; \
 frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
-fn respond(bytes: Vec<u8>, mime: &str, immutable: bool, page: bool) -> Response {
+/// The page policy: [`CSP`], and the preview origins the IDE's panel may
+/// frame (`*.<previews.base_domain>`, when set and a plain host name).
+fn page_policy(base_domain: &str) -> String {
+    let plain = !base_domain.is_empty()
+        && base_domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if plain {
+        format!("{CSP}; frame-src http://*.{base_domain}:* https://*.{base_domain}:*")
+    } else {
+        format!("{CSP}; frame-src 'none'")
+    }
+}
+
+fn respond(bytes: Vec<u8>, mime: &str, immutable: bool, page: Option<&str>) -> Response {
     let mut r = bytes.into_response();
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(mime) {
@@ -35,10 +49,10 @@ fn respond(bytes: Vec<u8>, mime: &str, immutable: bool, page: bool) -> Response 
             "no-cache"
         }),
     );
-    if page {
+    if let Some(policy) = page {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            HeaderValue::from_str(policy).unwrap_or(HeaderValue::from_static(CSP)),
         );
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
@@ -87,8 +101,9 @@ pub(crate) async fn serve(State(s): State<AppState>, method: Method, uri: Uri) -
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
             .into_response();
     }
+    let policy = page_policy(&s.previews.config().base_domain);
     if let Some((bytes, mime, immutable)) = lookup(&s, path) {
-        let page = mime.starts_with("text/html");
+        let page = mime.starts_with("text/html").then_some(policy.as_str());
         return respond(bytes, &mime, immutable, page);
     }
     let last = path.rsplit('/').next().unwrap_or("");
@@ -96,12 +111,12 @@ pub(crate) async fn serve(State(s): State<AppState>, method: Method, uri: Uri) -
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
     match lookup(&s, "index.html") {
-        Some((bytes, mime, _)) => respond(bytes, &mime, false, true),
+        Some((bytes, mime, _)) => respond(bytes, &mime, false, Some(&policy)),
         None => respond(
             aicockpit_web::NOT_BUILT.as_bytes().to_vec(),
             "text/html; charset=utf-8",
             false,
-            true,
+            Some(&policy),
         ),
     }
 }

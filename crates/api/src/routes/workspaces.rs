@@ -319,6 +319,9 @@ pub(crate) struct SetupQuery {
     /// The first line wanted (what the last answer's `next` said).
     #[serde(default)]
     from: u64,
+    /// A kept setup, by when it started (`started_ms` from GET
+    /// /workspaces/{id}/setups); the one under way or last run if absent.
+    at: Option<i64>,
 }
 
 #[utoipa::path(
@@ -335,7 +338,26 @@ pub(crate) async fn setup(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<SetupQuery>,
 ) -> ApiResult<Json<SetupDto>> {
-    Ok(Json(s.workspaces.setup(&p, &id, q.from).await?.into()))
+    Ok(Json(
+        s.workspaces.setup(&p, &id, q.from, q.at).await?.into(),
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/workspaces/{id}/setups",
+    tag = "workspaces",
+    summary = "The workspace's setups kept (clone, rebuilds, the commands of each start, dotfiles): the last few, oldest first, without their output",
+    params(("id" = String, Path, description = "Workspace id, or the name of one of the caller's workspaces")),
+    responses((status = 200, description = "OK", body = Vec<crate::dto::SetupSummaryDto>))
+)]
+pub(crate) async fn setups(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<crate::dto::SetupSummaryDto>>> {
+    let list = s.workspaces.setups(&p, &id).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
 }
 
 #[utoipa::path(

@@ -11,7 +11,10 @@
 //! with a message naming the property.
 
 mod dockerfile;
+pub mod features;
 mod lifecycle;
+pub mod reference;
+mod run_args;
 mod vars;
 
 pub use dockerfile::check_bases;
@@ -29,6 +32,8 @@ pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 /// At most this many `{` and `[` in the text: a bound on nesting that
 /// needs no parser of its own (a real configuration has a few dozen).
 const MAX_OPENINGS: usize = 512;
+/// Named volumes of one workspace.
+const MAX_MOUNTS: usize = 8;
 
 /// What the workspace's image comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,7 +60,9 @@ pub struct PortAttributes {
     pub on_auto_forward: Option<String>,
 }
 
-/// A named volume mounted into the workspace (`mounts`).
+/// A named volume mounted into the workspace (`mounts`). The engine's
+/// volume is the workspace's own (named after it): the same `source` in
+/// two workspaces is two volumes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeMount {
     pub source: String,
@@ -71,8 +78,8 @@ pub struct DevContainer {
     pub image: ImageSource,
     pub container_env: BTreeMap<String, String>,
     /// Values may still name `${containerEnv:…}`, resolved once the
-    /// container runs.
-    pub remote_env: BTreeMap<String, String>,
+    /// container runs; `None` unsets the variable.
+    pub remote_env: BTreeMap<String, Option<String>>,
     pub remote_user: Option<String>,
     pub container_user: Option<String>,
     pub workspace_folder: String,
@@ -82,6 +89,13 @@ pub struct DevContainer {
     pub cpus: Option<f64>,
     pub memory_mb: Option<i64>,
     pub mounts: Vec<VolumeMount>,
+    /// `capAdd`, as capability names without `CAP_` (whether this server
+    /// allows them is [`check_cap_add`]'s to say).
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// Features from folders next to the configuration, to install.
+    #[serde(default)]
+    pub features: Vec<features::FeatureRef>,
     /// Properties read but not acted on, with why (shown in the setup log).
     pub notes: Vec<String>,
 }
@@ -129,11 +143,26 @@ pub fn parse(text: &str, path: &str, vars: &Vars) -> Result<DevContainer, Config
     let Value::Object(mut obj) = root else {
         return Err(bad("", "the configuration must be a JSON object"));
     };
-    // Variables first, everywhere: what follows sees the values.
+    // `${containerWorkspaceFolder}` is `workspaceFolder` as written (with
+    // the other variables in it replaced), as the reference reads it.
+    let mut vars = vars.clone();
+    vars.container_workspace_folder = vars.workspace_folder.clone();
+    if let Some(Value::String(w)) = obj.get("workspaceFolder") {
+        vars.container_workspace_folder = substitute(w, &vars);
+        // Substituted once: `${containerWorkspaceFolder}` in it is itself.
+        obj.insert(
+            "workspaceFolder".into(),
+            Value::String(vars.container_workspace_folder.clone()),
+        );
+    }
+    // Variables next, everywhere: what follows sees the values.
     for v in obj.values_mut() {
-        vars::substitute_all(v, vars);
+        vars::substitute_all(v, &vars);
     }
     let mut notes = Vec::new();
+    if text.contains("${localEnv:") {
+        notes.push("${localEnv:…} is its default or empty here: \"local\" would be the server, whose environment is not given to workspaces (use containerEnv, or a git credential for tokens)".into());
+    }
     check_isolation(&obj)?;
     refuse_unsupported(&obj)?;
     note_ignored(&obj, &mut notes);
@@ -147,12 +176,32 @@ pub fn parse(text: &str, path: &str, vars: &Vars) -> Result<DevContainer, Config
         Some(_) => return Err(bad("workspaceFolder", "must be an absolute path")),
     };
     let (cpus, memory_mb) = host_requirements(obj.get("hostRequirements"), &mut notes)?;
+    let run = match obj.get("runArgs") {
+        None | Some(Value::Null) => run_args::RunArgs::default(),
+        Some(v) => run_args::read(
+            &string_list(v).ok_or_else(|| bad("runArgs", "must be an array of strings"))?,
+        )?,
+    };
+    notes.extend(run.notes);
+    // `--cap-add` is capAdd by another name, and is checked as capAdd is.
+    let mut caps = cap_add(obj.get("capAdd"))?;
+    let run_caps = Value::Array(run.cap_add.into_iter().map(Value::String).collect());
+    for c in cap_add(Some(&run_caps))? {
+        if !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    let mut container_env = env_map(&obj, "containerEnv")?;
+    for (k, v) in run.env {
+        container_env.entry(k).or_insert(v);
+    }
+    crate::workspaces::validate::env(&container_env).map_err(|m| bad("runArgs", m))?;
     Ok(DevContainer {
         path: path.to_owned(),
         name: opt_string(&obj, "name")?,
         image,
-        container_env: env_map(&obj, "containerEnv", false)?,
-        remote_env: env_map(&obj, "remoteEnv", true)?,
+        container_env,
+        remote_env: remote_env(&obj)?,
         remote_user: user(&obj, "remoteUser")?,
         container_user: user(&obj, "containerUser")?,
         workspace_folder,
@@ -162,6 +211,8 @@ pub fn parse(text: &str, path: &str, vars: &Vars) -> Result<DevContainer, Config
         cpus,
         memory_mb,
         mounts: mounts(obj.get("mounts"))?,
+        cap_add: caps,
+        features: features::feature_refs(obj.get("features"))?,
         notes,
     })
 }
@@ -211,27 +262,11 @@ fn check_isolation(obj: &Map<String, Value>) -> Result<(), ConfigError> {
             "a privileged container would have the host's devices and every capability; this server does not allow it",
         ));
     }
-    for (prop, what) in [
-        ("capAdd", "extra capabilities"),
-        ("securityOpt", "changed security options"),
-    ] {
-        if non_empty(obj.get(prop)) {
-            return Err(refuse(
-                prop,
-                format!("{what} weaken the workspace's isolation; this server does not allow them"),
-            ));
-        }
-    }
-    if let Some(v) = obj.get("runArgs") {
-        let args = string_list(v).ok_or_else(|| bad("runArgs", "must be an array of strings"))?;
-        // `--init` is what every workspace gets anyway; any other engine
-        // flag may change what the container can reach.
-        if let Some(a) = args.iter().find(|a| a.as_str() != "--init") {
-            return Err(refuse(
-                "runArgs",
-                format!("engine flags such as {a:?} can weaken the workspace's isolation; this server does not allow them"),
-            ));
-        }
+    if non_empty(obj.get("securityOpt")) {
+        return Err(refuse(
+            "securityOpt",
+            "changed security options weaken the workspace's isolation; this server does not allow them",
+        ));
     }
     if non_empty(obj.get("appPort")) {
         return Err(refuse(
@@ -254,19 +289,6 @@ fn refuse_unsupported(obj: &Map<String, Value>) -> Result<(), ConfigError> {
             "dockerComposeFile",
             "Docker Compose configurations are not supported; use image or build",
         ));
-    }
-    if let Some(Value::Object(features)) = obj.get("features") {
-        if let Some((id, _)) = features.iter().next() {
-            let why = if id.starts_with("./") || id.starts_with("../") {
-                "features from a folder of the repository are not installed by this server yet"
-            } else {
-                "features from a registry are not installed by this server (no registry is configured)"
-            };
-            return Err(bad(
-                "features",
-                format!("{id}: {why}; remove it or install the tool in the Dockerfile"),
-            ));
-        }
     }
     Ok(())
 }
@@ -475,19 +497,42 @@ fn user(obj: &Map<String, Value>, prop: &str) -> Result<Option<String>, ConfigEr
     Ok(u)
 }
 
-fn env_map(
+fn env_map(obj: &Map<String, Value>, prop: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (k, v) in env_entries(obj, prop)? {
+        match v {
+            Some(v) => out.insert(k, v),
+            None => return Err(bad(prop, format!("{k} must be a string"))),
+        };
+    }
+    crate::workspaces::validate::env(&out).map_err(|m| bad(prop, m))?;
+    Ok(out)
+}
+
+/// `remoteEnv`, where `null` unsets a variable the container has.
+fn remote_env(obj: &Map<String, Value>) -> Result<BTreeMap<String, Option<String>>, ConfigError> {
+    let entries = env_entries(obj, "remoteEnv")?;
+    let set: BTreeMap<String, String> = entries
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
+        .collect();
+    crate::workspaces::validate::env(&set).map_err(|m| bad("remoteEnv", m))?;
+    Ok(entries)
+}
+
+/// An object of strings (or `null`s).
+fn env_entries(
     obj: &Map<String, Value>,
     prop: &str,
-    null_unsets: bool,
-) -> Result<BTreeMap<String, String>, ConfigError> {
+) -> Result<BTreeMap<String, Option<String>>, ConfigError> {
     let mut out = BTreeMap::new();
     match obj.get(prop) {
         None | Some(Value::Null) => {}
         Some(Value::Object(m)) => {
             for (k, v) in m {
                 let value = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Null if null_unsets => continue,
+                    Value::String(s) => Some(s.clone()),
+                    Value::Null => None,
                     _ => return Err(bad(prop, format!("{k} must be a string"))),
                 };
                 out.insert(k.clone(), value);
@@ -495,7 +540,6 @@ fn env_map(
         }
         Some(_) => return Err(bad(prop, "must be an object of strings")),
     }
-    crate::workspaces::validate::env(&out).map_err(|m| bad(prop, m))?;
     Ok(out)
 }
 
@@ -651,6 +695,52 @@ fn size_mb(s: &str) -> Option<i64> {
     (mb.is_finite() && mb > 0.0 && mb < 1e12).then(|| mb.ceil() as i64)
 }
 
+/// `capAdd` as names (`SYS_PTRACE`; `CAP_` and case dropped).
+fn cap_add(v: Option<&Value>) -> Result<Vec<String>, ConfigError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = string_list(v).ok_or_else(|| bad("capAdd", "must be an array of strings"))?;
+    let mut out = Vec::new();
+    for c in list {
+        let upper = c.trim().to_ascii_uppercase();
+        let name = upper.strip_prefix("CAP_").unwrap_or(&upper).to_owned();
+        let ok = !name.is_empty()
+            && name.len() <= 32
+            && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+        if !ok {
+            return Err(bad("capAdd", format!("{c:?} is not a capability")));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `cap` (a name without `CAP_`) is on the administrators' list
+/// (`workspaces.devcontainer_cap_add`, in any case, with or without `CAP_`).
+pub fn cap_allowed(cap: &str, allowed: &[String]) -> bool {
+    allowed.iter().any(|a| {
+        let u = a.trim().to_ascii_uppercase();
+        u.strip_prefix("CAP_").unwrap_or(&u) == cap
+    })
+}
+
+/// Refuses every capability of `config` the server's administrators did
+/// not list, naming the first.
+pub fn check_cap_add(config: &DevContainer, allowed: &[String]) -> Result<(), ConfigError> {
+    match config.cap_add.iter().find(|c| !cap_allowed(c, allowed)) {
+        None => Ok(()),
+        Some(c) => Err(refuse(
+            "capAdd",
+            format!(
+                "{c} weakens the workspace's isolation and is not allowed on this server (an admin may allow it in workspaces.devcontainer_cap_add)"
+            ),
+        )),
+    }
+}
+
 fn mounts(v: Option<&Value>) -> Result<Vec<VolumeMount>, ConfigError> {
     let mut out = Vec::new();
     let Some(v) = v else { return Ok(out) };
@@ -691,15 +781,91 @@ fn mounts(v: Option<&Value>) -> Result<Vec<VolumeMount>, ConfigError> {
                 ))
             }
         }
-        if !valid_word(&source) {
-            return Err(bad("mounts", format!("{source:?} is not a volume name")));
+        if !valid_word(&source) || source.contains("--") || source.len() > 64 {
+            return Err(bad(
+                "mounts",
+                format!(
+                    "{source:?} is not a volume name (letters, digits, -, _ and ., at most 64)"
+                ),
+            ));
         }
-        if !target.starts_with('/') || target.contains("..") || target.len() > 1024 {
+        let target = target.trim_end_matches('/').to_owned();
+        if !target.starts_with('/')
+            || target.split('/').any(|p| p == ".." || p == ".")
+            || target.contains("//")
+            || target.contains('\0')
+            || target.len() > 1024
+        {
             return Err(bad("mounts", format!("{target:?} is not an absolute path")));
+        }
+        // Not over the repository (or what holds it).
+        let data = crate::workspaces::WORKSPACE_DIR;
+        if data == target || data.starts_with(&format!("{target}/")) || target.is_empty() {
+            return Err(bad(
+                "mounts",
+                format!("{target:?} would hide the repository in {data}"),
+            ));
+        }
+        if !volume_place_allowed(&target) {
+            return Err(refuse(
+                "mounts",
+                format!("{target:?}: a volume is given to the workspace user, so it may go only in a home (/home/NAME/…), under {data}, /tmp, /var/tmp, /var/cache, /mnt, /media or a new top-level folder — not where the system keeps its programs, configuration or the server's agent"),
+            ));
+        }
+        if out
+            .iter()
+            .any(|m: &VolumeMount| m.target == target || m.source == source)
+        {
+            return Err(bad(
+                "mounts",
+                format!("{source:?} at {target:?}: each volume and each place once"),
+            ));
+        }
+        if out.len() == MAX_MOUNTS {
+            return Err(bad("mounts", format!("at most {MAX_MOUNTS} volumes")));
         }
         out.push(VolumeMount { source, target });
     }
     Ok(out)
+}
+
+/// Where a named volume may go: a new volume's root is given to the
+/// workspace user, so only places that are the user's anyway (or new): a
+/// folder in a home, under the workspace, scratch and cache places, or a
+/// top-level folder the system does not use. Never `/etc`, `/usr`, `/root`,
+/// the server's agent (`/.aicockpit`) and the like, which would let the
+/// user change what runs as root or the AI's sandbox.
+fn volume_place_allowed(target: &str) -> bool {
+    const SYSTEM: [&str; 18] = [
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "opt",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "srv",
+        "sys",
+        "usr",
+        "var",
+        ".aicockpit",
+    ];
+    let parts: Vec<&str> = target.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["home", _name, ..] => true,
+        ["home"] => false,
+        ["var", "tmp" | "cache", ..] => true,
+        ["tmp" | "mnt" | "media", ..] => true,
+        [first, ..] if crate::workspaces::WORKSPACE_DIR.trim_start_matches('/') == *first => true,
+        [first, ..] => !SYSTEM.contains(first) && !first.starts_with('.'),
+        [] => false,
+    }
 }
 
 /// Docker's `--mount` syntax: `type=volume,source=x,target=/y`.

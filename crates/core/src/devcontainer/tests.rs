@@ -5,6 +5,7 @@ use super::*;
 fn vars() -> Vars {
     Vars {
         workspace_folder: "/workspace".into(),
+        container_workspace_folder: "/workspace".into(),
         devcontainer_id: "abc123".into(),
         container_env: None,
     }
@@ -51,10 +52,20 @@ fn a_full_configuration_with_comments_and_trailing_commas() {
     );
     // localEnv never reads the server's environment: the default is used.
     assert_eq!(c.container_env["GREETING"], "hi none");
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("${localEnv:…} is its default or empty")),
+        "said in the log: {:?}",
+        c.notes
+    );
     assert_eq!(c.container_env["DIR"], "/workspace");
     // containerEnv waits for the container.
-    assert_eq!(c.remote_env["PATH"], "${containerEnv:PATH}:/extra");
-    assert!(!c.remote_env.contains_key("GONE"));
+    assert_eq!(
+        c.remote_env["PATH"].as_deref(),
+        Some("${containerEnv:PATH}:/extra")
+    );
+    assert_eq!(c.remote_env["GONE"], None, "null unsets");
     assert_eq!(c.remote_user.as_deref(), Some("dev"));
     assert_eq!(c.forward_ports, vec![5173, 8080]);
     assert_eq!(c.ports_attributes[&5173].label.as_deref(), Some("Vite"));
@@ -123,7 +134,12 @@ fn the_refusal_table() {
     let big = format!("{{\"name\": \"{}\"}}", "a".repeat(300 * 1024));
     let cases: Vec<(&str, &str, bool)> = vec![
         (r#"{"image": "x", "privileged": true}"#, "privileged", true),
-        (r#"{"image": "x", "capAdd": ["SYS_ADMIN"]}"#, "capAdd", true),
+        (
+            r#"{"image": "x", "capAdd": ["SYS ADMIN"]}"#,
+            "capAdd",
+            false,
+        ),
+        (r#"{"image": "x", "capAdd": "SYS_ADMIN"}"#, "capAdd", false),
         (
             r#"{"image": "x", "securityOpt": ["seccomp=unconfined"]}"#,
             "securityOpt",
@@ -176,6 +192,76 @@ fn the_refusal_table() {
             false,
         ),
         (
+            r#"{"image": "x", "mounts": ["source=v,target=/workspace"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/workspace/"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/proc/sys"]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/etc"]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/usr/local/bin"]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/.aicockpit"]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/root/.cache"]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/home"]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/var/lib/docker"]}"#,
+            "mounts",
+            true,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/a/../workspace"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=a--b,target=/v"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v,target=/a", "source=v,target=/b"]}"#,
+            "mounts",
+            false,
+        ),
+        (
+            r#"{"image": "x", "mounts": ["source=v1,target=/a","source=v2,target=/b","source=v3,target=/c","source=v4,target=/d","source=v5,target=/e","source=v6,target=/f","source=v7,target=/g","source=v8,target=/h","source=v9,target=/i"]}"#,
+            "mounts",
+            false,
+        ),
+        (
             r#"{"build": {"dockerfile": "D", "options": ["--network=host"]}}"#,
             "build.options",
             true,
@@ -224,12 +310,22 @@ fn the_refusal_table() {
             false,
         ),
         (
-            r#"{"image": "x", "features": {"ghcr.io/devcontainers/features/node:1": {}}}"#,
+            r#"{"image": "x", "features": {"devcontainers/features/node:1": {}}}"#,
             "features",
             false,
         ),
         (
-            r#"{"image": "x", "features": {"./local": {}}}"#,
+            r#"{"image": "x", "features": {"../outside": {}}}"#,
+            "features",
+            false,
+        ),
+        (
+            r#"{"image": "x", "features": {"./a/../../b": {}}}"#,
+            "features",
+            false,
+        ),
+        (
+            r#"{"image": "x", "features": {"./ok": {"opt": [1]}}}"#,
             "features",
             false,
         ),
@@ -376,4 +472,68 @@ fn lifecycle_forms() {
         serde_json::from_str::<DevContainer>(&text).expect("test value"),
         c
     );
+}
+
+/// capAdd is read into names; the server's list decides:
+/// (capAdd, allowed, the capability refused).
+#[test]
+fn cap_add_is_refused_unless_an_admin_allowed_it() {
+    let table: &[(&str, &[&str], Option<&str>)] = &[
+        (r#"["SYS_ADMIN"]"#, &[], Some("SYS_ADMIN")),
+        (r#"["SYS_PTRACE"]"#, &["SYS_PTRACE"], None),
+        (
+            r#"["cap_sys_ptrace", "SYS_PTRACE"]"#,
+            &["CAP_SYS_PTRACE"],
+            None,
+        ),
+        (
+            r#"["SYS_PTRACE", "NET_ADMIN"]"#,
+            &["SYS_PTRACE"],
+            Some("NET_ADMIN"),
+        ),
+        (r#"["ALL"]"#, &["SYS_PTRACE"], Some("ALL")),
+        (r#"[]"#, &[], None),
+    ];
+    for (caps, allowed, refused) in table {
+        let c = ok(&format!(r#"{{"image": "x", "capAdd": {caps}}}"#));
+        let allowed: Vec<String> = allowed.iter().map(|a| (*a).to_owned()).collect();
+        match (check_cap_add(&c, &allowed), refused) {
+            (Ok(()), None) => {}
+            (Err(e), Some(name)) => {
+                assert_eq!(e.property, "capAdd", "{caps}");
+                assert!(e.refused, "{caps}");
+                assert!(e.message.starts_with(name), "{caps}: {e}");
+            }
+            (got, want) => panic!("{caps} with {allowed:?}: {got:?}, wanted {want:?} refused"),
+        }
+    }
+}
+
+/// `workspaceFolder` naming `${containerWorkspaceFolder}` (the default
+/// before it is read) is substituted once, and the rest sees its value.
+#[test]
+fn workspace_folder_is_substituted_once() {
+    let c = ok(
+        r#"{"image": "x", "workspaceFolder": "${containerWorkspaceFolder}/app",
+        "containerEnv": {"W": "${containerWorkspaceFolder}"}}"#,
+    );
+    assert_eq!(c.workspace_folder, "/workspace/app");
+    assert_eq!(c.container_env["W"], "/workspace/app");
+}
+
+/// Places a named volume may go (the user's own, or new).
+#[test]
+fn volume_places() {
+    for ok in [
+        "/home/dev/.cache",
+        "/home/dev",
+        "/workspace/node_modules",
+        "/tmp/x",
+        "/var/cache/apt",
+        "/var/tmp/x",
+        "/mnt/data",
+        "/commandhistory",
+    ] {
+        assert!(volume_place_allowed(ok), "{ok}");
+    }
 }

@@ -14,8 +14,12 @@ use std::collections::BTreeMap;
 /// The values variables stand for.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
-    /// Where the repository is (local and in the container alike).
+    /// Where the repository is (`${localWorkspaceFolder}`: the server
+    /// has no other copy, so this is its place in the container).
     pub workspace_folder: String,
+    /// `${containerWorkspaceFolder}`: the configuration's `workspaceFolder`,
+    /// else the repository's folder ([`super::parse`] sets it).
+    pub container_workspace_folder: String,
     pub devcontainer_id: String,
     /// The container's environment, once it runs (None before: such
     /// variables are left for later).
@@ -68,10 +72,10 @@ fn resolve(inner: &str, vars: &Vars) -> Option<String> {
             .to_owned()
     };
     match inner {
-        "localWorkspaceFolder" | "containerWorkspaceFolder" => Some(vars.workspace_folder.clone()),
-        "localWorkspaceFolderBasename" | "containerWorkspaceFolderBasename" => {
-            Some(basename(&vars.workspace_folder))
-        }
+        "localWorkspaceFolder" => Some(vars.workspace_folder.clone()),
+        "containerWorkspaceFolder" => Some(vars.container_workspace_folder.clone()),
+        "localWorkspaceFolderBasename" => Some(basename(&vars.workspace_folder)),
+        "containerWorkspaceFolderBasename" => Some(basename(&vars.container_workspace_folder)),
         "devcontainerId" => Some(vars.devcontainer_id.clone()),
         _ => {
             let (kind, rest) = inner.split_once(':')?;

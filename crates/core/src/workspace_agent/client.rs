@@ -62,8 +62,22 @@ impl ChannelMsg {
     fn weight(&self) -> usize {
         match self {
             ChannelMsg::Data(b) => b.len() + 64,
-            ChannelMsg::Event(_) => 256,
+            ChannelMsg::Event(e) => event_weight(e),
         }
+    }
+}
+
+/// What a queued event costs, by what it holds: an agent may send one as
+/// large as a frame (a port's program name of a megabyte), so a flat price
+/// would let an unread watch queue far more than [`MAX_QUEUED`] bytes.
+fn event_weight(e: &Event) -> usize {
+    256 + match e {
+        Event::Fs { changes, .. } => changes.iter().map(|c| c.path.len() + 32).sum(),
+        Event::Ports { ports, .. } => ports
+            .iter()
+            .map(|p| p.process.as_ref().map_or(0, String::len) + 32)
+            .sum(),
+        _ => 0,
     }
 }
 
@@ -194,7 +208,7 @@ impl AgentConn {
                     }
                 }
                 Ok(Message::Event { event }) => match &event {
-                    Event::Fs { channel, .. } => {
+                    Event::Fs { channel, .. } | Event::Ports { channel, .. } => {
                         let ch = *channel;
                         self.deliver(ch, ChannelMsg::Event(event));
                     }

@@ -8,8 +8,10 @@
 //! never starts it as root.
 
 mod client;
+mod watching;
 
 pub use client::{AgentConn, ChannelMsg, Waiting};
+pub use watching::Watching;
 
 use crate::git_credentials::GitCredentials;
 use crate::CoreError;

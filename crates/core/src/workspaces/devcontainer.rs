@@ -13,7 +13,6 @@ use super::plan;
 use super::quota::Ask;
 use super::setup::{lock, SetupLog};
 use crate::access::{can, Action, Resource};
-use crate::audit::Entry;
 use crate::auth::Principal;
 use crate::devcontainer::{self, Command, DevContainer, ImageSource, Vars};
 use crate::now_ms;
@@ -26,21 +25,27 @@ use std::time::Duration;
 use tracing::warn;
 
 /// The longest an image build may take.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub(super) const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The largest build context (its archive).
-const MAX_CONTEXT_BYTES: u64 = 512 * 1024 * 1024;
+pub(super) const MAX_CONTEXT_BYTES: u64 = 512 * 1024 * 1024;
 /// The longest one lifecycle command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Bytes of the container's environment read (for `${containerEnv:…}`).
 const MAX_ENV_BYTES: usize = 64 * 1024;
 
-/// The commands run once, when the container is made (then the start one).
-const ON_CREATION: [&str; 4] = [
+/// The commands run when the container is made: the three that run once,
+/// then those of every start ([`ON_START`]).
+const ON_CREATION: [&str; 5] = [
     "onCreateCommand",
     "updateContentCommand",
     "postCreateCommand",
     "postStartCommand",
+    "postAttachCommand",
 ];
+/// The commands run after every start. The server is the tool that
+/// attaches (as `devcontainer up` does), so `postAttachCommand` follows
+/// `postStartCommand` each time the workspace comes up.
+const ON_START: [&str; 2] = ["postStartCommand", "postAttachCommand"];
 
 /// A setup step's failure: its code and what to tell the user.
 pub(super) type Failure = (String, String);
@@ -61,7 +66,18 @@ fn devcontainer_id(workspace: &str) -> String {
     h.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-fn say(log: &Mutex<SetupLog>, line: &str) {
+/// A configuration's refusal (or mistake) as a setup failure, naming the
+/// file.
+pub(super) fn config_failure(path: &str, e: &devcontainer::ConfigError) -> Failure {
+    let code = if e.refused {
+        "devcontainer_refused"
+    } else {
+        "devcontainer_invalid"
+    };
+    fail(code, format!("{path}: {e}"))
+}
+
+pub(super) fn say(log: &Mutex<SetupLog>, line: &str) {
     lock(log).feed(format!("{line}\n").as_bytes());
 }
 
@@ -102,6 +118,10 @@ impl WorkspaceManager {
         let task = tokio::spawn(async move {
             let _busy = busy;
             let error = me.apply_devcontainer(&p2, &ws, &log).await.err();
+            // A new container has a new home: the dotfiles go in again.
+            if error.is_none() {
+                me.dotfiles_after_setup(&p2, &ws, &log).await;
+            }
             lock(&log).finish(error);
         });
         self.setups.running(&rec.id, task.abort_handle());
@@ -110,32 +130,41 @@ impl WorkspaceManager {
         Ok(super::Workspace::from(rec))
     }
 
-    /// Starts the applied configuration's `postStartCommand` after a start,
-    /// in the background; its log (kind `post_start`) exists on return.
+    /// Starts the applied configuration's `postStartCommand` and
+    /// `postAttachCommand` after a start, in the background; its log (kind
+    /// `post_start`) exists on return.
     pub(super) async fn run_post_start(&self, id: &str) {
-        const POST_START: [&str; 1] = ["postStartCommand"];
-        let config = match self.store.setting(&settings_key(id)).await {
-            Ok(Some(v)) => match serde_json::from_str::<DevContainer>(&v) {
-                Ok(c) => c,
-                Err(e) => {
-                    warn!(workspace = %id, error = %e, "unreadable devcontainer setting");
-                    return;
-                }
-            },
-            _ => return,
-        };
-        if config.lifecycle.of(&POST_START).next().is_none() {
+        let Some(config) = self.applied_devcontainer(id).await else {
             return;
-        }
+        };
         let Ok(rec) = self.store.workspace(id).await else {
             return;
         };
         let (Some(handle), Some(me)) = (rec.container_id.clone(), self.me.upgrade()) else {
             return;
         };
-        let Some(log) =
-            self.setups
-                .begin_unless_running(id, "post_start", "postStartCommand".into())
+        // The container may have been made again since (its files with
+        // it); in the background, with a deadline: the container answers.
+        {
+            let (me, handle, rec, config) =
+                (me.clone(), handle.clone(), rec.clone(), config.clone());
+            tokio::spawn(async move {
+                let wrote = me.write_session_env(&handle, &rec, &config);
+                if tokio::time::timeout(Duration::from_secs(30), wrote)
+                    .await
+                    .is_err()
+                {
+                    warn!(workspace = %rec.id, "remoteEnv was not given to terminals in time");
+                }
+            });
+        }
+        let which: Vec<&str> = config.lifecycle.of(&ON_START).map(|(p, _)| p).collect();
+        let Some(source) = (!which.is_empty()).then(|| which.join(", ")) else {
+            return;
+        };
+        let Some(log) = self
+            .setups
+            .begin_unless_running(id, "post_start", source.clone())
         else {
             return;
         };
@@ -144,23 +173,29 @@ impl WorkspaceManager {
         let task = tokio::spawn(async move {
             let _busy = busy;
             let outcome = me
-                .run_lifecycle(&handle, &rec, &config, &POST_START, &log)
+                .run_lifecycle(&handle, &rec, &config, &ON_START, &log)
                 .await;
-            let mut detail = json!({"command": "postStartCommand"});
-            if let Err((code, message)) = &outcome {
-                detail["error"] = json!({"code": code, "message": message});
-            }
-            let e = Entry::done("workspace", Some(&rec.id), "workspace.lifecycle", detail);
-            me.audit
-                .note(if outcome.is_err() {
-                    e.with_result("failed")
-                } else {
-                    e
-                })
-                .await;
+            let detail = json!({"command": source});
+            me.audit_step(
+                "workspace",
+                &rec.id,
+                "workspace.lifecycle",
+                detail,
+                outcome.as_ref().err(),
+            )
+            .await;
             lock(&log).finish(outcome.err());
         });
         self.setups.running(id, task.abort_handle());
+    }
+
+    /// The configuration applied to `id`, if any (one that cannot be read
+    /// counts as none, and is logged).
+    pub(super) async fn applied_devcontainer(&self, id: &str) -> Option<DevContainer> {
+        let text = self.store.setting(&settings_key(id)).await.ok()??;
+        serde_json::from_str(&text)
+            .map_err(|e| warn!(workspace = %id, error = %e, "unreadable devcontainer setting"))
+            .ok()
     }
 
     /// Forgets the configuration applied to a deleted workspace.
@@ -217,17 +252,15 @@ impl WorkspaceManager {
         say(log, &format!("aicockpit: applying {path}"));
         let vars = Vars {
             workspace_folder: WORKSPACE_DIR.into(),
+            container_workspace_folder: WORKSPACE_DIR.into(),
             devcontainer_id: devcontainer_id(id),
             container_env: None,
         };
-        let parsed = devcontainer::parse(&text, path, &vars).map_err(|e| {
-            let code = if e.refused {
-                "devcontainer_refused"
-            } else {
-                "devcontainer_invalid"
-            };
-            fail(code, format!("{path}: {e}"))
-        });
+        let parsed = devcontainer::parse(&text, path, &vars)
+            .and_then(|c| {
+                devcontainer::check_cap_add(&c, &self.opts.limits.devcontainer_cap_add).map(|()| c)
+            })
+            .map_err(|e| config_failure(path, &e));
         let mut detail = json!({ "path": path });
         let outcome = match parsed {
             Err(e) => Err(e),
@@ -235,10 +268,13 @@ impl WorkspaceManager {
                 for n in &config.notes {
                     say(log, &format!("aicockpit: note: {n}"));
                 }
-                if !config.mounts.is_empty() {
+                for m in &config.mounts {
                     say(
                         log,
-                        "aicockpit: note: mounts are not made: named volumes are not supported yet",
+                        &format!(
+                            "aicockpit: volume {} at {} (this workspace's own; kept across rebuilds)",
+                            m.source, m.target
+                        ),
                     );
                 }
                 detail["image"] = match &config.image {
@@ -257,17 +293,14 @@ impl WorkspaceManager {
                     .await
             }
         };
-        if let Err((code, message)) = &outcome {
-            detail["error"] = json!({"code": code, "message": message});
-        }
-        let e = Entry::done(&p.actor(), Some(id), "workspace.devcontainer", detail);
-        self.audit
-            .note(if outcome.is_err() {
-                e.with_result("failed")
-            } else {
-                e
-            })
-            .await;
+        self.audit_step(
+            &p.actor(),
+            id,
+            "workspace.devcontainer",
+            detail,
+            outcome.as_ref().err(),
+        )
+        .await;
         outcome
     }
 
@@ -307,17 +340,45 @@ impl WorkspaceManager {
                 self.may_run_as_root(p, rec)?;
             }
         }
+        let (merged, features) = self.read_features(handle, config, log).await?;
+        let config = &merged;
         lock(log).phase = "image";
-        let image = self.image_for(rec, handle, config, log).await?;
+        let mut image = self.image_for(rec, handle, config, log).await?;
+        if !features.found.is_empty() {
+            let ids: Vec<String> = features.found.iter().map(|(_, m)| m.id.clone()).collect();
+            image = self
+                .install_features(rec, handle, config, image, features, log)
+                .await?;
+            detail["features"] = json!(ids);
+        }
         detail["image_ref"] = json!(image);
+        detail["volumes"] = json!(config
+            .mounts
+            .iter()
+            .map(|m| json!({"source": m.source, "target": m.target}))
+            .collect::<Vec<_>>());
+        detail["capabilities"] = json!(config.cap_add);
         lock(log).phase = "container";
         let (new_handle, next) = self.remake(p, &rec.id, config, image, log).await?;
+        detail["user"] = json!(next.run_as);
         let saved = serde_json::to_string(config).map_err(|e| fail("failed", e.to_string()))?;
         self.store
             .set_setting(&settings_key(&rec.id), &saved)
             .await
             .map_err(|e| fail("failed", e.to_string()))?;
         lock(log).phase = "lifecycle";
+        if tokio::time::timeout(
+            Duration::from_secs(30),
+            self.write_session_env(&new_handle, &next, config),
+        )
+        .await
+        .is_err()
+        {
+            say(
+                log,
+                "aicockpit: remoteEnv was not given to terminals in time",
+            );
+        }
         // git in the commands asks the server for stored credentials.
         if let Err(e) = self.workspace_agents().connect(&new_handle).await {
             say(
@@ -378,6 +439,7 @@ impl WorkspaceManager {
                 let req = BuildRequest {
                     context_dir: context_dir.clone(),
                     dockerfile: dockerfile.clone(),
+                    generated: None,
                     args: args.clone(),
                     target: target.clone(),
                     memory_bytes: rec.memory_mb * 1024 * 1024,
@@ -461,7 +523,7 @@ impl WorkspaceManager {
                 format!("the workspace is {} now; its setup stopped", now.state),
             ));
         }
-        let next = self.shape(&now, config, image, log);
+        let mut next = self.shape(&now, config, image, log);
         let gate = self.quota_gate(&now.owner_id);
         let _quota = if next.cpu_millis > now.cpu_millis || next.memory_mb > now.memory_mb {
             let held = gate.lock().await;
@@ -495,8 +557,8 @@ impl WorkspaceManager {
             let _ = self.set_state(id, WorkspaceState::Running, None).await;
             return Err(fail("failed", format!("removing the old container: {e}")));
         }
-        let made = match self.provision(&next, None).await {
-            Ok(()) => self.check_made(p, &next).await,
+        let made = match self.provision_with(&next, None, Some(config)).await {
+            Ok(()) => self.pin_user(p, &mut next, config, log).await,
             Err(e) => Err(fail("devcontainer_start_failed", e.to_string())),
         };
         let handle = match made {
@@ -532,9 +594,55 @@ impl WorkspaceManager {
         Ok((handle, next))
     }
 
+    /// Checks the new container's user (as the kernel sees it) and, when
+    /// the configuration named it, makes the container again with its
+    /// numbers: a name is looked up in the container's `/etc/passwd` at
+    /// every start and exec, which the user may be able to change (a
+    /// Dockerfile can leave it writable) to become another uid, root
+    /// included. Returns the container's handle; `next` has the numbers.
+    async fn pin_user(
+        &self,
+        p: &Principal,
+        next: &mut WorkspaceRecord,
+        config: &DevContainer,
+        log: &Arc<Mutex<SetupLog>>,
+    ) -> Result<String, Failure> {
+        let (handle, ids) = self.check_made(p, next).await?;
+        if ids == next.run_as {
+            return Ok(handle);
+        }
+        say(
+            log,
+            &format!(
+                "aicockpit: the user {} is {ids}; the container is made with the numbers",
+                next.run_as
+            ),
+        );
+        next.run_as = ids.clone();
+        self.runtime
+            .destroy(&next.id, true)
+            .await
+            .map_err(|e| fail("failed", format!("removing the container: {e}")))?;
+        self.provision_with(next, None, Some(config))
+            .await
+            .map_err(|e| fail("devcontainer_start_failed", e.to_string()))?;
+        let (handle, again) = self.check_made(p, next).await?;
+        if again != ids {
+            return Err(fail(
+                "devcontainer_start_failed",
+                format!("the container's user changed from {ids} to {again}"),
+            ));
+        }
+        Ok(handle)
+    }
+
     /// The new container's handle, once its user is checked as the kernel
     /// sees it: a name the image maps to uid 0 is root too.
-    async fn check_made(&self, p: &Principal, next: &WorkspaceRecord) -> Result<String, Failure> {
+    async fn check_made(
+        &self,
+        p: &Principal,
+        next: &WorkspaceRecord,
+    ) -> Result<(String, String), Failure> {
         let fresh = self
             .store
             .workspace(&next.id)
@@ -543,29 +651,35 @@ impl WorkspaceManager {
         let handle = fresh
             .container_id
             .ok_or_else(|| fail("failed", "the new container was not recorded"))?;
-        let req = ExecRequest {
-            argv: vec!["id".into(), "-u".into()],
+        let id_of = |flag: &str| ExecRequest {
+            argv: vec!["id".into(), flag.into()],
             cwd: None,
             env: Vec::new(),
             user: None,
             timeout: Duration::from_secs(10),
             max_output_bytes: 64,
         };
-        let out = self
-            .runtime
-            .exec(&handle, &req)
-            .await
-            .map_err(|e| fail("devcontainer_start_failed", e.to_string()))?;
-        let uid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        match uid.parse::<u64>() {
-            Ok(0) => self.may_run_as_root(p, next).map(|()| handle),
-            Ok(_) => Ok(handle),
+        let mut ids = Vec::new();
+        for flag in ["-u", "-g"] {
+            let out = self
+                .runtime
+                .exec(&handle, &id_of(flag))
+                .await
+                .map_err(|e| fail("devcontainer_start_failed", e.to_string()))?;
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
             // Whatever the image has instead of `id`, fail closed.
-            Err(_) => Err(fail(
-                "devcontainer_start_failed",
-                format!("the new container's user could not be read (id -u said {uid:?})"),
-            )),
+            let n = text.parse::<u64>().map_err(|_| {
+                fail(
+                    "devcontainer_start_failed",
+                    format!("the new container's user could not be read (id {flag} said {text:?})"),
+                )
+            })?;
+            ids.push(n);
         }
+        if ids[0] == 0 {
+            self.may_run_as_root(p, next)?;
+        }
+        Ok((handle, format!("{}:{}", ids[0], ids[1])))
     }
 
     /// Runs the configuration's commands among `which`, in order, as its
@@ -621,13 +735,80 @@ impl WorkspaceManager {
         }
         let vars = Vars {
             workspace_folder: WORKSPACE_DIR.into(),
+            container_workspace_folder: config.workspace_folder.clone(),
             devcontainer_id: devcontainer_id(&rec.id),
             container_env: Some(container_env),
         };
         for (k, v) in &config.remote_env {
-            env.insert(k.clone(), devcontainer::substitute(v, &vars));
+            match v {
+                Some(v) => env.insert(k.clone(), devcontainer::substitute(v, &vars)),
+                None => env.remove(k),
+            };
         }
         env.into_iter().collect()
+    }
+
+    /// Gives terminals and SSH sessions what the spec gives tools: the
+    /// configuration's `remoteEnv` (substituted; a variable it unsets is
+    /// not unset there) and its `workspaceFolder` as where terminals open,
+    /// in a file the agent reads for every program it starts. Best effort:
+    /// commands run without it, logged.
+    pub(super) async fn write_session_env(
+        &self,
+        handle: &str,
+        rec: &WorkspaceRecord,
+        config: &DevContainer,
+    ) {
+        let all: BTreeMap<String, String> = self
+            .remote_env(handle, rec, config)
+            .await
+            .into_iter()
+            .collect();
+        let mut env: BTreeMap<String, String> = config
+            .remote_env
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .filter_map(|(k, _)| all.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        env.insert(
+            aicockpit_workspace_agent_proto::WORKSPACE_FOLDER_VAR.into(),
+            config.workspace_folder.clone(),
+        );
+        let file = aicockpit_workspace_agent_proto::encode_claimed_env(&env);
+        if let Err(e) = self
+            .runtime
+            .put_file(
+                handle,
+                aicockpit_workspace_agent_proto::REMOTE_ENV_FILE,
+                &file,
+                0o644,
+            )
+            .await
+        {
+            warn!(workspace = %rec.id, error = %e, "remoteEnv could not be given to terminals");
+        }
+    }
+
+    /// `argv` run without the variables `remoteEnv` unsets: the engine
+    /// only adds variables to an exec, so `env -u` removes the image's.
+    fn without_unset(config: &DevContainer, argv: Vec<String>) -> Vec<String> {
+        let unset: Vec<&String> = config
+            .remote_env
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        if unset.is_empty() {
+            return argv;
+        }
+        let mut out = vec!["env".to_owned()];
+        for k in unset {
+            out.push("-u".into());
+            out.push(k.clone());
+        }
+        out.push("--".into());
+        out.extend(argv);
+        out
     }
 
     async fn run_command(
@@ -641,7 +822,7 @@ impl WorkspaceManager {
     ) -> Result<(), Failure> {
         let runs = command.argvs().into_iter().map(|(name, argv)| {
             let req = ExecRequest {
-                argv,
+                argv: Self::without_unset(config, argv),
                 cwd: Some(config.workspace_folder.clone()),
                 env: env.to_vec(),
                 user: None,

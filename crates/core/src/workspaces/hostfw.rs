@@ -112,6 +112,41 @@ fn try_enforce(pool: &str, allow: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Makes the kernel refuse to forward anything from one workspace of
+/// `pool` to another (each workspace is alone on its network, so no
+/// traffic between two pool addresses is ever wanted). Docker's own
+/// isolation between its networks has a gap: whenever a network is made it
+/// deletes and re-inserts its isolation jump in FORWARD, and in between its
+/// per-network `-i br-X ! -o br-X -j ACCEPT` rules let one workspace reach
+/// another. This rule is in `DOCKER-USER`, which Docker jumps to before
+/// all of its own rules and never rewrites (in FORWARD itself where Docker
+/// is absent). Blocking (runs `iptables`); idempotent.
+pub fn isolate_pool(pool: &str) -> Result<(), String> {
+    let chain = if iptables(&["-S", "DOCKER-USER"]).is_ok() {
+        "DOCKER-USER"
+    } else {
+        "FORWARD"
+    };
+    let rule = [
+        "-s",
+        pool,
+        "-d",
+        pool,
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "icmp-port-unreachable",
+    ];
+    let mut check = vec!["-C", chain];
+    check.extend(rule);
+    if iptables(&check).is_err() {
+        let mut insert = vec!["-I", chain, "1"];
+        insert.extend(rule);
+        iptables(&insert)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,12 +16,13 @@ use crate::access::{can, sees_all_workspaces, Action, Resource};
 use crate::audit::{Audit, Entry};
 use crate::auth::{new_id, Principal};
 use crate::config::WorkspacesConfig;
+use crate::devcontainer::DevContainer;
 use crate::templates::Catalog;
 use crate::workspace_agent::{AgentConn, AgentHub};
 use crate::{now_ms, CoreError};
 use aicockpit_runtime::{
-    ContainerStatus, DataSeed, ExecOutput, ExecRequest, Limits, RuntimeError, WorkspaceRuntime,
-    WorkspaceSpec,
+    ContainerStatus, DataSeed, ExecOutput, ExecRequest, Limits, NamedVolume, RuntimeError,
+    WorkspaceRuntime, WorkspaceSpec,
 };
 use aicockpit_store::{Store, StoreError, WorkspaceRecord};
 use aicockpit_workspace_agent_proto::sandbox::{SandboxSpec, MIN_SANDBOX_ABI};
@@ -46,6 +47,8 @@ pub struct ManagerOptions {
     pub stop_timeout_secs: i64,
     /// Where snapshot archives are spooled on their way out and in.
     pub spool_dir: std::path::PathBuf,
+    /// Where finished setups' logs are kept (None: in memory only).
+    pub setup_log_dir: Option<std::path::PathBuf>,
 }
 
 /// A request to create a workspace. Unset fields come from the template,
@@ -131,6 +134,9 @@ pub struct WorkspaceManager {
     /// What new workspaces are being set up with (a git clone), and how
     /// it went.
     pub(super) setups: Arc<super::setup::Setups>,
+    /// Snapshots being exported, with how many exports each: a delete of
+    /// one is refused meanwhile (an export never finds its image gone).
+    pub(super) exporting: Arc<Mutex<HashMap<String, usize>>>,
     /// This manager, for the background work it starts (a setup).
     pub(super) me: std::sync::Weak<WorkspaceManager>,
 }
@@ -167,6 +173,7 @@ impl WorkspaceManager {
         workspace_agents: Arc<AgentHub>,
         audit: Arc<Audit>,
     ) -> Arc<Self> {
+        let setups = Arc::new(super::setup::Setups::new(opts.setup_log_dir.clone()));
         Arc::new_cyclic(|me| WorkspaceManager {
             store,
             runtime,
@@ -179,7 +186,8 @@ impl WorkspaceManager {
             disk_samples: Mutex::new(HashMap::new()),
             activity: Arc::new(Activity::default()),
             pool: Default::default(),
-            setups: Default::default(),
+            setups,
+            exporting: Default::default(),
             me: me.clone(),
         })
     }
@@ -482,6 +490,9 @@ impl WorkspaceManager {
                 ));
             }
         }
+        // Looked up first: once the workspace exists, its setup starts
+        // before anything else is awaited.
+        let dotfiles = git.is_none() && self.has_dotfiles(&p.user_id).await;
         let ws = match &from_kept {
             None => self.create_unrecorded(p, req, Origin::Fresh).await?,
             Some(kept) => self.create_from_kept(p, req, kept).await?,
@@ -503,6 +514,8 @@ impl WorkspaceManager {
                     warn!(workspace = %ws.id, "a new workspace without a container: its clone did not start")
                 }
             }
+        } else if dotfiles {
+            self.start_dotfiles(p, &ws.id);
         }
         self.record(p, &ws.id, "workspace.create", detail).await;
         Ok(ws)
@@ -592,6 +605,7 @@ impl WorkspaceManager {
         &self,
         rec: &WorkspaceRecord,
         seed: Option<DataSeed>,
+        config: Option<&DevContainer>,
     ) -> Result<WorkspaceSpec, CoreError> {
         let lim = &self.opts.limits;
         let pool = NetPool::parse(&lim.network_pool, lim.network_prefix)
@@ -621,7 +635,37 @@ impl WorkspaceManager {
             subnets: pool.candidates(&rec.id).collect(),
             annotations: Self::annotations(rec),
             seed,
+            volumes: config
+                .map(|c| {
+                    c.mounts
+                        .iter()
+                        .map(|m| NamedVolume {
+                            name: m.source.clone(),
+                            target: m.target.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            // As allowed now: a capability an admin no longer lists is
+            // not given when the container is made again.
+            extra_capabilities: config
+                .map(|c| self.capabilities_allowed_now(&rec.id, &c.cap_add))
+                .unwrap_or_default(),
         })
+    }
+
+    /// `caps` as the admins' list (`workspaces.devcontainer_cap_add`)
+    /// allows them now: one no longer listed is not given, and logged.
+    fn capabilities_allowed_now(&self, id: &str, caps: &[String]) -> Vec<String> {
+        let list = &self.opts.limits.devcontainer_cap_add;
+        let (ok, dropped): (Vec<String>, Vec<String>) = caps
+            .iter()
+            .cloned()
+            .partition(|cap| crate::devcontainer::cap_allowed(cap, list));
+        for cap in dropped {
+            warn!(workspace = %id, capability = %cap, "no longer allowed (workspaces.devcontainer_cap_add): not given");
+        }
+        ok
     }
 
     /// Has the backend make and start the workspace, and records what runs
@@ -631,7 +675,19 @@ impl WorkspaceManager {
         rec: &WorkspaceRecord,
         seed: Option<DataSeed>,
     ) -> Result<(), CoreError> {
-        let spec = self.spec(rec, seed)?;
+        let applied = self.applied_devcontainer(&rec.id).await;
+        self.provision_with(rec, seed, applied.as_ref()).await
+    }
+
+    /// [`Self::provision`] as devcontainer.json `config` says (its volumes
+    /// and capabilities; it may be one about to be applied).
+    pub(super) async fn provision_with(
+        &self,
+        rec: &WorkspaceRecord,
+        seed: Option<DataSeed>,
+        config: Option<&DevContainer>,
+    ) -> Result<(), CoreError> {
+        let spec = self.spec(rec, seed, config)?;
         let made = self
             .runtime
             .provision(&spec)

@@ -4,9 +4,13 @@
 pub mod activity;
 mod backups;
 mod devcontainer;
+mod dotfiles;
+mod feature_registry;
+mod features;
 pub mod git;
 pub mod hostfw;
 mod idle;
+mod images;
 mod kept;
 mod manager;
 mod model;
@@ -27,7 +31,7 @@ pub use manager::{
 };
 pub use model::{IdleStatus, Workspace, WorkspaceState};
 pub use pool::PoolStats;
-pub use setup::{SetupState, SetupView};
+pub use setup::{SetupState, SetupSummary, SetupView};
 pub use snapshot_archive::ArchiveStream;
 pub use snapshots::Snapshot;
 

@@ -325,7 +325,7 @@ impl WorkspaceManager {
         // The record it would have: never stored; its objects are named
         // and labelled after the id and the pool, not an owner.
         let rec = plan.record(&id, "", template, None);
-        let mut spec = self.spec(&rec, None)?;
+        let mut spec = self.spec(&rec, None, None)?;
         spec.annotations = vec![("pool".to_owned(), template.to_owned())];
         let made = self
             .runtime

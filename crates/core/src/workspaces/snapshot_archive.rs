@@ -51,6 +51,10 @@ impl WorkspaceManager {
         snapshot: &str,
     ) -> Result<(String, ArchiveStream), CoreError> {
         let rec = self.snapshot_for(p, snapshot, Action::View).await?;
+        // A delete is refused until the image and data are spooled (one
+        // that came first has removed the record: not found).
+        let held = self.exporting(&rec.id);
+        let rec = self.snapshot_for(p, &rec.id, Action::View).await?;
         let settings: Settings = serde_json::from_str(&rec.config)
             .map_err(|e| CoreError::Internal(format!("snapshot {}: {e}", rec.id)))?;
         let spool = Spool::new(&self.opts.spool_dir, "export").await?;
@@ -61,7 +65,18 @@ impl WorkspaceManager {
                 &spool.path(IMAGE),
                 &spool.path(DATA),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                aicockpit_runtime::RuntimeError::NotFound(m) => CoreError::conflict(
+                    "snapshot_unavailable",
+                    format!(
+                        "snapshot {}: its image or data is no longer in the container engine ({m})",
+                        rec.id
+                    ),
+                ),
+                e => e.into(),
+            })?;
+        drop(held);
         let meta = Meta {
             format: FORMAT.into(),
             name: rec.name.clone(),

@@ -20,6 +20,24 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use tracing::warn;
 
+/// An export under way (see [`WorkspaceManager::exporting`]).
+pub(super) struct ExportGuard {
+    map: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    id: String,
+}
+
+impl Drop for ExportGuard {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.id);
+            }
+        }
+    }
+}
+
 /// A snapshot as callers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -174,6 +192,12 @@ impl WorkspaceManager {
         snapshot: &str,
     ) -> Result<Snapshot, CoreError> {
         let rec = self.snapshot_for(p, snapshot, Action::Change).await?;
+        if self.exports_of(&rec.id) > 0 {
+            return Err(CoreError::conflict(
+                "snapshot_busy",
+                "the snapshot is being exported; delete it once that is done",
+            ));
+        }
         match self.runtime.delete_snapshot(&rec.id).await {
             Ok(()) => {}
             Err(RuntimeError::Conflict(_)) => {
@@ -277,6 +301,22 @@ impl WorkspaceManager {
 
     /// A snapshot by id or by the caller's own snapshot name, if the caller
     /// may do `action` on it; another user's is not found.
+    /// How many exports of snapshot `id` are under way.
+    fn exports_of(&self, id: &str) -> usize {
+        let m = self.exporting.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(id).copied().unwrap_or(0)
+    }
+
+    /// Counts an export of `id` until the returned guard is dropped.
+    pub(super) fn exporting(&self, id: &str) -> ExportGuard {
+        let mut m = self.exporting.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(id.to_owned()).or_insert(0) += 1;
+        ExportGuard {
+            map: self.exporting.clone(),
+            id: id.to_owned(),
+        }
+    }
+
     pub(super) async fn snapshot_for(
         &self,
         p: &Principal,

@@ -68,16 +68,31 @@ impl DockerRuntime {
         let ctx = Spooled(req.spool_dir.join(format!("{name}.tar")));
         tokio::fs::create_dir_all(&req.spool_dir).await?;
         progress(format!("reading the build context {}", req.context_dir));
-        self.spool_dir_archive(handle, &req.context_dir, &raw.0, req.max_context_bytes)
+        // The caller's files count against the same bound as the folder's.
+        let added: u64 = req
+            .generated
+            .iter()
+            .flat_map(|g| &g.files)
+            .map(|f| f.content.len() as u64)
+            .sum();
+        let budget = req.max_context_bytes.checked_sub(added).ok_or_else(|| {
+            RuntimeError::Invalid(format!(
+                "the build context would be larger than {} bytes",
+                req.max_context_bytes
+            ))
+        })?;
+        self.spool_dir_archive(handle, &req.context_dir, &raw.0, budget)
             .await?;
         let (raw_path, ctx_path) = (raw.0.clone(), ctx.0.clone());
-        let seed = cache_seed(req);
+        let seed = cache_seed(&self.instance, req);
         let dockerfile = PathBuf::from(&req.dockerfile);
-        let (hash, found) =
-            tokio::task::spawn_blocking(move || reroot(&raw_path, &ctx_path, &seed, &dockerfile))
-                .await
-                .map_err(|e| RuntimeError::Engine(format!("re-rooting the build context: {e}")))?
-                .map_err(|m| RuntimeError::Invalid(format!("the build context: {m}")))?;
+        let generated = req.generated.clone();
+        let (hash, found) = tokio::task::spawn_blocking(move || {
+            reroot(&raw_path, &ctx_path, &seed, &dockerfile, generated.as_ref())
+        })
+        .await
+        .map_err(|e| RuntimeError::Engine(format!("re-rooting the build context: {e}")))?
+        .map_err(|m| RuntimeError::Invalid(format!("the build context: {m}")))?;
         drop(raw);
         // Checked as the engine will read it: the context is what is sent,
         // whatever the workspace changes meanwhile.
@@ -111,6 +126,57 @@ impl DockerRuntime {
             }
         }
         Ok(tag)
+    }
+
+    /// Removes built images of this installation nobody uses (see the
+    /// trait). Tags are compared whole; an image the engine says is in use
+    /// by a container stays.
+    pub(super) async fn prune_built(
+        &self,
+        in_use: &[String],
+        min_age: std::time::Duration,
+    ) -> Result<Vec<String>, RuntimeError> {
+        use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+        let label = format!("aicockpit.instance={}", self.instance);
+        let filters: HashMap<String, Vec<String>> =
+            HashMap::from([("label".to_owned(), vec![label])]);
+        let d = self.client().await?;
+        let list = d
+            .list_images(Some(
+                ListImagesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let prefix = format!("{BUILT_IMAGE_REPOSITORY}:");
+        let mut removed = Vec::new();
+        for image in list {
+            // Checked here too: filters are the engine's to honour.
+            if image.labels.get("aicockpit.instance") != Some(&self.instance)
+                || now - image.created < i64::try_from(min_age.as_secs()).unwrap_or(i64::MAX)
+            {
+                continue;
+            }
+            for tag in image.repo_tags.iter().filter(|t| t.starts_with(&prefix)) {
+                if in_use.iter().any(|u| u == tag) {
+                    continue;
+                }
+                let opts = RemoveImageOptionsBuilder::default().build();
+                match d.remove_image(tag, Some(opts), None).await {
+                    Ok(_) => removed.push(tag.clone()),
+                    Err(e) => match RuntimeError::from(e) {
+                        // Used by a container, or gone meanwhile.
+                        RuntimeError::Conflict(_) | RuntimeError::NotFound(_) => {}
+                        other => return Err(other),
+                    },
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Pulls a base image if it is missing and refuses one with `ONBUILD`
@@ -261,10 +327,13 @@ fn field(hash: &mut Sha256, bytes: &[u8]) {
     hash.update(bytes);
 }
 
-/// What goes into the image's tag besides the files.
-fn cache_seed(req: &BuildRequest) -> Sha256 {
+/// What goes into the image's tag besides the files: the installation
+/// too, so that one never uses (and its pruning never removes) an image
+/// another made.
+fn cache_seed(instance: &str, req: &BuildRequest) -> Sha256 {
     let mut h = Sha256::new();
-    field(&mut h, b"aicockpit-build-2");
+    field(&mut h, b"aicockpit-build-3");
+    field(&mut h, instance.as_bytes());
     field(&mut h, req.dockerfile.as_bytes());
     field(&mut h, req.target.as_deref().unwrap_or("").as_bytes());
     field(&mut h, &(req.args.len() as u64).to_be_bytes());
@@ -303,10 +372,21 @@ fn reroot(
     to: &Path,
     seed: &Sha256,
     dockerfile: &Path,
+    generated: Option<&crate::GeneratedDockerfile>,
 ) -> Result<(String, Option<Vec<u8>>), String> {
     use std::os::unix::ffi::OsStrExt;
     let mut found = None;
     let mut hash = seed.clone();
+    let added: Vec<&str> = generated
+        .map(|g| g.files.iter().map(|f| f.name.as_str()).collect())
+        .unwrap_or_default();
+    // A folder the caller's files go in is the caller's alone: the
+    // folder's own entry there (a symlink to `/`, say) or under it is
+    // dropped, so nothing of the folder decides where those files land.
+    let reserved: Vec<&str> = added
+        .iter()
+        .filter_map(|a| a.split_once('/').map(|(top, _)| top))
+        .collect();
     let input = std::fs::File::open(from).map_err(|e| e.to_string())?;
     let mut archive = tar::Archive::new(input);
     let out = std::fs::File::create(to).map_err(|e| e.to_string())?;
@@ -317,7 +397,15 @@ fn reroot(
         let Some(rel) = strip_top(&path)? else {
             continue;
         };
-        if rel.as_os_str() == SENT_DOCKERFILE {
+        let top = rel.components().next().map(|c| c.as_os_str());
+        if rel.as_os_str() == SENT_DOCKERFILE
+            || added
+                .iter()
+                .any(|a| rel.as_os_str() == std::ffi::OsStr::new(a))
+            || reserved
+                .iter()
+                .any(|r| top == Some(std::ffi::OsStr::new(r)))
+        {
             continue;
         }
         let kind = entry.header().entry_type();
@@ -341,7 +429,7 @@ fn reroot(
                 let size = entry.header().size().map_err(|e| e.to_string())?;
                 h.set_size(size);
                 field(&mut hash, &size.to_be_bytes());
-                if rel == dockerfile && size <= MAX_DOCKERFILE as u64 {
+                if generated.is_none() && rel == dockerfile && size <= MAX_DOCKERFILE as u64 {
                     let mut buf = Vec::new();
                     entry.read_to_end(&mut buf).map_err(|e| e.to_string())?;
                     hash.update(&buf);
@@ -382,6 +470,25 @@ fn reroot(
             // Devices, fifos and the like have no place in a context.
             _ => continue,
         }
+    }
+    if let Some(g) = generated {
+        for f in &g.files {
+            let (name, content) = (&f.name, &f.content);
+            let mode: u32 = if f.executable { 0o755 } else { 0o644 };
+            field(&mut hash, name.as_bytes());
+            field(&mut hash, content);
+            field(&mut hash, &mode.to_be_bytes());
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(mode);
+            h.set_mtime(0);
+            h.set_size(content.len() as u64);
+            builder
+                .append_data(&mut h, name, content.as_slice())
+                .map_err(|e| e.to_string())?;
+        }
+        field(&mut hash, &g.text);
+        found = Some(g.text.clone());
     }
     if let Some(text) = &found {
         let mut h = tar::Header::new_gnu();
@@ -484,7 +591,7 @@ mod tests {
             field(&mut h, s);
             h
         };
-        let (h1, found) = reroot(&raw, &out, &seed(b"seed"), df).expect("test value");
+        let (h1, found) = reroot(&raw, &out, &seed(b"seed"), df, None).expect("test value");
         assert_eq!(found.as_deref(), Some(&b"FROM x\n"[..]));
         assert_eq!(
             names(&std::fs::read(&out).expect("test value")),
@@ -492,18 +599,18 @@ mod tests {
         );
         assert_eq!(
             h1,
-            reroot(&raw, &out, &seed(b"seed"), df)
+            reroot(&raw, &out, &seed(b"seed"), df, None)
                 .expect("test value")
                 .0
         );
         assert_ne!(
             h1,
-            reroot(&raw, &out, &seed(b"other"), df)
+            reroot(&raw, &out, &seed(b"other"), df, None)
                 .expect("test value")
                 .0
         );
         assert_eq!(
-            reroot(&raw, &out, &seed(b"seed"), Path::new("sub"))
+            reroot(&raw, &out, &seed(b"seed"), Path::new("sub"), None)
                 .expect("test value")
                 .1,
             None
@@ -518,9 +625,57 @@ mod tests {
         .expect("test value");
         assert_ne!(
             h1,
-            reroot(&raw, &out, &seed(b"seed"), df)
+            reroot(&raw, &out, &seed(b"seed"), df, None)
                 .expect("test value")
                 .0
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The caller's files own their folder: the folder's entry of that
+    /// name (here a symlink to `/`, which would carry them out of the
+    /// context) and anything under it are dropped; the rest is kept.
+    #[test]
+    fn the_callers_folders_are_its_own() {
+        let dir = tempfile_dir();
+        let raw = dir.join("raw.tar");
+        let out = dir.join("out.tar");
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, content) in [
+            (".devcontainer/keep", &b"k"[..]),
+            (".devcontainer/.f0/planted", &b"p"[..]),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(content.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, content).expect("test value");
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, ".devcontainer/.f0", "/")
+            .expect("test value");
+        std::fs::write(&raw, b.into_inner().expect("test value")).expect("test value");
+        let generated = crate::GeneratedDockerfile {
+            text: b"FROM x\n".to_vec(),
+            files: vec![crate::ContextFile {
+                name: ".f0/root/.ssh/authorized_keys".into(),
+                content: b"key".to_vec(),
+                executable: false,
+            }],
+        };
+        reroot(
+            &raw,
+            &out,
+            &Sha256::new(),
+            Path::new("Dockerfile"),
+            Some(&generated),
+        )
+        .expect("test value");
+        assert_eq!(
+            names(&std::fs::read(&out).expect("test value")),
+            vec!["keep", ".f0/root/.ssh/authorized_keys", SENT_DOCKERFILE]
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

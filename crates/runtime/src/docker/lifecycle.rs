@@ -3,7 +3,7 @@
 //! itself when that fails), destroying removes them, listing finds them by
 //! label.
 
-use super::objects::{container_name, network_name, volume_name};
+use super::objects::{container_name, extra_volume_name, network_name, volume_name};
 use super::DockerRuntime;
 use crate::spec::{ExecRequest, Present, Provisioned, WorkspaceSpec};
 use crate::RuntimeError;
@@ -41,13 +41,27 @@ impl DockerRuntime {
                 return Err(e);
             }
         };
+        let mut new_volumes = Vec::new();
+        for v in &spec.volumes {
+            match self
+                .ensure_volume(&extra_volume_name(&spec.id, &v.name), &labels)
+                .await
+            {
+                Ok(true) => new_volumes.push(v.target.clone()),
+                Ok(false) => {}
+                Err(e) => {
+                    self.undo(&spec.id, data_created).await;
+                    return Err(e);
+                }
+            }
+        }
         if let (true, Some(seed)) = (data_created, &spec.seed) {
             if let Err(e) = self.seed_data(seed, spec).await {
                 self.undo(&spec.id, true).await;
                 return Err(e);
             }
         }
-        match self.make_and_start(spec, data_created).await {
+        match self.make_and_start(spec, data_created, &new_volumes).await {
             Ok(handle) => Ok(Provisioned {
                 handle,
                 data_created,
@@ -83,6 +97,7 @@ impl DockerRuntime {
         &self,
         spec: &WorkspaceSpec,
         data_created: bool,
+        new_volumes: &[String],
     ) -> Result<String, RuntimeError> {
         let handle = match self.create_container(spec).await {
             Ok(id) => id,
@@ -109,7 +124,11 @@ impl DockerRuntime {
             }
         }
         if spec.own_new_data && data_created {
-            self.own_data_dir(&handle, spec).await;
+            self.own_dir(&handle, spec, &spec.data_dir).await;
+        }
+        // A new volume's root is root's unless the image had the directory.
+        for target in new_volumes {
+            self.own_dir(&handle, spec, target).await;
         }
         Ok(handle)
     }
@@ -122,20 +141,26 @@ impl DockerRuntime {
     }
 
     /// A fresh volume for an arbitrary image (one without a data directory
-    /// of its own) has a root-owned root; make it the workspace user's. A
+    /// of its own), or a new named volume, has a root-owned root; make it
+    /// the workspace user's. A
     /// root exec in a container whose user is not root has no capabilities
     /// on Docker, so `chown` may be refused; the owner (uid 0) can still
-    /// open the directory up with `chmod`. Best effort: failure is logged.
-    async fn own_data_dir(&self, handle: &str, spec: &WorkspaceSpec) {
-        let dir = &spec.data_dir;
+    /// open the directory up with `chmod`. A volume the engine filled from
+    /// the image's own directory is already the user's: left as it is.
+    /// Best effort: failure is logged.
+    async fn own_dir(&self, handle: &str, spec: &WorkspaceSpec, dir: &str) {
         let req = ExecRequest {
             argv: vec![
                 "sh".into(),
                 "-c".into(),
-                "chown \"$1\" \"$2\" 2>/dev/null || chmod 0777 \"$2\"".into(),
+                concat!(
+                    "u=\"${1%%:*}\"; case \"$u\" in *[!0-9]*) u=\"$(id -u \"$u\")\" ;; esac; ",
+                    "[ \"$(stat -c %u \"$2\")\" = \"$u\" ] || chown \"$1\" \"$2\" 2>/dev/null || chmod 0777 \"$2\""
+                )
+                .into(),
                 "sh".into(),
                 spec.user.clone(),
-                dir.clone(),
+                dir.to_owned(),
             ],
             cwd: None,
             env: Vec::new(),

@@ -211,6 +211,14 @@ impl WorkspaceRuntime for DockerRuntime {
         self.provision_workspace(spec).await
     }
 
+    async fn prune_built_images(
+        &self,
+        in_use: &[String],
+        min_age: std::time::Duration,
+    ) -> Result<Vec<String>, RuntimeError> {
+        self.prune_built(in_use, min_age).await
+    }
+
     async fn build_image(
         &self,
         handle: &str,

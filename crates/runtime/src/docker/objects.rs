@@ -54,6 +54,12 @@ pub(super) fn volume_name(workspace: &str) -> String {
     format!("aicockpit-vol-{workspace}")
 }
 
+/// A named volume of the workspace besides its data (`--` cannot occur in
+/// an id, so it is never another workspace's data volume).
+pub(super) fn extra_volume_name(workspace: &str, name: &str) -> String {
+    format!("aicockpit-vol-{workspace}--{name}")
+}
+
 pub(super) fn network_name(workspace: &str) -> String {
     format!("aicockpit-net-{workspace}")
 }
@@ -317,18 +323,38 @@ impl DockerRuntime {
             pids_limit: Some(spec.limits.pids),
             security_opt: Some(vec!["no-new-privileges".into()]),
             cap_drop: Some(vec!["ALL".into()]),
-            cap_add: Some(CAPABILITIES.iter().map(|c| (*c).to_owned()).collect()),
+            cap_add: Some(
+                CAPABILITIES
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .chain(
+                        spec.extra_capabilities
+                            .iter()
+                            .filter(|c| !CAPABILITIES.contains(&c.as_str()))
+                            .cloned(),
+                    )
+                    .collect(),
+            ),
             // A real init as PID 1 reaps zombies and makes `stop` prompt:
             // `sleep` alone ignores SIGTERM and every stop would wait out
             // its full timeout.
             init: Some(true),
             network_mode: Some(network_name(&spec.id)),
-            mounts: Some(vec![Mount {
-                target: Some(spec.data_dir.clone()),
-                source: Some(volume_name(&spec.id)),
-                typ: Some(MountType::VOLUME),
-                ..Default::default()
-            }]),
+            mounts: Some(
+                std::iter::once(Mount {
+                    target: Some(spec.data_dir.clone()),
+                    source: Some(volume_name(&spec.id)),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                })
+                .chain(spec.volumes.iter().map(|v| Mount {
+                    target: Some(v.target.clone()),
+                    source: Some(extra_volume_name(&spec.id, &v.name)),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                }))
+                .collect(),
+            ),
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
             ..Default::default()
         };

@@ -1,0 +1,1 @@
+FROM localhost/aicockpit/base:latest
