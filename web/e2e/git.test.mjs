@@ -54,6 +54,9 @@ before(async () => {
   writeFileSync(join(work, 'hello.txt'), 'cloned in the browser\n');
   git(work, 'add', '.');
   git(work, 'commit', '-q', '-m', 'one');
+  writeFileSync(join(work, 'two.txt'), 'a second commit, left out of a shallow clone\n');
+  git(work, 'add', '.');
+  git(work, 'commit', '-q', '-m', 'two');
   mkdirSync(join(root, 'repos'));
   git(root, 'clone', '-q', '--bare', 'work', 'repos/project.git');
   // A project with a devcontainer.json built FROM the local base image; a
@@ -116,6 +119,8 @@ test('dashboard: a workspace from a git repository shows its clone live and open
   await page.locator('input[name=name]').fill('from-git');
   await page.locator('input[name=git-url]').fill(url);
   await page.locator('input[name=git-ref]').fill('main');
+  await page.locator('input[name=git-depth]').fill('1');
+  await page.locator('input[name=git-submodules]').check();
   await dialog.getByRole('button', { name: 'Create', exact: true }).click();
   // Live: git's first line is there while the server still holds the pack.
   const log = dialog.getByRole('log', { name: 'Setup progress' });
@@ -126,6 +131,9 @@ test('dashboard: a workspace from a git repository shows its clone live and open
   assert.doesNotMatch(await log.innerText(), /aicockpit: cloned/, 'seen before the clone ended');
   await page.waitForURL(/\/w\/[0-9a-f]+/, { timeout: 60_000 });
   await page.locator('.tree-row[data-path="hello.txt"]').waitFor({ timeout: 30_000 });
+  // Shallow, as asked: one commit of two.
+  const count = await h.api('POST', '/api/v1/workspaces/from-git/exec', { argv: ['git', '-C', '/workspace', 'rev-list', '--count', 'HEAD'] });
+  assert.equal(count.stdout, '1\n', JSON.stringify(count));
 
   // A ref the repository does not have: the dialog says so; the workspace
   // is there, and can be opened.

@@ -253,9 +253,9 @@ async fn openssh_runs_commands_copies_files_and_forwards_ports() {
     // Refusals, each with OpenSSH's own failure (255) and no session.
     let member = ts.user("ssh-member", Role::Member).await;
     let cases: [(&str, &str); 3] = [
-        ("not-a-token", "401"),
-        (member.as_str(), "404"),
-        ("", "401"),
+        ("not-a-token", "(unauthenticated)"),
+        (member.as_str(), "(not_found)"),
+        ("", "(unauthenticated)"),
     ];
     for (token, want) in cases {
         let mut c = cl.cmd("ssh", token);
@@ -293,6 +293,34 @@ async fn openssh_runs_commands_copies_files_and_forwards_ports() {
     assert!(!text(&o.stdout).contains("should-not-run"));
     assert!(
         text(&o.stderr).contains("Host key verification failed"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // A stopped workspace is started by connecting to it, and says so.
+    let (s, v) = api
+        .post_empty(&format!("/api/v1/workspaces/{id}/stop"))
+        .await;
+    assert_eq!(
+        (s.as_u16(), v["state"].as_str()),
+        (200, Some("stopped")),
+        "{v}"
+    );
+    let o = run({
+        let mut c = Command::new(env!("CARGO_BIN_EXE_aicockpit"));
+        c.args(["--server", &ts.url, "ssh", "sshws", "--", "echo", "woken"])
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("AICOCKPIT_CLI_CONFIG")
+            .env("AICOCKPIT_TOKEN", admin)
+            .stdin(Stdio::null());
+        c
+    })
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "woken\n");
+    assert!(
+        text(&o.stderr).contains("starting sshws"),
         "{}",
         text(&o.stderr)
     );

@@ -22,6 +22,9 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
   const [archive, setArchive] = useState<File | null>(null);
   const [gitUrl, setGitUrl] = useState('');
   const [gitRef, setGitRef] = useState('');
+  // A shallow clone's number of commits ('' = the whole history).
+  const [gitDepth, setGitDepth] = useState('');
+  const [gitSubmodules, setGitSubmodules] = useState(false);
   const [log, setLog] = useState<string[]>([]);
   const [failed, setFailed] = useState<Workspace | null>(null);
   // The clone failed for want of an accepted credential: say where to add one.
@@ -61,7 +64,9 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
     if (portList.length) body.ports = portList;
     if (gitUrl.trim()) {
       if (archive) return setError('Start from an archive or from a git repository, not both.');
-      body.git = { url: gitUrl.trim(), ref: gitRef.trim() || undefined };
+      const depth = gitDepth.trim() ? Number(gitDepth) : undefined;
+      if (depth !== undefined && (!Number.isInteger(depth) || depth < 1)) return setError('A shallow clone keeps a whole number of commits, 1 or more.');
+      body.git = { url: gitUrl.trim(), ref: gitRef.trim() || undefined, depth, submodules: gitSubmodules || undefined };
     }
     setBusy(true);
     setLog([]);
@@ -167,6 +172,17 @@ export function CreateDialog({ onClose, onCreated }: { onClose: () => void; onCr
             Branch, tag or commit
             <input name="git-ref" placeholder="the default branch" value={gitRef} onInput={(e) => setGitRef(e.currentTarget.value)} />
           </label>
+        )}
+        {gitUrl.trim() && (
+          <div class="row">
+            <label>
+              Shallow: the last <span class="muted small">(commits; empty for the whole history)</span>
+              <input name="git-depth" type="number" min="1" step="1" placeholder="all" value={gitDepth} onInput={(e) => setGitDepth(e.currentTarget.value)} />
+            </label>
+            <label class="check">
+              <input name="git-submodules" type="checkbox" checked={gitSubmodules} onChange={(e) => setGitSubmodules(e.currentTarget.checked)} /> With its submodules
+            </label>
+          </div>
         )}
         <label>
           Ports

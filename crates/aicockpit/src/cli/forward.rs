@@ -4,7 +4,6 @@
 
 use super::{exit, Client, Connection, Failure, Output};
 use futures_util::{SinkExt, StreamExt};
-use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -53,14 +52,9 @@ async fn forward(
     out: Output,
 ) -> Result<u8, Failure> {
     let c = Client::from_connection(&conn)?;
-    // Fails early, with the usual exit codes, on a bad token or workspace.
-    let w: Value = c
-        .call(
-            Method::GET,
-            &format!("/api/v1/workspaces/{}", super::ws::seg(workspace)),
-            None,
-        )
-        .await?;
+    // Fails early, with the usual exit codes, on a bad token or workspace;
+    // a stopped workspace is started.
+    let w = super::ws::running(&c, workspace).await?;
     let id = w["id"].as_str().unwrap_or(workspace).to_owned();
     let url = ws_url(&c, &format!("/api/v1/workspaces/{id}/ports/{remote}/tcp"))?;
     let token = c.token().map(str::to_owned);

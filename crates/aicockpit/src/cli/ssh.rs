@@ -77,9 +77,11 @@ pub(crate) async fn ssh(conn: Connection, args: SshArgs) -> u8 {
 /// The ProxyCommand: standard input and output are the SSH stream.
 async fn stdio(conn: &Connection, workspace: &str) -> Result<u8, Failure> {
     let c = Client::from_connection(conn)?;
+    let w = super::ws::running(&c, workspace).await?;
+    let id = w["id"].as_str().unwrap_or(workspace);
     let url = super::forward::ws_url(
         &c,
-        &format!("/api/v1/workspaces/{}/ssh", super::ws::seg(workspace)),
+        &format!("/api/v1/workspaces/{}/ssh", super::ws::seg(id)),
     )?;
     super::forward::carry(tokio::io::stdin(), tokio::io::stdout(), &url, c.token())
         .await
@@ -89,10 +91,7 @@ async fn stdio(conn: &Connection, workspace: &str) -> Result<u8, Failure> {
 
 /// Workspace id, the workspace user, and its host key line.
 async fn describe(c: &Client, workspace: &str) -> Result<(String, String, String), Failure> {
-    let seg = super::ws::seg(workspace);
-    let w: Value = c
-        .call(Method::GET, &format!("/api/v1/workspaces/{seg}"), None)
-        .await?;
+    let w = super::ws::running(c, workspace).await?;
     let id = w["id"].as_str().unwrap_or(workspace).to_owned();
     let k: Value = c
         .call(

@@ -232,6 +232,31 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
+/// The workspace, started first if it is stopped: SSH and port forwarding
+/// reach into it, and a user who connects means to use it (as opening it in
+/// the IDE starts it). Said on standard error, which OpenSSH shows for a
+/// ProxyCommand. One that is starting already is waited for.
+pub(crate) async fn running(c: &Client, workspace: &str) -> Result<Value, Failure> {
+    let path = format!("/api/v1/workspaces/{}", seg(workspace));
+    let mut w: Value = c.call(Method::GET, &path, None).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        match w["state"].as_str() {
+            Some("stopped") => {
+                eprintln!("aicockpit: starting {workspace}…");
+                w = c.call(Method::POST, &format!("{path}/start"), None).await?;
+            }
+            Some("starting") if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                w = c.call(Method::GET, &path, None).await?;
+            }
+            // Running, or a state the server's own answer explains (an
+            // error, deleting, or still starting after minutes).
+            _ => return Ok(w),
+        }
+    }
+}
+
 /// Path-segment encoding for ids and names (they are validated server-side,
 /// but a user may type anything here).
 pub(crate) fn seg(s: &str) -> String {
