@@ -1007,7 +1007,8 @@ async fn terminals_open_in_the_workspace_folder_with_remote_env() {
             (
                 ".devcontainer.json",
                 r#"{"image": "localhost/aicockpit/base:latest", "workspaceFolder": "/workspace/app",
-                    "remoteEnv": {"GREETING": "hi-${containerEnv:HOME}"}}"#,
+                    "containerEnv": {"DROPPED": "still-here"},
+                    "remoteEnv": {"GREETING": "hi-${containerEnv:HOME}", "DROPPED": null}}"#,
             ),
             ("app/readme", "x"),
         ],
@@ -1019,11 +1020,13 @@ async fn terminals_open_in_the_workspace_folder_with_remote_env() {
         let mut t = connect_ws(&ts, &ts.admin, "tools", &tid).await;
         read_until(&mut t, "\"type\":\"attached\"}").await;
         t.send(Message::Binary(
-            b"echo \"[$GREETING|$PWD]\"\r".to_vec().into(),
+            b"echo \"[$GREETING|$PWD|${DROPPED-unset}]\"\r"
+                .to_vec()
+                .into(),
         ))
         .await
         .expect("send");
-        read_until(&mut t, "[hi-/home/dev|/workspace/app]").await;
+        read_until(&mut t, "[hi-/home/dev|/workspace/app|unset]").await;
         // An SSH session too (a desktop IDE's remote mode).
         let home = tempfile::tempdir().expect("tempdir");
         let ssh = ts.url.clone();
@@ -1036,7 +1039,7 @@ async fn terminals_open_in_the_workspace_folder_with_remote_env() {
                     "ssh",
                     "tools",
                     "--",
-                    "echo \"[$GREETING|$PWD]\"",
+                    "echo \"[$GREETING|$PWD|${DROPPED-unset}]\"",
                 ])
                 .env("HOME", home.path())
                 .env_remove("XDG_CONFIG_HOME")
@@ -1050,7 +1053,7 @@ async fn terminals_open_in_the_workspace_folder_with_remote_env() {
         .expect("join");
         assert_eq!(
             String::from_utf8_lossy(&o.stdout),
-            "[hi-/home/dev|/workspace/app]\n",
+            "[hi-/home/dev|/workspace/app|unset]\n",
             "{round}: {}",
             String::from_utf8_lossy(&o.stderr)
         );

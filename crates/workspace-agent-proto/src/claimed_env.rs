@@ -14,6 +14,11 @@ pub const CLAIMED_ENV_FILE: &str = "/etc/aicockpit/env";
 pub const REMOTE_ENV_FILE: &str = "/etc/aicockpit/remote-env";
 /// The configuration's `workspaceFolder`, where terminals open.
 pub const WORKSPACE_FOLDER_VAR: &str = "AICOCKPIT_WORKSPACE_FOLDER";
+/// In [`REMOTE_ENV_FILE`]: the names `remoteEnv` unsets (a `null` value),
+/// separated by spaces; they are removed from what terminals and SSH
+/// sessions inherit (the image's `ENV`, `containerEnv`, the claimed
+/// environment). A name with whitespace in it cannot be listed.
+pub const UNSET_VARS_VAR: &str = "AICOCKPIT_REMOTE_ENV_UNSET";
 /// The most of the file that is read (the server's own limit on a
 /// workspace's environment is below it).
 pub const MAX_CLAIMED_ENV: usize = 256 * 1024;

@@ -23,7 +23,7 @@ pub mod sandbox;
 
 pub use claimed_env::{
     decode_claimed_env, encode_claimed_env, CLAIMED_ENV_FILE, MAX_CLAIMED_ENV, REMOTE_ENV_FILE,
-    WORKSPACE_FOLDER_VAR,
+    UNSET_VARS_VAR, WORKSPACE_FOLDER_VAR,
 };
 pub use frame::{write_frames, Frame, FrameDecoder, FrameError, FrameKind, MAX_FRAME};
 pub use messages::*;

@@ -60,6 +60,16 @@ pub(crate) fn claimed_env() -> Vec<(String, String)> {
     v
 }
 
+/// The variables the applied devcontainer.json's `remoteEnv` unsets (see
+/// [`aicockpit_workspace_agent_proto::UNSET_VARS_VAR`]).
+pub(crate) fn unset_vars() -> Vec<String> {
+    read_env_file(aicockpit_workspace_agent_proto::REMOTE_ENV_FILE)
+        .into_iter()
+        .filter(|(k, _)| k == aicockpit_workspace_agent_proto::UNSET_VARS_VAR)
+        .flat_map(|(_, v)| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
 fn read_env_file(path: &str) -> Vec<(String, String)> {
     use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -147,6 +157,9 @@ pub(crate) fn open(
         .env("COLORTERM", "truecolor");
     for (k, v) in claimed_env() {
         cmd = cmd.env(k, v);
+    }
+    for k in unset_vars() {
+        cmd = cmd.env_remove(k);
     }
     for (k, v) in &env {
         cmd = cmd.env(k, v);

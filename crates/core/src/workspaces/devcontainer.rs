@@ -749,8 +749,8 @@ impl WorkspaceManager {
     }
 
     /// Gives terminals and SSH sessions what the spec gives tools: the
-    /// configuration's `remoteEnv` (substituted; a variable it unsets is
-    /// not unset there) and its `workspaceFolder` as where terminals open,
+    /// configuration's `remoteEnv` (substituted; the names it unsets are
+    /// listed for the agent to remove) and its `workspaceFolder` as where terminals open,
     /// in a file the agent reads for every program it starts. Best effort:
     /// commands run without it, logged.
     pub(super) async fn write_session_env(
@@ -774,6 +774,18 @@ impl WorkspaceManager {
             aicockpit_workspace_agent_proto::WORKSPACE_FOLDER_VAR.into(),
             config.workspace_folder.clone(),
         );
+        let unset: Vec<&str> = config
+            .remote_env
+            .iter()
+            .filter(|(k, v)| v.is_none() && !k.contains(char::is_whitespace))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !unset.is_empty() {
+            env.insert(
+                aicockpit_workspace_agent_proto::UNSET_VARS_VAR.into(),
+                unset.join(" "),
+            );
+        }
         let file = aicockpit_workspace_agent_proto::encode_claimed_env(&env);
         if let Err(e) = self
             .runtime

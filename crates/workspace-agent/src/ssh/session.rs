@@ -157,9 +157,13 @@ fn home_dir(base: &Base) -> std::path::PathBuf {
         .unwrap_or_else(|| base.cwd.clone())
 }
 
-/// The environment every session's program gets on top of the agent's.
+/// The environment every session's program gets on top of the agent's
+/// (less the variables `remoteEnv` unsets, which the caller removes first:
+/// the client's own `env` requests may set them again).
 fn session_env(env: &BTreeMap<String, String>, term: Option<&str>) -> Vec<(String, String)> {
+    let unset = crate::term::unset_vars();
     let mut v = crate::term::claimed_env();
+    v.retain(|(k, _)| !unset.contains(k));
     v.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
     // Programs that adapt to SSH (git's pager, shells' prompts, VS Code's
     // server) look for these; the addresses are the tunnel's, not real.
@@ -202,6 +206,9 @@ async fn run_on_pty(
     let mut cmd = pty_process::Command::new(&shell)
         .args(&args)
         .current_dir(&base.cwd);
+    for k in crate::term::unset_vars() {
+        cmd = cmd.env_remove(k);
+    }
     for (k, v) in session_env(&env, Some(&p.term)) {
         cmd = cmd.env(k, v);
     }
@@ -274,6 +281,9 @@ async fn run_on_pipes(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(false);
+    for k in crate::term::unset_vars() {
+        cmd.env_remove(k);
+    }
     for (k, v) in session_env(&env, None) {
         cmd.env(k, v);
     }
