@@ -149,6 +149,15 @@ test('dashboard: a workspace from a git repository shows its clone live and open
   await page.waitForURL(/\/w\/[0-9a-f]+/, { timeout: 60_000 });
   const list = await h.api('GET', '/api/v1/workspaces');
   assert.equal(list.find((w) => w.name === 'bad-ref')?.state, 'running');
+  // The IDE flags the failed clone, and its log is there to read.
+  const flag = page.getByTestId('setup-history');
+  await flag.filter({ hasText: 'Clone failed' }).waitFor({ timeout: 10_000 });
+  await flag.click();
+  const kept = page.getByRole('dialog', { name: 'Setups' });
+  await kept.getByRole('log', { name: 'Setup log' }).filter({ hasText: 'no-such-branch' }).waitFor({ timeout: 10_000 });
+  assert.match(await kept.getByRole('alert').innerText(), /no such branch, tag or commit/);
+  assert.match(await kept.getByTestId('setup-entry').first().innerText(), /Clone .* failed \(unknown_ref\)/);
+  await kept.getByRole('button', { name: 'Close' }).click();
   assert.deepEqual(problems, []);
 });
 

@@ -31,6 +31,7 @@ export type Workspace = Schemas['WorkspaceDto'];
 export type CreateWorkspaceRequest = Schemas['CreateWorkspaceRequest'];
 /// A new workspace's setup (a git clone): its output and outcome.
 export type Setup = Schemas['SetupDto'];
+export type SetupSummary = Schemas['SetupSummaryDto'];
 export type Devcontainer = Schemas['DevcontainerDto'];
 export type DeletedWorkspace = Schemas['DeletedDto'];
 export type KeepAliveRequest = Schemas['KeepAliveRequest'];

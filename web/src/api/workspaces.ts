@@ -1,7 +1,7 @@
 // Workspaces and templates: `/api/v1/workspaces…`, `/api/v1/templates`.
 import { del, get, patch, post, q, seg } from './http';
 import { subscribe } from './sse';
-import type { CreateWorkspaceRequest, DeletedWorkspace, Devcontainer, ExecRequest, ExecResponse, KeepAliveRequest, ListeningPort, Setup, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
+import type { CreateWorkspaceRequest, DeletedWorkspace, Devcontainer, ExecRequest, ExecResponse, KeepAliveRequest, ListeningPort, Setup, SetupSummary, Template, UpdateWorkspaceRequest, Usage, Workspace } from './types';
 
 /// The URL of one workspace; the files, terminals, runs, policy and
 /// conversations modules build theirs on it.
@@ -12,7 +12,9 @@ export const getWorkspace = (id: string) => get<Workspace>(workspacePath(id));
 export const createWorkspace = (body: CreateWorkspaceRequest) => post<Workspace>('/api/v1/workspaces', body);
 /// The workspace's setup (a clone and its devcontainer, a rebuild, a
 /// postStartCommand) from line `from` on.
-export const getSetup = (id: string, from: number) => get<Setup>(`${workspacePath(id)}/setup${q({ from })}`);
+export const getSetup = (id: string, from: number, at?: number) => get<Setup>(`${workspacePath(id)}/setup${q({ from, at })}`);
+/// The setups kept (the last few, oldest first, without their output).
+export const listSetups = (id: string) => get<SetupSummary[]>(`${workspacePath(id)}/setups`);
 /// The devcontainer.json applied to the workspace (null when none was).
 export const getDevcontainer = (id: string) => get<Devcontainer | null>(`${workspacePath(id)}/devcontainer`);
 /// Re-reads its devcontainer.json and makes its container again (follow

@@ -6,6 +6,7 @@ import { getDevcontainer, getWorkspace, keepAlive, noteActivity, startWorkspace,
 import { readText, writeText } from '../api/files';
 import type { Devcontainer, ListeningPort, ShareLevel, User, Workspace } from '../api/types';
 import { DevcontainerStatus } from '../components/devcontainer';
+import { SetupHistory } from '../components/setups';
 import { idePath, navigate, rememberWorkspace } from '../router';
 import { FileTree } from '../components/file-tree';
 import { EditorArea, OpenFile } from '../components/editor';
@@ -289,6 +290,7 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
         {w && (ports.length > 0 || (dc?.forward_ports.length ?? 0) > 0) && (
           <Ports id={w.id} name={w.name} ports={ports} forwarded={dc?.forward_ports ?? []} attributes={dc?.ports_attributes ?? []} onPanel={setPreviewPort} />
         )}
+        {w && <SetupHistory id={w.id} version={`${w.state}:${w.image}:${rebuilding}`} />}
         {w && running && <DevcontainerStatus id={w.id} dc={dc} onRebuilt={setW} onBusy={setRebuilding} />}
         {w?.idle && <IdleStatus w={w} onKeep={(x) => setW(x)} onError={setError} />}
         {active && <span>{active}</span>}
