@@ -109,18 +109,12 @@ async fn openssh_runs_commands_copies_files_and_forwards_ports() {
 
     // `aicockpit ssh WS -- command` does the same without any config.
     let home = tempfile::tempdir().expect("tempdir");
-    let o = run({
-        let mut c = Command::new(env!("CARGO_BIN_EXE_aicockpit"));
-        c.args([
-            "--server", &ts.url, "ssh", "sshws", "--", "echo", "via-cli;", "exit", "3",
-        ])
-        .env("HOME", home.path())
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("AICOCKPIT_CLI_CONFIG")
-        .env("AICOCKPIT_TOKEN", admin)
-        .stdin(Stdio::null());
-        c
-    })
+    let o = run(cli_ssh(
+        &ts,
+        home.path(),
+        admin,
+        &["echo", "via-cli;", "exit", "3"],
+    ))
     .await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "via-cli\n");
@@ -306,17 +300,7 @@ async fn openssh_runs_commands_copies_files_and_forwards_ports() {
         (200, Some("stopped")),
         "{v}"
     );
-    let o = run({
-        let mut c = Command::new(env!("CARGO_BIN_EXE_aicockpit"));
-        c.args(["--server", &ts.url, "ssh", "sshws", "--", "echo", "woken"])
-            .env("HOME", home.path())
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("AICOCKPIT_CLI_CONFIG")
-            .env("AICOCKPIT_TOKEN", admin)
-            .stdin(Stdio::null());
-        c
-    })
-    .await;
+    let o = run(cli_ssh(&ts, home.path(), admin, &["echo", "woken"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "woken\n");
     assert!(
@@ -324,6 +308,19 @@ async fn openssh_runs_commands_copies_files_and_forwards_ports() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// `aicockpit ssh sshws -- COMMAND…` with no saved session or config.
+fn cli_ssh(ts: &TestServer, home: &Path, token: &str, command: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_aicockpit"));
+    c.args(["--server", &ts.url, "ssh", "sshws", "--"])
+        .args(command)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("AICOCKPIT_CLI_CONFIG")
+        .env("AICOCKPIT_TOKEN", token)
+        .stdin(Stdio::null());
+    c
 }
 
 fn free_port() -> u16 {
