@@ -308,6 +308,19 @@ async fn openssh_runs_commands_copies_files_and_forwards_ports() {
         "{}",
         text(&o.stderr)
     );
+    // So by OpenSSH's ProxyCommand (`aicockpit ssh --stdio`), whose
+    // standard output stays the SSH stream (the pinned key back first).
+    std::fs::write(&kh, &pinned).expect("write");
+    let (s, _) = api
+        .post_empty(&format!("/api/v1/workspaces/{id}/stop"))
+        .await;
+    assert_eq!(s.as_u16(), 200);
+    let mut c = cl.cmd("ssh", admin);
+    c.args([HOST, "echo proxied"]);
+    let o = run(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "proxied\n");
+    assert!(text(&o.stderr).contains("starting"), "{}", text(&o.stderr));
 }
 
 /// `aicockpit ssh sshws -- COMMAND…` with no saved session or config.

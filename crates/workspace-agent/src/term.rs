@@ -60,6 +60,8 @@ pub(crate) fn claimed_env() -> Vec<(String, String)> {
     v
 }
 
+const MAX_UNSET: usize = 256;
+
 /// The variables the applied devcontainer.json's `remoteEnv` unsets (see
 /// [`aicockpit_workspace_agent_proto::UNSET_VARS_VAR`]).
 pub(crate) fn unset_vars() -> Vec<String> {
@@ -67,7 +69,22 @@ pub(crate) fn unset_vars() -> Vec<String> {
         .into_iter()
         .filter(|(k, _)| k == aicockpit_workspace_agent_proto::UNSET_VARS_VAR)
         .flat_map(|(_, v)| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        // The server writes no more than a workspace's environment holds;
+        // anything inside may write more.
+        .take(MAX_UNSET)
         .collect()
+}
+
+/// What a terminal or SSH session inherits of [`claimed_env`]: all but our
+/// own notes to the agent (the folder to open in, the names to unset).
+pub(crate) fn session_env() -> Vec<(String, String)> {
+    let ours = [
+        aicockpit_workspace_agent_proto::WORKSPACE_FOLDER_VAR,
+        aicockpit_workspace_agent_proto::UNSET_VARS_VAR,
+    ];
+    let mut v = claimed_env();
+    v.retain(|(k, _)| !ours.contains(&k.as_str()));
+    v
 }
 
 fn read_env_file(path: &str) -> Vec<(String, String)> {
@@ -155,7 +172,7 @@ pub(crate) fn open(
         .current_dir(&cwd)
         .env("TERM", "xterm-256color")
         .env("COLORTERM", "truecolor");
-    for (k, v) in claimed_env() {
+    for (k, v) in session_env() {
         cmd = cmd.env(k, v);
     }
     for k in unset_vars() {

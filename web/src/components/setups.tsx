@@ -2,7 +2,7 @@
 // start's commands, dotfiles), in the status bar: the newest one flagged
 // when it failed, and every log readable after the fact — a workspace whose
 // clone failed is opened anyway, and its log must still be there to read.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage } from '../api/http';
 import { getSetup, listSetups } from '../api/workspaces';
 import type { Setup, SetupSummary } from '../api/types';
@@ -23,18 +23,33 @@ export function SetupHistory({ id, version }: { id: string; version: string }) {
   const [open, setOpen] = useState(false);
   const [shown, setShown] = useState<Setup | null>(null);
   const [problem, setProblem] = useState('');
-  useEffect(() => {
-    listSetups(id)
-      .then(setList)
-      .catch(() => setList([]));
-  }, [id, version]);
-  if (list.length === 0) return null;
+  // The last one asked for is the one shown (answers may cross).
+  const asked = useRef(0);
   const latest = list[list.length - 1];
+  const underWay = latest?.state === 'running';
+  // Read again when told, and every few seconds while the newest setup is
+  // under way (start commands fail after the IDE has opened).
+  useEffect(() => {
+    let stop = false;
+    const read = () =>
+      listSetups(id)
+        .then((l) => !stop && setList(l))
+        .catch(() => !stop && setList([]));
+    read();
+    const t = underWay ? setInterval(read, 3000) : undefined;
+    return () => {
+      stop = true;
+      clearInterval(t);
+    };
+  }, [id, version, underWay]);
+  if (!latest) return null;
   const failed = latest.state === 'failed';
-  const show = (s: SetupSummary) =>
+  const show = (s: SetupSummary) => {
+    asked.current = s.started_ms;
     getSetup(id, 0, s.started_ms)
-      .then((x) => (setShown(x), setProblem('')))
+      .then((x) => asked.current === s.started_ms && (setShown(x), setProblem('')))
       .catch((e) => setProblem(errorMessage(e)));
+  };
   const openList = () => {
     setOpen(true);
     setShown(null);

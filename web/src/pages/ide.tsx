@@ -288,10 +288,10 @@ export function Ide({ id, file, user, onSwitch }: { id: string; file: string | n
         <span class="spacer" />
         {w && <PortNotices id={w.id} ports={ports} attributes={dc?.ports_attributes ?? []} onPanel={setPreviewPort} />}
         {w && (ports.length > 0 || (dc?.forward_ports.length ?? 0) > 0) && (
-          <Ports id={w.id} name={w.name} ports={ports} forwarded={dc?.forward_ports ?? []} attributes={dc?.ports_attributes ?? []} onPanel={setPreviewPort} />
+          <Ports id={w.id} name={w.owner_id === user.id ? w.name : w.id} ports={ports} forwarded={dc?.forward_ports ?? []} attributes={dc?.ports_attributes ?? []} onPanel={setPreviewPort} />
         )}
         {w && <SetupHistory id={w.id} version={`${w.state}:${w.image}:${rebuilding}`} />}
-        {w && running && <DevcontainerStatus id={w.id} dc={dc} onRebuilt={setW} onBusy={setRebuilding} />}
+        {w && (running || w.state === 'error') && <DevcontainerStatus id={w.id} dc={dc} onRebuilt={setW} onBusy={setRebuilding} />}
         {w?.idle && <IdleStatus w={w} onKeep={(x) => setW(x)} onError={setError} />}
         {active && <span>{active}</span>}
       </footer>
@@ -452,7 +452,9 @@ function PortNotices({
 
 /// Ports something in the workspace listens on: each opens its preview
 /// (a tab of its own origin, logged in), says who may open it, and copies
-/// the command that forwards it to the user's machine.
+/// the command that forwards it to the user's machine (`name` is what
+/// that command calls the workspace: its id when it is someone else's, as
+/// a name is looked up among the caller's own).
 function Ports({
   id,
   name,

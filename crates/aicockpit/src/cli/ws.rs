@@ -235,25 +235,42 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 /// The workspace, started first if it is stopped: SSH and port forwarding
 /// reach into it, and a user who connects means to use it (as opening it in
 /// the IDE starts it). Said on standard error, which OpenSSH shows for a
-/// ProxyCommand. One that is starting already is waited for.
+/// ProxyCommand (standard output is the SSH stream there). A workspace on
+/// its way (creating, starting, stopping) is waited for; one in error or
+/// being deleted is refused with its reason.
 pub(crate) async fn running(c: &Client, workspace: &str) -> Result<Value, Failure> {
+    use std::time::{Duration, Instant};
     let path = format!("/api/v1/workspaces/{}", seg(workspace));
     let mut w: Value = c.call(Method::GET, &path, None).await?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut started = false;
     loop {
-        match w["state"].as_str() {
-            Some("stopped") => {
+        let state = w["state"].as_str().unwrap_or("unknown").to_owned();
+        match state.as_str() {
+            "running" => return Ok(w),
+            "stopped" if !started => {
                 eprintln!("aicockpit: starting {workspace}…");
+                started = true;
                 w = c.call(Method::POST, &format!("{path}/start"), None).await?;
+                continue;
             }
-            Some("starting") if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            "creating" | "starting" | "stopping" if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
                 w = c.call(Method::GET, &path, None).await?;
+                continue;
             }
-            // Running, or a state the server's own answer explains (an
-            // error, deleting, or still starting after minutes).
-            _ => return Ok(w),
+            _ => {}
         }
+        let reason = w["state_reason"]
+            .as_str()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        return Err(Failure {
+            message: format!(
+                "workspace {workspace} is {state}{reason}; see `aicockpit ws show {workspace}`"
+            ),
+            code: exit::CONFLICT,
+        });
     }
 }
 

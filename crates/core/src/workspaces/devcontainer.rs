@@ -246,6 +246,15 @@ impl WorkspaceManager {
             if let Err(e) = self.store.delete_setting(&settings_key(id)).await {
                 warn!(workspace = %id, error = %e, "could not forget the devcontainer setting");
             }
+            // Nor do its remoteEnv and workspaceFolder in terminals, if
+            // they were given (an empty file gives none; this container
+            // is kept).
+            let file = aicockpit_workspace_agent_proto::REMOTE_ENV_FILE;
+            if !matches!(self.runtime.read_file(&handle, file, 1).await, Ok(None)) {
+                if let Err(e) = self.runtime.put_file(&handle, file, b"", 0o644).await {
+                    warn!(workspace = %id, error = %e, "could not clear the remoteEnv of terminals");
+                }
+            }
             return Ok(());
         };
         lock(log).phase = "devcontainer";

@@ -161,8 +161,8 @@ fn home_dir(base: &Base) -> std::path::PathBuf {
 /// (less the variables `remoteEnv` unsets, which the caller removes first:
 /// the client's own `env` requests may set them again).
 fn session_env(env: &BTreeMap<String, String>, term: Option<&str>) -> Vec<(String, String)> {
-    let unset = crate::term::unset_vars();
-    let mut v = crate::term::claimed_env();
+    let unset: std::collections::HashSet<String> = crate::term::unset_vars().into_iter().collect();
+    let mut v = crate::term::session_env();
     v.retain(|(k, _)| !unset.contains(k));
     v.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
     // Programs that adapt to SSH (git's pager, shells' prompts, VS Code's
