@@ -48,6 +48,26 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// Runs the CLI against this server as `token`, with a config file of
+    /// its own in `dir` (blocking in place: tests run on a multi-thread
+    /// runtime).
+    pub fn cli_as(
+        &self,
+        token: &str,
+        dir: &std::path::Path,
+        args: &[&str],
+    ) -> std::process::Output {
+        tokio::task::block_in_place(|| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_aicockpit"))
+                .args(["--server", self.url.as_str()])
+                .args(args)
+                .env("AICOCKPIT_TOKEN", token)
+                .env("AICOCKPIT_CLI_CONFIG", dir.join("cli.json"))
+                .output()
+                .expect("cli")
+        })
+    }
+
     pub async fn start() -> TestServer {
         TestServer::start_with(|_| {}).await
     }

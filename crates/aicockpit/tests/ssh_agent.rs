@@ -197,16 +197,7 @@ async fn the_cli_makes_shows_and_deletes_the_ssh_key() {
         .user("cli-keys", aicockpit_core::auth::Role::Member)
         .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cli = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_aicockpit"))
-            .args(["--server", ts.url.as_str()])
-            .args(args)
-            .env("AICOCKPIT_TOKEN", &member)
-            .env("AICOCKPIT_CLI_CONFIG", dir.path().join("cli.json"))
-            .output()
-            .expect("cli")
-    };
-    let run = |args: &[&str]| tokio::task::block_in_place(|| cli(args));
+    let run = |args: &[&str]| ts.cli_as(&member, dir.path(), args);
     let out = run(&["ssh-key", "show"]);
     assert_eq!(out.status.code(), Some(4), "{:?}", out);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ssh-key generate"));

@@ -65,7 +65,14 @@ const MAX_UNSET: usize = 256;
 /// The variables the applied devcontainer.json's `remoteEnv` unsets (see
 /// [`aicockpit_workspace_agent_proto::UNSET_VARS_VAR`]).
 pub(crate) fn unset_vars() -> Vec<String> {
-    read_env_file(aicockpit_workspace_agent_proto::REMOTE_ENV_FILE)
+    unset_names(read_env_file(
+        aicockpit_workspace_agent_proto::REMOTE_ENV_FILE,
+    ))
+}
+
+/// The names listed in the file's pairs.
+fn unset_names(pairs: Vec<(String, String)>) -> Vec<String> {
+    pairs
         .into_iter()
         .filter(|(k, _)| k == aicockpit_workspace_agent_proto::UNSET_VARS_VAR)
         .flat_map(|(_, v)| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
@@ -337,6 +344,39 @@ impl Terminal {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unset_names_are_bounded_whatever_the_file_says() {
+        let var = aicockpit_workspace_agent_proto::UNSET_VARS_VAR.to_owned();
+        let pair = |v: &str| vec![(var.clone(), v.to_owned())];
+        let huge = vec!["X"; 100_000].join(" ");
+        // (the file's pairs, how many names are taken, the first)
+        type Pairs = Vec<(String, String)>;
+        let table: Vec<(Pairs, usize, Option<&str>)> = vec![
+            (Vec::new(), 0, None),
+            (pair(""), 0, None),
+            (pair("  \t\n "), 0, None),
+            (pair("A B\tC\nD"), 4, Some("A")),
+            (vec![("OTHER".into(), "A B".into())], 0, None),
+            (pair(&huge), super::MAX_UNSET, Some("X")),
+            (
+                [pair(&huge), pair("LATE")].concat(),
+                super::MAX_UNSET,
+                Some("X"),
+            ),
+            (pair("A=B PATH"), 2, Some("A=B")),
+        ];
+        for (pairs, n, first) in table {
+            let got = super::unset_names(pairs.clone());
+            assert_eq!(
+                got.len(),
+                n,
+                "{:?}",
+                pairs.first().map(|p| &p.1[..p.1.len().min(20)])
+            );
+            assert_eq!(got.first().map(String::as_str), first);
+        }
+    }
+
     use super::*;
 
     /// (what is at the path, the pairs read): only a regular file counts,

@@ -23,13 +23,7 @@ pub(crate) enum DotfilesCmd {
 }
 
 pub(crate) async fn run(conn: Connection, cmd: DotfilesCmd, out: Output) -> u8 {
-    let client = match Client::from_connection(&conn) {
-        Ok(c) => c,
-        Err(f) => return f.report(),
-    };
-    run_with(&client, cmd, out)
-        .await
-        .unwrap_or_else(Failure::report)
+    super::with_client(&conn, |c| async move { run_with(&c, cmd, out).await }).await
 }
 
 fn describe(v: &Value) -> String {

@@ -50,6 +50,18 @@ impl Output {
     }
 }
 
+/// Runs a command's `body` with a client for `conn`; a failure is
+/// reported (on stderr) and becomes the exit code.
+pub(crate) async fn with_client<F>(conn: &Connection, body: impl FnOnce(Client) -> F) -> u8
+where
+    F: std::future::Future<Output = Result<u8, Failure>>,
+{
+    match Client::from_connection(conn) {
+        Ok(c) => body(c).await.unwrap_or_else(Failure::report),
+        Err(f) => f.report(),
+    }
+}
+
 /// Where to connect, from flags/env; the saved session fills the gaps.
 pub(crate) struct Connection {
     pub server: Option<String>,

@@ -19,13 +19,7 @@ pub(crate) enum SshKeyCmd {
 }
 
 pub(crate) async fn run(conn: Connection, cmd: SshKeyCmd, out: Output) -> u8 {
-    let client = match Client::from_connection(&conn) {
-        Ok(c) => c,
-        Err(f) => return f.report(),
-    };
-    run_with(&client, cmd, out)
-        .await
-        .unwrap_or_else(Failure::report)
+    super::with_client(&conn, |c| async move { run_with(&c, cmd, out).await }).await
 }
 
 async fn run_with(c: &Client, cmd: SshKeyCmd, out: Output) -> Result<u8, Failure> {

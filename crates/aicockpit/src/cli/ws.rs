@@ -350,14 +350,7 @@ fn decode(text: &Value, encoding: &Value) -> Vec<u8> {
 }
 
 pub(crate) async fn run(conn: Connection, cmd: WsCmd, out: Output) -> u8 {
-    let client = match Client::from_connection(&conn) {
-        Ok(c) => c,
-        Err(f) => return f.report(),
-    };
-    match run_inner(&client, cmd, out).await {
-        Ok(code) => code,
-        Err(f) => f.report(),
-    }
+    super::with_client(&conn, |c| async move { run_inner(&c, cmd, out).await }).await
 }
 
 async fn run_inner(c: &Client, cmd: WsCmd, out: Output) -> Result<u8, Failure> {
